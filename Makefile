@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# kleak: one static binary with the BPF object embedded as a skeleton.
+# Every tool and library comes from Debian packages (make deps).
+
+OUTPUT := .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+
+DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config \
+	make gcc jq iproute2
+
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+ifeq ($(shell command -v $(CLANG) 2>/dev/null),)
+$(error $(CLANG) not found: install Debian package clang (make deps))
+endif
+ifeq ($(shell command -v $(BPFTOOL) 2>/dev/null),)
+$(error $(BPFTOOL) not found: install Debian package bpftool (make deps))
+endif
+ifeq ($(shell $(PKG_CONFIG) --exists libbpf 2>/dev/null && echo y),)
+$(error libbpf not found by pkg-config: install Debian package libbpf-dev (make deps))
+endif
+endif
+
+ARCH := x86
+INCLUDES := -I$(OUTPUT) -Isrc -Ivmlinux
+# The BPF target lacks the host's system include paths; take them from clang.
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+CFLAGS ?= -g -O2
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
+	-Wformat-security -Wno-unused-parameter
+ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE -DKLEAK_VERSION='"$(VERSION)"' $(INCLUDES)
+LIBS := $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null) -lzstd
+LDFLAGS ?= -static
+
+APP_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+APP_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
+TEST_SRCS := $(wildcard tests/unit/*.c)
+TEST_OBJS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
+TOOLS := $(OUTPUT)/kleak-workload $(OUTPUT)/bench-floor
+DEPS := $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.PHONY: all
+all: kleak $(TOOLS)
+
+$(OUTPUT) $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c bpf/core_fixes.bpf.h src/kleak.h vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -Ibpf \
+		$(CLANG_BPF_SYS_INCLUDES) -Wall -Werror -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUTPUT)/kleak.skel.h: $(OUTPUT)/kleak.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name kleak_bpf > $@
+
+# Only the loader includes the skeleton.
+$(OUTPUT)/loader.o: $(OUTPUT)/kleak.skel.h
+
+$(OUTPUT)/%.o: src/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+kleak: $(OUTPUT)/main.o $(APP_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/tests/%.o: tests/unit/%.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
+
+$(OUTPUT)/unit-tests: $(TEST_OBJS) $(APP_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/kleak-workload: tools/workload/kleak-workload.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE $< -o $@
+
+$(OUTPUT)/bench-floor: tools/bench/floor.c $(OUTPUT)/floor.skel.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBS) -o $@
+
+$(OUTPUT)/floor.bpf.o: tools/bench/floor.bpf.c vmlinux/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(INCLUDES) \
+		$(CLANG_BPF_SYS_INCLUDES) -Wall -Werror -c $< -o $@
+
+$(OUTPUT)/floor.skel.h: $(OUTPUT)/floor.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+.PHONY: test
+test: kleak $(TOOLS) $(OUTPUT)/unit-tests
+	$(Q)tests/run.sh
+
+.PHONY: bench
+bench: kleak $(TOOLS)
+	$(Q)tools/bench/run.sh
+
+.PHONY: deps
+deps:
+	$(Q)missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing; \
+	fi
+
+.PHONY: install
+install: kleak
+	install -D -m 0755 kleak $(DESTDIR)$(PREFIX)/sbin/kleak
+
+.PHONY: clean
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) kleak
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+-include $(DEPS)

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Outstanding slab allocations per kernel stack. Every allocation event is
+ * filtered first (self, pid/process tree, cgroup, comm, size, cache, sample),
+ * and only what passes pays for the stack walk (~2 us, the dominant cost).
+ * Frees are never filtered: whoever frees a recorded address (an RCU
+ * callback, a kworker, a softirq) retires it, and allocations and frees are
+ * paired by address across all four events, because objects from a cache are
+ * often freed with kfree(). Totals per site (stack + cache) are kept here so a
+ * report never has to count allocations it is not shown.
+ *
+ * Each hook exists as tp_btf (preferred: no tracefs, no record copy, the
+ * struct kmem_cache itself, and a per-program recursion guard instead of the
+ * per-CPU one classic tracepoints share, which dropped 2-3% of frees) and as
+ * a classic tracepoint; the pre-6.1 event layouts have variants of their own.
+ * Userspace picks one set with bpf_program__set_autoload().
+ */
+#include <vmlinux.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "kleak.h"
+#include "core_fixes.bpf.h"
+
+#define EEXIST 17
+#define ENOMEM 12
+
+#define NMI_MASK	0x00f00000
+#define HARDIRQ_MASK	0x000f0000
+#define SOFTIRQ_OFFSET	0x00000100
+
+const volatile __u32 self_tgid;
+const volatile __u32 targ_tgid;
+const volatile bool follow;
+const volatile bool filter_cgroup;
+const volatile bool filter_comm;
+const volatile char targ_comm[KLEAK_COMM_LEN];
+const volatile __u64 min_size;
+const volatile __u64 max_size = ~0ULL;
+const volatile bool filter_cache;
+const volatile __u32 n_cache_names;
+const volatile char cache_names[KLEAK_MAX_CACHE_NAMES][KLEAK_CACHE_NAME_LEN];
+/* bytes_alloc of the kmalloc-N cache named by --cache; 0: kmalloc never matches */
+const volatile __u64 cache_kmalloc_size;
+const volatile __u32 sample_rate = 1;
+const volatile bool trace_events;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u64);
+	__type(value, struct kleak_alloc);
+	__uint(max_entries, 1);	/* sized by --max-allocs */
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct kleak_site);
+	__type(value, struct kleak_site_totals);
+	__uint(max_entries, 1);
+} sites SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u64));	/* sized by --stack-depth */
+	__uint(max_entries, 1);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kleak_stats);
+	__uint(max_entries, 1);
+} stats SEC(".maps");
+
+/* Tasks of a followed process tree, marked at fork. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} tracked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} cgroup_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1);	/* sized by the loader when --trace is on */
+} events SEC(".maps");
+
+static __always_inline struct kleak_stats *stats_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void stat_inc(enum kleak_stat i)
+{
+	struct kleak_stats *s = stats_get();
+
+	if (s)
+		s->counters[i]++;
+}
+
+static __always_inline bool is_tracked(struct task_struct *task)
+{
+	return bpf_task_storage_get(&tracked, task, 0, 0) != NULL;
+}
+
+static __always_inline bool comm_matches(void)
+{
+	char comm[KLEAK_COMM_LEN];
+	int i;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (i = 0; i < KLEAK_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+static __always_inline bool name_matches(const char *name, int idx)
+{
+	int i;
+
+	for (i = 0; i < KLEAK_CACHE_NAME_LEN; i++) {
+		if (name[i] != cache_names[idx][i])
+			return false;
+		if (!name[i])
+			break;
+	}
+	return true;
+}
+
+static __always_inline bool cache_matches(__u32 kind, __u64 bytes, const char *kname)
+{
+	char name[KLEAK_CACHE_NAME_LEN] = {};
+	int i;
+
+	if (kind == KLEAK_SITE_KMALLOC)
+		return bytes == cache_kmalloc_size;
+	if (!kname || bpf_probe_read_kernel_str(name, sizeof(name), kname) < 0)
+		return false;
+	for (i = 0; i < KLEAK_MAX_CACHE_NAMES; i++) {
+		if (i >= n_cache_names)
+			break;
+		if (name_matches(name, i))
+			return true;
+	}
+	return false;
+}
+
+/* Cheapest checks first; all of them before the stack walk. */
+static __always_inline bool alloc_wanted(__u64 bytes, __u32 kind, const char *name)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (tgid == self_tgid)
+		return false;
+	if (bytes < min_size || bytes > max_size)
+		return false;
+	if (targ_tgid && tgid != targ_tgid &&
+	    !(follow && is_tracked(bpf_get_current_task_btf())))
+		return false;
+	if (filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
+		return false;
+	if (filter_comm && !comm_matches())
+		return false;
+	if (filter_cache && !cache_matches(kind, bytes, name))
+		return false;
+	return true;
+}
+
+static __always_inline __u8 alloc_ctx(void)
+{
+	int pc = preempt_count_now();
+
+	if (pc & NMI_MASK)
+		return KLEAK_CTX_NMI;
+	if (pc & HARDIRQ_MASK)
+		return KLEAK_CTX_HARDIRQ;
+	if (pc & SOFTIRQ_OFFSET)
+		return KLEAK_CTX_SOFTIRQ;
+	return KLEAK_CTX_TASK;
+}
+
+static __always_inline struct kleak_site_totals *site_get(struct kleak_site *site,
+							  const char *name)
+{
+	struct kleak_site_totals *t, zero = {};
+	long err;
+
+	t = bpf_map_lookup_elem(&sites, site);
+	if (t)
+		return t;
+	/* the name is read once per site, never per allocation */
+	if (name)
+		bpf_probe_read_kernel_str(zero.cache_name, sizeof(zero.cache_name), name);
+	err = bpf_map_update_elem(&sites, site, &zero, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return NULL;
+	return bpf_map_lookup_elem(&sites, site);
+}
+
+static __always_inline void site_sub(const struct kleak_site *site, __u64 size, bool retired)
+{
+	struct kleak_site_totals *t = bpf_map_lookup_elem(&sites, site);
+
+	if (!t)
+		return;
+	__sync_fetch_and_add(&t->count, -1);
+	__sync_fetch_and_add(&t->bytes, -(__s64)size);
+	if (retired) {
+		__sync_fetch_and_add(&t->retired, 1);
+		__sync_fetch_and_add(&t->retired_bytes, size);
+	}
+}
+
+static __always_inline void emit(__u32 type, __u64 addr, const struct kleak_alloc *a)
+{
+	struct kleak_event *e;
+	__u64 id;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(STAT_EVENTS_DROPPED);
+		return;
+	}
+	e->type = type;
+	e->addr = addr;
+	e->alloc = *a;
+	e->free_ts_ns = 0;
+	e->free_pid = 0;
+	__builtin_memset(e->free_comm, 0, sizeof(e->free_comm));
+	if (type == KLEAK_EVENT_FREE) {
+		id = bpf_get_current_pid_tgid();
+		e->free_ts_ns = bpf_ktime_get_ns();
+		e->free_pid = (__u32)id;
+		bpf_get_current_comm(e->free_comm, sizeof(e->free_comm));
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * Remove the record of addr, if any. With retired set, the address is being
+ * allocated again, so its free was never seen: the record is retired and
+ * charged to its site instead of staying behind as a false leak.
+ */
+static __always_inline bool forget(__u64 addr, bool retired)
+{
+	struct kleak_alloc *rec, copy;
+
+	rec = bpf_map_lookup_elem(&allocs, &addr);
+	if (!rec)
+		return false;
+	/* a deleted element can be reused by another CPU at once: copy it first */
+	copy = *rec;
+	if (bpf_map_delete_elem(&allocs, &addr))
+		return false;
+	site_sub(&copy.site, copy.size, retired);
+	if (trace_events && !retired)
+		emit(KLEAK_EVENT_FREE, addr, &copy);
+	return true;
+}
+
+static __always_inline void stack_lost(struct kleak_stats *s, long err)
+{
+	if (err == -EEXIST)
+		s->counters[STAT_STACK_COLLISION]++;
+	else if (err == -ENOMEM)
+		s->counters[STAT_STACK_MAP_FULL]++;
+	else
+		s->counters[STAT_STACK_FAULT]++;
+}
+
+static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 kind,
+				    __u64 cache, const char *name)
+{
+	struct kleak_stats *s = stats_get();
+	struct kleak_site_totals *t;
+	struct kleak_alloc rec = {};
+	__u64 id;
+	long err;
+
+	if (!s)
+		return 0;
+	s->counters[STAT_ALLOC_EVENTS]++;
+	if (!addr)
+		return 0;
+	if (!alloc_wanted(bytes, kind, name)) {
+		/* a filtered-out allocation still proves the old record's free was missed */
+		if (forget(addr, true))
+			s->counters[STAT_REALLOC_RETIRED]++;
+		return 0;
+	}
+	if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate) {
+		s->counters[STAT_SAMPLED_OUT]++;
+		if (forget(addr, true))
+			s->counters[STAT_REALLOC_RETIRED]++;
+		return 0;
+	}
+
+	rec.site.kind = kind;
+	rec.site.cache = cache;
+	rec.site.stack_id = bpf_get_stackid(ctx, &stacks, 0);
+	if (rec.site.stack_id < 0)
+		stack_lost(s, rec.site.stack_id);
+
+	t = site_get(&rec.site, kind == KLEAK_SITE_CACHE ? name : NULL);
+	if (!t) {
+		s->counters[STAT_SITE_MAP_FULL]++;
+		if (forget(addr, true))
+			s->counters[STAT_REALLOC_RETIRED]++;
+		return 0;
+	}
+
+	id = bpf_get_current_pid_tgid();
+	rec.ts_ns = bpf_ktime_get_ns();
+	rec.size = bytes;
+	rec.pid = (__u32)id;
+	rec.tgid = id >> 32;
+	rec.ctx = alloc_ctx();
+	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
+
+	err = bpf_map_update_elem(&allocs, &addr, &rec, BPF_NOEXIST);
+	if (err == -EEXIST) {
+		if (forget(addr, true))
+			s->counters[STAT_REALLOC_RETIRED]++;
+		err = bpf_map_update_elem(&allocs, &addr, &rec, BPF_ANY);
+	}
+	if (err) {
+		s->counters[STAT_ALLOC_MAP_FULL]++;
+		return 0;
+	}
+	__sync_fetch_and_add(&t->count, 1);
+	__sync_fetch_and_add(&t->bytes, bytes);
+	__sync_fetch_and_add(&t->allocs, 1);
+	s->counters[STAT_ALLOCS]++;
+	if (trace_events)
+		emit(KLEAK_EVENT_ALLOC, addr, &rec);
+	return 0;
+}
+
+static __always_inline int on_free(__u64 addr)
+{
+	if (addr && forget(addr, false))
+		stat_inc(STAT_FREES);
+	return 0;
+}
+
+/* tp_btf, 6.1 and later */
+
+SEC("tp_btf/kmalloc")
+int BPF_PROG(kmalloc_btf, unsigned long call_site, const void *ptr, size_t bytes_req,
+	     size_t bytes_alloc)
+{
+	return on_alloc(ctx, (__u64)ptr, bytes_alloc, KLEAK_SITE_KMALLOC, bytes_alloc, NULL);
+}
+
+SEC("tp_btf/kmem_cache_alloc")
+int BPF_PROG(kmem_cache_alloc_btf, unsigned long call_site, const void *ptr, struct kmem_cache *s)
+{
+	return on_alloc(ctx, (__u64)ptr, BPF_CORE_READ(s, size), KLEAK_SITE_CACHE, (__u64)s,
+			BPF_CORE_READ(s, name));
+}
+
+SEC("tp_btf/kfree")
+int BPF_PROG(kfree_btf, unsigned long call_site, const void *ptr)
+{
+	return on_free((__u64)ptr);
+}
+
+SEC("tp_btf/kmem_cache_free")
+int BPF_PROG(kmem_cache_free_btf, unsigned long call_site, const void *ptr)
+{
+	return on_free((__u64)ptr);
+}
+
+/*
+ * tp_btf before 6.1: (call_site, ptr, bytes_req, bytes_alloc, gfp[, node]) for
+ * all four allocation events, and no cache pointer. ctx is read raw because
+ * vmlinux.h has the 6.18 prototypes.
+ */
+
+static __always_inline int on_alloc_btf_old(__u64 *ctx, __u32 kind)
+{
+	return on_alloc(ctx, ctx[1], ctx[3], kind, ctx[3], NULL);
+}
+
+SEC("tp_btf/kmalloc")
+int kmalloc_btf_old(__u64 *ctx)
+{
+	return on_alloc_btf_old(ctx, KLEAK_SITE_KMALLOC);
+}
+
+SEC("tp_btf/kmalloc_node")
+int kmalloc_node_btf_old(__u64 *ctx)
+{
+	return on_alloc_btf_old(ctx, KLEAK_SITE_KMALLOC);
+}
+
+SEC("tp_btf/kmem_cache_alloc")
+int kmem_cache_alloc_btf_old(__u64 *ctx)
+{
+	return on_alloc_btf_old(ctx, KLEAK_SITE_CACHE_UNNAMED);
+}
+
+SEC("tp_btf/kmem_cache_alloc_node")
+int kmem_cache_alloc_node_btf_old(__u64 *ctx)
+{
+	return on_alloc_btf_old(ctx, KLEAK_SITE_CACHE_UNNAMED);
+}
+
+/* classic tracepoints, for kernels without tp_btf */
+
+SEC("tracepoint/kmem/kmalloc")
+int kmalloc_tp(struct trace_event_raw_kmalloc *ctx)
+{
+	__u64 bytes;
+
+	if (bpf_core_type_exists(struct trace_event_raw_kmalloc)) {
+		bytes = BPF_CORE_READ(ctx, bytes_alloc);
+		return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC,
+				bytes, NULL);
+	}
+	bytes = BPF_CORE_READ((struct trace_event_raw_kmem_alloc___old *)ctx, bytes_alloc);
+	return on_alloc(ctx, (__u64)BPF_CORE_READ((struct trace_event_raw_kmem_alloc___old *)ctx, ptr),
+			bytes, KLEAK_SITE_KMALLOC, bytes, NULL);
+}
+
+/* FNV-1a: an identity for a cache known only by the name in its record */
+static __always_inline __u64 name_hash(const char *name)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	int i;
+
+	for (i = 0; i < KLEAK_CACHE_NAME_LEN && name[i]; i++)
+		h = (h ^ (__u8)name[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+SEC("tracepoint/kmem/kmem_cache_alloc")
+int kmem_cache_alloc_tp(struct trace_event_raw_kmem_cache_alloc *ctx)
+{
+	char name[KLEAK_CACHE_NAME_LEN] = {};
+	const char *kname;
+	__u64 bytes;
+	__u32 loc;
+
+	if (!bpf_core_type_exists(struct trace_event_raw_kmem_cache_alloc)) {
+		struct trace_event_raw_kmem_alloc___old *old = (void *)ctx;
+
+		bytes = BPF_CORE_READ(old, bytes_alloc);
+		return on_alloc(ctx, (__u64)BPF_CORE_READ(old, ptr), bytes,
+				KLEAK_SITE_CACHE_UNNAMED, bytes, NULL);
+	}
+	bytes = BPF_CORE_READ(ctx, bytes_alloc);
+	/* 6.1 and 6.12 records carry no name; 6.18's has a __data_loc string */
+	if (!bpf_core_field_exists(ctx->__data_loc_name))
+		return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes,
+				KLEAK_SITE_CACHE_UNNAMED, bytes, NULL);
+	loc = BPF_CORE_READ(ctx, __data_loc_name);
+	kname = (const char *)ctx + (loc & 0xffff);
+	bpf_probe_read_kernel_str(name, sizeof(name), kname);
+	return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_CACHE,
+			name_hash(name), kname);
+}
+
+SEC("tracepoint/kmem/kfree")
+int kfree_tp(struct trace_event_raw_kfree *ctx)
+{
+	return on_free((__u64)BPF_CORE_READ(ctx, ptr));
+}
+
+SEC("tracepoint/kmem/kmem_cache_free")
+int kmem_cache_free_tp(struct trace_event_raw_kmem_cache_free *ctx)
+{
+	return on_free((__u64)BPF_CORE_READ(ctx, ptr));
+}
+
+SEC("tracepoint/kmem/kmalloc_node")
+int kmalloc_node_tp(struct trace_event_raw_kmem_alloc_node___old *ctx)
+{
+	__u64 bytes = BPF_CORE_READ(ctx, bytes_alloc);
+
+	return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC, bytes, NULL);
+}
+
+SEC("tracepoint/kmem/kmem_cache_alloc_node")
+int kmem_cache_alloc_node_tp(struct trace_event_raw_kmem_alloc_node___old *ctx)
+{
+	__u64 bytes = BPF_CORE_READ(ctx, bytes_alloc);
+
+	return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_CACHE_UNNAMED,
+			bytes, NULL);
+}
+
+/* --follow and -- CMD: every task forked by a traced one is traced too. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	if (parent->tgid != targ_tgid && !is_tracked(parent))
+		return 0;
+	if (!bpf_task_storage_get(&tracked, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		stat_inc(STAT_TRACKED_FULL);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

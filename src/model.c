@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Construction and queries of the report model; see model.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+
+struct model *model__new(void)
+{
+	return calloc(1, sizeof(struct model));
+}
+
+static void site_free(struct model_site *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_frames; i++)
+		free(s->frames[i].sym);
+	free(s->frames);
+	free(s->ages_ms);
+	free(s->trend);
+}
+
+void model__free(struct model *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->n_sites; i++)
+		site_free(&m->sites[i]);
+	free(m->sites);
+	free(m->slabs);
+	free(m->meta.version);
+	free(m->meta.kernel);
+	free(m->meta.hostname);
+	free(m->meta.boot_id);
+	free(m->meta.cmdline);
+	free(m->meta.filters);
+	free(m->meta.attach);
+	free(m);
+}
+
+/* Grows *arr by one zeroed element of size sz; returns it or NULL. */
+static void *append(void **arr, size_t *n, size_t sz)
+{
+	char *p;
+
+	/* doubling at powers of two keeps appends amortised O(1) */
+	if ((*n & (*n - 1)) == 0) {
+		p = realloc(*arr, (*n ? *n * 2 : 1) * sz);
+		if (!p)
+			return NULL;
+		*arr = p;
+	}
+	p = (char *)*arr + *n * sz;
+	memset(p, 0, sz);
+	(*n)++;
+	return p;
+}
+
+struct model_site *model__add_site(struct model *m)
+{
+	return append((void **)&m->sites, &m->n_sites, sizeof(struct model_site));
+}
+
+struct model_slab *model__add_slab(struct model *m)
+{
+	return append((void **)&m->slabs, &m->n_slabs, sizeof(struct model_slab));
+}
+
+size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms)
+{
+	size_t lo = 0, hi = s->n_ages;
+
+	/* ages are sorted oldest first: find the first one younger than min_age_ms */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->ages_ms[mid] >= min_age_ms)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const char *model__stack_err_str(int err)
+{
+	switch (err) {
+	case 0:
+		return "ok";
+	case -EEXIST:
+		return "stack map collision";
+	case -ENOMEM:
+		return "stack map full";
+	default:
+		return "stack walk failed";
+	}
+}
+
+static const char *const stat_names[STAT_MAX] = {
+	[STAT_ALLOC_EVENTS] = "alloc_events",
+	[STAT_ALLOCS] = "allocs_recorded",
+	[STAT_SAMPLED_OUT] = "sampled_out",
+	[STAT_FREES] = "frees_matched",
+	[STAT_ALLOC_MAP_FULL] = "allocs_map_full",
+	[STAT_SITE_MAP_FULL] = "sites_map_full",
+	[STAT_STACK_COLLISION] = "stack_collisions",
+	[STAT_STACK_MAP_FULL] = "stack_map_full",
+	[STAT_STACK_FAULT] = "stack_faults",
+	[STAT_REALLOC_RETIRED] = "retired_unseen_frees",
+	[STAT_EVENTS_DROPPED] = "trace_events_dropped",
+	[STAT_TRACKED_FULL] = "fork_tracking_failed",
+};
+
+const char *model__stat_name(int stat)
+{
+	return stat >= 0 && stat < STAT_MAX ? stat_names[stat] : NULL;
+}
+
+static const char *const ctx_names[KLEAK_CTX_MAX] = {
+	[KLEAK_CTX_TASK] = "task",
+	[KLEAK_CTX_SOFTIRQ] = "softirq",
+	[KLEAK_CTX_HARDIRQ] = "hardirq",
+	[KLEAK_CTX_NMI] = "nmi",
+};
+
+const char *model__ctx_name(int ctx)
+{
+	return ctx >= 0 && ctx < KLEAK_CTX_MAX ? ctx_names[ctx] : NULL;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The report model: one run's outstanding allocations per site, symbolized,
+ * with the run's metadata and what it could not see. Built live from the BPF
+ * maps (snapshot.c) or read from a saved run (record.c); rendered by report.c
+ * and compared by diff.c. Nothing here refers to a live kernel, so a saved run
+ * renders exactly as it did live.
+ */
+#ifndef __KLEAK_MODEL_H
+#define __KLEAK_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include "kleak.h"
+
+#define MODEL_TOP_COMMS 3
+
+struct model_frame {
+	__u64 addr;
+	/* "function+0xoff [module]", or NULL when the address is not in kallsyms */
+	char *sym;
+};
+
+struct model_comm {
+	char comm[KLEAK_COMM_LEN];
+	__u64 count;
+};
+
+struct model_site {
+	__u32 kind;				/* enum kleak_site_kind */
+	char cache[KLEAK_CACHE_NAME_LEN];	/* display name, e.g. "kmalloc-192" */
+	__u64 obj_size;				/* bytes_alloc of every object here */
+	/* stack capture error (negative errno), 0 when frames are valid */
+	int stack_err;
+	size_t n_frames;
+	struct model_frame *frames;
+	/* age in ms of every outstanding allocation, sorted oldest first */
+	size_t n_ages;
+	__u32 *ages_ms;
+	/* totals kept by the kernel: outstanding now, allocated, retired */
+	__s64 count;
+	__s64 bytes;
+	__u64 allocs;
+	__u64 retired;
+	__u64 retired_bytes;
+	__u64 ctx[KLEAK_CTX_MAX];
+	size_t n_comms;
+	struct model_comm comms[MODEL_TOP_COMMS];
+	/* interval mode: outstanding count at the end of each interval */
+	size_t n_trend;
+	__s64 *trend;
+};
+
+/* Active objects of one slab cache in /proc/slabinfo at start and end. */
+struct model_slab {
+	char name[64];
+	__s64 active_start;
+	__s64 active_end;
+};
+
+struct model_meta {
+	char *version;
+	char *kernel;
+	char *hostname;
+	char *boot_id;
+	char *cmdline;
+	char *filters;
+	char *attach;		/* "tp_btf", "tracepoint", "tp_btf (pre-6.1 layout)", ... */
+	__u64 start_s;		/* wall clock, seconds since the epoch */
+	__u64 end_s;
+	__u32 sample_rate;
+	__u64 interval_s;	/* 0 outside interval mode */
+};
+
+struct model {
+	struct model_meta meta;
+	size_t n_sites;
+	struct model_site *sites;
+	size_t n_slabs;
+	struct model_slab *slabs;
+	__u64 stats[STAT_MAX];
+	__u64 recursion_misses;
+	/* frames kallsyms could not resolve, over all sites */
+	__u64 unresolved_frames;
+};
+
+/* Returns a zeroed model, or NULL with errno set. */
+struct model *model__new(void);
+void model__free(struct model *m);
+
+/* Appends a zeroed site; returns it, or NULL with errno set. */
+struct model_site *model__add_site(struct model *m);
+struct model_slab *model__add_slab(struct model *m);
+
+/* Outstanding allocations of a site at least min_age_ms old, and their bytes. */
+size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms);
+
+/* The name an error from bpf_get_stackid() is shown with. */
+const char *model__stack_err_str(int err);
+/* Display names of STAT_* counters and of contexts, as used in reports and records. */
+const char *model__stat_name(int stat);
+const char *model__ctx_name(int ctx);
+
+#endif /* __KLEAK_MODEL_H */
