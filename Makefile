@@ -85,6 +85,18 @@ $(OUTPUT)/tests/%.o: tests/unit/%.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -MMD -MP -c $< -o $@
 
+# Tests register by name: each "void test_<name>(void)" in tests/unit/test_*.c
+# becomes DEFINE_TEST(test_<name>). The directory is a prerequisite so that
+# deleting a test file regenerates the list as well.
+TEST_CASE_SRCS := $(wildcard tests/unit/test_*.c)
+$(OUTPUT)/tests/tests.h: $(TEST_CASE_SRCS) tests/unit | $(OUTPUT)/tests
+	$(call msg,GEN,$@)
+	$(Q)sed -n 's/^void \(test_[A-Za-z0-9_]*\)(void)$$/DEFINE_TEST(\1)/p' /dev/null \
+		$(TEST_CASE_SRCS) > $@
+
+# test.h declares the tests from tests.h and main.c lists them.
+$(TEST_OBJS): $(OUTPUT)/tests/tests.h
+
 $(OUTPUT)/unit-tests: $(TEST_OBJS) $(APP_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@

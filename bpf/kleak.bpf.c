@@ -22,12 +22,9 @@
 #include "kleak.h"
 #include "core_fixes.bpf.h"
 
-#define EEXIST 17
+#define ENOENT 2
 #define ENOMEM 12
-
-#define NMI_MASK	0x00f00000
-#define HARDIRQ_MASK	0x000f0000
-#define SOFTIRQ_OFFSET	0x00000100
+#define EEXIST 17
 
 const volatile __u32 self_tgid;
 const volatile __u32 targ_tgid;
@@ -43,6 +40,8 @@ const volatile char cache_names[KLEAK_MAX_CACHE_NAMES][KLEAK_CACHE_NAME_LEN];
 /* bytes_alloc of the kmalloc-N cache named by --cache; 0: kmalloc never matches */
 const volatile __u64 cache_kmalloc_size;
 const volatile __u32 sample_rate = 1;
+/* --stack-depth in bytes; the stacks map's value size */
+const volatile __u32 stack_bytes = KLEAK_MAX_STACK_DEPTH * sizeof(__u64);
 const volatile bool trace_events;
 
 struct {
@@ -59,12 +58,21 @@ struct {
 	__uint(max_entries, 1);
 } sites SEC(".maps");
 
+/* stack hash -> frames; only a site's first allocation stores its stack */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(key_size, sizeof(__u32));
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(key_size, sizeof(__u64));
 	__uint(value_size, sizeof(__u64));	/* sized by --stack-depth */
 	__uint(max_entries, 1);
 } stacks SEC(".maps");
+
+/* bpf_get_stack() needs room off the 512-byte BPF stack */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64[KLEAK_MAX_STACK_DEPTH]);
+	__uint(max_entries, 1);
+} stack_buf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -180,21 +188,45 @@ static __always_inline bool alloc_wanted(__u64 bytes, __u32 kind, const char *na
 	return true;
 }
 
-static __always_inline __u8 alloc_ctx(void)
+/*
+ * Captures the current stack into site->stack (a hash of its frames);
+ * *frames points at the frames until the next capture on this CPU.
+ */
+static __always_inline void stack_capture(void *ctx, struct kleak_site *site, __u64 **frames)
 {
-	int pc = preempt_count_now();
+	__u32 zero = 0;
+	__u64 *buf, h = 0xcbf29ce484222325ULL;
+	long len;
+	int i;
 
-	if (pc & NMI_MASK)
-		return KLEAK_CTX_NMI;
-	if (pc & HARDIRQ_MASK)
-		return KLEAK_CTX_HARDIRQ;
-	if (pc & SOFTIRQ_OFFSET)
-		return KLEAK_CTX_SOFTIRQ;
-	return KLEAK_CTX_TASK;
+	buf = bpf_map_lookup_elem(&stack_buf, &zero);
+	if (!buf) {
+		site->stack_err = -ENOMEM;
+		return;
+	}
+	len = bpf_get_stack(ctx, buf, stack_bytes, 0);
+	if (len <= 0) {
+		site->stack_err = len ? len : -ENOENT;
+		return;
+	}
+	for (i = 0; i < KLEAK_MAX_STACK_DEPTH; i++) {
+		if (i >= len / 8)
+			break;
+		/* FNV-1a over whole addresses, then a final avalanche: 0 stays free */
+		h = (h ^ buf[i]) * 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	site->stack = h | 1;
+	*frames = buf;
 }
 
-static __always_inline struct kleak_site_totals *site_get(struct kleak_site *site,
-							  const char *name)
+/*
+ * The totals of a site, created on its first allocation together with its
+ * stack; the cache name is read then too, never per allocation.
+ */
+static __always_inline struct kleak_site_totals *site_get(struct kleak_stats *s,
+							  struct kleak_site *site,
+							  const __u64 *frames, const char *name)
 {
 	struct kleak_site_totals *t, zero = {};
 	long err;
@@ -202,7 +234,11 @@ static __always_inline struct kleak_site_totals *site_get(struct kleak_site *sit
 	t = bpf_map_lookup_elem(&sites, site);
 	if (t)
 		return t;
-	/* the name is read once per site, never per allocation */
+	if (frames) {
+		err = bpf_map_update_elem(&stacks, &site->stack, frames, BPF_NOEXIST);
+		if (err && err != -EEXIST)
+			s->counters[STAT_STACK_MAP_FULL]++;
+	}
 	if (name)
 		bpf_probe_read_kernel_str(zero.cache_name, sizeof(zero.cache_name), name);
 	err = bpf_map_update_elem(&sites, site, &zero, BPF_NOEXIST);
@@ -272,23 +308,13 @@ static __always_inline bool forget(__u64 addr, bool retired)
 	return true;
 }
 
-static __always_inline void stack_lost(struct kleak_stats *s, long err)
-{
-	if (err == -EEXIST)
-		s->counters[STAT_STACK_COLLISION]++;
-	else if (err == -ENOMEM)
-		s->counters[STAT_STACK_MAP_FULL]++;
-	else
-		s->counters[STAT_STACK_FAULT]++;
-}
-
 static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 kind,
 				    __u64 cache, const char *name)
 {
 	struct kleak_stats *s = stats_get();
 	struct kleak_site_totals *t;
 	struct kleak_alloc rec = {};
-	__u64 id;
+	__u64 id, *frames = NULL;
 	long err;
 
 	if (!s)
@@ -311,11 +337,11 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 
 	rec.site.kind = kind;
 	rec.site.cache = cache;
-	rec.site.stack_id = bpf_get_stackid(ctx, &stacks, 0);
-	if (rec.site.stack_id < 0)
-		stack_lost(s, rec.site.stack_id);
+	stack_capture(ctx, &rec.site, &frames);
+	if (rec.site.stack_err)
+		s->counters[STAT_STACK_FAULT]++;
 
-	t = site_get(&rec.site, kind == KLEAK_SITE_CACHE ? name : NULL);
+	t = site_get(s, &rec.site, frames, kind == KLEAK_SITE_CACHE ? name : NULL);
 	if (!t) {
 		s->counters[STAT_SITE_MAP_FULL]++;
 		if (forget(addr, true))
@@ -328,7 +354,6 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 	rec.size = bytes;
 	rec.pid = (__u32)id;
 	rec.tgid = id >> 32;
-	rec.ctx = alloc_ctx();
 	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
 
 	err = bpf_map_update_elem(&allocs, &addr, &rec, BPF_NOEXIST);

@@ -2,26 +2,20 @@
 /*
  * The only types and constants that cross the BPF/userspace boundary: map keys
  * and values, the stats counter indices, the trace event and the limits both
- * sides size their buffers by. Included by bpf/kleak.bpf.c after vmlinux.h and
- * by userspace after <linux/types.h>.
+ * sides size their buffers by. The BPF side includes it after vmlinux.h.
  */
 #ifndef __KLEAK_H
 #define __KLEAK_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
 
 #define KLEAK_COMM_LEN		16
 #define KLEAK_CACHE_NAME_LEN	32
 /* A merged slab cache answers to every alias name; see src/slabcache.c. */
 #define KLEAK_MAX_CACHE_NAMES	16
 #define KLEAK_MAX_STACK_DEPTH	127
-
-/* Where an allocation happened, from the preempt count at the time. */
-enum kleak_ctx {
-	KLEAK_CTX_TASK,
-	KLEAK_CTX_SOFTIRQ,
-	KLEAK_CTX_HARDIRQ,
-	KLEAK_CTX_NMI,
-	KLEAK_CTX_MAX,
-};
 
 /* How kleak_site.cache is to be read. */
 enum kleak_site_kind {
@@ -34,14 +28,18 @@ enum kleak_site_kind {
 };
 
 /*
- * Key of the per-site totals: one stack in one cache. A stack_id < 0 is the
- * negative errno of a failed stack capture, so allocations whose stack was lost
- * are still counted, under a site of their own.
+ * Key of the per-site totals: one stack in one cache. The stack is named by
+ * a 64-bit hash of its frames, which is also its key in the stacks map: a
+ * BPF stack map would drop every stack whose bucket another one took
+ * (-EEXIST), which lost whole sites here. A capture that failed leaves
+ * stack 0 and its negative errno in stack_err, so those allocations are still
+ * counted, under a site of their own.
  */
 struct kleak_site {
 	__u64 cache;
-	__s32 stack_id;
+	__u64 stack;
 	__u32 kind;
+	__s32 stack_err;
 };
 
 /* Outstanding objects of one site, kept by the BPF programs. */
@@ -68,8 +66,6 @@ struct kleak_alloc {
 	__u32 pid;
 	__u32 tgid;
 	char comm[KLEAK_COMM_LEN];
-	__u8 ctx;
-	__u8 pad[7];
 };
 
 /* Everything that was seen, and everything that could not be recorded. */
@@ -80,9 +76,8 @@ enum kleak_stat {
 	STAT_FREES,		/* frees matched to a recorded allocation */
 	STAT_ALLOC_MAP_FULL,	/* allocation not recorded: allocs map full */
 	STAT_SITE_MAP_FULL,	/* allocation not recorded: sites map full */
-	STAT_STACK_COLLISION,	/* stack not captured: stack map bucket taken (-EEXIST) */
-	STAT_STACK_MAP_FULL,	/* stack not captured: stack map full (-ENOMEM) */
-	STAT_STACK_FAULT,	/* stack not captured: any other error */
+	STAT_STACK_MAP_FULL,	/* stack captured but not stored: stacks map full */
+	STAT_STACK_FAULT,	/* stack not captured: bpf_get_stack() failed */
 	STAT_REALLOC_RETIRED,	/* address allocated again while outstanding */
 	STAT_EVENTS_DROPPED,	/* --trace events lost: ring buffer full */
 	STAT_TRACKED_FULL,	/* a forked child could not be marked as traced */

@@ -22,6 +22,15 @@ void pr_err(const char *fmt, ...)
 	va_end(ap);
 }
 
+void pr_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
+	va_end(ap);
+}
+
 void pr_warn(const char *fmt, ...)
 {
 	va_list ap;

@@ -14,6 +14,8 @@
 extern bool log_verbose;
 
 void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Progress the user should see, such as "tracing ...". */
+void pr_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Printed only with -v. */
 void pr_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

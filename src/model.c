@@ -90,10 +90,8 @@ const char *model__stack_err_str(int err)
 	switch (err) {
 	case 0:
 		return "ok";
-	case -EEXIST:
-		return "stack map collision";
 	case -ENOMEM:
-		return "stack map full";
+		return "stacks map full";
 	default:
 		return "stack walk failed";
 	}
@@ -106,7 +104,6 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_FREES] = "frees_matched",
 	[STAT_ALLOC_MAP_FULL] = "allocs_map_full",
 	[STAT_SITE_MAP_FULL] = "sites_map_full",
-	[STAT_STACK_COLLISION] = "stack_collisions",
 	[STAT_STACK_MAP_FULL] = "stack_map_full",
 	[STAT_STACK_FAULT] = "stack_faults",
 	[STAT_REALLOC_RETIRED] = "retired_unseen_frees",

@@ -16,6 +16,20 @@
 
 #define MODEL_TOP_COMMS 3
 
+/*
+ * Where a site allocates, from the irq, softirq and NMI entry frames of its
+ * stack (see snapshot.c): the preempt count is a per-CPU variable BPF can
+ * reach only through kallsyms, which lacks data symbols on kernels without
+ * CONFIG_KALLSYMS_ALL.
+ */
+enum kleak_ctx {
+	KLEAK_CTX_TASK,
+	KLEAK_CTX_SOFTIRQ,
+	KLEAK_CTX_HARDIRQ,
+	KLEAK_CTX_NMI,
+	KLEAK_CTX_MAX,
+};
+
 struct model_frame {
 	__u64 addr;
 	/* "function+0xoff [module]", or NULL when the address is not in kallsyms */
@@ -96,7 +110,7 @@ struct model_slab *model__add_slab(struct model *m);
 /* Outstanding allocations of a site at least min_age_ms old, and their bytes. */
 size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms);
 
-/* The name an error from bpf_get_stackid() is shown with. */
+/* How a stack_err is shown: -ENOMEM stacks map full, else the walk failed. */
 const char *model__stack_err_str(int err);
 /* Display names of STAT_* counters and of contexts, as used in reports and records. */
 const char *model__stat_name(int stat);

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Skeleton open, configuration, load and attach: picks the program variant
+ * the running kernel supports, sizes the maps, and turns the known
+ * environment failures into one line each.
+ */
+#ifndef __KLEAK_LOADER_H
+#define __KLEAK_LOADER_H
+
+#include <sys/types.h>
+#include "opts.h"
+
+struct tracer {
+	struct kleak_bpf *skel;
+	/* "tp_btf", "tp_btf, pre-6.1 events" or "tracepoint" */
+	const char *attach;
+	int allocs_fd;
+	int sites_fd;
+	int stacks_fd;
+	int stats_fd;
+	int events_fd;		/* ring buffer, or -1 without --trace */
+	__u32 stack_depth;
+	__u32 max_allocs;
+	__u32 max_sites;
+};
+
+/*
+ * Opens, configures, loads and attaches. target_tgid is the process to
+ * trace (0: none; a spawned command is followed with its descendants).
+ * Returns a tracer or NULL with errno set, after printing one error line.
+ */
+struct tracer *tracer__start(const struct env *env, pid_t target_tgid);
+void tracer__free(struct tracer *t);
+
+/* Recursion misses of the attached programs, from bpf_prog_info. */
+__u64 tracer__recursion_misses(const struct tracer *t);
+
+#endif /* __KLEAK_LOADER_H */

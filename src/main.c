@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * kleak: which kernel code paths hold slab memory that was never freed.
+ * Orchestration only: parse, then trace, print a saved run, or diff two.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "diff.h"
+#include "model.h"
+#include "opts.h"
+#include "record.h"
+#include "report.h"
+#include "run.h"
+
+static int cmd_report(const struct env *env)
+{
+	struct report_opts ro = {
+		.older_ms = env->older_ms,
+		.top = env->top,
+		.min_size = env->min_size,
+		.max_size = env->max_size,
+		.cache = env->cache,
+		.json = env->json,
+		.caches = !env->no_caches,
+	};
+	struct model *m;
+	int err;
+
+	if (record__read(env->files[0], &m))
+		return 1;
+	err = report__print(m, &ro, stdout);
+	model__free(m);
+	return err ? 1 : 0;
+}
+
+static int cmd_diff(const struct env *env)
+{
+	struct diff_opts o = {
+		.name_a = env->files[0],
+		.name_b = env->files[1],
+		.min_delta = env->min_delta,
+		.top = env->top,
+		.json = env->json,
+	};
+	struct model *a = NULL, *b = NULL;
+	int err = 1;
+
+	if (!record__read(env->files[0], &a) && !record__read(env->files[1], &b))
+		err = diff__print(a, b, &o, stdout) ? 1 : 0;
+	model__free(a);
+	model__free(b);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct env env;
+	int status;
+
+	if (opts__parse(argc, argv, &env)) {
+		opts__free(&env);
+		return EXIT_USAGE;
+	}
+	switch (env.cmd) {
+	case CMD_REPORT:
+		status = cmd_report(&env);
+		break;
+	case CMD_DIFF:
+		status = cmd_diff(&env);
+		break;
+	default:
+		status = run__trace(&env);
+	}
+	opts__free(&env);
+	return status;
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Command-line options: one struct env, parsed and validated once, then frozen. */
+#ifndef __KLEAK_OPTS_H
+#define __KLEAK_OPTS_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+/* argp's usage status, as in sysexits.h */
+#define EXIT_USAGE 64
+
+enum kleak_cmd {
+	CMD_TRACE,
+	CMD_REPORT,
+	CMD_DIFF,
+};
+
+struct env {
+	enum kleak_cmd cmd;
+	bool verbose;
+	bool json;
+	bool no_caches;
+
+	/* what to trace */
+	const char *comm;
+	__u32 pid;
+	bool follow;
+	const char *cgroup;
+	const char *cache;
+	__u64 min_size;
+	__u64 max_size;
+	__u32 sample_rate;
+	char **command;		/* -- CMD ARGS..., NULL-terminated */
+
+	/* how long, and how often to report */
+	__u64 interval_s;
+	__u64 count;		/* 0: until stopped */
+	__u64 duration_s;	/* 0: until stopped */
+	__u64 linger_s;
+	bool trace;
+
+	/* what the report shows */
+	__u64 older_ms;
+	__u64 top;		/* 0: all */
+	__s64 min_delta;
+
+	/* sizing and kernel access */
+	__u64 max_allocs;
+	__u64 max_sites;
+	__u64 stack_entries;
+	__u32 stack_depth;
+	const char *btf_path;
+
+	/* saved runs */
+	const char *write_path;
+	const char *files[2];
+
+	/* the command line as typed, for the run's metadata */
+	char *cmdline;
+};
+
+/*
+ * Parses argv into env. Bad input prints one "kleak: ..." line and exits
+ * with EXIT_USAGE from inside argp, or returns -EINVAL after printing it for
+ * cross-option checks. Returns 0 on success.
+ */
+int opts__parse(int argc, char **argv, struct env *env);
+void opts__free(struct env *env);
+
+/* A one-line description of the active filters, for report headers. */
+char *opts__filters_str(const struct env *env);
+
+#endif /* __KLEAK_OPTS_H */

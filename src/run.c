@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The tracing run as one epoll loop over a signalfd (Ctrl-C, SIGTERM,
+ * SIGUSR1 for a report now, SIGCHLD for the command), timerfds (intervals,
+ * --duration, --linger) and, with --trace, the ring buffer.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "ksyms.h"
+#include "loader.h"
+#include "log.h"
+#include "record.h"
+#include "report.h"
+#include "run.h"
+#include "slabcache.h"
+#include "snapshot.h"
+#include "spawn.h"
+
+#define SLABINFO "/proc/slabinfo"
+
+struct run {
+	const struct env *env;
+	struct tracer *t;
+	struct spawn sp;
+	bool has_cmd;
+	bool cmd_done;
+	int cmd_status;
+	struct model *base;	/* metadata and slabinfo at start */
+	struct model *prev;	/* the last interval's model, for trends */
+	struct ksyms *ks;	/* --trace only; reports reload kallsyms */
+	__u64 intervals_left;
+	int sig_fd, interval_fd, end_fd, ep_fd;
+	struct ring_buffer *rb;
+};
+
+static char *read_line_file(const char *path)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+	return strdup(buf);
+}
+
+static int fill_meta(struct run *r, struct tracer *t)
+{
+	struct model_meta *mm = &r->base->meta;
+	struct utsname u;
+	char host[256] = "";
+
+	uname(&u);
+	gethostname(host, sizeof(host) - 1);
+	mm->version = strdup(KLEAK_VERSION);
+	mm->kernel = strdup(u.release);
+	mm->hostname = strdup(host);
+	mm->boot_id = read_line_file("/proc/sys/kernel/random/boot_id");
+	mm->cmdline = strdup(r->env->cmdline);
+	mm->filters = opts__filters_str(r->env);
+	mm->attach = strdup(t->attach);
+	mm->start_s = time(NULL);
+	mm->sample_rate = r->env->sample_rate;
+	mm->interval_s = r->env->interval_s;
+	if (!mm->version || !mm->kernel || !mm->hostname || !mm->boot_id || !mm->cmdline ||
+	    !mm->filters || !mm->attach)
+		return -ENOMEM;
+	return 0;
+}
+
+static int copy_meta(const struct model_meta *from, struct model_meta *to)
+{
+	*to = *from;
+	to->version = strdup(from->version);
+	to->kernel = strdup(from->kernel);
+	to->hostname = strdup(from->hostname);
+	to->boot_id = strdup(from->boot_id);
+	to->cmdline = strdup(from->cmdline);
+	to->filters = strdup(from->filters);
+	to->attach = strdup(from->attach);
+	to->end_s = time(NULL);
+	if (!to->version || !to->kernel || !to->hostname || !to->boot_id || !to->cmdline ||
+	    !to->filters || !to->attach)
+		return -ENOMEM;
+	return 0;
+}
+
+static int hidden_kallsyms_error(void)
+{
+	pr_err("kernel addresses are hidden in /proc/kallsyms (kernel.kptr_restrict, or not "
+	       "root): stacks cannot be symbolized");
+	return -EPERM;
+}
+
+/* Builds the model of now; kallsyms is read again so reloaded modules resolve. */
+static int build_model(struct run *r, struct model **out)
+{
+	struct ksyms *ks = NULL;
+	struct model *m;
+	size_t i;
+	int err;
+
+	m = model__new();
+	if (!m)
+		return -ENOMEM;
+	err = copy_meta(&r->base->meta, &m->meta);
+	for (i = 0; !err && i < r->base->n_slabs; i++) {
+		struct model_slab *s = model__add_slab(m);
+
+		if (!s)
+			err = -ENOMEM;
+		else
+			*s = r->base->slabs[i];
+	}
+	if (err)
+		goto err_out;
+	slabcache__read_slabinfo(SLABINFO, m, true);
+	ks = ksyms__load();
+	if (!ks && errno == EPERM) {
+		err = hidden_kallsyms_error();
+		goto err_out;
+	}
+	if (!ks)
+		pr_warn("cannot read /proc/kallsyms: %s; frames stay raw", strerror(errno));
+	err = snapshot__take(r->t, ks, m);
+	if (!err && r->env->interval_s)
+		err = snapshot__carry_trend(r->prev, m);
+	ksyms__free(ks);
+	if (err)
+		goto err_out;
+	*out = m;
+	return 0;
+err_out:
+	model__free(m);
+	return err;
+}
+
+static int report_now(struct run *r, bool final)
+{
+	const struct env *env = r->env;
+	struct report_opts ro = {
+		.older_ms = env->older_ms,
+		.top = env->top,
+		.min_size = 0,
+		.max_size = ~0ULL,
+		.json = env->json,
+		.caches = !env->no_caches,
+	};
+	struct model *m;
+	int err;
+
+	err = build_model(r, &m);
+	if (err)
+		return err;
+	err = report__print(m, &ro, stdout);
+	if (err)
+		pr_err("failed to print the report: %s", strerror(-err));
+	if (!err && final && env->write_path)
+		err = record__write(m, env->write_path);
+	model__free(r->prev);
+	r->prev = m;
+	return err;
+}
+
+static int on_event(void *arg, void *data, size_t len)
+{
+	const struct kleak_event *e = data;
+	const struct kleak_alloc *a = &e->alloc;
+	struct run *r = arg;
+	struct model_site s = {};
+	__u64 unresolved = 0;
+	struct timespec ts;
+	size_t i;
+
+	if (len < sizeof(*e))
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (e->type == KLEAK_EVENT_FREE) {
+		printf("%ld.%06ld free  0x%llx %llu B by %s[%u], allocated %.3f s before by %s[%u]\n",
+		       (long)ts.tv_sec, ts.tv_nsec / 1000, (unsigned long long)e->addr,
+		       (unsigned long long)a->size, e->free_comm, e->free_pid,
+		       (e->free_ts_ns - a->ts_ns) / 1e9, a->comm, a->pid);
+		return 0;
+	}
+	if (!a->site.stack_err &&
+	    snapshot__symbolize(r->t, r->ks, a->site.stack, &s, &unresolved))
+		return 0;
+	printf("%ld.%06ld alloc 0x%llx %llu B by %s[%u] in %s\n", (long)ts.tv_sec,
+	       ts.tv_nsec / 1000, (unsigned long long)e->addr, (unsigned long long)a->size,
+	       a->comm, a->pid, a->site.stack_err ? "?" : model__ctx_name(snapshot__ctx(&s)));
+	if (a->site.stack_err)
+		printf("\t[stack not captured: %s]\n", model__stack_err_str(a->site.stack_err));
+	for (i = 0; i < s.n_frames; i++) {
+		if (s.frames[i].sym)
+			printf("\t%s\n", s.frames[i].sym);
+		else
+			printf("\t0x%016llx\n", (unsigned long long)s.frames[i].addr);
+		free(s.frames[i].sym);
+	}
+	free(s.frames);
+	return 0;
+}
+
+static int arm_timer(int fd, __u64 first_s, __u64 period_s)
+{
+	struct itimerspec its = {
+		.it_value.tv_sec = first_s,
+		.it_interval.tv_sec = period_s,
+	};
+
+	/* a zero it_value disarms: fire at once instead */
+	if (!first_s)
+		its.it_value.tv_nsec = 1;
+	return timerfd_settime(fd, 0, &its, NULL) ? -errno : 0;
+}
+
+static int add_fd(struct run *r, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(r->ep_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int setup_loop(struct run *r)
+{
+	const struct env *env = r->env;
+	int err;
+
+	r->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+	r->interval_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	r->end_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (r->ep_fd < 0 || r->interval_fd < 0 || r->end_fd < 0)
+		return -errno;
+	if ((err = add_fd(r, r->sig_fd)) || (err = add_fd(r, r->interval_fd)) ||
+	    (err = add_fd(r, r->end_fd)))
+		return err;
+	if (env->interval_s && (err = arm_timer(r->interval_fd, env->interval_s, env->interval_s)))
+		return err;
+	if (env->duration_s && (err = arm_timer(r->end_fd, env->duration_s, 0)))
+		return err;
+	if (r->t->events_fd >= 0) {
+		r->rb = ring_buffer__new(r->t->events_fd, on_event, r, NULL);
+		if (!r->rb)
+			return -errno;
+		err = add_fd(r, ring_buffer__epoll_fd(r->rb));
+	}
+	return err;
+}
+
+/* The command exited: wait --linger for deferred frees, then end. */
+static int on_sigchld(struct run *r)
+{
+	int wstatus;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		if (!r->has_cmd || pid != r->sp.pid)
+			continue;
+		r->cmd_done = true;
+		r->cmd_status = spawn__exit_status(wstatus);
+		pr_debug("command exited with status %d; lingering %llu s", r->cmd_status,
+			 (unsigned long long)r->env->linger_s);
+		return arm_timer(r->end_fd, r->env->linger_s, 0);
+	}
+	return 0;
+}
+
+/* Returns 1 when the run is over, 0 to go on, -errno on failure. */
+static int on_signal(struct run *r, bool *interrupted)
+{
+	struct signalfd_siginfo si;
+
+	if (read(r->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	switch (si.ssi_signo) {
+	case SIGCHLD:
+		return on_sigchld(r);
+	case SIGUSR1:
+		return report_now(r, false);
+	default:
+		/* first Ctrl-C with a command running: let the command end, then report */
+		if (r->has_cmd && !r->cmd_done && !*interrupted) {
+			*interrupted = true;
+			kill(r->sp.pid, si.ssi_signo);
+			return 0;
+		}
+		return 1;
+	}
+}
+
+static int loop(struct run *r)
+{
+	struct epoll_event evs[4];
+	bool interrupted = false;
+	__u64 ticks;
+	int n, i, err = 0;
+
+	for (;;) {
+		n = epoll_wait(r->ep_fd, evs, 4, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == r->sig_fd) {
+				err = on_signal(r, &interrupted);
+			} else if (fd == r->end_fd) {
+				return 0;
+			} else if (fd == r->interval_fd) {
+				if (read(fd, &ticks, sizeof(ticks)) != sizeof(ticks))
+					continue;
+				if (r->intervals_left && --r->intervals_left == 0)
+					return 0;
+				err = report_now(r, false);
+			} else if (r->rb) {
+				err = ring_buffer__consume(r->rb);
+				err = err < 0 ? err : 0;
+			}
+			if (err)
+				return err < 0 ? err : 0;
+		}
+	}
+}
+
+static void run_free(struct run *r)
+{
+	ring_buffer__free(r->rb);
+	tracer__free(r->t);
+	model__free(r->base);
+	model__free(r->prev);
+	ksyms__free(r->ks);
+	if (r->ep_fd >= 0)
+		close(r->ep_fd);
+	if (r->interval_fd >= 0)
+		close(r->interval_fd);
+	if (r->end_fd >= 0)
+		close(r->end_fd);
+	if (r->sig_fd >= 0)
+		close(r->sig_fd);
+}
+
+static int start(struct run *r)
+{
+	const struct env *env = r->env;
+	int err;
+
+	r->t = tracer__start(env, r->has_cmd ? r->sp.pid : 0);
+	if (!r->t)
+		return -errno;
+	/* fail now, not after the run, when stacks could never be symbolized */
+	r->ks = ksyms__load();
+	if (!r->ks)
+		return errno == EPERM ? hidden_kallsyms_error() : -errno;
+	if (!env->trace) {
+		ksyms__free(r->ks);
+		r->ks = NULL;
+	}
+	r->base = model__new();
+	if (!r->base)
+		return -ENOMEM;
+	err = fill_meta(r, r->t);
+	if (err)
+		return err;
+	if (slabcache__read_slabinfo(SLABINFO, r->base, false))
+		pr_warn("cannot read %s: the per-cache summary has no slabinfo column", SLABINFO);
+	err = setup_loop(r);
+	if (err) {
+		pr_err("failed to set up the event loop: %s", strerror(-err));
+		return err;
+	}
+	pr_info("tracing kernel allocations (%s; filters: %s); %s", r->t->attach,
+		r->base->meta.filters, r->has_cmd ? "running the command" : "Ctrl-C to stop");
+	return 0;
+}
+
+int run__trace(const struct env *env)
+{
+	struct run r = {
+		.env = env,
+		.has_cmd = env->command != NULL,
+		.intervals_left = env->count,
+		.sig_fd = -1, .interval_fd = -1, .end_fd = -1, .ep_fd = -1,
+	};
+	int fail = r.has_cmd ? EXIT_KLEAK_FAILED : 1;
+	sigset_t mask;
+	int err, status;
+
+	setlinebuf(stdout);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) ||
+	    (r.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+		pr_err("failed to set up signal handling: %s", strerror(errno));
+		return fail;
+	}
+	if (r.has_cmd && spawn__prepare(env->command, &r.sp))
+		return fail;
+	err = start(&r);
+	if (err) {
+		spawn__abort(r.has_cmd ? &r.sp : NULL);
+		run_free(&r);
+		return fail;
+	}
+	if (r.has_cmd) {
+		status = spawn__start(&r.sp, env->command);
+		if (status) {
+			run_free(&r);
+			return status;
+		}
+	}
+	err = loop(&r);
+	if (!err)
+		err = report_now(&r, true);
+	if (r.has_cmd && !r.cmd_done) {
+		/* the run ended before the command did: the status says kleak cut it short */
+		kill(r.sp.pid, SIGTERM);
+		waitpid(r.sp.pid, &status, 0);
+		r.cmd_status = spawn__exit_status(status);
+	}
+	run_free(&r);
+	if (err)
+		return fail;
+	return r.has_cmd ? r.cmd_status : 0;
+}

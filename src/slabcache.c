@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Slab cache names. With slab merging a cache created as "tcp_bind_bucket"
+ * may be the same struct kmem_cache as "eventpoll_epi", and the tracepoint
+ * reports whichever name created it first. /sys/kernel/slab shows merged
+ * caches as symlinks to one ":<flags>-<size>" directory, so every name
+ * linking to the same target is an alias the filter has to accept.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "slabcache.h"
+
+void slabcache__kmalloc_name(__u64 bytes_alloc, char *buf, size_t len)
+{
+	/* above KMALLOC_MAX_CACHE_SIZE (two pages with SLUB) kmalloc takes pages */
+	if (bytes_alloc > 8192)
+		snprintf(buf, len, "kmalloc-large");
+	else if (bytes_alloc >= 1024 && bytes_alloc % 1024 == 0)
+		snprintf(buf, len, "kmalloc-%lluk", (unsigned long long)bytes_alloc / 1024);
+	else
+		snprintf(buf, len, "kmalloc-%llu", (unsigned long long)bytes_alloc);
+}
+
+/* bytes_alloc of a "kmalloc-N" / "kmalloc-Nk" name, or 0. */
+static __u64 kmalloc_size_of(const char *name)
+{
+	unsigned long long n;
+	char *end;
+
+	if (strncmp(name, "kmalloc-", 8) || name[8] < '1' || name[8] > '9')
+		return 0;
+	n = strtoull(name + 8, &end, 10);
+	if (!strcmp(end, "k"))
+		return n * 1024;
+	return *end ? 0 : n;
+}
+
+static int add_name(struct cache_filter *f, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < f->n_names; i++)
+		if (!strcmp(f->names[i], name))
+			return 0;
+	if (f->n_names == KLEAK_MAX_CACHE_NAMES)
+		return -E2BIG;
+	if (strlen(name) >= KLEAK_CACHE_NAME_LEN)
+		return -ENAMETOOLONG;
+	strcpy(f->names[f->n_names++], name);
+	return 0;
+}
+
+/* Adds every name under root linking to target; lists them in *aliases. */
+static int add_aliases(const char *root, const char *target, struct cache_filter *f,
+		       char *aliases, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	struct dirent *de;
+	size_t used = 0;
+	int err = 0;
+	ssize_t n;
+	DIR *d;
+
+	d = opendir(root);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_name[0] == ':')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(link, target))
+			continue;
+		err = add_name(f, de->d_name);
+		if (err == -ENAMETOOLONG) {
+			err = 0;
+			continue;
+		}
+		if (err)
+			break;
+		used += snprintf(aliases + used, used < len ? len - used : 0, "%s%s",
+				 used ? ", " : "", de->d_name);
+	}
+	closedir(d);
+	return err;
+}
+
+int slabcache__resolve(const char *root, const char *name, struct cache_filter *f)
+{
+	char path[PATH_MAX], link[PATH_MAX], aliases[512] = "";
+	ssize_t n;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->kmalloc_size = kmalloc_size_of(name);
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	if (access(path, F_OK)) {
+		err = -errno;
+		if (err == -ENOENT)
+			pr_err("unknown slab cache '%s': not in %s", name, root);
+		else
+			pr_err("cannot look up slab cache '%s' in %s: %s", name, root,
+			       strerror(-err));
+		return err;
+	}
+	err = add_name(f, name);
+	if (err)
+		return err;
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;	/* a directory: a cache of its own, not merged */
+	link[n] = '\0';
+	err = add_aliases(root, link, f, aliases, sizeof(aliases));
+	if (err == -E2BIG) {
+		pr_err("slab cache '%s' has more than %d merged aliases", name,
+		       KLEAK_MAX_CACHE_NAMES);
+		return err;
+	}
+	if (err) {
+		pr_err("cannot list aliases of slab cache '%s' in %s: %s", name, root,
+		       strerror(-err));
+		return err;
+	}
+	if (f->n_names > 1)
+		pr_warn("slab cache '%s' is merged into %s with its aliases %s; the tracepoints "
+			"name the merged cache by whichever alias created it, so all of them match",
+			name, link, aliases);
+	return 0;
+}
+
+static struct model_slab *find_slab(struct model *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_slabs; i++)
+		if (!strcmp(m->slabs[i].name, name))
+			return &m->slabs[i];
+	return NULL;
+}
+
+int slabcache__read_slabinfo(const char *path, struct model *m, bool at_end)
+{
+	char line[512], name[64];
+	struct model_slab *s;
+	long long active;
+	FILE *f;
+	int err = 0;
+
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || !strncmp(line, "slabinfo", 8))
+			continue;
+		if (sscanf(line, "%63s %lld", name, &active) != 2)
+			continue;
+		s = at_end ? find_slab(m, name) : model__add_slab(m);
+		if (!s) {
+			if (!at_end) {
+				err = -ENOMEM;
+				break;
+			}
+			continue;
+		}
+		if (at_end) {
+			s->active_end = active;
+		} else {
+			strcpy(s->name, name);
+			s->active_start = active;
+			s->active_end = active;
+		}
+	}
+	fclose(f);
+	return err;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Slab caches as the user names them and as the kmem tracepoints name them:
+ * merged caches (one struct kmem_cache answering to several names), the
+ * kmalloc-N size classes, and /proc/slabinfo's active object counts.
+ */
+#ifndef __KLEAK_SLABCACHE_H
+#define __KLEAK_SLABCACHE_H
+
+#include <linux/types.h>
+#include "kleak.h"
+#include "model.h"
+
+struct cache_filter {
+	/* every name the tracepoint may report for the user's cache */
+	unsigned int n_names;
+	char names[KLEAK_MAX_CACHE_NAMES][KLEAK_CACHE_NAME_LEN];
+	/* bytes_alloc of kmalloc() objects in it, 0 when it is no kmalloc-N cache */
+	__u64 kmalloc_size;
+};
+
+/*
+ * Resolves the cache the user named through /sys/kernel/slab (root is the
+ * directory, normally "/sys/kernel/slab"). Says on stderr when the name is an
+ * alias of a merged cache. Returns 0, -ENOENT (one error line printed) for an
+ * unknown cache, or another -errno.
+ */
+int slabcache__resolve(const char *root, const char *name, struct cache_filter *f);
+
+/* The kmalloc cache holding objects of bytes_alloc, e.g. "kmalloc-1k". */
+void slabcache__kmalloc_name(__u64 bytes_alloc, char *buf, size_t len);
+
+/*
+ * Reads active objects per cache from a slabinfo file into m->slabs, as
+ * active_start (at_end false) or active_end of existing entries (at_end true).
+ */
+int slabcache__read_slabinfo(const char *path, struct model *m, bool at_end);
+
+#endif /* __KLEAK_SLABCACHE_H */

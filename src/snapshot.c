@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * From BPF maps to the report model. The per-site totals come from the
+ * kernel (exact even while allocations come and go); the allocation records
+ * add what totals cannot: ages, comms and contexts. Both are read with batch
+ * lookups: a get_next_key walk restarts when the kernel deletes the current
+ * key and counts entries twice.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "slabcache.h"
+#include "snapshot.h"
+
+#define BATCH 4096
+
+/* One outstanding allocation, reduced to what the report groups by. */
+struct alloc_row {
+	__u32 site;
+	__u32 age_ms;
+	char comm[KLEAK_COMM_LEN];
+};
+
+struct site_row {
+	struct kleak_site key;
+	struct kleak_site_totals tot;
+};
+
+/* Reads a whole hash map; *keys and *vals are malloc'd arrays of *n entries. */
+static int dump_map(int fd, size_t ksz, size_t vsz, __u32 max, void **keys, void **vals,
+		    size_t *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u64 token = 0;
+	bool first = true;
+	char *k, *v;
+	__u32 cnt;
+	int err;
+
+	*n = 0;
+	/* a batch may overshoot by up to one bucket: leave room for a few */
+	k = malloc(((size_t)max + BATCH) * ksz);
+	v = malloc(((size_t)max + BATCH) * vsz);
+	if (!k || !v) {
+		free(k);
+		free(v);
+		return -ENOMEM;
+	}
+	for (;;) {
+		cnt = BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, k + *n * ksz,
+					   v + *n * vsz, &cnt, &opts);
+		err = err ? -errno : 0;
+		*n += cnt;
+		first = false;
+		if (err == -ENOENT || (!err && *n >= max))
+			break;
+		if (err == -ENOSPC)
+			continue;
+		if (err)
+			goto out_err;
+	}
+	*keys = k;
+	*vals = v;
+	return 0;
+out_err:
+	free(k);
+	free(v);
+	return err;
+}
+
+static int cmp_site_key(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct kleak_site));
+}
+
+static int cmp_alloc_row(const void *a, const void *b)
+{
+	const struct alloc_row *x = a, *y = b;
+	int c;
+
+	if (x->site != y->site)
+		return x->site < y->site ? -1 : 1;
+	c = strncmp(x->comm, y->comm, KLEAK_COMM_LEN);
+	if (c)
+		return c;
+	return x->age_ms > y->age_ms ? -1 : x->age_ms < y->age_ms;
+}
+
+static int cmp_age_desc(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x > y ? -1 : x < y;
+}
+
+/* tp_btf and tracepoint programs see their own frames at the top of the stack */
+static bool is_tracer_frame(const char *sym)
+{
+	static const char *const prefixes[] = {
+		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "perf_trace_", "trace_call_bpf",
+		"perf_tp_event", "bpf_get_stack",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(sym, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+/*
+ * The innermost entry frame decides: ORC unwinds from the irq stack through
+ * the entry code into the interrupted task's stack.
+ */
+enum kleak_ctx snapshot__ctx(const struct model_site *s)
+{
+	static const struct {
+		const char *prefix;
+		enum kleak_ctx ctx;
+	} entries[] = {
+		{ "handle_softirqs+", KLEAK_CTX_SOFTIRQ },
+		{ "__do_softirq+", KLEAK_CTX_SOFTIRQ },
+		{ "exc_nmi+", KLEAK_CTX_NMI },
+		{ "default_do_nmi+", KLEAK_CTX_NMI },
+		{ "__sysvec_", KLEAK_CTX_HARDIRQ },
+		{ "sysvec_", KLEAK_CTX_HARDIRQ },
+		{ "common_interrupt+", KLEAK_CTX_HARDIRQ },
+		{ "handle_irq_event+", KLEAK_CTX_HARDIRQ },
+	};
+	size_t i, j;
+
+	for (i = 0; i < s->n_frames; i++) {
+		if (!s->frames[i].sym)
+			continue;
+		for (j = 0; j < sizeof(entries) / sizeof(entries[0]); j++)
+			if (!strncmp(s->frames[i].sym, entries[j].prefix, strlen(entries[j].prefix)))
+				return entries[j].ctx;
+	}
+	return KLEAK_CTX_TASK;
+}
+
+int snapshot__symbolize(const struct tracer *t, const struct ksyms *ks, __u64 stack,
+			struct model_site *s, __u64 *unresolved)
+{
+	__u64 *ips;
+	char buf[256];
+	bool top = true;
+	__u32 i;
+	int err = 0;
+
+	ips = calloc(t->stack_depth, sizeof(*ips));
+	if (!ips)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(t->stacks_fd, &stack, ips)) {
+		/* the site was created while the stacks map was full */
+		s->stack_err = -ENOMEM;
+		goto out;
+	}
+	s->frames = calloc(t->stack_depth, sizeof(*s->frames));
+	if (!s->frames) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < t->stack_depth && ips[i]; i++) {
+		struct model_frame *f = &s->frames[s->n_frames];
+		bool resolved = ks && !ksyms__format(ks, ips[i], buf, sizeof(buf));
+
+		if (top && resolved && is_tracer_frame(buf))
+			continue;
+		top = false;
+		f->addr = ips[i];
+		if (resolved) {
+			f->sym = strdup(buf);
+			if (!f->sym) {
+				err = -ENOMEM;
+				goto out;
+			}
+		} else {
+			(*unresolved)++;
+		}
+		s->n_frames++;
+	}
+out:
+	free(ips);
+	return err;
+}
+
+/* Ages, top comms and contexts of one site from its sorted allocation rows. */
+static int fill_from_rows(struct model_site *s, const struct alloc_row *rows, size_t n)
+{
+	size_t i, j, run;
+
+	s->ages_ms = malloc((n ? n : 1) * sizeof(*s->ages_ms));
+	if (!s->ages_ms)
+		return -ENOMEM;
+	s->n_ages = n;
+	for (i = 0; i < n; i = j) {
+		for (j = i; j < n && !strncmp(rows[j].comm, rows[i].comm, KLEAK_COMM_LEN); j++)
+			;
+		run = j - i;
+		/* keep the MODEL_TOP_COMMS largest runs, largest first */
+		for (size_t k = 0; k < MODEL_TOP_COMMS; k++) {
+			if (k < s->n_comms && s->comms[k].count >= run)
+				continue;
+			if (s->n_comms < MODEL_TOP_COMMS)
+				s->n_comms++;
+			memmove(&s->comms[k + 1], &s->comms[k],
+				(s->n_comms - k - 1) * sizeof(s->comms[0]));
+			memcpy(s->comms[k].comm, rows[i].comm, KLEAK_COMM_LEN);
+			s->comms[k].count = run;
+			break;
+		}
+	}
+	for (i = 0; i < n; i++)
+		s->ages_ms[i] = rows[i].age_ms;
+	qsort(s->ages_ms, n, sizeof(*s->ages_ms), cmp_age_desc);
+	return 0;
+}
+
+static void site_identity(struct model_site *s, const struct site_row *r)
+{
+	s->kind = r->key.kind;
+	s->stack_err = r->key.stack_err;
+	s->count = r->tot.count;
+	s->bytes = r->tot.bytes;
+	s->allocs = r->tot.allocs;
+	s->retired = r->tot.retired;
+	s->retired_bytes = r->tot.retired_bytes;
+	switch (r->key.kind) {
+	case KLEAK_SITE_KMALLOC:
+		s->obj_size = r->key.cache;
+		slabcache__kmalloc_name(s->obj_size, s->cache, sizeof(s->cache));
+		break;
+	case KLEAK_SITE_CACHE_UNNAMED:
+		s->obj_size = r->key.cache;
+		snprintf(s->cache, sizeof(s->cache), "(cache of %llu)",
+			 (unsigned long long)s->obj_size);
+		break;
+	default:
+		memcpy(s->cache, r->tot.cache_name, sizeof(s->cache));
+		s->cache[sizeof(s->cache) - 1] = '\0';
+		if (r->tot.count > 0)
+			s->obj_size = r->tot.bytes / r->tot.count;
+		else if (r->tot.retired)
+			s->obj_size = r->tot.retired_bytes / r->tot.retired;
+	}
+}
+
+static int read_stats(const struct tracer *t, struct model *m)
+{
+	int ncpu = libbpf_num_possible_cpus(), i, j;
+	struct kleak_stats *per_cpu;
+	__u32 zero = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(t->stats_fd, &zero, per_cpu)) {
+		free(per_cpu);
+		return -errno;
+	}
+	for (i = 0; i < ncpu; i++)
+		for (j = 0; j < STAT_MAX; j++)
+			m->stats[j] += per_cpu[i].counters[j];
+	free(per_cpu);
+	m->recursion_misses = tracer__recursion_misses(t);
+	return 0;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m)
+{
+	void *akeys = NULL, *avals = NULL, *skeys = NULL, *svals = NULL;
+	struct site_row *sites = NULL;
+	struct alloc_row *rows = NULL;
+	size_t n_allocs, n_sites, i, j, r;
+	struct kleak_alloc *a;
+	__u64 now;
+	int err;
+
+	err = read_stats(t, m);
+	if (err) {
+		pr_err("failed to read the stats map: %s", strerror(-err));
+		return err;
+	}
+	err = dump_map(t->sites_fd, sizeof(struct kleak_site), sizeof(struct kleak_site_totals),
+		       t->max_sites, &skeys, &svals, &n_sites);
+	if (!err)
+		err = dump_map(t->allocs_fd, sizeof(__u64), sizeof(struct kleak_alloc),
+			       t->max_allocs, &akeys, &avals,
+			       &n_allocs);
+	if (err) {
+		pr_err("failed to read the BPF maps: %s", strerror(-err));
+		goto out;
+	}
+	now = now_ns();
+
+	sites = malloc((n_sites ? n_sites : 1) * sizeof(*sites));
+	rows = malloc((n_allocs ? n_allocs : 1) * sizeof(*rows));
+	if (!sites || !rows) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n_sites; i++) {
+		memcpy(&sites[i].key, (char *)skeys + i * sizeof(struct kleak_site),
+		       sizeof(struct kleak_site));
+		memcpy(&sites[i].tot, (char *)svals + i * sizeof(struct kleak_site_totals),
+		       sizeof(struct kleak_site_totals));
+	}
+	qsort(sites, n_sites, sizeof(*sites), cmp_site_key);
+
+	for (i = 0, r = 0; i < n_allocs; i++) {
+		struct site_row *sr;
+
+		a = (struct kleak_alloc *)avals + i;
+		sr = bsearch(&a->site, sites, n_sites, sizeof(*sites), cmp_site_key);
+		if (!sr)
+			continue;	/* recorded after the sites were read */
+		rows[r].site = sr - sites;
+		rows[r].age_ms = now > a->ts_ns ? (now - a->ts_ns) / 1000000 : 0;
+		memcpy(rows[r].comm, a->comm, KLEAK_COMM_LEN);
+		r++;
+	}
+	n_allocs = r;
+	qsort(rows, n_allocs, sizeof(*rows), cmp_alloc_row);
+
+	for (i = 0, j = 0; i < n_sites; i++) {
+		size_t first = j;
+		struct model_site *s;
+
+		while (j < n_allocs && rows[j].site == i)
+			j++;
+		if (!sites[i].tot.count && !sites[i].tot.retired && j == first)
+			continue;
+		s = model__add_site(m);
+		if (!s) {
+			err = -ENOMEM;
+			goto out;
+		}
+		site_identity(s, &sites[i]);
+		err = fill_from_rows(s, rows + first, j - first);
+		if (!err && !sites[i].key.stack_err)
+			err = snapshot__symbolize(t, ks, sites[i].key.stack, s, &m->unresolved_frames);
+		if (err)
+			goto out;
+		if (!s->stack_err)
+			s->ctx[snapshot__ctx(s)] = s->n_ages;
+	}
+out:
+	if (err == -ENOMEM)
+		pr_err("out of memory reading %zu allocations", n_allocs);
+	free(akeys);
+	free(avals);
+	free(skeys);
+	free(svals);
+	free(sites);
+	free(rows);
+	return err;
+}
+
+static __u64 fnv1a(__u64 h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* What identifies a site within one run: stack ids are not in the model. */
+static __u64 site_hash(const struct model_site *s)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	h = fnv1a(h, &s->kind, sizeof(s->kind));
+	h = fnv1a(h, s->cache, strnlen(s->cache, sizeof(s->cache)));
+	h = fnv1a(h, &s->stack_err, sizeof(s->stack_err));
+	for (i = 0; i < s->n_frames; i++)
+		h = fnv1a(h, &s->frames[i].addr, sizeof(s->frames[i].addr));
+	return h;
+}
+
+struct hash_idx {
+	__u64 hash;
+	size_t idx;
+};
+
+static int cmp_hash_idx(const void *a, const void *b)
+{
+	const struct hash_idx *x = a, *y = b;
+
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+int snapshot__carry_trend(const struct model *prev, struct model *m)
+{
+	size_t n_prev = prev ? prev->n_sites : 0, n_int, i;
+	struct hash_idx *idx, key, *hit;
+
+	/* every site of prev has the same trend length: the intervals so far */
+	n_int = n_prev ? prev->sites[0].n_trend : 0;
+	idx = calloc(n_prev ? n_prev : 1, sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (i = 0; i < n_prev; i++) {
+		idx[i].hash = site_hash(&prev->sites[i]);
+		idx[i].idx = i;
+	}
+	qsort(idx, n_prev, sizeof(*idx), cmp_hash_idx);
+	for (i = 0; i < m->n_sites; i++) {
+		struct model_site *s = &m->sites[i];
+
+		s->trend = calloc(n_int + 1, sizeof(*s->trend));
+		if (!s->trend) {
+			free(idx);
+			return -ENOMEM;
+		}
+		key.hash = site_hash(s);
+		hit = bsearch(&key, idx, n_prev, sizeof(*idx), cmp_hash_idx);
+		if (hit)
+			memcpy(s->trend, prev->sites[hit->idx].trend,
+			       prev->sites[hit->idx].n_trend * sizeof(*s->trend));
+		s->n_trend = n_int + 1;
+		s->trend[n_int] = s->count;
+	}
+	free(idx);
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Reads the BPF maps into the report model: batch lookups (a consistent
+ * view per bucket, unlike a walk the kernel restarts under us), one pass to
+ * group allocations by site, stacks symbolized once per site.
+ */
+#ifndef __KLEAK_SNAPSHOT_H
+#define __KLEAK_SNAPSHOT_H
+
+#include "ksyms.h"
+#include "loader.h"
+#include "model.h"
+
+/*
+ * Fills m->sites, m->stats, m->recursion_misses and m->unresolved_frames
+ * from the tracer's maps; ks may be NULL (frames stay raw). Returns 0 or
+ * -errno after printing one error line.
+ */
+int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m);
+
+/*
+ * Reads the stack with hash stack into s->frames, symbolized, without the
+ * tracer's own frames on top; counts frames kallsyms cannot resolve in
+ * *unresolved. A stack missing from the map sets s->stack_err to -ENOMEM.
+ */
+int snapshot__symbolize(const struct tracer *t, const struct ksyms *ks, __u64 stack,
+			struct model_site *s, __u64 *unresolved);
+
+/* The context a symbolized site allocates in. */
+enum kleak_ctx snapshot__ctx(const struct model_site *s);
+
+/*
+ * Interval mode: appends every site's outstanding count to its trend, taken
+ * from the previous model (prev may be NULL for the first interval).
+ */
+int snapshot__carry_trend(const struct model *prev, struct model *m);
+
+#endif /* __KLEAK_SNAPSHOT_H */

@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * kleak-workload: hold a known number of kernel slab objects on demand, for
+ * kleak's tests and benchmarks. Each KIND makes COUNT kernel allocations and
+ * keeps them until release; "held KIND COUNT" lines and "ready" on stdout say
+ * when they are all outstanding, "released" when they have been given back.
+ * Synchronisation is by pipes, wait calls and signalfd only, never sleeps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#define PROG "kleak-workload"
+#define COUNT_DEFAULT 100ULL
+#define COUNT_MAX 1000000ULL
+#define COMM_DEFAULT "kleak-wl"
+#define COMM_MAX 15 /* TASK_COMM_LEN - 1 */
+/* stdio, signalfd, the --detach pipe, the tcp listener, churn's transients, inherited fds */
+#define FD_SLACK 64
+/* Connections per loopback source address, below the ~28k ephemeral ports of one address. */
+#define TCP_PER_SADDR 16384
+#define CHURN_FORK_EVERY 16
+
+enum kind {
+	KIND_ZOMBIES,
+	KIND_FILES,
+	KIND_TCP,
+	KIND_PIPES,
+	KIND_CHURN,
+	KIND_MAX,
+};
+
+static const char *const kind_names[KIND_MAX] = {
+	[KIND_ZOMBIES] = "zombies",
+	[KIND_FILES] = "files",
+	[KIND_TCP] = "tcp",
+	[KIND_PIPES] = "pipes",
+	[KIND_CHURN] = "churn",
+};
+
+/* Kernel-side handles held per unit of COUNT: child pids or file descriptors. */
+static const unsigned int kind_ids[KIND_MAX] = {
+	[KIND_ZOMBIES] = 1,
+	[KIND_FILES] = 1,
+	[KIND_TCP] = 2,
+	[KIND_PIPES] = 2,
+	[KIND_CHURN] = 0,
+};
+
+enum {
+	OPT_WAIT = 1000,
+	OPT_DETACH,
+};
+
+struct env {
+	unsigned long long count;
+	const char *comm;
+	bool wait;
+	bool detach;
+	enum kind kinds[KIND_MAX];
+	int nr_kinds;
+};
+
+/* What one kind holds: n valid entries of ids, pids for zombies and fds otherwise. */
+struct hold {
+	enum kind kind;
+	int *ids;
+	size_t n;
+};
+
+static const char usage[] =
+	"Usage: " PROG " [-c COUNT] [-n COMM] [--wait] [--detach] KIND...\n"
+	"Hold COUNT kernel objects of each KIND, print 'held KIND COUNT' per kind and 'ready',\n"
+	"then release them and print 'released'.\n"
+	"\n"
+	"KIND:\n"
+	"  zombies   COUNT exited, unreaped children\n"
+	"  files     COUNT open file descriptors on /dev/null\n"
+	"  tcp       COUNT loopback TCP connections, both ends held\n"
+	"  pipes     COUNT pipe pairs\n"
+	"  churn     COUNT rounds of open/pipe/socket and close (a fork every 16); holds nothing\n"
+	"\n"
+	"  -c, --count=COUNT   objects per kind, 1..1000000 (default 100)\n"
+	"  -n, --comm=COMM     process name, at most 15 characters (default " COMM_DEFAULT ")\n"
+	"      --wait          hold until stdin reaches EOF or SIGTERM/SIGINT arrives\n"
+	"      --detach        work in a grandchild; exit 0 once it is ready\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  " PROG " -c 200 files zombies --wait < fifo\n"
+	"  " PROG " -n leaky --detach --wait tcp < fifo\n";
+
+static void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void pr_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static bool parse_count(const char *arg, unsigned long long *out)
+{
+	unsigned long long val;
+	char *end;
+
+	/* strtoull skips blanks and negates "-1" into a huge value: accept digits only. */
+	if (arg[0] < '0' || arg[0] > '9')
+		return false;
+	errno = 0;
+	val = strtoull(arg, &end, 10);
+	if (errno || *end || val < 1 || val > COUNT_MAX)
+		return false;
+	*out = val;
+	return true;
+}
+
+static bool add_kind(struct env *env, const char *name)
+{
+	int k, i;
+
+	for (k = 0; k < KIND_MAX; k++)
+		if (!strcmp(name, kind_names[k]))
+			break;
+	if (k == KIND_MAX) {
+		pr_err("unknown kind '%s' (zombies, files, tcp, pipes or churn)", name);
+		return false;
+	}
+	for (i = 0; i < env->nr_kinds; i++) {
+		if (env->kinds[i] == (enum kind)k) {
+			pr_err("kind '%s' given twice", name);
+			return false;
+		}
+	}
+	env->kinds[env->nr_kinds++] = k;
+	return true;
+}
+
+/* Returns -1 to go on, or the exit status: 0 after --help, EX_USAGE after one error line. */
+static int parse_args(int argc, char **argv, struct env *env)
+{
+	static const struct option opts[] = {
+		{ "count", required_argument, NULL, 'c' },
+		{ "comm", required_argument, NULL, 'n' },
+		{ "wait", no_argument, NULL, OPT_WAIT },
+		{ "detach", no_argument, NULL, OPT_DETACH },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:n:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (!parse_count(optarg, &env->count)) {
+				pr_err("invalid -c '%s': not an integer in 1..%llu", optarg, COUNT_MAX);
+				return EX_USAGE;
+			}
+			break;
+		case 'n':
+			if (!optarg[0] || strlen(optarg) > COMM_MAX) {
+				pr_err("invalid -n '%s': comm must be 1..%d characters", optarg, COMM_MAX);
+				return EX_USAGE;
+			}
+			env->comm = optarg;
+			break;
+		case OPT_WAIT:
+			env->wait = true;
+			break;
+		case OPT_DETACH:
+			env->detach = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case ':':
+			pr_err("option '%s' requires an argument", argv[optind - 1]);
+			return EX_USAGE;
+		default:
+			/* optopt is a short option's letter, or a long option's val (--wait=3) */
+			if (optopt > 0 && optopt < OPT_WAIT)
+				pr_err("unknown option '-%c'", optopt);
+			else
+				pr_err("invalid option '%s'", argv[optind - 1]);
+			return EX_USAGE;
+		}
+	}
+	if (optind == argc) {
+		pr_err("no KIND given (zombies, files, tcp, pipes or churn)");
+		return EX_USAGE;
+	}
+	for (; optind < argc; optind++)
+		if (!add_kind(env, argv[optind]))
+			return EX_USAGE;
+	return -1;
+}
+
+/* Held fds must not take 0-2: with stdout closed, "ready" would go into a held file. */
+static int open_std_fds(void)
+{
+	int fd, err;
+
+	for (;;) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd < 0) {
+			err = -errno;
+			pr_err("open /dev/null failed: %s", strerror(-err));
+			return err;
+		}
+		if (fd > STDERR_FILENO) {
+			close(fd);
+			return 0;
+		}
+	}
+}
+
+/* Prints one line and flushes it, so a reader on a pipe sees it now. */
+static int emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int emit(const char *fmt, ...)
+{
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	err = errno ? -errno : -EIO;
+	pr_err("write stdout failed: %s", strerror(-err));
+	clearerr(stdout);
+	return err;
+}
+
+static int setup_signals(bool wait, int *sfd)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t set;
+	int err;
+
+	/* An inherited SIG_IGN or SA_NOCLDWAIT on SIGCHLD would reap the zombies behind our back. */
+	if (sigaction(SIGCHLD, &sa, NULL))
+		goto fail;
+	/* A vanished stdout reader is then a write error, reported and cleaned up. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL))
+		goto fail;
+	if (!wait)
+		return 0;
+	/* Blocked from the start: a signal during setup releases right after "ready". */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		goto fail;
+	*sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (*sfd < 0)
+		goto fail;
+	return 0;
+fail:
+	err = -errno;
+	pr_err("signal setup failed: %s", strerror(-err));
+	return err;
+}
+
+static int raise_nofile(const struct env *env)
+{
+	unsigned long long need = FD_SLACK;
+	struct rlimit rl;
+	int i, err;
+
+	for (i = 0; i < env->nr_kinds; i++)
+		if (env->kinds[i] != KIND_ZOMBIES)
+			need += kind_ids[env->kinds[i]] * env->count;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		goto fail;
+	if (rl.rlim_cur >= need)
+		return 0;
+	rl.rlim_cur = need;
+	if (rl.rlim_max < need)
+		rl.rlim_max = need;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		goto fail;
+	return 0;
+fail:
+	err = -errno;
+	pr_err("raise RLIMIT_NOFILE to %llu failed: %s", need, strerror(-err));
+	return err;
+}
+
+static int hold_zombies(struct hold *h, size_t count)
+{
+	siginfo_t info;
+	pid_t pid;
+	size_t i;
+	int err;
+
+	for (i = 0; i < count; i++) {
+		pid = fork();
+		if (pid < 0) {
+			err = -errno;
+			pr_err("fork failed: %s", strerror(-err));
+			return err;
+		}
+		if (pid == 0)
+			_exit(0);
+		h->ids[h->n++] = pid;
+	}
+	/* Exit is asynchronous: wait until each child is a zombie, leaving it unreaped. */
+	for (i = 0; i < h->n; i++) {
+		while (waitid(P_PID, h->ids[i], &info, WEXITED | WNOWAIT)) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			pr_err("waitid failed: %s", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* /dev/null opens allocate one struct file and nothing else (procfs adds a seq_file). */
+static int hold_files(struct hold *h, size_t count)
+{
+	int fd, err;
+
+	while (h->n < count) {
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			pr_err("open /dev/null failed: %s", strerror(-err));
+			return err;
+		}
+		h->ids[h->n++] = fd;
+	}
+	return 0;
+}
+
+static int hold_tcp(struct hold *h, size_t count)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	socklen_t len = sizeof(dst);
+	const char *what;
+	int lfd, fd, one = 1, err;
+	size_t i;
+
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0) {
+		what = "socket";
+		goto fail;
+	}
+	what = "listen on 127.0.0.1";
+	if (bind(lfd, (struct sockaddr *)&dst, sizeof(dst)) || listen(lfd, SOMAXCONN) ||
+	    getsockname(lfd, (struct sockaddr *)&dst, &len))
+		goto fail;
+	for (i = 0; i < count; i++) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			what = "socket";
+			goto fail;
+		}
+		h->ids[h->n++] = fd;
+		/* Spread over 127.0.0.x sources; the port is still picked by connect(). */
+		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + i / TCP_PER_SADDR);
+		what = "bind 127.0.0.x";
+		if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) ||
+		    bind(fd, (struct sockaddr *)&src, sizeof(src)))
+			goto fail;
+		if (connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
+			what = "connect to 127.0.0.1";
+			goto fail;
+		}
+		/* Blocks until the handshake is done; the backlog never holds more than one. */
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			what = "accept";
+			goto fail;
+		}
+		h->ids[h->n++] = fd;
+	}
+	close(lfd);
+	return 0;
+fail:
+	err = -errno;
+	pr_err("%s failed: %s", what, strerror(-err));
+	if (lfd >= 0)
+		close(lfd);
+	return err;
+}
+
+static int hold_pipes(struct hold *h, size_t count)
+{
+	int fds[2], err;
+
+	while (h->n < 2 * count) {
+		if (pipe2(fds, O_CLOEXEC)) {
+			err = -errno;
+			pr_err("pipe2 failed: %s", strerror(-err));
+			return err;
+		}
+		h->ids[h->n++] = fds[0];
+		h->ids[h->n++] = fds[1];
+	}
+	return 0;
+}
+
+static int run_churn(size_t count)
+{
+	const char *what;
+	int fd, fds[2], err;
+	size_t i;
+	pid_t pid;
+
+	for (i = 0; i < count; i++) {
+		what = "open /dev/null";
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			goto fail;
+		close(fd);
+		what = "pipe2";
+		if (pipe2(fds, O_CLOEXEC))
+			goto fail;
+		close(fds[0]);
+		close(fds[1]);
+		what = "socket";
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		close(fd);
+		if (i % CHURN_FORK_EVERY)
+			continue;
+		what = "fork";
+		pid = fork();
+		if (pid < 0)
+			goto fail;
+		if (pid == 0)
+			_exit(0);
+		what = "waitpid";
+		while (waitpid(pid, NULL, 0) < 0)
+			if (errno != EINTR)
+				goto fail;
+	}
+	return 0;
+fail:
+	err = -errno;
+	pr_err("%s failed: %s", what, strerror(-err));
+	return err;
+}
+
+static int hold_kind(struct hold *h, enum kind kind, size_t count)
+{
+	int err;
+
+	h->kind = kind;
+	if (kind_ids[kind]) {
+		h->ids = calloc(count * kind_ids[kind], sizeof(*h->ids));
+		if (!h->ids) {
+			err = -ENOMEM;
+			pr_err("allocate %s table failed: %s", kind_names[kind], strerror(-err));
+			return err;
+		}
+	}
+	switch (kind) {
+	case KIND_ZOMBIES:
+		return hold_zombies(h, count);
+	case KIND_FILES:
+		return hold_files(h, count);
+	case KIND_TCP:
+		return hold_tcp(h, count);
+	case KIND_PIPES:
+		return hold_pipes(h, count);
+	case KIND_CHURN:
+		return run_churn(count);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Reaps or closes everything h holds; NULL-safe on a kind never started. */
+static int release(struct hold *h)
+{
+	struct linger abort = { .l_onoff = 1, .l_linger = 0 };
+	int err = 0;
+	size_t i;
+
+	for (i = 0; i < h->n; i++) {
+		if (h->kind != KIND_ZOMBIES) {
+			/* Reset instead of FIN: no TIME_WAIT socket outlives "released". */
+			if (h->kind == KIND_TCP)
+				setsockopt(h->ids[i], SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
+			close(h->ids[i]);
+			continue;
+		}
+		while (waitpid(h->ids[i], NULL, 0) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (!err) {
+				err = -errno;
+				pr_err("waitpid failed: %s", strerror(-err));
+			}
+			break;
+		}
+	}
+	free(h->ids);
+	h->ids = NULL;
+	h->n = 0;
+	return err;
+}
+
+static int wait_for_release(int sfd)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .fd = sfd, .events = POLLIN },
+	};
+	char buf[4096];
+	ssize_t n;
+	int err;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			pr_err("poll failed: %s", strerror(-err));
+			return err;
+		}
+		if (pfd[1].revents)
+			return 0;
+		if (!pfd[0].revents)
+			continue;
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+		if (n == 0)
+			return 0;
+		if (n < 0 && errno != EINTR && errno != EAGAIN) {
+			err = -errno;
+			pr_err("read stdin failed: %s", strerror(-err));
+			return err;
+		}
+	}
+}
+
+/* The worker: hold every kind, report, wait if asked, release. Returns the exit status. */
+static int run(const struct env *env, int ready_fd)
+{
+	struct hold holds[KIND_MAX] = {};
+	int i, sfd = -1, err, rel;
+
+	err = setup_signals(env->wait, &sfd);
+	if (!err)
+		err = raise_nofile(env);
+	for (i = 0; !err && i < env->nr_kinds; i++)
+		err = hold_kind(&holds[i], env->kinds[i], env->count);
+	for (i = 0; !err && i < env->nr_kinds; i++)
+		err = emit("held %s %llu\n", kind_names[env->kinds[i]], env->count);
+	if (!err)
+		err = emit("ready\n");
+	if (!err && ready_fd >= 0 && write(ready_fd, "r", 1) != 1) {
+		err = -errno;
+		pr_err("write ready pipe failed: %s", strerror(-err));
+	}
+	if (ready_fd >= 0)
+		close(ready_fd);
+	if (!err && env->wait)
+		err = wait_for_release(sfd);
+	for (i = env->nr_kinds - 1; i >= 0; i--) {
+		rel = release(&holds[i]);
+		if (!err)
+			err = rel;
+	}
+	if (!err)
+		err = emit("released\n");
+	if (sfd >= 0)
+		close(sfd);
+	return err ? 1 : 0;
+}
+
+/*
+ * Like fork(), but the worker is a grandchild: returns 0 in it with *ready_fd
+ * the pipe end to report "ready" on, the intermediate child's pid in the
+ * original with *ready_fd the other end, or -errno. The intermediate child
+ * exits right after forking, so the worker outlives the original process.
+ */
+static pid_t detach(int *ready_fd)
+{
+	int fds[2], err;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC)) {
+		err = -errno;
+		pr_err("pipe2 failed: %s", strerror(-err));
+		return err;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		pr_err("fork failed: %s", strerror(-err));
+		close(fds[0]);
+		close(fds[1]);
+		return err;
+	}
+	if (pid > 0) {
+		close(fds[1]);
+		*ready_fd = fds[0];
+		return pid;
+	}
+	close(fds[0]);
+	pid = fork();
+	if (pid < 0) {
+		pr_err("fork failed: %s", strerror(errno));
+		_exit(1);
+	}
+	if (pid > 0)
+		_exit(0);
+	*ready_fd = fds[1];
+	return 0;
+}
+
+/* In the original process: 0 once the worker said "ready", 1 if it failed (it said why). */
+static int wait_detached(pid_t child, int ready_fd)
+{
+	int status, err;
+	ssize_t n;
+	char c;
+
+	while (waitpid(child, &status, 0) < 0) {
+		if (errno == EINTR)
+			continue;
+		err = -errno;
+		pr_err("waitpid failed: %s", strerror(-err));
+		close(ready_fd);
+		return 1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		close(ready_fd);
+		return 1;
+	}
+	while ((n = read(ready_fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n < 0) {
+		err = -errno;
+		pr_err("read ready pipe failed: %s", strerror(-err));
+	}
+	close(ready_fd);
+	return n == 1 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct env env = { .count = COUNT_DEFAULT, .comm = COMM_DEFAULT };
+	int ready_fd = -1, status, err;
+	pid_t pid;
+
+	status = parse_args(argc, argv, &env);
+	if (status >= 0)
+		return status;
+	/* First, so that every allocation below is attributed to COMM. */
+	if (prctl(PR_SET_NAME, env.comm)) {
+		err = -errno;
+		pr_err("prctl PR_SET_NAME failed: %s", strerror(-err));
+		return 1;
+	}
+	if (open_std_fds())
+		return 1;
+	if (env.detach) {
+		pid = detach(&ready_fd);
+		if (pid < 0)
+			return 1;
+		if (pid > 0)
+			return wait_detached(pid, ready_fd);
+	}
+	return run(&env, ready_fd);
+}
