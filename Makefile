@@ -148,3 +148,5 @@ clean:
 .SECONDARY:
 
 -include $(DEPS)
+
+include tools/vm/vm.mk

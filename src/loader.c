@@ -91,6 +91,10 @@ static int pick_variants(const struct env *env, enum variant *v, int *n)
 
 	*n = 0;
 	if (env->btf_path) {
+		if (access(env->btf_path, R_OK)) {
+			pr_err("cannot read BTF file %s: %s", env->btf_path, strerror(errno));
+			return -errno;
+		}
 		v[(*n)++] = VARIANT_TP;
 		return 0;
 	}

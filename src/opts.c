@@ -6,6 +6,7 @@
 #include <argp.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,23 @@ static const struct argp_option options[] = {
 	{},
 };
 
+/*
+ * One line and the usage status. argp_failure() would do, but its messages
+ * are off under ARGP_NO_ERRS, which we need to keep getopt's two-line
+ * complaints about unknown options to ourselves.
+ */
+static void __attribute__((noreturn, format(printf, 1, 2))) usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kleak: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(EXIT_USAGE);
+}
+
 /* Parses a decimal number in [min, max]; 0 or -EINVAL/-ERANGE. */
 static int parse_u64(const char *arg, __u64 min, __u64 max, __u64 *out)
 {
@@ -118,16 +136,15 @@ static int parse_u64(const char *arg, __u64 min, __u64 max, __u64 *out)
 	return 0;
 }
 
-static __u64 arg_u64(struct argp_state *state, const char *opt, const char *arg, __u64 min,
-		     __u64 max)
+static __u64 arg_u64(const char *opt, const char *arg, __u64 min, __u64 max)
 {
 	__u64 v = 0;
 	int err = parse_u64(arg, min, max, &v);
 
 	if (err == -EINVAL)
-		argp_failure(state, EXIT_USAGE, 0, "invalid %s '%s': not a number", opt, arg);
+		usage_error("invalid %s '%s': not a number", opt, arg);
 	else if (err)
-		argp_failure(state, EXIT_USAGE, 0, "invalid %s '%s': must be %llu..%llu", opt, arg,
+		usage_error("invalid %s '%s': must be %llu..%llu", opt, arg,
 			     (unsigned long long)min, (unsigned long long)max);
 	return v;
 }
@@ -140,13 +157,12 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'c':
 		if (!*arg || strlen(arg) >= KLEAK_COMM_LEN)
-			argp_failure(state, EXIT_USAGE, 0,
-				     "invalid --comm '%s': must be 1..%d characters", arg,
+			usage_error("invalid --comm '%s': must be 1..%d characters", arg,
 				     KLEAK_COMM_LEN - 1);
 		env->comm = arg;
 		break;
 	case 'p':
-		env->pid = arg_u64(state, "--pid", arg, 1, INT_MAX);
+		env->pid = arg_u64("--pid", arg, 1, INT_MAX);
 		break;
 	case OPT_FOLLOW:
 		env->follow = true;
@@ -156,25 +172,24 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CACHE:
 		if (!*arg || strlen(arg) >= KLEAK_CACHE_NAME_LEN)
-			argp_failure(state, EXIT_USAGE, 0,
-				     "invalid --cache '%s': must be 1..%d characters", arg,
+			usage_error("invalid --cache '%s': must be 1..%d characters", arg,
 				     KLEAK_CACHE_NAME_LEN - 1);
 		env->cache = arg;
 		break;
 	case 'z':
-		env->min_size = arg_u64(state, "--min-size", arg, 0, ULLONG_MAX);
+		env->min_size = arg_u64("--min-size", arg, 0, ULLONG_MAX);
 		break;
 	case 'Z':
-		env->max_size = arg_u64(state, "--max-size", arg, 1, ULLONG_MAX);
+		env->max_size = arg_u64("--max-size", arg, 1, ULLONG_MAX);
 		break;
 	case 's':
-		env->sample_rate = arg_u64(state, "--sample-rate", arg, 1, 1 << 20);
+		env->sample_rate = arg_u64("--sample-rate", arg, 1, 1 << 20);
 		break;
 	case OPT_DURATION:
-		env->duration_s = arg_u64(state, "--duration", arg, 1, 365 * 24 * 3600);
+		env->duration_s = arg_u64("--duration", arg, 1, 365 * 24 * 3600);
 		break;
 	case OPT_LINGER:
-		env->linger_s = arg_u64(state, "--linger", arg, 0, 3600);
+		env->linger_s = arg_u64("--linger", arg, 0, 3600);
 		break;
 	case 't':
 		env->trace = true;
@@ -183,35 +198,35 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		env->write_path = arg;
 		break;
 	case 'o':
-		env->older_ms = arg_u64(state, "--older", arg, 0, 30 * 24 * 3600) * 1000;
+		env->older_ms = arg_u64("--older", arg, 0, 30 * 24 * 3600) * 1000;
 		break;
 	case 'T':
-		env->top = arg_u64(state, "--top", arg, 0, UINT_MAX);
+		env->top = arg_u64("--top", arg, 0, UINT_MAX);
 		break;
 	case OPT_FORMAT:
 		if (!strcmp(arg, "json"))
 			env->json = true;
 		else if (strcmp(arg, "text"))
-			argp_failure(state, EXIT_USAGE, 0, "invalid --format '%s': text or json",
+			usage_error("invalid --format '%s': text or json",
 				     arg);
 		break;
 	case OPT_NO_CACHES:
 		env->no_caches = true;
 		break;
 	case OPT_MIN_DELTA:
-		env->min_delta = arg_u64(state, "--min-delta", arg, 0, LLONG_MAX);
+		env->min_delta = arg_u64("--min-delta", arg, 0, LLONG_MAX);
 		break;
 	case OPT_MAX_ALLOCS:
-		env->max_allocs = arg_u64(state, "--max-allocs", arg, 1, 1 << 26);
+		env->max_allocs = arg_u64("--max-allocs", arg, 1, 1 << 26);
 		break;
 	case OPT_MAX_SITES:
-		env->max_sites = arg_u64(state, "--max-sites", arg, 1, 1 << 24);
+		env->max_sites = arg_u64("--max-sites", arg, 1, 1 << 24);
 		break;
 	case OPT_STACK_ENTRIES:
-		env->stack_entries = arg_u64(state, "--stack-entries", arg, 1, 1 << 22);
+		env->stack_entries = arg_u64("--stack-entries", arg, 1, 1 << 22);
 		break;
 	case OPT_STACK_DEPTH:
-		env->stack_depth = arg_u64(state, "--stack-depth", arg, 1, KLEAK_MAX_STACK_DEPTH);
+		env->stack_depth = arg_u64("--stack-depth", arg, 1, KLEAK_MAX_STACK_DEPTH);
 		break;
 	case OPT_BTF:
 		env->btf_path = arg;
@@ -222,27 +237,29 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_ARG:
 		if (env->cmd != CMD_TRACE) {
 			if (positional >= (env->cmd == CMD_DIFF ? 2 : 1))
-				argp_failure(state, EXIT_USAGE, 0, "unexpected argument '%s'", arg);
+				usage_error("unexpected argument '%s'", arg);
 			env->files[positional++] = arg;
 		} else if (positional == 0) {
-			env->interval_s = arg_u64(state, "interval", arg, 1, 24 * 3600);
+			env->interval_s = arg_u64("interval", arg, 1, 24 * 3600);
 			positional++;
 		} else if (positional == 1) {
-			env->count = arg_u64(state, "count", arg, 1, UINT_MAX);
+			env->count = arg_u64("count", arg, 1, UINT_MAX);
 			positional++;
 		} else {
-			argp_failure(state, EXIT_USAGE, 0,
-				     "unexpected argument '%s' (a command goes after --)", arg);
+			usage_error("unexpected argument '%s' (a command goes after --)", arg);
 		}
 		break;
 	case ARGP_KEY_INIT:
 		positional = 0;
 		break;
+	case ARGP_KEY_ERROR:
+		usage_error("bad option '%s': unknown, or missing its value (see kleak --help)",
+			    state->argv[state->next - 1]);
 	case ARGP_KEY_END:
 		if (env->cmd == CMD_REPORT && positional != 1)
-			argp_failure(state, EXIT_USAGE, 0, "report: expected one run FILE");
+			usage_error("report: expected one run FILE");
 		if (env->cmd == CMD_DIFF && positional != 2)
-			argp_failure(state, EXIT_USAGE, 0, "diff: expected two run files");
+			usage_error("diff: expected two run files");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -360,7 +377,7 @@ int opts__parse(int argc, char **argv, struct env *env)
 		first = 2;
 		argv[1] = argv[0];
 	}
-	err = argp_parse(&argp, dashdash - first + 1, argv + first - 1, 0, NULL, env);
+	err = argp_parse(&argp, dashdash - first + 1, argv + first - 1, ARGP_NO_ERRS, NULL, env);
 	if (err)
 		return -EINVAL;
 	if (env->older_ms == ~0ULL)

@@ -385,8 +385,6 @@ static int start(struct run *r)
 		pr_err("failed to set up the event loop: %s", strerror(-err));
 		return err;
 	}
-	pr_info("tracing kernel allocations (%s; filters: %s); %s", r->t->attach,
-		r->base->meta.filters, r->has_cmd ? "running the command" : "Ctrl-C to stop");
 	return 0;
 }
 
@@ -428,6 +426,9 @@ int run__trace(const struct env *env)
 			return status;
 		}
 	}
+	/* tests and scripts wait for this line: it comes once everything is attached */
+	pr_info("tracing kernel allocations (%s; filters: %s); %s", r.t->attach,
+		r.base->meta.filters, r.has_cmd ? "running the command" : "Ctrl-C to stop");
 	err = loop(&r);
 	if (!err)
 		err = report_now(&r, true);

@@ -1,0 +1,1099 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Saved-run files: struct model to and from the line-oriented format of
+ * docs/record-format.md. Reading checks the whole file (header, end marker,
+ * CRC32) before parsing a single record, so truncation and corruption are
+ * reported as such and never as a confusing parse error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "log.h"
+#include "record.h"
+
+#define MAX_TOKENS	(2 + RECORD_VALUES_PER_LINE)
+/* "end " + 20 digits + " " + 8 hex digits + "\n", with room to spare */
+#define END_LINE_MAX	64
+
+static const char *const kind_names[] = {
+	[KLEAK_SITE_CACHE] = "cache",
+	[KLEAK_SITE_KMALLOC] = "kmalloc",
+	[KLEAK_SITE_CACHE_UNNAMED] = "cache_unnamed",
+};
+
+#define N_KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
+
+/* ---- writing ---- */
+
+struct rec_writer {
+	FILE *f;
+	uLong crc;
+	char *buf;
+	size_t len;
+	size_t cap;
+	int err;
+	const char *why;	/* cause of a format error, for the message */
+};
+
+static void put_raw(struct rec_writer *w, const char *s, size_t n)
+{
+	char *p;
+	size_t cap;
+
+	if (w->err)
+		return;
+	if (w->len + n > w->cap) {
+		cap = w->cap ? w->cap : 256;
+		while (cap < w->len + n)
+			cap *= 2;
+		p = realloc(w->buf, cap);
+		if (!p) {
+			w->err = -ENOMEM;
+			return;
+		}
+		w->buf = p;
+		w->cap = cap;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static void __attribute__((format(printf, 2, 3))) putf(struct rec_writer *w, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	/* only numbers and keywords go through here: they always fit */
+	if (n > 0 && (size_t)n < sizeof(tmp))
+		put_raw(w, tmp, n);
+}
+
+/* A string field, escaped so it holds no space or control byte. */
+static void put_str(struct rec_writer *w, const char *s)
+{
+	const unsigned char *p;
+	char esc[5];
+
+	put_raw(w, " ", 1);
+	if (!s) {
+		put_raw(w, "-", 1);
+		return;
+	}
+	if (!*s) {
+		put_raw(w, "\\e", 2);
+		return;
+	}
+	if (!strcmp(s, "-")) {
+		put_raw(w, "\\x2d", 4);
+		return;
+	}
+	for (p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '\\':
+			put_raw(w, "\\\\", 2);
+			break;
+		case ' ':
+			put_raw(w, "\\s", 2);
+			break;
+		case '\t':
+			put_raw(w, "\\t", 2);
+			break;
+		case '\n':
+			put_raw(w, "\\n", 2);
+			break;
+		case '\r':
+			put_raw(w, "\\r", 2);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				snprintf(esc, sizeof(esc), "\\x%02x", *p);
+				put_raw(w, esc, 4);
+			} else {
+				put_raw(w, (const char *)p, 1);
+			}
+		}
+	}
+}
+
+static void end_line(struct rec_writer *w)
+{
+	put_raw(w, "\n", 1);
+	if (w->err)
+		return;
+	if (w->len > RECORD_MAX_LINE) {
+		w->err = -E2BIG;
+		w->why = "a record is longer than the format's line limit";
+		return;
+	}
+	w->crc = crc32(w->crc, (const Bytef *)w->buf, w->len);
+	errno = 0;
+	if (fwrite(w->buf, 1, w->len, w->f) != w->len)
+		w->err = errno ? -errno : -EIO;
+	w->len = 0;
+}
+
+static void put_values(struct rec_writer *w, const char *kind, const void *vals, size_t n,
+		       bool is_signed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i % RECORD_VALUES_PER_LINE == 0) {
+			if (i)
+				end_line(w);
+			put_raw(w, kind, strlen(kind));
+		}
+		if (is_signed)
+			putf(w, " %" PRId64, (int64_t)((const __s64 *)vals)[i]);
+		else
+			putf(w, " %" PRIu32, (uint32_t)((const __u32 *)vals)[i]);
+	}
+	if (n)
+		end_line(w);
+}
+
+static void put_meta_str(struct rec_writer *w, const char *key, const char *val)
+{
+	putf(w, "meta %s", key);
+	put_str(w, val);
+	end_line(w);
+}
+
+static void put_site(struct rec_writer *w, const struct model_site *s)
+{
+	size_t i;
+
+	putf(w, "site %s", kind_names[s->kind]);
+	put_str(w, s->cache);
+	putf(w, " %" PRIu64 " %d", (uint64_t)s->obj_size, s->stack_err);
+	putf(w, " %" PRId64 " %" PRId64, (int64_t)s->count, (int64_t)s->bytes);
+	putf(w, " %" PRIu64 " %" PRIu64 " %" PRIu64, (uint64_t)s->allocs, (uint64_t)s->retired,
+	     (uint64_t)s->retired_bytes);
+	putf(w, " %zu %zu %zu", s->n_frames, s->n_ages, s->n_trend);
+	end_line(w);
+
+	put_raw(w, "ctx", 3);
+	for (i = 0; i < KLEAK_CTX_MAX; i++)
+		putf(w, " %" PRIu64, (uint64_t)s->ctx[i]);
+	end_line(w);
+
+	for (i = 0; i < s->n_comms; i++) {
+		put_raw(w, "comm", 4);
+		put_str(w, s->comms[i].comm);
+		putf(w, " %" PRIu64, (uint64_t)s->comms[i].count);
+		end_line(w);
+	}
+	for (i = 0; i < s->n_frames; i++) {
+		putf(w, "frame 0x%" PRIx64, (uint64_t)s->frames[i].addr);
+		put_str(w, s->frames[i].sym);
+		end_line(w);
+	}
+	put_values(w, "ages", s->ages_ms, s->n_ages, false);
+	put_values(w, "trend", s->trend, s->n_trend, true);
+}
+
+/* What the reader would refuse is refused here, before anything is written. */
+static const char *check_model(const struct model *m)
+{
+	size_t i, ages = 0;
+
+	if (m->n_sites > RECORD_MAX_SITES)
+		return "too many sites";
+	if (m->n_slabs > RECORD_MAX_SLABS)
+		return "too many slab caches";
+	for (i = 0; i < m->n_slabs; i++)
+		if (strnlen(m->slabs[i].name, sizeof(m->slabs[i].name)) == sizeof(m->slabs[i].name))
+			return "unterminated slab cache name";
+	for (i = 0; i < m->n_sites; i++) {
+		const struct model_site *s = &m->sites[i];
+		size_t j;
+
+		if (s->kind >= N_KINDS)
+			return "unknown site kind";
+		if (strnlen(s->cache, sizeof(s->cache)) == sizeof(s->cache))
+			return "unterminated cache name";
+		if (s->n_frames > KLEAK_MAX_STACK_DEPTH)
+			return "stack deeper than the format allows";
+		if (s->n_comms > MODEL_TOP_COMMS)
+			return "too many comms in a site";
+		for (j = 0; j < s->n_comms; j++)
+			if (strnlen(s->comms[j].comm, KLEAK_COMM_LEN) == KLEAK_COMM_LEN)
+				return "unterminated comm";
+		if (s->n_trend > RECORD_MAX_TREND)
+			return "trend longer than the format allows";
+		ages += s->n_ages;
+		if (ages > RECORD_MAX_AGES)
+			return "more ages than the format allows";
+		for (j = 1; j < s->n_ages; j++)
+			if (s->ages_ms[j] > s->ages_ms[j - 1])
+				return "ages not sorted oldest first";
+	}
+	return NULL;
+}
+
+static void put_model(struct rec_writer *w, const struct model *m)
+{
+	const struct model_meta *mt = &m->meta;
+	size_t i;
+
+	putf(w, "%s %d", RECORD_MAGIC, RECORD_VERSION);
+	end_line(w);
+	put_meta_str(w, "version", mt->version);
+	put_meta_str(w, "kernel", mt->kernel);
+	put_meta_str(w, "hostname", mt->hostname);
+	put_meta_str(w, "boot_id", mt->boot_id);
+	put_meta_str(w, "cmdline", mt->cmdline);
+	put_meta_str(w, "filters", mt->filters);
+	put_meta_str(w, "attach", mt->attach);
+	putf(w, "meta start_s %" PRIu64, (uint64_t)mt->start_s);
+	end_line(w);
+	putf(w, "meta end_s %" PRIu64, (uint64_t)mt->end_s);
+	end_line(w);
+	putf(w, "meta sample_rate %" PRIu32, (uint32_t)mt->sample_rate);
+	end_line(w);
+	putf(w, "meta interval_s %" PRIu64, (uint64_t)mt->interval_s);
+	end_line(w);
+	for (i = 0; i < STAT_MAX; i++) {
+		putf(w, "stat %s %" PRIu64, model__stat_name(i), (uint64_t)m->stats[i]);
+		end_line(w);
+	}
+	putf(w, "recursion_misses %" PRIu64, (uint64_t)m->recursion_misses);
+	end_line(w);
+	putf(w, "unresolved_frames %" PRIu64, (uint64_t)m->unresolved_frames);
+	end_line(w);
+	for (i = 0; i < m->n_slabs; i++) {
+		put_raw(w, "slab", 4);
+		put_str(w, m->slabs[i].name);
+		putf(w, " %" PRId64 " %" PRId64, (int64_t)m->slabs[i].active_start,
+		     (int64_t)m->slabs[i].active_end);
+		end_line(w);
+	}
+	for (i = 0; i < m->n_sites && !w->err; i++)
+		put_site(w, &m->sites[i]);
+	/* the end line is outside its own checksum */
+	if (!w->err) {
+		putf(w, "end %zu %08lx\n", m->n_sites, (unsigned long)w->crc);
+		errno = 0;
+		if (!w->err && fwrite(w->buf, 1, w->len, w->f) != w->len)
+			w->err = errno ? -errno : -EIO;
+	}
+}
+
+/* Makes a rename durable; a filesystem that cannot sync a directory is not an error. */
+static int sync_dir(const char *tmp)
+{
+	char *dir = strdup(tmp), *slash;
+	int fd, err = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir ? 1 : 0] = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+	} else {
+		if (fsync(fd) && errno != EINVAL)
+			err = -errno;
+		close(fd);
+	}
+	free(dir);
+	return err;
+}
+
+int record__write(const struct model *m, const char *path)
+{
+	struct rec_writer w = { .crc = crc32(0L, Z_NULL, 0) };
+	const char *slash, *why;
+	char *tmp = NULL;
+	int fd = -1, err;
+
+	why = check_model(m);
+	if (why) {
+		pr_err("failed to write run %s: %s", path, why);
+		return -EINVAL;
+	}
+	/* same directory, so rename() cannot cross filesystems */
+	slash = strrchr(path, '/');
+	if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+		     slash ? slash + 1 : path) < 0) {
+		tmp = NULL;
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		err = -errno;
+		free(tmp);
+		tmp = NULL;
+		goto cleanup;
+	}
+	w.f = fdopen(fd, "w");
+	if (!w.f) {
+		err = -errno;
+		goto cleanup;
+	}
+	fd = -1;
+	put_model(&w, m);
+	err = w.err;
+	if (err)
+		goto cleanup;
+	if (fflush(w.f) || fsync(fileno(w.f))) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = fclose(w.f) ? -errno : 0;
+	w.f = NULL;
+	if (err)
+		goto cleanup;
+	if (rename(tmp, path)) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = sync_dir(path);
+	free(tmp);
+	tmp = NULL;
+
+cleanup:
+	if (w.f)
+		fclose(w.f);
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(w.buf);
+	if (err)
+		pr_err("failed to write run %s: %s", path, w.why ? w.why : strerror(-err));
+	return err;
+}
+
+/* ---- reading ---- */
+
+struct rec_reader {
+	FILE *f;
+	const char *path;
+	char *line;
+	size_t len;
+	size_t lineno;
+	char *tok[MAX_TOKENS];
+	int ntok;
+	size_t total_ages;
+	/* which meta keys and stats were seen, to refuse duplicates */
+	unsigned int meta_seen;
+	bool stat_seen[STAT_MAX];
+	bool misc_seen[2];
+	size_t unknown_stats;
+	/* the site whose ctx/comm/frame/ages/trend lines are being read */
+	struct model_site *site;
+	size_t site_line;
+	bool site_ctx;
+	size_t want_frames, want_ages, want_trend;
+	char msg[256];
+};
+
+static int __attribute__((format(printf, 3, 4))) fail(struct rec_reader *r, int err,
+						       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->msg[0]) {
+		va_start(ap, fmt);
+		vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+static int bad_line(struct rec_reader *r, const char *what)
+{
+	return fail(r, -EINVAL, "line %zu: %s", r->lineno, what);
+}
+
+/*
+ * Reads one line, newline included, into r->line. Returns 1 for a line,
+ * 0 at end of file, or a negative error.
+ */
+static int read_line(struct rec_reader *r)
+{
+	int c;
+
+	r->len = 0;
+	r->lineno++;
+	while ((c = getc(r->f)) != EOF) {
+		if (r->len == RECORD_MAX_LINE)
+			return bad_line(r, "line too long");
+		r->line[r->len++] = c;
+		if (c == '\n')
+			break;
+	}
+	if (ferror(r->f))
+		return fail(r, -EIO, "read error: %s", strerror(EIO));
+	if (!r->len)
+		return 0;
+	if (r->line[r->len - 1] != '\n')
+		return fail(r, -EBADMSG, "truncated at line %zu (no end marker)", r->lineno);
+	r->line[--r->len] = '\0';
+	return 1;
+}
+
+/* Splits r->line at single spaces; empty fields and control bytes are errors. */
+static int tokenize(struct rec_reader *r)
+{
+	char *p = r->line;
+	size_t i;
+
+	for (i = 0; i < r->len; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return bad_line(r, "control byte in record");
+	r->ntok = 0;
+	for (;;) {
+		if (r->ntok == MAX_TOKENS)
+			return bad_line(r, "too many fields");
+		if (!*p || *p == ' ')
+			return bad_line(r, "empty field");
+		r->tok[r->ntok++] = p;
+		p = strchr(p, ' ');
+		if (!p)
+			return 0;
+		*p++ = '\0';
+	}
+}
+
+static bool parse_u64(const char *s, __u64 max, __u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_s64(const char *s, __s64 min, __s64 max, __s64 *out)
+{
+	const char *d = *s == '-' ? s + 1 : s;
+	long long v;
+	char *end;
+
+	if (*d < '0' || *d > '9')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_addr(const char *s, __u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s[0] != '0' || s[1] != 'x' || !s[2] || !strchr("0123456789abcdef", s[2]))
+		return false;
+	errno = 0;
+	v = strtoull(s + 2, &end, 16);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Decodes an escaped string field in place. Returns false on a bad escape.
+ * *is_null is set for the "-" field (an absent string).
+ */
+static bool unescape(char *s, bool *is_null)
+{
+	char *o = s;
+	int hi, lo;
+
+	*is_null = !strcmp(s, "-");
+	if (*is_null)
+		return true;
+	if (!strcmp(s, "\\e")) {
+		*s = '\0';
+		return true;
+	}
+	while (*s) {
+		if (*s != '\\') {
+			*o++ = *s++;
+			continue;
+		}
+		switch (s[1]) {
+		case '\\':
+			*o++ = '\\';
+			break;
+		case 's':
+			*o++ = ' ';
+			break;
+		case 't':
+			*o++ = '\t';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 'x':
+			hi = hexval(s[2]);
+			lo = hi < 0 ? -1 : hexval(s[3]);
+			if (lo < 0 || (hi == 0 && lo == 0))
+				return false;
+			*o++ = hi << 4 | lo;
+			s += 2;
+			break;
+		default:
+			return false;
+		}
+		s += 2;
+	}
+	*o = '\0';
+	return true;
+}
+
+/* An escaped string into a fixed buffer of size n; NULL is not allowed there. */
+static bool str_to_buf(char *s, char *buf, size_t n)
+{
+	bool is_null;
+
+	if (!unescape(s, &is_null) || is_null || strlen(s) >= n)
+		return false;
+	strcpy(buf, s);
+	return true;
+}
+
+static const char *const meta_keys[] = {
+	"version", "kernel", "hostname", "boot_id", "cmdline", "filters", "attach",
+	"start_s", "end_s", "sample_rate", "interval_s",
+};
+
+#define N_META (sizeof(meta_keys) / sizeof(meta_keys[0]))
+#define N_META_STR 7
+
+static int parse_meta(struct rec_reader *r, struct model *m)
+{
+	char **strs[N_META_STR] = {
+		&m->meta.version, &m->meta.kernel, &m->meta.hostname, &m->meta.boot_id,
+		&m->meta.cmdline, &m->meta.filters, &m->meta.attach,
+	};
+	__u64 *nums[] = { &m->meta.start_s, &m->meta.end_s, NULL, &m->meta.interval_s };
+	bool is_null;
+	size_t i;
+	__u64 v;
+
+	if (r->ntok != 3)
+		return bad_line(r, "bad meta record");
+	for (i = 0; i < N_META; i++)
+		if (!strcmp(r->tok[1], meta_keys[i]))
+			break;
+	if (i == N_META)
+		return fail(r, -EINVAL, "line %zu: unknown meta key '%s'", r->lineno, r->tok[1]);
+	if (r->meta_seen & (1u << i))
+		return fail(r, -EINVAL, "line %zu: duplicate meta key '%s'", r->lineno, r->tok[1]);
+	r->meta_seen |= 1u << i;
+	if (i < N_META_STR) {
+		if (!unescape(r->tok[2], &is_null))
+			return bad_line(r, "bad escape in meta record");
+		if (is_null)
+			return 0;
+		*strs[i] = strdup(r->tok[2]);
+		return *strs[i] ? 0 : fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	}
+	i -= N_META_STR;
+	if (!parse_u64(r->tok[2], nums[i] ? UINT64_MAX : UINT32_MAX, &v))
+		return bad_line(r, "bad meta record");
+	if (nums[i])
+		*nums[i] = v;
+	else
+		m->meta.sample_rate = v;
+	return 0;
+}
+
+static int parse_stat(struct rec_reader *r, struct model *m)
+{
+	__u64 v;
+	int i;
+
+	if (r->ntok != 3 || !parse_u64(r->tok[2], UINT64_MAX, &v))
+		return bad_line(r, "bad stat record");
+	for (i = 0; i < STAT_MAX; i++)
+		if (!strcmp(r->tok[1], model__stat_name(i)))
+			break;
+	if (i == STAT_MAX) {
+		/* a counter of a newer kleak: not ours to show, see the format doc */
+		r->unknown_stats++;
+		return 0;
+	}
+	if (r->stat_seen[i])
+		return fail(r, -EINVAL, "line %zu: duplicate stat '%s'", r->lineno, r->tok[1]);
+	r->stat_seen[i] = true;
+	m->stats[i] = v;
+	return 0;
+}
+
+static int parse_misc(struct rec_reader *r, __u64 *val, int idx)
+{
+	if (r->ntok != 2 || !parse_u64(r->tok[1], UINT64_MAX, val))
+		return fail(r, -EINVAL, "line %zu: bad %s record", r->lineno, r->tok[0]);
+	if (r->misc_seen[idx])
+		return fail(r, -EINVAL, "line %zu: duplicate %s record", r->lineno, r->tok[0]);
+	r->misc_seen[idx] = true;
+	return 0;
+}
+
+static int parse_slab(struct rec_reader *r, struct model *m)
+{
+	struct model_slab *sl;
+
+	if (r->ntok != 4)
+		return bad_line(r, "bad slab record");
+	if (m->n_slabs == RECORD_MAX_SLABS)
+		return fail(r, -EFBIG, "line %zu: more than %d slab records", r->lineno,
+			    RECORD_MAX_SLABS);
+	sl = model__add_slab(m);
+	if (!sl)
+		return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	if (!str_to_buf(r->tok[1], sl->name, sizeof(sl->name)) ||
+	    !parse_s64(r->tok[2], INT64_MIN, INT64_MAX, &sl->active_start) ||
+	    !parse_s64(r->tok[3], INT64_MIN, INT64_MAX, &sl->active_end))
+		return bad_line(r, "bad slab record");
+	return 0;
+}
+
+/* Checks that the open site got everything its site line announced. */
+static int close_site(struct rec_reader *r)
+{
+	struct model_site *s = r->site;
+	size_t line = r->site_line;
+
+	if (!s)
+		return 0;
+	r->site = NULL;
+	if (!r->site_ctx)
+		return fail(r, -EINVAL, "line %zu: site without ctx record", line);
+	if (s->n_frames != r->want_frames)
+		return fail(r, -EINVAL, "line %zu: site announced %zu frames, found %zu", line,
+			    r->want_frames, s->n_frames);
+	if (s->n_ages != r->want_ages)
+		return fail(r, -EINVAL, "line %zu: site announced %zu ages, found %zu", line,
+			    r->want_ages, s->n_ages);
+	if (s->n_trend != r->want_trend)
+		return fail(r, -EINVAL, "line %zu: site announced %zu trend values, found %zu",
+			    line, r->want_trend, s->n_trend);
+	return 0;
+}
+
+static int parse_site(struct rec_reader *r, struct model *m)
+{
+	struct model_site *s;
+	__u64 kind, nf, na, nt;
+	__s64 serr;
+
+	if (r->ntok != 13)
+		return bad_line(r, "bad site record");
+	if (m->n_sites == RECORD_MAX_SITES)
+		return fail(r, -EFBIG, "line %zu: more than %d sites", r->lineno,
+			    RECORD_MAX_SITES);
+	s = model__add_site(m);
+	if (!s)
+		return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	for (kind = 0; kind < N_KINDS; kind++)
+		if (!strcmp(r->tok[1], kind_names[kind]))
+			break;
+	if (kind == N_KINDS || !str_to_buf(r->tok[2], s->cache, sizeof(s->cache)) ||
+	    !parse_u64(r->tok[3], UINT64_MAX, &s->obj_size) ||
+	    !parse_s64(r->tok[4], INT_MIN, 0, &serr) ||
+	    !parse_s64(r->tok[5], INT64_MIN, INT64_MAX, &s->count) ||
+	    !parse_s64(r->tok[6], INT64_MIN, INT64_MAX, &s->bytes) ||
+	    !parse_u64(r->tok[7], UINT64_MAX, &s->allocs) ||
+	    !parse_u64(r->tok[8], UINT64_MAX, &s->retired) ||
+	    !parse_u64(r->tok[9], UINT64_MAX, &s->retired_bytes) ||
+	    !parse_u64(r->tok[10], KLEAK_MAX_STACK_DEPTH, &nf) ||
+	    !parse_u64(r->tok[11], RECORD_MAX_AGES, &na) ||
+	    !parse_u64(r->tok[12], RECORD_MAX_TREND, &nt))
+		return bad_line(r, "bad site record");
+	s->kind = kind;
+	s->stack_err = serr;
+	r->total_ages += na;
+	if (r->total_ages > RECORD_MAX_AGES)
+		return fail(r, -EFBIG, "line %zu: more than %d ages in the file", r->lineno,
+			    RECORD_MAX_AGES);
+	/* frames are few and bounded: allocate them now; ages and trend grow as read */
+	if (nf) {
+		s->frames = calloc(nf, sizeof(*s->frames));
+		if (!s->frames)
+			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	}
+	r->site = s;
+	r->site_line = r->lineno;
+	r->site_ctx = false;
+	r->want_frames = nf;
+	r->want_ages = na;
+	r->want_trend = nt;
+	return 0;
+}
+
+static int parse_ctx(struct rec_reader *r)
+{
+	int i;
+
+	if (r->site_ctx)
+		return bad_line(r, "duplicate ctx record");
+	if (r->ntok != 1 + KLEAK_CTX_MAX)
+		return bad_line(r, "bad ctx record");
+	for (i = 0; i < KLEAK_CTX_MAX; i++)
+		if (!parse_u64(r->tok[1 + i], UINT64_MAX, &r->site->ctx[i]))
+			return bad_line(r, "bad ctx record");
+	r->site_ctx = true;
+	return 0;
+}
+
+static int parse_comm(struct rec_reader *r)
+{
+	struct model_site *s = r->site;
+	struct model_comm *c;
+
+	if (r->ntok != 3)
+		return bad_line(r, "bad comm record");
+	if (s->n_comms == MODEL_TOP_COMMS)
+		return bad_line(r, "too many comm records");
+	c = &s->comms[s->n_comms];
+	if (!str_to_buf(r->tok[1], c->comm, sizeof(c->comm)) ||
+	    !parse_u64(r->tok[2], UINT64_MAX, &c->count))
+		return bad_line(r, "bad comm record");
+	s->n_comms++;
+	return 0;
+}
+
+static int parse_frame(struct rec_reader *r)
+{
+	struct model_site *s = r->site;
+	struct model_frame *fr;
+	bool is_null;
+
+	if (r->ntok != 3)
+		return bad_line(r, "bad frame record");
+	if (s->n_frames == r->want_frames)
+		return bad_line(r, "more frames than the site announced");
+	fr = &s->frames[s->n_frames];
+	if (!parse_addr(r->tok[1], &fr->addr) || !unescape(r->tok[2], &is_null))
+		return bad_line(r, "bad frame record");
+	if (!is_null) {
+		fr->sym = strdup(r->tok[2]);
+		if (!fr->sym)
+			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	}
+	s->n_frames++;
+	return 0;
+}
+
+/* Appends the values of an ages or trend line, growing the array by doubling. */
+static int parse_values(struct rec_reader *r, void **arr, size_t *n, size_t want, bool is_signed)
+{
+	size_t sz = is_signed ? sizeof(__s64) : sizeof(__u32);
+	size_t cnt = r->ntok - 1, cap, i;
+	__s64 sv;
+	__u64 uv;
+	void *p;
+
+	if (cnt > want - *n)
+		return fail(r, -EINVAL, "line %zu: more %s values than the site announced",
+			    r->lineno, r->tok[0]);
+	for (cap = 1; cap < *n; cap *= 2)
+		;
+	if (*n + cnt > cap || !*arr) {
+		while (cap < *n + cnt)
+			cap *= 2;
+		p = realloc(*arr, cap * sz);
+		if (!p)
+			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+		*arr = p;
+	}
+	for (i = 0; i < cnt; i++) {
+		if (is_signed) {
+			if (!parse_s64(r->tok[1 + i], INT64_MIN, INT64_MAX, &sv))
+				return bad_line(r, "bad trend record");
+			((__s64 *)*arr)[*n] = sv;
+		} else {
+			if (!parse_u64(r->tok[1 + i], UINT32_MAX, &uv))
+				return bad_line(r, "bad ages record");
+			if (*n && uv > ((__u32 *)*arr)[*n - 1])
+				return bad_line(r, "ages not sorted oldest first");
+			((__u32 *)*arr)[*n] = uv;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+static int parse_record(struct rec_reader *r, struct model *m)
+{
+	const char *k = r->tok[0];
+	struct model_site *s = r->site;
+	int err;
+
+	if (s && !strcmp(k, "ctx"))
+		return parse_ctx(r);
+	if (s && !strcmp(k, "comm"))
+		return parse_comm(r);
+	if (s && !strcmp(k, "frame"))
+		return parse_frame(r);
+	if (s && !strcmp(k, "ages") && r->ntok > 1)
+		return parse_values(r, (void **)&s->ages_ms, &s->n_ages, r->want_ages, false);
+	if (s && !strcmp(k, "trend") && r->ntok > 1)
+		return parse_values(r, (void **)&s->trend, &s->n_trend, r->want_trend, true);
+
+	err = close_site(r);
+	if (err)
+		return err;
+	if (!strcmp(k, "meta"))
+		return parse_meta(r, m);
+	if (!strcmp(k, "stat"))
+		return parse_stat(r, m);
+	if (!strcmp(k, "recursion_misses"))
+		return parse_misc(r, &m->recursion_misses, 0);
+	if (!strcmp(k, "unresolved_frames"))
+		return parse_misc(r, &m->unresolved_frames, 1);
+	if (!strcmp(k, "slab"))
+		return parse_slab(r, m);
+	if (!strcmp(k, "site"))
+		return parse_site(r, m);
+	return fail(r, -EINVAL, "line %zu: unexpected record '%.32s'", r->lineno, k);
+}
+
+/* Whether buf[0..n) could be the start of a valid header line. */
+static bool is_header_prefix(const char *buf, size_t n)
+{
+	static const char magic[] = RECORD_MAGIC " ";
+	size_t m = sizeof(magic) - 1;
+
+	if (memchr(buf, '\0', n))
+		return false;
+	if (n <= m)
+		return !strncmp(buf, magic, n);
+	return !strncmp(buf, magic, m) && strspn(buf + m, "0123456789") == n - m;
+}
+
+/*
+ * Checks the first line. Returns 0 for a supported header, or an error; a
+ * file that is a strict prefix of a valid header counts as truncated.
+ */
+static int check_header(struct rec_reader *r)
+{
+	static const char magic[] = RECORD_MAGIC " ";
+	size_t m = sizeof(magic) - 1, n = 0;
+	char buf[32];
+	__u64 ver;
+	int c;
+
+	while (n < sizeof(buf) - 1 && (c = getc(r->f)) != EOF && c != '\n')
+		buf[n++] = c;
+	buf[n] = '\0';
+	if (ferror(r->f))
+		return fail(r, -EIO, "read error: %s", strerror(EIO));
+	if (!n && c == EOF)
+		return fail(r, -EINVAL, "empty file, not a kleak run file");
+	if (c == EOF && is_header_prefix(buf, n))
+		return fail(r, -EBADMSG, "truncated at line 1 (no end marker)");
+	if (c != '\n' || memchr(buf, '\0', n) || strncmp(buf, magic, m))
+		return fail(r, -EINVAL, "not a kleak run file");
+	if (!parse_u64(buf + m, UINT32_MAX, &ver))
+		return fail(r, -EINVAL, "not a kleak run file (bad version '%.16s')", buf + m);
+	if (ver != RECORD_VERSION)
+		return fail(r, -ENOTSUP, "unsupported format version %" PRIu64
+			    " (this kleak reads version %d)", (uint64_t)ver, RECORD_VERSION);
+	return 0;
+}
+
+/* Parses "end N CRC" strictly: single spaces, N decimal, CRC 8 lowercase hex digits. */
+static bool parse_end(char *s, __u64 *n_sites, __u64 *crc)
+{
+	char *sp;
+
+	if (strncmp(s, "end ", 4))
+		return false;
+	s += 4;
+	sp = strchr(s, ' ');
+	if (!sp)
+		return false;
+	*sp = '\0';
+	if (!parse_u64(s, RECORD_MAX_SITES, n_sites))
+		return false;
+	s = sp + 1;
+	if (strlen(s) != 8 || strspn(s, "0123456789abcdef") != 8)
+		return false;
+	*crc = strtoull(s, NULL, 16);
+	return true;
+}
+
+/*
+ * The whole-file check: the last line must be a complete end line and the
+ * CRC32 of every byte before it must match. Sets *end_line to its line number
+ * and *n_sites to the count it carries.
+ */
+static int check_integrity(struct rec_reader *r, off_t size, size_t *end_line, __u64 *n_sites)
+{
+	unsigned char chunk[65536];
+	uLong crc = crc32(0L, Z_NULL, 0);
+	size_t lines = 0, tlen, got, i;
+	char tail[END_LINE_MAX + 1], *start = NULL, *nl;
+	off_t pos, end_off;
+	bool ends_nl;
+	__u64 want;
+
+	tlen = size < END_LINE_MAX ? (size_t)size : END_LINE_MAX;
+	errno = 0;
+	if (fseeko(r->f, size - (off_t)tlen, SEEK_SET) || fread(tail, 1, tlen, r->f) != tlen)
+		return fail(r, -EIO, "read error: %s", strerror(errno ? errno : EIO));
+	tail[tlen] = '\0';
+	ends_nl = tlen && tail[tlen - 1] == '\n';
+	if (ends_nl) {
+		tail[tlen - 1] = '\0';
+		nl = memrchr(tail, '\n', tlen - 1);
+		if (nl)
+			start = nl + 1;
+		else if (tlen == (size_t)size)
+			start = tail;
+		/* the end line holds no NUL byte and begins with "end " */
+		if (start && (strlen(start) != tlen - 1 - (size_t)(start - tail) ||
+			      strncmp(start, "end ", 4)))
+			start = NULL;
+	}
+	end_off = start ? size - (off_t)(tlen - (size_t)(start - tail)) : size;
+
+	/* count lines over the whole file; the checksum stops where the end line starts */
+	rewind(r->f);
+	for (pos = 0; pos < size; pos += got) {
+		got = size - pos < (off_t)sizeof(chunk) ? (size_t)(size - pos) : sizeof(chunk);
+		errno = 0;
+		if (fread(chunk, 1, got, r->f) != got)
+			return fail(r, -EIO, "read error: %s", strerror(errno ? errno : EIO));
+		for (i = 0; i < got; i++)
+			lines += chunk[i] == '\n';
+		if (pos < end_off)
+			crc = crc32(crc, chunk, pos + (off_t)got > end_off ? (size_t)(end_off - pos) : got);
+	}
+	if (!start)
+		return fail(r, -EBADMSG, "truncated at line %zu (no end marker)", lines + 1);
+	*end_line = lines;
+	if (!parse_end(start, n_sites, &want))
+		return fail(r, -EINVAL, "line %zu: bad end record", lines);
+	if (want != crc)
+		return fail(r, -EBADMSG, "checksum mismatch (file corrupt)");
+	return 0;
+}
+
+static int read_model(struct rec_reader *r, struct model *m)
+{
+	size_t end_line, i;
+	struct stat st;
+	__u64 n_sites;
+	int err;
+
+	if (fstat(fileno(r->f), &st))
+		return fail(r, -errno, "%s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(r, -EINVAL, "not a regular file");
+	err = check_header(r);
+	if (err)
+		return err;
+	err = check_integrity(r, st.st_size, &end_line, &n_sites);
+	if (err)
+		return err;
+
+	r->line = malloc(RECORD_MAX_LINE + 1);
+	if (!r->line)
+		return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	/* past the header, already checked */
+	rewind(r->f);
+	while ((err = getc(r->f)) != '\n' && err != EOF)
+		;
+	r->lineno = 1;
+	while (r->lineno + 1 < end_line) {
+		err = read_line(r);
+		if (err <= 0)
+			return err ? err : fail(r, -EIO, "file changed while read");
+		err = tokenize(r);
+		if (!err)
+			err = parse_record(r, m);
+		if (err)
+			return err;
+	}
+	r->lineno++;
+	err = close_site(r);
+	if (err)
+		return err;
+	if (n_sites != m->n_sites)
+		return fail(r, -EINVAL, "line %zu: end record counts %" PRIu64
+			    " sites, the file holds %zu", end_line, (uint64_t)n_sites, m->n_sites);
+	for (i = 0; i < N_META; i++)
+		if (!(r->meta_seen & (1u << i)))
+			return fail(r, -EINVAL, "meta key '%s' missing", meta_keys[i]);
+	if (r->unknown_stats)
+		pr_warn("%s: %zu counters unknown to this kleak ignored (written by a newer kleak?)",
+			r->path, r->unknown_stats);
+	return 0;
+}
+
+int record__read(const char *path, struct model **out)
+{
+	struct rec_reader r = {};
+	struct model *m;
+	int err;
+
+	*out = NULL;
+	m = model__new();
+	if (!m) {
+		err = -errno;
+		pr_err("%s: %s", path, strerror(-err));
+		return err;
+	}
+	r.path = path;
+	r.f = fopen(path, "re");
+	if (!r.f)
+		err = fail(&r, -errno, "%s", strerror(errno));
+	else
+		err = read_model(&r, m);
+	if (r.f)
+		fclose(r.f);
+	free(r.line);
+	if (err) {
+		pr_err("%s: %s", path, r.msg[0] ? r.msg : strerror(-err));
+		model__free(m);
+		return err;
+	}
+	*out = m;
+	return 0;
+}

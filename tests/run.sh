@@ -1,0 +1,23 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# The whole test suite: unit tests, CLI tests, and the BPF tests that load
+# kleak on the running kernel (root only; skipped with the reason otherwise).
+# Every suite prints PASS/FAIL/SKIP lines; this adds them up and ends with
+# "N passed, N failed, N skipped". Usage: tests/run.sh [NAME_SUBSTRING]
+set -u
+cd "$(dirname "$0")/.." || exit 1
+filter=${1:-}
+log=$(mktemp /tmp/kleak-tests.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+echo "kernel $(uname -r), $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+.output/unit-tests $filter | tee -a "$log"
+for suite in tests/sh/*.sh; do
+	bash "$suite" "$filter" 2>&1 | tee -a "$log"
+done
+
+passed=$(grep -c '^PASS ' "$log")
+failed=$(grep -c '^FAIL ' "$log")
+skipped=$(grep -c '^SKIP ' "$log")
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

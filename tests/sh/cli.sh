@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# The command line: every bad input is one "kleak: ..." line on stderr and
+# status 64 (usage) or 1 (environment); --help and --version work; the binary
+# is static.
+. "$(dirname "$0")/lib.sh"
+
+# expect STATUS ARGS...: kleak ARGS exits STATUS with exactly one stderr line
+# starting "kleak: " and nothing on stdout
+expect() {
+	local want=$1 status lines
+	shift
+	"$KLEAK" "$@" > "$TMP/o" 2> "$TMP/e" < /dev/null
+	status=$?
+	lines=$(wc -l < "$TMP/e")
+	if [ "$status" -ne "$want" ]; then
+		BAD="kleak $*: status $status, expected $want ($(head -1 "$TMP/e"))"
+	elif [ "$lines" -ne 1 ] || ! grep -q '^kleak: ' "$TMP/e"; then
+		BAD="kleak $*: $lines stderr lines: $(tr '\n' '|' < "$TMP/e")"
+	elif [ -s "$TMP/o" ]; then
+		BAD="kleak $*: wrote to stdout on error"
+	fi
+}
+
+test_bad_options() {
+	BAD=
+	local args
+	while IFS= read -r args; do
+		# shellcheck disable=SC2086
+		eval "expect 64 $args"
+		[ -n "$BAD" ] && break
+	done <<'EOF'
+--pid 0
+--pid abc
+--pid -3
+--pid 12x
+--pid 99999999999
+--comm ''
+--comm this-name-is-too-long
+--cache ''
+--min-size x
+--max-size 0
+--min-size 100 --max-size 10
+--sample-rate 0
+--sample-rate 2x
+--duration 0
+--older -1
+--top x
+--max-allocs 0
+--stack-depth 0
+--stack-depth 128
+--format yaml
+--follow
+--bogus
+0
+5 0
+5 3 7
+--pid 1 -- true
+--duration 5 -- true
+--
+--min-delta 5
+report
+report a b
+diff a
+diff a b c
+report --pid 3 x.run
+diff --comm x a b
+EOF
+	if [ -n "$BAD" ]; then
+		fail "$BAD"
+	else
+		pass
+	fi
+}
+
+test_help_version() {
+	if ! "$KLEAK" --help | grep -q '^EXAMPLES:' ; then
+		fail "--help has no EXAMPLES"
+	elif ! "$KLEAK" --help | grep -q 'USAGE: kleak'; then
+		fail "--help has no USAGE line"
+	elif ! "$KLEAK" --version | grep -q '^kleak [0-9]'; then
+		fail "--version prints no version"
+	else
+		pass
+	fi
+}
+
+test_static() {
+	if ldd "$KLEAK" 2>&1 | grep -q 'not a dynamic executable'; then
+		pass
+	else
+		fail "kleak is not statically linked: $(ldd "$KLEAK" 2>&1 | head -2 | tr '\n' ' ')"
+	fi
+}
+
+# environment failures: one line naming the cause, status 1
+test_env_errors() {
+	BAD=
+	need_root || return
+	expect 1 --cache no_such_cache_here --duration 1
+	[ -z "$BAD" ] && expect 1 --cgroup /no/such/cgroup --duration 1
+	[ -z "$BAD" ] && expect 1 --cgroup /proc --duration 1
+	[ -z "$BAD" ] && expect 1 --btf /no/such/btf --duration 1
+	[ -z "$BAD" ] && expect 1 report /no/such/file.run
+	[ -z "$BAD" ] && expect 127 -- /no/such/command
+	if [ -z "$BAD" ] && command -v setpriv > /dev/null; then
+		setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+			"$KLEAK" --duration 1 > "$TMP/o" 2> "$TMP/e"
+		local st=$?
+		if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+		   ! grep -q 'permission denied' "$TMP/e"; then
+			BAD="unprivileged run: status $st: $(cat "$TMP/e")"
+		fi
+	fi
+	if [ -n "$BAD" ]; then
+		fail "$BAD"
+	else
+		pass
+	fi
+}
+
+# the command's own status comes back; kleak's failures are 125
+test_command_status() {
+	local st
+	need_root || return
+	"$KLEAK" --linger 0 -- sh -c 'exit 3' > /dev/null 2>&1
+	st=$?
+	if [ $st -ne 3 ]; then
+		fail "command exiting 3: kleak exited $st"
+		return
+	fi
+	"$KLEAK" --linger 0 -- sh -c 'kill -TERM $$' > /dev/null 2>&1
+	st=$?
+	if [ $st -ne 143 ]; then
+		fail "command killed by SIGTERM: kleak exited $st, expected 143"
+		return
+	fi
+	"$KLEAK" --cache no_such_cache_here -- true > /dev/null 2>&1
+	st=$?
+	if [ $st -ne 125 ]; then
+		fail "kleak failing before the command: exited $st, expected 125"
+		return
+	fi
+	pass
+}
+
+for t in bad_options help_version static env_errors command_status; do
+	run_test $t
+done

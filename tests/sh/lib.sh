@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Shared by the shell test suites: results, a scratch directory, and a way to
+# run kleak in the background and wait for it to attach (on its own "tracing"
+# line, never on a sleep).
+
+KLEAK=${KLEAK:-./kleak}
+WL=${WL:-.output/kleak-workload}
+FILTER=${1:-}
+SUITE=$(basename "$0" .sh)
+TMP=$(mktemp -d /tmp/kleak-test.XXXXXX)
+KLEAK_PID=
+declare -A WFD
+cleanup() {
+	local fd
+	[ -n "$KLEAK_PID" ] && kill -KILL "$KLEAK_PID" 2>/dev/null
+	for fd in "${WFD[@]}"; do
+		exec {fd}>&-
+	done
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $SUITE/$CUR"; }
+fail() { echo "  $SUITE/$CUR: $*"; echo "FAIL $SUITE/$CUR"; }
+skip() { echo "SKIP $SUITE/$CUR: $*"; }
+
+# run_test NAME: runs test_NAME unless the filter excludes it
+run_test() {
+	CUR=$1
+	case "$SUITE/$CUR" in *"$FILTER"*) ;; *) return 0 ;; esac
+	"test_$1"
+}
+
+# wait_for FILE PATTERN [SECONDS]: until a line of FILE matches, or time out
+wait_for() {
+	local deadline=$((SECONDS + ${3:-30}))
+	until grep -q -- "$2" "$1" 2>/dev/null; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
+# start_kleak ARGS...: kleak in the background, stdout in $TMP/out, stderr in
+# $TMP/err; returns once it is attached.
+start_kleak() {
+	: > "$TMP/out"
+	: > "$TMP/err"
+	(without_holds "$KLEAK" "$@") > "$TMP/out" 2> "$TMP/err" &
+	KLEAK_PID=$!
+	if ! wait_for "$TMP/err" '^kleak: tracing' 60; then
+		cat "$TMP/err" >&2
+		return 1
+	fi
+}
+
+# stop_kleak: Ctrl-C, then wait for the final report; sets KLEAK_STATUS
+stop_kleak() {
+	kill -INT "$KLEAK_PID"
+	wait "$KLEAK_PID"
+	KLEAK_STATUS=$?
+	KLEAK_PID=
+}
+
+# report_now: SIGUSR1 asks for a report; waits until it is complete
+report_now() {
+	local before
+	before=$(grep -c '^}' "$TMP/out")
+	kill -USR1 "$KLEAK_PID"
+	local deadline=$((SECONDS + 30))
+	until [ "$(grep -c '^}' "$TMP/out")" -gt "$before" ]; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
+# hold_stdin NAME: a fifo $TMP/NAME.fifo whose writer this shell keeps open,
+# so a process reading it as stdin waits until release_stdin NAME
+hold_stdin() {
+	local fd
+	rm -f "$TMP/$1.fifo"
+	mkfifo "$TMP/$1.fifo"
+	# opening the read side first keeps the writer's open from blocking
+	exec {fd}<> "$TMP/$1.fifo"
+	WFD[$1]=$fd
+}
+
+# without_holds CMD...: execs CMD with every held fifo closed, so that only
+# this shell keeps a writer open (bash does not close them on exec)
+without_holds() {
+	local fd
+	for fd in "${WFD[@]}"; do
+		exec {fd}>&-
+	done
+	exec "$@"
+}
+
+release_stdin() {
+	local fd=${WFD[$1]}
+	exec {fd}>&-
+	unset "WFD[$1]"
+}
+
+# start_workload NAME ARGS...: kleak-workload holding until released
+start_workload() {
+	local name=$1
+	shift
+	hold_stdin "$name"
+	(without_holds "$WL" --wait "$@") < "$TMP/$name.fifo" > "$TMP/$name.out" &
+	wait_for "$TMP/$name.out" '^ready' 60
+}
+
+# release_workload NAME: closes its stdin and waits for "released"
+release_workload() {
+	release_stdin "$1"
+	wait_for "$TMP/$1.out" '^released' 60
+}
+
+# last JSON report in $TMP/out
+last_report() { jq -s '.[-1]' "$TMP/out"; }
+
+# held_count FRAME_REGEX [CACHE]: outstanding objects of the report on stdin,
+# over the sites (of CACHE, if given) with a frame matching the regex
+held_count() {
+	jq --arg re "$1" --arg cache "${2:-}" '[.sites[]
+		| select($cache == "" or .cache == $cache)
+		| select(any(.frames[]; (.sym // "") | test($re)))
+		| .outstanding] | add // 0'
+}
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "needs root to load BPF programs"
+		return 1
+	fi
+}

@@ -1,0 +1,704 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Saved-run files: round trip, the committed fixtures, and every way a file
+ * can be wrong (truncated at each byte, a byte changed at each offset, wrong
+ * version, not a run file, malformed records), each of which must fail with
+ * exactly one error line and no model. KLEAK_REGEN_FIXTURES=1 rewrites
+ * tests/fixtures/{tcp,files}.run from the models built here.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "record.h"
+#include "test.h"
+
+#define FIX_TCP "tests/fixtures/tcp.run"
+#define FIX_FILES "tests/fixtures/files.run"
+
+static void set_str(char **dst, const char *s)
+{
+	*dst = s ? strdup(s) : NULL;
+}
+
+static struct model_site *add_site(struct model *m, __u32 kind, const char *cache, __u64 size,
+				   __s64 count, const char *const *syms, const __u64 *addrs,
+				   size_t n)
+{
+	struct model_site *s = model__add_site(m);
+	size_t i;
+
+	if (!s)
+		return NULL;
+	s->kind = kind;
+	snprintf(s->cache, sizeof(s->cache), "%s", cache);
+	s->obj_size = size;
+	s->count = count;
+	s->bytes = count * (__s64)size;
+	s->allocs = count + 3;
+	s->ctx[KLEAK_CTX_TASK] = count;
+	s->frames = calloc(n ? n : 1, sizeof(*s->frames));
+	for (i = 0; i < n; i++) {
+		s->frames[i].addr = addrs[i];
+		set_str(&s->frames[i].sym, syms[i]);
+	}
+	s->n_frames = n;
+	s->ages_ms = calloc(count ? count : 1, sizeof(__u32));
+	for (i = 0; i < (size_t)count; i++)
+		s->ages_ms[i] = 5000 - 10 * i;
+	s->n_ages = count;
+	snprintf(s->comms[0].comm, KLEAK_COMM_LEN, "%s", "workload");
+	s->comms[0].count = count;
+	s->n_comms = 1;
+	return s;
+}
+
+static void set_meta(struct model *m, const char *host, const char *cmd)
+{
+	set_str(&m->meta.version, "0.1.0");
+	set_str(&m->meta.kernel, "6.1.0-13-amd64");
+	set_str(&m->meta.hostname, host);
+	set_str(&m->meta.boot_id, "3f1c0a52-9a1e-4c55-8a0e-2b7f9f0d6c11");
+	set_str(&m->meta.cmdline, cmd);
+	set_str(&m->meta.filters, "");
+	set_str(&m->meta.attach, "tp_btf");
+	m->meta.start_s = 1700000000;
+	m->meta.end_s = 1700000030;
+	m->meta.sample_rate = 1;
+}
+
+/* TCP sockets held: sk_prot_alloc on the TCP cache, plus a site shared with files. */
+static struct model *build_tcp(void)
+{
+	static const char *const sk[] = {
+		"sk_prot_alloc+0x3a", "sk_alloc+0x31", "inet_create+0x10e",
+		"__sock_create+0x14e", "__sys_socket+0x61", "__x64_sys_socket+0x16",
+		"do_syscall_64+0x5d",
+	};
+	static const __u64 sk_addr[] = {
+		0xffffffff8a9c1b2a, 0xffffffff8a9c3d51, 0xffffffff8ab1e0fe,
+		0xffffffff8a9b7c3e, 0xffffffff8a9b8e41, 0xffffffff8a9b8f26,
+		0xffffffff8b01a3cd,
+	};
+	static const char *const skb[] = {
+		"__alloc_skb+0x88", "tcp_stream_alloc_skb+0x30", "tcp_sendmsg_locked+0x44c",
+		NULL, "tcp_sendmsg+0x2c",
+	};
+	static const __u64 skb_addr[] = {
+		0xffffffff8a9cd078, 0xffffffff8aa6e230, 0xffffffff8aa6f44c,
+		0xffffffffc0ffee00, 0xffffffff8aa6f82c,
+	};
+	static const char *const seq[] = {
+		"seq_open+0x2d", "single_open+0x4e", "do_dentry_open+0x1f2 [xfs]",
+	};
+	static const __u64 seq_addr[] = { 0xffffffff8a7d102d, 0xffffffff8a7d1a4e, 0xffffffffc1000df2 };
+	struct model *m = model__new();
+	struct model_site *s;
+
+	if (!m)
+		return NULL;
+	set_meta(m, "alpha", "kleak -w tcp.run -- sh -c 'nc -z\thost 80\n'");
+	s = add_site(m, KLEAK_SITE_CACHE, "TCP", 2304, 4, sk, sk_addr, 7);
+	s->ctx[KLEAK_CTX_SOFTIRQ] = 1;
+	s->retired = 1;
+	s->retired_bytes = 2304;
+	s->trend = calloc(3, sizeof(__s64));
+	s->trend[0] = 1;
+	s->trend[1] = -2;
+	s->trend[2] = 4;
+	s->n_trend = 3;
+	add_site(m, KLEAK_SITE_KMALLOC, "kmalloc-2k", 2048, 3, skb, skb_addr, 5);
+	add_site(m, KLEAK_SITE_KMALLOC, "kmalloc-192", 192, 2, seq, seq_addr, 3);
+	s = add_site(m, KLEAK_SITE_CACHE, "TCP", 2304, 1, NULL, NULL, 0);
+	s->stack_err = -EFAULT;
+	snprintf(model__add_slab(m)->name, 64, "TCP");
+	m->slabs[0].active_start = 40;
+	m->slabs[0].active_end = 45;
+	m->stats[STAT_ALLOC_EVENTS] = 1200;
+	m->stats[STAT_ALLOCS] = 15;
+	m->stats[STAT_FREES] = 5;
+	m->stats[STAT_STACK_FAULT] = 1;
+	m->unresolved_frames = 1;
+	m->recursion_misses = 2;
+	return m;
+}
+
+/* Open files held: alloc_empty_file on filp, twice at different offsets. */
+static struct model *build_files(void)
+{
+	static const char *const filp[] = {
+		"alloc_empty_file+0x4f", "path_openat+0x47", "do_filp_open+0xaf",
+		"do_sys_openat2+0x9b", "__x64_sys_openat+0x55", "do_syscall_64+0x5d",
+	};
+	static const char *const filp2[] = {
+		"alloc_empty_file+0x61", "path_openat+0x47", "do_filp_open+0xaf",
+		"do_sys_openat2+0x9b", "__x64_sys_openat+0x55", "do_syscall_64+0x5d",
+	};
+	static const __u64 filp_addr[] = {
+		0xffffffffa12f3c4f, 0xffffffffa1308a47, 0xffffffffa130b0af,
+		0xffffffffa12ef19b, 0xffffffffa12ef655, 0xffffffffa1a1a3cd,
+	};
+	static const char *const seq[] = {
+		"seq_open+0x31", "single_open+0x4e", "do_dentry_open+0x1f2 [xfs]",
+	};
+	static const __u64 seq_addr[] = { 0xffffffffa0dd1031, 0xffffffffa0dd1a4e, 0xffffffffc2000df2 };
+	struct model *m = model__new();
+	struct model_site *s;
+
+	if (!m)
+		return NULL;
+	set_meta(m, "beta", "kleak -w files.run -- ./open-files 10");
+	add_site(m, KLEAK_SITE_CACHE, "filp", 256, 7, filp, filp_addr, 6);
+	s = add_site(m, KLEAK_SITE_CACHE, "filp", 256, 3, filp2, filp_addr, 6);
+	snprintf(s->comms[1].comm, KLEAK_COMM_LEN, "%s", "open files");
+	s->comms[1].count = 1;
+	s->n_comms = 2;
+	add_site(m, KLEAK_SITE_KMALLOC, "kmalloc-192", 192, 5, seq, seq_addr, 3);
+	m->stats[STAT_ALLOC_EVENTS] = 800;
+	m->stats[STAT_ALLOCS] = 15;
+	m->stats[STAT_ALLOC_MAP_FULL] = 2;
+	return m;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a && b ? !strcmp(a, b) : a == b;
+}
+
+/* Field by field; names the first difference. */
+static bool model_equal(const struct model *a, const struct model *b)
+{
+	size_t i, j;
+
+#define SAME(cond, what) if (!ASSERT_TRUE(cond, what)) return false
+	SAME(str_eq(a->meta.version, b->meta.version), "meta.version");
+	SAME(str_eq(a->meta.kernel, b->meta.kernel), "meta.kernel");
+	SAME(str_eq(a->meta.hostname, b->meta.hostname), "meta.hostname");
+	SAME(str_eq(a->meta.boot_id, b->meta.boot_id), "meta.boot_id");
+	SAME(str_eq(a->meta.cmdline, b->meta.cmdline), "meta.cmdline");
+	SAME(str_eq(a->meta.filters, b->meta.filters), "meta.filters");
+	SAME(str_eq(a->meta.attach, b->meta.attach), "meta.attach");
+	SAME(a->meta.start_s == b->meta.start_s && a->meta.end_s == b->meta.end_s &&
+	     a->meta.sample_rate == b->meta.sample_rate &&
+	     a->meta.interval_s == b->meta.interval_s, "meta numbers");
+	SAME(!memcmp(a->stats, b->stats, sizeof(a->stats)), "stats");
+	SAME(a->recursion_misses == b->recursion_misses, "recursion_misses");
+	SAME(a->unresolved_frames == b->unresolved_frames, "unresolved_frames");
+	SAME(a->n_slabs == b->n_slabs, "n_slabs");
+	for (i = 0; i < a->n_slabs; i++)
+		SAME(!memcmp(&a->slabs[i], &b->slabs[i], sizeof(a->slabs[i])), "slab");
+	SAME(a->n_sites == b->n_sites, "n_sites");
+	for (i = 0; i < a->n_sites; i++) {
+		const struct model_site *x = &a->sites[i], *y = &b->sites[i];
+
+		SAME(x->kind == y->kind && !strcmp(x->cache, y->cache) &&
+		     x->obj_size == y->obj_size && x->stack_err == y->stack_err &&
+		     x->count == y->count && x->bytes == y->bytes && x->allocs == y->allocs &&
+		     x->retired == y->retired && x->retired_bytes == y->retired_bytes,
+		     "site totals");
+		SAME(!memcmp(x->ctx, y->ctx, sizeof(x->ctx)), "site ctx");
+		SAME(x->n_comms == y->n_comms, "site n_comms");
+		for (j = 0; j < x->n_comms; j++)
+			SAME(!strcmp(x->comms[j].comm, y->comms[j].comm) &&
+			     x->comms[j].count == y->comms[j].count, "site comm");
+		SAME(x->n_frames == y->n_frames, "site n_frames");
+		for (j = 0; j < x->n_frames; j++)
+			SAME(x->frames[j].addr == y->frames[j].addr &&
+			     str_eq(x->frames[j].sym, y->frames[j].sym), "site frame");
+		SAME(x->n_ages == y->n_ages && (!x->n_ages ||
+		     !memcmp(x->ages_ms, y->ages_ms, x->n_ages * sizeof(__u32))), "site ages");
+		SAME(x->n_trend == y->n_trend && (!x->n_trend ||
+		     !memcmp(x->trend, y->trend, x->n_trend * sizeof(__s64))), "site trend");
+	}
+#undef SAME
+	return true;
+}
+
+static char tmpdir[64];
+
+static const char *tmp_setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kleak-test-XXXXXX");
+	return mkdtemp(tmpdir);
+}
+
+static void tmp_cleanup(void)
+{
+	struct dirent *e;
+	char path[320];
+	DIR *d = opendir(tmpdir);
+
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, "..")))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(tmpdir);
+}
+
+static size_t dir_entries(const char *dir)
+{
+	struct dirent *e;
+	size_t n = 0;
+	DIR *d = opendir(dir);
+
+	while (d && (e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (!fseek(f, 0, SEEK_END) && (n = ftell(f)) >= 0 && !fseek(f, 0, SEEK_SET)) {
+		buf = malloc(n + 1);
+		if (buf && fread(buf, 1, n, f) == (size_t)n) {
+			buf[n] = '\0';
+			*len = n;
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static bool spill(const char *path, const char *buf, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fwrite(buf, 1, len, f) == len;
+	return !fclose(f) && ok;
+}
+
+/*
+ * record__read() with stderr captured: returns its result, sets *lines to
+ * the number of stderr lines and copies the first into msg.
+ */
+static int read_captured(const char *path, struct model **m, int *lines, char *msg, size_t sz)
+{
+	char cap[320];
+	int fd, saved, err, c;
+	FILE *f;
+
+	snprintf(cap, sizeof(cap), "%s/stderr", tmpdir);
+	fd = open(cap, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	err = record__read(path, m);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	*lines = 0;
+	msg[0] = '\0';
+	f = fopen(cap, "r");
+	if (f) {
+		if (!fgets(msg, sz, f))
+			msg[0] = '\0';
+		rewind(f);
+		while ((c = getc(f)) != EOF)
+			*lines += c == '\n';
+		fclose(f);
+	}
+	unlink(cap);
+	return err;
+}
+
+/* Expects a clean failure: an error, no model, one stderr line containing want. */
+static bool expect_fail(const char *path, int want_err, const char *want, const char *what)
+{
+	struct model *m = (struct model *)1;
+	char msg[512];
+	int lines, err;
+
+	err = read_captured(path, &m, &lines, msg, sizeof(msg));
+	if (!ASSERT_NULL(m, what))
+		return false;
+	if (want_err && !ASSERT_EQ(err, want_err, what))
+		return false;
+	if (!ASSERT_TRUE(err < 0, what) || !ASSERT_EQ(lines, 1, what))
+		return false;
+	if (want && !ASSERT_TRUE(strstr(msg, want) != NULL, what)) {
+		printf("  message: %s", msg);
+		return false;
+	}
+	return ASSERT_TRUE(strstr(msg, path) != NULL, "message names the file");
+}
+
+/* Builds a run file from body (after the header) with a correct end line. */
+static bool make_run(const char *path, const char *body, size_t n_sites)
+{
+	char *buf;
+	uLong crc;
+	bool ok;
+	int len;
+
+	len = asprintf(&buf, "kleak-run 1\n%s", body);
+	if (len < 0)
+		return false;
+	crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, len);
+	free(buf);
+	len = asprintf(&buf, "kleak-run 1\n%send %zu %08lx\n", body, n_sites, (unsigned long)crc);
+	if (len < 0)
+		return false;
+	ok = spill(path, buf, len);
+	free(buf);
+	return ok;
+}
+
+#define META_OK                                                                          \
+	"meta version 0.1.0\nmeta kernel 6.1\nmeta hostname h\nmeta boot_id -\n"         \
+	"meta cmdline kleak\nmeta filters \\e\nmeta attach tp_btf\nmeta start_s 1\n"    \
+	"meta end_s 2\nmeta sample_rate 1\nmeta interval_s 0\n"
+
+void test_record_roundtrip(void)
+{
+	struct model *m = NULL, *back = NULL;
+	struct model_site *s;
+	char path[128];
+	size_t i;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	m = build_tcp();
+	if (!ASSERT_OK_PTR(m, "build_tcp"))
+		goto out;
+	/* strings the escaping must carry: NULL, empty, "-", backslash, bytes 1 and 0xff */
+	free(m->meta.filters);
+	set_str(&m->meta.filters, "-");
+	free(m->meta.attach);
+	m->meta.attach = NULL;
+	free(m->meta.version);
+	set_str(&m->meta.version, "");
+	free(m->meta.hostname);
+	set_str(&m->meta.hostname, "a\\b \\s\x01\xff\r\x7f-");
+	/* more ages than fit one line, and extreme values */
+	s = &m->sites[2];
+	free(s->ages_ms);
+	s->n_ages = 3 * RECORD_VALUES_PER_LINE + 1;
+	s->ages_ms = calloc(s->n_ages, sizeof(__u32));
+	for (i = 0; i < s->n_ages; i++)
+		s->ages_ms[i] = i ? 100000 - i : UINT32_MAX;
+	s->count = INT64_MIN;
+	s->bytes = INT64_MAX;
+	s->allocs = UINT64_MAX;
+	m->meta.interval_s = 10;
+	snprintf(path, sizeof(path), "%s/run.kleak", tmpdir);
+	if (!ASSERT_OK(record__write(m, path), "record__write"))
+		goto out;
+	ASSERT_EQ(dir_entries(tmpdir), (size_t)1, "no temporary file left");
+	/* and once more over the existing file */
+	if (!ASSERT_OK(record__write(m, path), "record__write over"))
+		goto out;
+	ASSERT_EQ(dir_entries(tmpdir), (size_t)1, "no temporary file left");
+	if (!ASSERT_OK(record__read(path, &back), "record__read"))
+		goto out;
+	model_equal(m, back);
+out:
+	model__free(m);
+	model__free(back);
+	tmp_cleanup();
+}
+
+void test_record_empty_model(void)
+{
+	struct model *m = model__new(), *back = NULL;
+	char path[128];
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/empty.kleak", tmpdir);
+	if (ASSERT_OK(record__write(m, path), "record__write") &&
+	    ASSERT_OK(record__read(path, &back), "record__read"))
+		model_equal(m, back);
+	model__free(m);
+	model__free(back);
+	tmp_cleanup();
+}
+
+static void check_fixture(const char *path, struct model *(*build)(void))
+{
+	struct model *m = build(), *back = NULL;
+
+	if (getenv("KLEAK_REGEN_FIXTURES"))
+		ASSERT_OK(record__write(m, path), "regenerate fixture");
+	if (ASSERT_OK(record__read(path, &back), path))
+		model_equal(m, back);
+	model__free(m);
+	model__free(back);
+}
+
+void test_record_fixtures(void)
+{
+	check_fixture(FIX_TCP, build_tcp);
+	check_fixture(FIX_FILES, build_files);
+}
+
+void test_record_write_error(void)
+{
+	struct model *m = model__new();
+	char path[128];
+	int lines = 0, fd, saved, err;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/stderr", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	snprintf(path, sizeof(path), "%s/no/such/dir/run.kleak", tmpdir);
+	err = record__write(m, path);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	lseek(fd, 0, SEEK_SET);
+	{
+		char buf[512];
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+		buf[n > 0 ? n : 0] = '\0';
+		for (n = 0; buf[n]; n++)
+			lines += buf[n] == '\n';
+		ASSERT_TRUE(strstr(buf, "failed to write run") && strstr(buf, path), "message");
+	}
+	close(fd);
+	ASSERT_EQ(err, -ENOENT, "record__write into a missing directory");
+	ASSERT_EQ(lines, 1, "one error line");
+	model__free(m);
+	tmp_cleanup();
+}
+
+/* Every proper prefix of a valid file is refused, with one line, no model. */
+void test_record_truncated(void)
+{
+	char path[128], what[64];
+	size_t len, n;
+	char *buf;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	buf = slurp(FIX_TCP, &len);
+	if (!ASSERT_OK_PTR(buf, "read " FIX_TCP))
+		goto out;
+	snprintf(path, sizeof(path), "%s/cut.kleak", tmpdir);
+	for (n = 0; n < len; n++) {
+		snprintf(what, sizeof(what), "truncated at byte %zu", n);
+		if (!spill(path, buf, n) || !expect_fail(path, 0, NULL, what))
+			break;
+	}
+	ASSERT_EQ(n, len, "all truncation points refused");
+	/* the messages themselves, at three kinds of cut */
+	spill(path, buf, 0);
+	expect_fail(path, -EINVAL, "empty file", "empty");
+	spill(path, buf, 5);
+	expect_fail(path, -EBADMSG, "truncated at line 1 (no end marker)", "inside the header");
+	spill(path, buf, strchr(strchr(buf, '\n') + 1, '\n') + 1 - buf);
+	expect_fail(path, -EBADMSG, "truncated at line 3 (no end marker)", "after line 2");
+	spill(path, buf, len - 1);
+	expect_fail(path, -EBADMSG, "no end marker", "last newline missing");
+out:
+	free(buf);
+	tmp_cleanup();
+}
+
+/* Any byte changed anywhere before the end line is a checksum mismatch. */
+void test_record_corrupt(void)
+{
+	char path[128], what[64];
+	size_t len, n, end;
+	char *buf;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	buf = slurp(FIX_FILES, &len);
+	if (!ASSERT_OK_PTR(buf, "read " FIX_FILES))
+		goto out;
+	snprintf(path, sizeof(path), "%s/flip.kleak", tmpdir);
+	end = strstr(buf, "\nend ") - buf + 1;
+	/* byte 0 to the header's newline is the header check's business */
+	for (n = strchr(buf, '\n') - buf + 1; n < len; n++) {
+		buf[n] ^= 0x04;
+		snprintf(what, sizeof(what), "byte %zu changed", n);
+		if (!spill(path, buf, len) ||
+		    !expect_fail(path, n + 1 < end ? -EBADMSG : 0,
+				 n + 1 < end ? "checksum mismatch (file corrupt)" : NULL, what)) {
+			buf[n] ^= 0x04;
+			break;
+		}
+		buf[n] ^= 0x04;
+	}
+	ASSERT_EQ(n, len, "all changed bytes refused");
+	/* trailing data after the end line */
+	buf = realloc(buf, len + 2);
+	memcpy(buf + len, "x\n", 2);
+	spill(path, buf, len + 2);
+	expect_fail(path, -EBADMSG, "no end marker", "data after the end line");
+out:
+	free(buf);
+	tmp_cleanup();
+}
+
+void test_record_header(void)
+{
+	char path[128];
+	size_t len;
+	char *buf;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/h.kleak", tmpdir);
+	buf = slurp(FIX_TCP, &len);
+	if (!ASSERT_OK_PTR(buf, "read " FIX_TCP))
+		goto out;
+	buf[10] = '7';
+	spill(path, buf, len);
+	expect_fail(path, -ENOTSUP, "unsupported format version 7 (this kleak reads version 1)",
+		    "version 7");
+	spill(path, "kleak-run 12345678901234567890\n", 31);
+	expect_fail(path, -EINVAL, "not a kleak run file", "version overflow");
+	spill(path, "kleak-run x\nend 0 00000000\n", 26);
+	expect_fail(path, -EINVAL, "not a kleak run file", "version not a number");
+	spill(path, "# shell script\necho hi\n", 23);
+	expect_fail(path, -EINVAL, "not a kleak run file", "text file");
+	spill(path, "\x7f" "ELF\x02\x01\x01\0\0\0\0", 12);
+	expect_fail(path, -EINVAL, "not a kleak run file", "binary file");
+	expect_fail(tmpdir, -EINVAL, "not a regular file", "directory");
+	snprintf(path, sizeof(path), "%s/missing.kleak", tmpdir);
+	expect_fail(path, -ENOENT, "No such file or directory", "missing file");
+out:
+	free(buf);
+	tmp_cleanup();
+}
+
+/* Files with a correct checksum and a wrong record: each names its line. */
+void test_record_bad_records(void)
+{
+	static const struct {
+		const char *body;
+		size_t n_sites;
+		const char *want;
+	} cases[] = {
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 0\nctx 1 0 0 0\n", 1,
+		  "line 13: bad site record" },
+		{ META_OK "site cache TCP 2304 0 1x 2304 1 0 0 0 0 0\nctx 1 0 0 0\n", 1,
+		  "line 13: bad site record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 -1 0 0 0 0 0\nctx 1 0 0 0\n", 1,
+		  "line 13: bad site record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 18446744073709551616 0 0 0 0 0\n", 1,
+		  "line 13: bad site record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 +1 0 0 0 0 0\n", 1,
+		  "line 13: bad site record" },
+		{ META_OK "site cache TCP 2304 0 1 2304  1 0 0 0 0 0\n", 1,
+		  "line 13: empty field" },
+		{ META_OK "site cache TCP\t2304 0 1 2304 1 0 0 0 0 0\n", 1,
+		  "line 13: control byte" },
+		{ META_OK "site slab TCP 2304 0 1 2304 1 0 0 0 0 0\n", 1,
+		  "line 13: bad site record" },
+		{ META_OK "site cache 0123456789012345678901234567890123 1 0 1 1 1 0 0 0 0 0\n",
+		  1, "line 13: bad site record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 128 0 0\n", 1,
+		  "line 13: bad site record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 0 0\n", 1,
+		  "line 13: site without ctx record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 1 0 0\nctx 1 0 0 0\n", 1,
+		  "line 13: site announced 1 frames, found 0" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 0 2\nctx 1 0 0 0\ntrend -1\n"
+		  "stat frees_matched 1\n", 1, "line 13: site announced 2 trend values, found 1" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 0 0\nctx 1 0 0 0\n"
+		  "frame 0xffff -\n", 1, "line 15: more frames than the site announced" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 1 0 0\nctx 1 0 0 0\n"
+		  "frame ffff -\n", 1, "line 15: bad frame record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 1 0 0\nctx 1 0 0 0\n"
+		  "frame 0xffff a\\qb\n", 1, "line 15: bad frame record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 1 0 0\nctx 1 0 0 0\n"
+		  "frame 0xffff a\\x00\n", 1, "line 15: bad frame record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 67108864 0\nctx 1 0 0 0\n"
+		  "ages 5\n", 1, "line 13: site announced 67108864 ages, found 1" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 2 0\nctx 1 0 0 0\n"
+		  "ages 5 6\n", 1, "line 15: ages not sorted oldest first" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 1 0\nctx 1 0 0 0\n"
+		  "ages 5 4\n", 1, "line 15: more ages values than the site announced" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 1 0\nctx 1 0 0 0\n"
+		  "ages 4294967296\n", 1, "line 15: bad ages record" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 0 0\nctx 1 0 0 0\n"
+		  "comm a 1\ncomm b 1\ncomm c 1\ncomm d 1\n", 1, "line 18: too many comm records" },
+		{ META_OK "site cache TCP 2304 0 1 2304 1 0 0 0 0 0\nctx 1 0 0 0\n"
+		  "comm 0123456789abcdef 1\n", 1, "line 15: bad comm record" },
+		{ META_OK, 1, "end record counts 1 sites, the file holds 0" },
+		{ META_OK "meta kernel 6.2\n", 0, "line 13: duplicate meta key 'kernel'" },
+		{ "meta version 0.1.0\n", 0, "meta key 'kernel' missing" },
+		{ META_OK "meta colour blue\n", 0, "line 13: unknown meta key 'colour'" },
+		{ META_OK "stat allocs_recorded 1\nstat allocs_recorded 2\n", 0,
+		  "line 14: duplicate stat" },
+		{ META_OK "stat allocs_recorded -1\n", 0, "line 13: bad stat record" },
+		{ META_OK "meta\n", 0, "line 13: bad meta record" },
+		{ META_OK "frame 0xffff -\n", 0, "line 13: unexpected record 'frame'" },
+		{ META_OK "end 0 00000000\n", 0, "line 13: unexpected record 'end'" },
+		{ META_OK "slab TCP 1\n", 0, "line 13: bad slab record" },
+		{ META_OK "recursion_misses 1\nrecursion_misses 1\n", 0,
+		  "line 14: duplicate recursion_misses record" },
+		{ META_OK "sites 1\n", 0, "line 13: unexpected record 'sites'" },
+	};
+	char path[128], what[32];
+	size_t i;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/bad.kleak", tmpdir);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(what, sizeof(what), "case %zu", i);
+		if (ASSERT_TRUE(make_run(path, cases[i].body, cases[i].n_sites), "make_run"))
+			expect_fail(path, 0, cases[i].want, what);
+	}
+	/* the end line itself, checksum aside */
+	spill(path, "kleak-run 1\nend 0 0000000g\n", 27);
+	expect_fail(path, -EINVAL, "line 2: bad end record", "end crc not hex");
+	spill(path, "kleak-run 1\nend  0 00000000\n", 28);
+	expect_fail(path, -EINVAL, "line 2: bad end record", "end double space");
+	tmp_cleanup();
+}
+
+/* A counter of a newer kleak is skipped with a warning, the rest is read. */
+void test_record_unknown_stat(void)
+{
+	struct model *m = NULL;
+	char path[128], msg[256];
+	int lines;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/newer.kleak", tmpdir);
+	if (ASSERT_TRUE(make_run(path, META_OK "stat allocs_recorded 9\nstat teleported 3\n", 0),
+			"make_run") &&
+	    ASSERT_OK(read_captured(path, &m, &lines, msg, sizeof(msg)), "record__read")) {
+		ASSERT_EQ(m->stats[STAT_ALLOCS], (__u64)9, "known stat kept");
+		ASSERT_EQ(lines, 1, "one warning line");
+		ASSERT_TRUE(strstr(msg, "warning") && strstr(msg, "1 counters unknown"), "warning");
+		ASSERT_NULL(m->meta.boot_id, "'-' reads as NULL");
+		ASSERT_STREQ(m->meta.filters, "", "'\\e' reads as empty");
+	}
+	model__free(m);
+	tmp_cleanup();
+}
