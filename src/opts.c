@@ -63,6 +63,7 @@ enum {
 	OPT_FORMAT,
 	OPT_MIN_DELTA,
 	OPT_NO_CACHES,
+	OPT_USAGE,
 };
 
 static const struct argp_option options[] = {
@@ -96,6 +97,10 @@ static const struct argp_option options[] = {
 	{ "stack-depth", OPT_STACK_DEPTH, "N", 0, "Frames kept per stack (default 64, max 127)", 4 },
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF for kernels without /sys/kernel/btf/vmlinux", 4 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf and sizing details", 4 },
+	/* ours, not argp's: ARGP_NO_ERRS keeps argp's own --help from exiting */
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },
+	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
+	{ "version", 'V', NULL, 0, "Print program version", -1 },
 	{},
 };
 
@@ -234,6 +239,15 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 	case 'v':
 		env->verbose = true;
 		break;
+	case 'h':
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, "kleak");
+		exit(0);
+	case OPT_USAGE:
+		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, "kleak");
+		exit(0);
+	case 'V':
+		printf("%s\n", argp_program_version);
+		exit(0);
 	case ARGP_KEY_ARG:
 		if (env->cmd != CMD_TRACE) {
 			if (positional >= (env->cmd == CMD_DIFF ? 2 : 1))
@@ -377,7 +391,8 @@ int opts__parse(int argc, char **argv, struct env *env)
 		first = 2;
 		argv[1] = argv[0];
 	}
-	err = argp_parse(&argp, dashdash - first + 1, argv + first - 1, ARGP_NO_ERRS, NULL, env);
+	err = argp_parse(&argp, dashdash - first + 1, argv + first - 1, ARGP_NO_ERRS | ARGP_NO_HELP,
+			 NULL, env);
 	if (err)
 		return -EINVAL;
 	if (env->older_ms == ~0ULL)

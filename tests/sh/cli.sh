@@ -9,7 +9,7 @@
 expect() {
 	local want=$1 status lines
 	shift
-	"$KLEAK" "$@" > "$TMP/o" 2> "$TMP/e" < /dev/null
+	timeout 60 "$KLEAK" "$@" > "$TMP/o" 2> "$TMP/e" < /dev/null
 	status=$?
 	lines=$(wc -l < "$TMP/e")
 	if [ "$status" -ne "$want" ]; then
@@ -73,11 +73,11 @@ EOF
 }
 
 test_help_version() {
-	if ! "$KLEAK" --help | grep -q '^EXAMPLES:' ; then
+	if ! timeout 10 "$KLEAK" --help | grep -q '^EXAMPLES:' ; then
 		fail "--help has no EXAMPLES"
-	elif ! "$KLEAK" --help | grep -q 'USAGE: kleak'; then
+	elif ! timeout 10 "$KLEAK" --help | grep -q 'USAGE: kleak'; then
 		fail "--help has no USAGE line"
-	elif ! "$KLEAK" --version | grep -q '^kleak [0-9]'; then
+	elif ! timeout 10 "$KLEAK" --version | grep -q '^kleak [0-9]'; then
 		fail "--version prints no version"
 	else
 		pass
