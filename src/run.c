@@ -41,6 +41,7 @@ struct run {
 	struct model *prev;	/* the last interval's model, for trends */
 	struct ksyms *ks;	/* --trace only; reports reload kallsyms */
 	__u64 intervals_left;
+	bool at_interval_end;	/* the run ended with its last interval */
 	int sig_fd, interval_fd, end_fd, ep_fd;
 	struct ring_buffer *rb;
 };
@@ -108,7 +109,7 @@ static int hidden_kallsyms_error(void)
 }
 
 /* Builds the model of now; kallsyms is read again so reloaded modules resolve. */
-static int build_model(struct run *r, struct model **out)
+static int build_model(struct run *r, bool interval_end, struct model **out)
 {
 	struct ksyms *ks = NULL;
 	struct model *m;
@@ -139,7 +140,7 @@ static int build_model(struct run *r, struct model **out)
 		pr_warn("cannot read /proc/kallsyms: %s; frames stay raw", strerror(errno));
 	err = snapshot__take(r->t, ks, m);
 	if (!err && r->env->interval_s)
-		err = snapshot__carry_trend(r->prev, m);
+		err = snapshot__carry_trend(r->prev, m, interval_end);
 	ksyms__free(ks);
 	if (err)
 		goto err_out;
@@ -150,7 +151,13 @@ err_out:
 	return err;
 }
 
-static int report_now(struct run *r, bool final)
+enum report_kind {
+	REPORT_INTERVAL,	/* the end of an interval: a point of every trend */
+	REPORT_ASKED,		/* SIGUSR1 */
+	REPORT_FINAL,
+};
+
+static int report_now(struct run *r, enum report_kind kind)
 {
 	const struct env *env = r->env;
 	struct report_opts ro = {
@@ -164,16 +171,21 @@ static int report_now(struct run *r, bool final)
 	struct model *m;
 	int err;
 
-	err = build_model(r, &m);
+	err = build_model(r, kind == REPORT_INTERVAL || (kind == REPORT_FINAL && r->at_interval_end),
+			  &m);
 	if (err)
 		return err;
 	err = report__print(m, &ro, stdout);
 	if (err)
 		pr_err("failed to print the report: %s", strerror(-err));
-	if (!err && final && env->write_path)
+	if (!err && kind == REPORT_FINAL && env->write_path)
 		err = record__write(m, env->write_path);
-	model__free(r->prev);
-	r->prev = m;
+	if (kind == REPORT_INTERVAL) {
+		model__free(r->prev);
+		r->prev = m;
+	} else {
+		model__free(m);
+	}
 	return err;
 }
 
@@ -291,7 +303,7 @@ static int on_signal(struct run *r, bool *interrupted)
 	case SIGCHLD:
 		return on_sigchld(r);
 	case SIGUSR1:
-		return report_now(r, false);
+		return report_now(r, REPORT_ASKED);
 	default:
 		/* first Ctrl-C with a command running: let the command end, then report */
 		if (r->has_cmd && !r->cmd_done && !*interrupted) {
@@ -326,9 +338,11 @@ static int loop(struct run *r)
 			} else if (fd == r->interval_fd) {
 				if (read(fd, &ticks, sizeof(ticks)) != sizeof(ticks))
 					continue;
-				if (r->intervals_left && --r->intervals_left == 0)
+				if (r->intervals_left && --r->intervals_left == 0) {
+					r->at_interval_end = true;
 					return 0;
-				err = report_now(r, false);
+				}
+				err = report_now(r, REPORT_INTERVAL);
 			} else if (r->rb) {
 				err = ring_buffer__consume(r->rb);
 				err = err < 0 ? err : 0;
@@ -431,7 +445,7 @@ int run__trace(const struct env *env)
 		r.base->meta.filters, r.has_cmd ? "running the command" : "Ctrl-C to stop");
 	err = loop(&r);
 	if (!err)
-		err = report_now(&r, true);
+		err = report_now(&r, REPORT_FINAL);
 	if (r.has_cmd && !r.cmd_done) {
 		/* the run ended before the command did: the status says kleak cut it short */
 		kill(r.sp.pid, SIGTERM);

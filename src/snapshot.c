@@ -409,7 +409,7 @@ static int cmp_hash_idx(const void *a, const void *b)
 	return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
-int snapshot__carry_trend(const struct model *prev, struct model *m)
+int snapshot__carry_trend(const struct model *prev, struct model *m, bool append)
 {
 	size_t n_prev = prev ? prev->n_sites : 0, n_int, i;
 	struct hash_idx *idx, key, *hit;
@@ -437,8 +437,9 @@ int snapshot__carry_trend(const struct model *prev, struct model *m)
 		if (hit)
 			memcpy(s->trend, prev->sites[hit->idx].trend,
 			       prev->sites[hit->idx].n_trend * sizeof(*s->trend));
-		s->n_trend = n_int + 1;
-		s->trend[n_int] = s->count;
+		s->n_trend = n_int;
+		if (append)
+			s->trend[s->n_trend++] = s->count;
 	}
 	free(idx);
 	return 0;

@@ -30,9 +30,11 @@ int snapshot__symbolize(const struct tracer *t, const struct ksyms *ks, __u64 st
 enum kleak_ctx snapshot__ctx(const struct model_site *s);
 
 /*
- * Interval mode: appends every site's outstanding count to its trend, taken
- * from the previous model (prev may be NULL for the first interval).
+ * Interval mode: gives every site its trend from the previous interval's
+ * model (prev may be NULL for the first), with its outstanding count now
+ * appended when append is set (at the end of an interval, not for a report
+ * asked for in between).
  */
-int snapshot__carry_trend(const struct model *prev, struct model *m);
+int snapshot__carry_trend(const struct model *prev, struct model *m, bool append);
 
 #endif /* __KLEAK_SNAPSHOT_H */

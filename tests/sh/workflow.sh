@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# The users' workflows, for real: trace a command and its descendants, save
+# the run, print it again, diff two runs, watch growth over intervals.
+. "$(dirname "$0")/lib.sh"
+
+COMM=kleak-wl
+# the command's own stdout must not mix with kleak's report
+QUIET='exec "$@" > /dev/null'
+
+# A command whose grandchild outlives it and holds files and zombies is traced
+# through --; an unrelated process with the same comm holding pipes is not.
+test_command_tree() {
+	need_root || return
+	start_workload unrelated -c 40 -n "$COMM" pipes || { fail "workload failed"; return; }
+	hold_stdin tree
+	(without_holds timeout 120 "$KLEAK" --linger 1 -T 0 --format json -w "$TMP/tree.run" -- \
+		sh -c "$QUIET" sh "$WL" --detach --wait -c 30 -n "$COMM" files zombies) \
+		< "$TMP/tree.fifo" > "$TMP/tree.json" 2> "$TMP/tree.err"
+	local st=$?
+	release_stdin tree
+	release_workload unrelated
+	local files zombies pipes
+	files=$(held_count '^alloc_empty_file\+' filp < "$TMP/tree.json")
+	zombies=$(held_count '^(dup_task_struct|copy_process)\+' task_struct < "$TMP/tree.json")
+	pipes=$(held_count '^alloc_pipe_info\+' < "$TMP/tree.json")
+	if ! jq -e . "$TMP/tree.json" > /dev/null; then
+		fail "kleak -- CMD --format json printed invalid JSON"
+	elif [ $st -ne 0 ]; then
+		fail "kleak -- CMD exited $st: $(cat "$TMP/tree.err")"
+	elif [ "$files" -lt 30 ] || [ "$zombies" -lt 30 ]; then
+		fail "grandchild's objects: $files files, $zombies task_structs, expected >= 30 each"
+	elif [ "$pipes" -ne 0 ]; then
+		fail "$pipes pipe objects of an unrelated process reported"
+	elif [ ! -s "$TMP/tree.run" ]; then
+		fail "no run file written"
+	else
+		pass
+	fi
+}
+
+# kleak report FILE prints exactly what the live run printed
+test_round_trip() {
+	need_root || return
+	hold_stdin rt
+	(without_holds timeout 120 "$KLEAK" --linger 1 -T 5 -w "$TMP/rt.run" -- \
+		sh -c "$QUIET" sh "$WL" --detach --wait -c 20 -n "$COMM" files) \
+		< "$TMP/rt.fifo" > "$TMP/rt.live" 2> /dev/null
+	release_stdin rt
+	"$KLEAK" report -T 5 -o 0 "$TMP/rt.run" > "$TMP/rt.again" 2> "$TMP/rt.err"
+	"$KLEAK" report -T 5 -o 0 --format json "$TMP/rt.run" > "$TMP/rt.json" 2>> "$TMP/rt.err"
+	if ! grep -q alloc_empty_file "$TMP/rt.live"; then
+		fail "live report lacks the held files"
+	elif ! cmp -s "$TMP/rt.live" "$TMP/rt.again"; then
+		fail "saved run prints differently: $(diff "$TMP/rt.live" "$TMP/rt.again" | head -5)"
+	elif ! jq -e '.sites | length > 0' "$TMP/rt.json" > /dev/null; then
+		fail "report --format json of the saved run: $(head -2 "$TMP/rt.err")"
+	else
+		pass
+	fi
+}
+
+# run_saved NAME KIND: a command holding COUNT objects of KIND, saved
+run_saved() {
+	hold_stdin "$1"
+	(without_holds timeout 120 "$KLEAK" --linger 1 -w "$TMP/$1.run" -- \
+		sh -c "$QUIET" sh "$WL" --detach --wait -c 30 -n "$COMM" "$2") \
+		< "$TMP/$1.fifo" > /dev/null 2>&1
+	local st=$?
+	release_stdin "$1"
+	return $st
+}
+
+# TCP on one side, files on the other: the diff shows both, with the right signs
+test_diff_runs() {
+	need_root || return
+	run_saved tcp tcp || { fail "tcp run failed"; return; }
+	run_saved files files || { fail "files run failed"; return; }
+	"$KLEAK" diff --format json -T 0 "$TMP/tcp.run" "$TMP/files.run" > "$TMP/diff.json" \
+		2> "$TMP/diff.err" || { fail "diff failed: $(cat "$TMP/diff.err")"; return; }
+	"$KLEAK" diff -T 0 "$TMP/tcp.run" "$TMP/files.run" > "$TMP/diff.txt" 2>&1 ||
+		{ fail "text diff failed"; return; }
+	local tcp files
+	tcp=$(jq '[.sites[] | select(.frames[0] == "sk_prot_alloc" or
+		any(.frames[]; . == "sk_prot_alloc")) | .delta_count] | add // 0' "$TMP/diff.json")
+	# sockets have files too: count the ones open() made
+	files=$(jq '[.sites[] | select(any(.frames[]; . == "alloc_empty_file") and
+		any(.frames[]; . == "path_openat")) | .delta_count] | add // 0' "$TMP/diff.json")
+	if [ "$tcp" -gt -30 ]; then
+		fail "sk_prot_alloc delta $tcp, expected <= -30 (A holds 30 connections)"
+	elif [ "$files" -lt 30 ]; then
+		fail "alloc_empty_file delta $files, expected >= 30 (B holds 30 files)"
+	elif ! grep -Eq '^(both|only-B) +filp( +[0-9]+){4} +\+30 ' "$TMP/diff.txt"; then
+		fail "text diff has no filp site with +30 objects in B"
+	else
+		pass
+	fi
+}
+
+# broken run files: one line naming the file, status 1, no report
+test_bad_run_files() {
+	need_root || return
+	local f=tests/fixtures/tcp.run bad=
+	head -c 100 "$f" > "$TMP/trunc.run"
+	sed '1s/kleak-run 1/kleak-run 9/' "$f" > "$TMP/version.run"
+	echo "hello" > "$TMP/text.run"
+	for r in trunc version text; do
+		"$KLEAK" report "$TMP/$r.run" > "$TMP/o" 2> "$TMP/e"
+		if [ $? -ne 1 ] || [ -s "$TMP/o" ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+		   ! grep -q "$TMP/$r.run" "$TMP/e"; then
+			bad="$r: $(cat "$TMP/e")"
+			break
+		fi
+	done
+	if [ -n "$bad" ]; then
+		fail "$bad"
+	else
+		pass
+	fi
+}
+
+# interval mode: a stack that grows in every interval is marked as a likely leak
+test_growth() {
+	need_root || return
+	local i n
+	start_kleak -c "$COMM" -o 0 -T 0 --format json 2 || { fail "kleak did not attach"; return; }
+	# one more held batch per interval, each right after a report
+	for i in 1 2 3 4; do
+		n=$(grep -c '^}' "$TMP/out")
+		wait_for_reports $((n + 1)) || { fail "no interval report"; return; }
+		start_workload "g$i" -c 10 -n "$COMM" files || { fail "workload failed"; return; }
+	done
+	n=$(grep -c '^}' "$TMP/out")
+	wait_for_reports $((n + 1)) || { fail "no interval report"; return; }
+	stop_kleak
+	for i in 1 2 3 4; do
+		release_workload "g$i"
+	done
+	local grew
+	grew=$(last_report | jq '[.sites[] | select(.cache == "filp" and
+		any(.frames[]; (.sym // "") | test("^alloc_empty_file\\+")))
+		| .trend.grew_every_interval] | any')
+	if [ "$grew" != true ]; then
+		fail "held files growing each interval are not marked: $(last_report |
+			jq -c '[.sites[] | select(.cache == "filp") | .trend]')"
+	else
+		pass
+	fi
+}
+
+# wait_for_reports N: until $TMP/out holds N complete JSON reports
+wait_for_reports() {
+	local deadline=$((SECONDS + 30))
+	until [ "$(grep -c '^}' "$TMP/out")" -ge "$1" ]; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
+for t in command_tree round_trip diff_runs bad_run_files growth; do
+	run_test $t
+done
