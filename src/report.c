@@ -239,17 +239,20 @@ static void text_caches(const struct model *m, struct cache_sum *sums, size_t n,
 	bool found;
 	size_t i;
 
-	fprintf(out, "\nper cache (all outstanding):\n  %-24s %10s %12s %16s\n", "CACHE",
-		"OBJECTS", "BYTES", "SLABINFO CHANGE");
+	fprintf(out, "\nper cache (all outstanding):\n  %-24s %10s %12s %16s %10s\n", "CACHE",
+		"OBJECTS", "BYTES", "SLABINFO CHANGE", "EXPLAINED");
 	for (i = 0; i < n; i++) {
 		__s64 d = slab_delta(m, sums[i].cache, &found);
 
 		fprintf(out, "  %-24s %10lld %12lld ", sums[i].cache, (long long)sums[i].count,
 			(long long)sums[i].bytes);
-		if (found)
-			fprintf(out, "%+16lld\n", (long long)d);
+		/* how much of the growth the user watched in slabinfo kleak accounts for */
+		if (found && d > 0)
+			fprintf(out, "%+16lld %9.0f%%\n", (long long)d, 100.0 * sums[i].count / d);
+		else if (found)
+			fprintf(out, "%+16lld %10s\n", (long long)d, "-");
 		else
-			fprintf(out, "%16s\n", "-");
+			fprintf(out, "%16s %10s\n", "-", "-");
 	}
 }
 

@@ -103,7 +103,8 @@ static int cmp_age_desc(const void *a, const void *b)
 static bool is_tracer_frame(const char *sym)
 {
 	static const char *const prefixes[] = {
-		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "perf_trace_", "trace_call_bpf",
+		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_", "perf_trace_",
+		"trace_call_bpf",
 		"perf_tp_event", "bpf_get_stack",
 	};
 	size_t i;
