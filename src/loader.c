@@ -240,14 +240,39 @@ static void print_sizing(const struct kleak_bpf *skel)
 	pr_debug("BPF map memory: %llu bytes (%.1f MiB)", total, total / 1048576.0);
 }
 
+/* Where cgroup v2 is mounted: /sys/fs/cgroup, or .../unified on hybrid systems. */
+static int cgroup2_root(char *buf, size_t len)
+{
+	char dev[256], dir[4096], type[64];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, dir, type) == 3) {
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(buf, len, "%s", dir);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
 static int open_cgroup(const char *path)
 {
-	char buf[4096];
+	char root[4096], buf[8192];
 	struct statfs st;
 	int fd, err;
 
 	if (path[0] != '/') {
-		snprintf(buf, sizeof(buf), "/sys/fs/cgroup/%s", path);
+		err = cgroup2_root(root, sizeof(root));
+		if (err) {
+			pr_err("--cgroup %s: no cgroup v2 hierarchy is mounted", path);
+			return err;
+		}
+		snprintf(buf, sizeof(buf), "%s/%s", root, path);
 		path = buf;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -156,6 +156,71 @@ wait_for_reports() {
 	done
 }
 
-for t in command_tree round_trip diff_runs bad_run_files growth; do
+# --cgroup: only tasks in the cgroup (or below) count; the same comm outside does not
+test_cgroup() {
+	local root cg
+	need_root || return
+	root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	[ -n "$root" ] || { skip "no cgroup v2 hierarchy mounted"; return; }
+	cg="$root/kleak-test-$$"
+	mkdir "$cg" || { fail "cannot create $cg"; return; }
+	start_kleak --cgroup "$cg" -o 0 -T 0 --format json ||
+		{ rmdir "$cg"; fail "kleak did not attach"; return; }
+	start_workload outside -c 40 -n "$COMM" pipes || { rmdir "$cg"; fail "workload failed"; return; }
+	hold_stdin inside
+	(echo $BASHPID > "$cg/cgroup.procs" && without_holds "$WL" --wait -c 25 -n "$COMM" files) \
+		< "$TMP/inside.fifo" > "$TMP/inside.out" &
+	wait_for "$TMP/inside.out" '^ready' 60
+	report_now
+	release_workload inside
+	release_workload outside
+	stop_kleak
+	rmdir "$cg"
+	local files pipes
+	files=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_empty_file\+' filp)
+	pipes=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_pipe_info\+')
+	if [ "${files:-0}" -lt 25 ]; then
+		fail "${files:-0} files of the task in the cgroup, expected >= 25"
+	elif [ "${pipes:-0}" -ne 0 ]; then
+		fail "$pipes pipe objects of a task outside the cgroup reported"
+	else
+		pass
+	fi
+}
+
+# --pid --follow: children forked after attach are traced, others are not
+test_follow() {
+	local parent
+	need_root || return
+	hold_stdin go
+	hold_stdin child
+	# the parent forks the workload only once kleak is attached
+	(without_holds bash -c 'read -r _ < "$1"; "$2" --wait -c 25 -n "$3" files \
+		< "$4" > "$5"; wait' sh "$TMP/go.fifo" "$WL" "$COMM" "$TMP/child.fifo" \
+		"$TMP/child.out") &
+	parent=$!
+	start_kleak -p "$parent" --follow -o 0 -T 0 --format json || { fail "kleak did not attach"; return; }
+	start_workload other -c 40 -n "$COMM" pipes || { fail "workload failed"; return; }
+	echo go > "$TMP/go.fifo"
+	wait_for "$TMP/child.out" '^ready' 60
+	report_now
+	release_stdin child
+	release_workload other
+	release_stdin go
+	wait "$parent"
+	stop_kleak
+	local files pipes
+	files=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_empty_file\+' filp)
+	pipes=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_pipe_info\+')
+	if [ "${files:-0}" -lt 25 ]; then
+		fail "${files:-0} files of a child forked after attach, expected >= 25"
+	elif [ "${pipes:-0}" -ne 0 ]; then
+		fail "$pipes pipe objects of an unrelated process reported"
+	else
+		pass
+	fi
+}
+
+for t in command_tree round_trip diff_runs bad_run_files growth cgroup follow; do
 	run_test $t
 done
