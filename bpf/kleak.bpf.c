@@ -43,6 +43,7 @@ const volatile __u32 sample_rate = 1;
 /* --stack-depth in bytes; the stacks map's value size */
 const volatile __u32 stack_bytes = KLEAK_MAX_STACK_DEPTH * sizeof(__u64);
 const volatile bool trace_events;
+const volatile __u32 nr_cpus = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -51,12 +52,31 @@ struct {
 	__uint(max_entries, 1);	/* sized by --max-allocs */
 } allocs SEC(".maps");
 
+/* site key -> index into site_totals */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct kleak_site);
-	__type(value, struct kleak_site_totals);
-	__uint(max_entries, 1);
+	__type(value, __u32);
+	__uint(max_entries, 1);	/* sized by --max-sites */
 } sites SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct kleak_site_totals);
+	__uint(max_entries, 1);	/* sized by --max-sites */
+} site_totals SEC(".maps");
+
+/*
+ * Each CPU hands out the indices of site_totals congruent to its id modulo
+ * nr_cpus: no atomic fetch-and-add, which needs BPF ISA v3 (kernel 5.12).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+} site_cursor SEC(".maps");
 
 /* stack hash -> frames; only a site's first allocation stores its stack */
 struct {
@@ -220,36 +240,58 @@ static __always_inline void stack_capture(void *ctx, struct kleak_site *site, __
 	*frames = buf;
 }
 
-/*
- * The totals of a site, created on its first allocation together with its
- * stack; the cache name is read then too, never per allocation.
- */
-static __always_inline struct kleak_site_totals *site_get(struct kleak_stats *s,
-							  struct kleak_site *site,
-							  const __u64 *frames, const char *name)
+static __always_inline struct kleak_site_totals *totals_of(__u32 idx)
 {
-	struct kleak_site_totals *t, zero = {};
+	return bpf_map_lookup_elem(&site_totals, &idx);
+}
+
+/*
+ * The index of a site, created on its first allocation together with its
+ * stack; the cache name is read then too, never per allocation. Returns
+ * false when the site tables are full.
+ */
+static __always_inline bool site_index(struct kleak_stats *s, const struct kleak_site *site,
+				       const __u64 *frames, const char *name, __u32 *idx)
+{
+	struct kleak_site_totals *t;
+	__u32 *found, *cursor, zero = 0;
 	long err;
 
-	t = bpf_map_lookup_elem(&sites, site);
-	if (t)
-		return t;
+	found = bpf_map_lookup_elem(&sites, site);
+	if (found) {
+		*idx = *found;
+		return true;
+	}
+	cursor = bpf_map_lookup_elem(&site_cursor, &zero);
+	if (!cursor)
+		return false;
+	*idx = *cursor * nr_cpus + bpf_get_smp_processor_id();
+	t = totals_of(*idx);
+	if (!t)
+		return false;
 	if (frames) {
 		err = bpf_map_update_elem(&stacks, &site->stack, frames, BPF_NOEXIST);
 		if (err && err != -EEXIST)
 			s->counters[STAT_STACK_MAP_FULL]++;
 	}
+	(*cursor)++;
+	t->site = *site;
 	if (name)
-		bpf_probe_read_kernel_str(zero.cache_name, sizeof(zero.cache_name), name);
-	err = bpf_map_update_elem(&sites, site, &zero, BPF_NOEXIST);
-	if (err && err != -EEXIST)
-		return NULL;
-	return bpf_map_lookup_elem(&sites, site);
+		bpf_probe_read_kernel_str(t->cache_name, sizeof(t->cache_name), name);
+	err = bpf_map_update_elem(&sites, site, idx, BPF_NOEXIST);
+	if (!err)
+		return true;
+	/* another CPU created it first: its slot wins, this one stays unused */
+	found = bpf_map_lookup_elem(&sites, site);
+	if (!found)
+		return false;
+	*idx = *found;
+	return true;
 }
 
-static __always_inline void site_sub(const struct kleak_site *site, __u64 size, bool retired)
+static __always_inline void site_sub(__u32 idx, __u64 size, bool retired)
 {
-	struct kleak_site_totals *t = bpf_map_lookup_elem(&sites, site);
+	struct kleak_site_totals *t = totals_of(idx);
 
 	if (!t)
 		return;
@@ -302,7 +344,7 @@ static __always_inline bool forget(__u64 addr, bool retired)
 	copy = *rec;
 	if (bpf_map_delete_elem(&allocs, &addr))
 		return false;
-	site_sub(&copy.site, copy.size, retired);
+	site_sub(copy.site, copy.size, retired);
 	if (trace_events && !retired)
 		emit(KLEAK_EVENT_FREE, addr, &copy);
 	return true;
@@ -313,6 +355,7 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 {
 	struct kleak_stats *s = stats_get();
 	struct kleak_site_totals *t;
+	struct kleak_site site = {};
 	struct kleak_alloc rec = {};
 	__u64 id, *frames = NULL;
 	long err;
@@ -335,19 +378,20 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 		return 0;
 	}
 
-	rec.site.kind = kind;
-	rec.site.cache = cache;
-	stack_capture(ctx, &rec.site, &frames);
-	if (rec.site.stack_err)
+	site.kind = kind;
+	site.cache = cache;
+	stack_capture(ctx, &site, &frames);
+	if (site.stack_err)
 		s->counters[STAT_STACK_FAULT]++;
-
-	t = site_get(s, &rec.site, frames, kind == KLEAK_SITE_CACHE ? name : NULL);
-	if (!t) {
+	if (!site_index(s, &site, frames, kind == KLEAK_SITE_CACHE ? name : NULL, &rec.site)) {
 		s->counters[STAT_SITE_MAP_FULL]++;
 		if (forget(addr, true))
 			s->counters[STAT_REALLOC_RETIRED]++;
 		return 0;
 	}
+	t = totals_of(rec.site);
+	if (!t)
+		return 0;
 
 	id = bpf_get_current_pid_tgid();
 	rec.ts_ns = bpf_ktime_get_ns();
@@ -394,8 +438,8 @@ int BPF_PROG(kmalloc_btf, unsigned long call_site, const void *ptr, size_t bytes
 SEC("tp_btf/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc_btf, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
-	return on_alloc(ctx, (__u64)ptr, BPF_CORE_READ(s, size), KLEAK_SITE_CACHE, (__u64)s,
-			BPF_CORE_READ(s, name));
+	/* tp_btf arguments are trusted pointers: plain loads, no probe_read */
+	return on_alloc(ctx, (__u64)ptr, s->size, KLEAK_SITE_CACHE, (__u64)s, s->name);
 }
 
 SEC("tp_btf/kfree")

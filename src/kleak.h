@@ -42,8 +42,13 @@ struct kleak_site {
 	__s32 stack_err;
 };
 
-/* Outstanding objects of one site, kept by the BPF programs. */
+/*
+ * Outstanding objects of one site, kept by the BPF programs in the site_totals
+ * array at the index the sites hash gives the site's key: a free then costs
+ * an inlined array access instead of a second hash lookup.
+ */
 struct kleak_site_totals {
+	struct kleak_site site;
 	__s64 count;
 	__s64 bytes;
 	/* allocations recorded at this site since attach */
@@ -60,11 +65,12 @@ struct kleak_site_totals {
 
 /* One outstanding allocation, keyed by its address. */
 struct kleak_alloc {
-	struct kleak_site site;
 	__u64 ts_ns;
 	__u64 size;
+	__u32 site;	/* index into site_totals */
 	__u32 pid;
 	__u32 tgid;
+	__u32 pad;
 	char comm[KLEAK_COMM_LEN];
 };
 

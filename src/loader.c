@@ -184,6 +184,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->sample_rate = env->sample_rate;
 	ro->trace_events = env->trace;
 	ro->stack_bytes = env->stack_depth * sizeof(__u64);
+	ro->nr_cpus = libbpf_num_possible_cpus();
 
 	bpf_object__for_each_program(p, skel->obj) {
 		bool load = prog_in_variant(skel, p, v, follow);
@@ -197,6 +198,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 
 	if ((err = bpf_map__set_max_entries(skel->maps.allocs, env->max_allocs)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.sites, env->max_sites)) ||
+	    (err = bpf_map__set_max_entries(skel->maps.site_totals, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.stacks, env->stack_entries)) ||
 	    (err = bpf_map__set_value_size(skel->maps.stacks, env->stack_depth * sizeof(__u64))) ||
 	    (err = bpf_map__set_max_entries(skel->maps.events,
@@ -226,7 +228,8 @@ static unsigned long long map_memlock(int fd)
 static void print_sizing(const struct kleak_bpf *skel)
 {
 	const struct bpf_map *maps[] = {
-		skel->maps.allocs, skel->maps.sites, skel->maps.stacks, skel->maps.events,
+		skel->maps.allocs, skel->maps.sites, skel->maps.site_totals, skel->maps.stacks,
+		skel->maps.events,
 	};
 	unsigned long long total = 0, m;
 	size_t i;
@@ -234,7 +237,7 @@ static void print_sizing(const struct kleak_bpf *skel)
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
 		m = map_memlock(bpf_map__fd(maps[i]));
 		total += m;
-		pr_debug("map %-7s %8u entries, %10llu bytes", bpf_map__name(maps[i]),
+		pr_debug("map %-11s %8u entries, %10llu bytes", bpf_map__name(maps[i]),
 			 bpf_map__max_entries(maps[i]), m);
 	}
 	pr_debug("BPF map memory: %llu bytes (%.1f MiB)", total, total / 1048576.0);
@@ -413,7 +416,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	}
 
 	tp->pub.allocs_fd = bpf_map__fd(tp->pub.skel->maps.allocs);
-	tp->pub.sites_fd = bpf_map__fd(tp->pub.skel->maps.sites);
+	tp->pub.totals_fd = bpf_map__fd(tp->pub.skel->maps.site_totals);
 	tp->pub.stacks_fd = bpf_map__fd(tp->pub.skel->maps.stacks);
 	tp->pub.stats_fd = bpf_map__fd(tp->pub.skel->maps.stats);
 	tp->pub.events_fd = env->trace ? bpf_map__fd(tp->pub.skel->maps.events) : -1;

@@ -15,7 +15,7 @@ struct tracer {
 	/* "tp_btf", "tp_btf, pre-6.1 events" or "tracepoint" */
 	const char *attach;
 	int allocs_fd;
-	int sites_fd;
+	int totals_fd;
 	int stacks_fd;
 	int stats_fd;
 	int events_fd;		/* ring buffer, or -1 without --trace */

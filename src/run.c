@@ -194,6 +194,7 @@ static int on_event(void *arg, void *data, size_t len)
 	const struct kleak_event *e = data;
 	const struct kleak_alloc *a = &e->alloc;
 	struct run *r = arg;
+	struct kleak_site_totals tot;
 	struct model_site s = {};
 	__u64 unresolved = 0;
 	struct timespec ts;
@@ -209,14 +210,17 @@ static int on_event(void *arg, void *data, size_t len)
 		       (e->free_ts_ns - a->ts_ns) / 1e9, a->comm, a->pid);
 		return 0;
 	}
-	if (!a->site.stack_err &&
-	    snapshot__symbolize(r->t, r->ks, a->site.stack, &s, &unresolved))
+	/* the site was created before the event was sent */
+	if (bpf_map_lookup_elem(r->t->totals_fd, &a->site, &tot))
+		tot.site.stack_err = -ENOENT;
+	if (!tot.site.stack_err &&
+	    snapshot__symbolize(r->t, r->ks, tot.site.stack, &s, &unresolved))
 		return 0;
 	printf("%ld.%06ld alloc 0x%llx %llu B by %s[%u] in %s\n", (long)ts.tv_sec,
 	       ts.tv_nsec / 1000, (unsigned long long)e->addr, (unsigned long long)a->size,
-	       a->comm, a->pid, a->site.stack_err ? "?" : model__ctx_name(snapshot__ctx(&s)));
-	if (a->site.stack_err)
-		printf("\t[stack not captured: %s]\n", model__stack_err_str(a->site.stack_err));
+	       a->comm, a->pid, tot.site.stack_err ? "?" : model__ctx_name(snapshot__ctx(&s)));
+	if (tot.site.stack_err)
+		printf("\t[stack not captured: %s]\n", model__stack_err_str(tot.site.stack_err));
 	for (i = 0; i < s.n_frames; i++) {
 		if (s.frames[i].sym)
 			printf("\t%s\n", s.frames[i].sym);

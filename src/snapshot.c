@@ -26,10 +26,6 @@ struct alloc_row {
 	char comm[KLEAK_COMM_LEN];
 };
 
-struct site_row {
-	struct kleak_site key;
-	struct kleak_site_totals tot;
-};
 
 /* Reads a whole hash map; *keys and *vals are malloc'd arrays of *n entries. */
 static int dump_map(int fd, size_t ksz, size_t vsz, __u32 max, void **keys, void **vals,
@@ -72,11 +68,6 @@ out_err:
 	free(k);
 	free(v);
 	return err;
-}
-
-static int cmp_site_key(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct kleak_site));
 }
 
 static int cmp_alloc_row(const void *a, const void *b)
@@ -224,32 +215,32 @@ static int fill_from_rows(struct model_site *s, const struct alloc_row *rows, si
 	return 0;
 }
 
-static void site_identity(struct model_site *s, const struct site_row *r)
+static void site_identity(struct model_site *s, const struct kleak_site_totals *t)
 {
-	s->kind = r->key.kind;
-	s->stack_err = r->key.stack_err;
-	s->count = r->tot.count;
-	s->bytes = r->tot.bytes;
-	s->allocs = r->tot.allocs;
-	s->retired = r->tot.retired;
-	s->retired_bytes = r->tot.retired_bytes;
-	switch (r->key.kind) {
+	s->kind = t->site.kind;
+	s->stack_err = t->site.stack_err;
+	s->count = t->count;
+	s->bytes = t->bytes;
+	s->allocs = t->allocs;
+	s->retired = t->retired;
+	s->retired_bytes = t->retired_bytes;
+	switch (t->site.kind) {
 	case KLEAK_SITE_KMALLOC:
-		s->obj_size = r->key.cache;
+		s->obj_size = t->site.cache;
 		slabcache__kmalloc_name(s->obj_size, s->cache, sizeof(s->cache));
 		break;
 	case KLEAK_SITE_CACHE_UNNAMED:
-		s->obj_size = r->key.cache;
+		s->obj_size = t->site.cache;
 		snprintf(s->cache, sizeof(s->cache), "(cache of %llu)",
 			 (unsigned long long)s->obj_size);
 		break;
 	default:
-		memcpy(s->cache, r->tot.cache_name, sizeof(s->cache));
+		memcpy(s->cache, t->cache_name, sizeof(s->cache));
 		s->cache[sizeof(s->cache) - 1] = '\0';
-		if (r->tot.count > 0)
-			s->obj_size = r->tot.bytes / r->tot.count;
-		else if (r->tot.retired)
-			s->obj_size = r->tot.retired_bytes / r->tot.retired;
+		if (t->count > 0)
+			s->obj_size = t->bytes / t->count;
+		else if (t->retired)
+			s->obj_size = t->retired_bytes / t->retired;
 	}
 }
 
@@ -287,9 +278,9 @@ static __u64 now_ns(void)
 int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m)
 {
 	void *akeys = NULL, *avals = NULL, *skeys = NULL, *svals = NULL;
-	struct site_row *sites = NULL;
+	struct kleak_site_totals *totals;
 	struct alloc_row *rows = NULL;
-	size_t n_allocs, n_sites, i, j, r;
+	size_t n_allocs, n_slots, i, j, r;
 	struct kleak_alloc *a;
 	__u64 now;
 	int err;
@@ -299,40 +290,30 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 		pr_err("failed to read the stats map: %s", strerror(-err));
 		return err;
 	}
-	err = dump_map(t->sites_fd, sizeof(struct kleak_site), sizeof(struct kleak_site_totals),
-		       t->max_sites, &skeys, &svals, &n_sites);
+	/* totals first: a record read later may name a site created since, never the reverse */
+	err = dump_map(t->totals_fd, sizeof(__u32), sizeof(struct kleak_site_totals),
+		       t->max_sites, &skeys, &svals, &n_slots);
 	if (!err)
 		err = dump_map(t->allocs_fd, sizeof(__u64), sizeof(struct kleak_alloc),
-			       t->max_allocs, &akeys, &avals,
-			       &n_allocs);
+			       t->max_allocs, &akeys, &avals, &n_allocs);
 	if (err) {
 		pr_err("failed to read the BPF maps: %s", strerror(-err));
 		goto out;
 	}
+	totals = svals;
 	now = now_ns();
 
-	sites = malloc((n_sites ? n_sites : 1) * sizeof(*sites));
 	rows = malloc((n_allocs ? n_allocs : 1) * sizeof(*rows));
-	if (!sites || !rows) {
+	if (!rows) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < n_sites; i++) {
-		memcpy(&sites[i].key, (char *)skeys + i * sizeof(struct kleak_site),
-		       sizeof(struct kleak_site));
-		memcpy(&sites[i].tot, (char *)svals + i * sizeof(struct kleak_site_totals),
-		       sizeof(struct kleak_site_totals));
-	}
-	qsort(sites, n_sites, sizeof(*sites), cmp_site_key);
-
 	for (i = 0, r = 0; i < n_allocs; i++) {
-		struct site_row *sr;
-
 		a = (struct kleak_alloc *)avals + i;
-		sr = bsearch(&a->site, sites, n_sites, sizeof(*sites), cmp_site_key);
-		if (!sr)
-			continue;	/* recorded after the sites were read */
-		rows[r].site = sr - sites;
+		/* an array batch returns every slot, in index order */
+		if (a->site >= n_slots)
+			continue;
+		rows[r].site = a->site;
 		rows[r].age_ms = now > a->ts_ns ? (now - a->ts_ns) / 1000000 : 0;
 		memcpy(rows[r].comm, a->comm, KLEAK_COMM_LEN);
 		r++;
@@ -340,23 +321,24 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	n_allocs = r;
 	qsort(rows, n_allocs, sizeof(*rows), cmp_alloc_row);
 
-	for (i = 0, j = 0; i < n_sites; i++) {
+	for (i = 0, j = 0; i < n_slots; i++) {
+		const struct kleak_site_totals *tot = &totals[i];
 		size_t first = j;
 		struct model_site *s;
 
 		while (j < n_allocs && rows[j].site == i)
 			j++;
-		if (!sites[i].tot.count && !sites[i].tot.retired && j == first)
+		if (!tot->count && !tot->retired && j == first)
 			continue;
 		s = model__add_site(m);
 		if (!s) {
 			err = -ENOMEM;
 			goto out;
 		}
-		site_identity(s, &sites[i]);
+		site_identity(s, tot);
 		err = fill_from_rows(s, rows + first, j - first);
-		if (!err && !sites[i].key.stack_err)
-			err = snapshot__symbolize(t, ks, sites[i].key.stack, s, &m->unresolved_frames);
+		if (!err && !tot->site.stack_err)
+			err = snapshot__symbolize(t, ks, tot->site.stack, s, &m->unresolved_frames);
 		if (err)
 			goto out;
 		if (!s->stack_err)
@@ -369,7 +351,6 @@ out:
 	free(avals);
 	free(skeys);
 	free(svals);
-	free(sites);
 	free(rows);
 	return err;
 }

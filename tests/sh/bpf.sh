@@ -33,8 +33,14 @@ held_test() {
 	tracer=$(jq -s '[.[].sites[].frames[0].sym // "" |
 		select(test("^(bpf_prog_|bpf_trace_run|__bpf_trace_|__traceiter_|perf_trace_)"))]
 		| length' "$TMP/out")
+	# one site per stack and cache: a second one would split the counts
+	local dups
+	dups=$(jq -s '[.[] | [.sites[] | {c: .cache, f: [.frames[].addr]}] | group_by(.)
+		| map(select(length > 1)) | length] | add' "$TMP/out")
 	if [ "$tracer" -ne 0 ]; then
 		fail "$tracer sites start with a frame of the tracer itself"
+	elif [ "$dups" -ne 0 ]; then
+		fail "$dups stacks reported as more than one site"
 	elif [ "$held" -lt "$min" ]; then
 		fail "held $kind: $held objects on /$re/, expected >= $min"
 	elif [ "$after" -ge $((min / 10 + 2)) ]; then
