@@ -171,6 +171,8 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	if (env->comm) {
 		ro->filter_comm = true;
 		strncpy((char *)ro->targ_comm, env->comm, KLEAK_COMM_LEN - 1);
+		/* the name and its NUL, as the BPF side compares two words */
+		memset((char *)ro->comm_mask, 0xff, strlen(env->comm) + 1);
 	}
 	ro->min_size = env->min_size;
 	ro->max_size = env->max_size;
