@@ -16,16 +16,10 @@
  * when not using", and the unification of the NUMA/UMA tracepoints in the same
  * series) kmalloc and kmem_cache_alloc shared the kmem_alloc event class, the
  * kmalloc_node and kmem_cache_alloc_node events existed, and no record or
- * tracepoint argument named the cache.
+ * tracepoint argument named the cache. The kmem_alloc_node record only adds
+ * a node after these fields, so one flavour reads both.
  */
 struct trace_event_raw_kmem_alloc___old {
-	unsigned long call_site;
-	const void *ptr;
-	size_t bytes_req;
-	size_t bytes_alloc;
-} __attribute__((preserve_access_index));
-
-struct trace_event_raw_kmem_alloc_node___old {
 	unsigned long call_site;
 	const void *ptr;
 	size_t bytes_req;

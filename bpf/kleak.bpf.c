@@ -507,19 +507,25 @@ int kmem_cache_alloc_node_btf_old(__u64 *ctx)
 
 /* classic tracepoints, for kernels without tp_btf */
 
+/* The pre-6.1 kmem_alloc and kmem_alloc_node records: no cache, no name. */
+static __always_inline int on_alloc_tp_old(void *ctx,
+					   const struct trace_event_raw_kmem_alloc___old *r,
+					   __u32 kind)
+{
+	__u64 bytes = BPF_CORE_READ(r, bytes_alloc);
+
+	return on_alloc(ctx, (__u64)BPF_CORE_READ(r, ptr), bytes, kind, bytes, NULL);
+}
+
 SEC("tracepoint/kmem/kmalloc")
 int kmalloc_tp(struct trace_event_raw_kmalloc *ctx)
 {
 	__u64 bytes;
 
-	if (bpf_core_type_exists(struct trace_event_raw_kmalloc)) {
-		bytes = BPF_CORE_READ(ctx, bytes_alloc);
-		return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC,
-				bytes, NULL);
-	}
-	bytes = BPF_CORE_READ((struct trace_event_raw_kmem_alloc___old *)ctx, bytes_alloc);
-	return on_alloc(ctx, (__u64)BPF_CORE_READ((struct trace_event_raw_kmem_alloc___old *)ctx, ptr),
-			bytes, KLEAK_SITE_KMALLOC, bytes, NULL);
+	if (!bpf_core_type_exists(struct trace_event_raw_kmalloc))
+		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SITE_KMALLOC);
+	bytes = BPF_CORE_READ(ctx, bytes_alloc);
+	return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC, bytes, NULL);
 }
 
 /* FNV-1a: an identity for a cache known only by the name in its record */
@@ -538,26 +544,20 @@ int kmem_cache_alloc_tp(struct trace_event_raw_kmem_cache_alloc *ctx)
 {
 	char name[KLEAK_CACHE_NAME_LEN] = {};
 	const char *kname;
-	__u64 bytes;
+	__u64 bytes, ptr;
 	__u32 loc;
 
-	if (!bpf_core_type_exists(struct trace_event_raw_kmem_cache_alloc)) {
-		struct trace_event_raw_kmem_alloc___old *old = (void *)ctx;
-
-		bytes = BPF_CORE_READ(old, bytes_alloc);
-		return on_alloc(ctx, (__u64)BPF_CORE_READ(old, ptr), bytes,
-				KLEAK_SITE_CACHE_UNNAMED, bytes, NULL);
-	}
+	if (!bpf_core_type_exists(struct trace_event_raw_kmem_cache_alloc))
+		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SITE_CACHE_UNNAMED);
 	bytes = BPF_CORE_READ(ctx, bytes_alloc);
+	ptr = (__u64)BPF_CORE_READ(ctx, ptr);
 	/* 6.1 and 6.12 records carry no name; 6.18's has a __data_loc string */
 	if (!bpf_core_field_exists(ctx->__data_loc_name))
-		return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes,
-				KLEAK_SITE_CACHE_UNNAMED, bytes, NULL);
+		return on_alloc(ctx, ptr, bytes, KLEAK_SITE_CACHE_UNNAMED, bytes, NULL);
 	loc = BPF_CORE_READ(ctx, __data_loc_name);
 	kname = (const char *)ctx + (loc & 0xffff);
 	bpf_probe_read_kernel_str(name, sizeof(name), kname);
-	return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_CACHE,
-			name_hash(name), kname);
+	return on_alloc(ctx, ptr, bytes, KLEAK_SITE_CACHE, name_hash(name), kname);
 }
 
 SEC("tracepoint/kmem/kfree")
@@ -573,20 +573,15 @@ int kmem_cache_free_tp(struct trace_event_raw_kmem_cache_free *ctx)
 }
 
 SEC("tracepoint/kmem/kmalloc_node")
-int kmalloc_node_tp(struct trace_event_raw_kmem_alloc_node___old *ctx)
+int kmalloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 {
-	__u64 bytes = BPF_CORE_READ(ctx, bytes_alloc);
-
-	return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC, bytes, NULL);
+	return on_alloc_tp_old(ctx, ctx, KLEAK_SITE_KMALLOC);
 }
 
 SEC("tracepoint/kmem/kmem_cache_alloc_node")
-int kmem_cache_alloc_node_tp(struct trace_event_raw_kmem_alloc_node___old *ctx)
+int kmem_cache_alloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 {
-	__u64 bytes = BPF_CORE_READ(ctx, bytes_alloc);
-
-	return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_CACHE_UNNAMED,
-			bytes, NULL);
+	return on_alloc_tp_old(ctx, ctx, KLEAK_SITE_CACHE_UNNAMED);
 }
 
 /* --follow and -- CMD: every task forked by a traced one is traced too. */

@@ -1,0 +1,550 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# make bench: throughput of workloads with a fixed kernel allocation pattern
+# (tools/bench/churn.c) under each tracer configuration, relative to no tracer,
+# plus the per-event BPF cost the kernel itself measures (run_time_ns/run_cnt),
+# the tracers' BPF map memory and userspace RSS. Writes BENCHMARKS.md.
+#
+# Configurations run interleaved within a repetition (A B C ... then the
+# reverse order on the next one), so drift and noise from other load hit all
+# of them alike; each is reported as its median (and min-max) over the
+# repetitions, relative to the median untraced throughput of the same run.
+# A tracer is known to be attached by the line it prints, never by a sleep.
+#
+# Environment:
+#   REPS=5          repetitions of the whole interleaved sequence
+#   SECONDS=1       seconds per workload run (BENCH_SECONDS works too)
+#   COST_SECONDS=1  seconds per workload in the bpf_stats cost pass
+#   WORKLOADS="open socket tcp fork getppid"
+#   MEMLEAK=/path   a locally built libbpf-tools memleak to include
+#   BT_MAP_KEYS=65536  BPFTRACE_MAP_KEYS_MAX for the bpftrace equivalent
+#   QUIET_TIMEOUT=120  seconds to wait for another tracer on the kmem hooks to go
+#   KLEAK=./kleak   BENCH_OUT=BENCHMARKS.md
+
+# Read first: bash counts SECONDS up from the value it inherited.
+run_seconds=${BENCH_SECONDS:-$SECONDS}
+[ "$run_seconds" -gt 0 ] 2>/dev/null || run_seconds=1
+
+set -u -o pipefail
+cd "$(dirname "$0")/../.." || exit 1
+
+REPS=${REPS:-5}
+COST_SECONDS=${COST_SECONDS:-1}
+WORKLOADS=${WORKLOADS:-"open socket tcp fork getppid"}
+KLEAK=${KLEAK:-./kleak}
+MEMLEAK=${MEMLEAK:-}
+BT_MAP_KEYS=${BT_MAP_KEYS:-65536}
+BENCH_OUT=${BENCH_OUT:-BENCHMARKS.md}
+FLOOR=.output/bench-floor
+CHURN=.output/bench-churn
+WORK=.output/bench
+READY_TIMEOUT=60
+QUIET_TIMEOUT=${QUIET_TIMEOUT:-120}
+STOP_TIMEOUT=120
+BENCH_COMM=kleak-bench
+NOMATCH_COMM=kleak-nomatch
+
+# The memleak equivalent: a stack per outstanding address, retired on free.
+# END clears the map so that each stop does not print thousands of stacks.
+BPFTRACE_PROG='
+BEGIN { printf("bpftrace: attached\n"); }
+tracepoint:kmem:kmalloc, tracepoint:kmem:kmem_cache_alloc { @allocs[args->ptr] = kstack; }
+tracepoint:kmem:kfree, tracepoint:kmem:kmem_cache_free { delete(@allocs[args->ptr]); }
+END { clear(@allocs); }'
+
+tracer_pid=
+job_pid=
+stats_saved=
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root: the tracers load BPF programs"
+for v in "$REPS" "$COST_SECONDS"; do
+	[ "$v" -gt 0 ] 2>/dev/null || die "invalid REPS/COST_SECONDS '$v': not a positive integer"
+done
+command -v jq >/dev/null || die "jq not found: install Debian package jq (make deps)"
+command -v bpftool >/dev/null || die "bpftool not found: install Debian package bpftool (make deps)"
+
+apt_install() {
+	log "installing Debian package(s) $*"
+	apt-get update -qq >/dev/null &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
+			>/dev/null
+}
+
+# Tracers are stopped on any exit, and bpf_stats_enabled goes back to what it was.
+cleanup() {
+	stop_tracer
+	if [ -n "$stats_saved" ]; then
+		sysctl -q -w kernel.bpf_stats_enabled="$stats_saved" >/dev/null
+		stats_saved=
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rm -rf "$WORK" && mkdir -p "$WORK" || die "cannot create $WORK"
+
+# Until the Makefile builds it, build the workload here with the same flags.
+if [ ! -x "$CHURN" ] || [ tools/bench/churn.c -nt "$CHURN" ]; then
+	${CC:-cc} -g -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+		-Wmissing-prototypes -Wundef -Wformat-security -Wno-unused-parameter \
+		-D_GNU_SOURCE tools/bench/churn.c -o "$CHURN" || die "failed to build $CHURN"
+fi
+
+# --- configurations -------------------------------------------------------
+
+configs=(untraced)
+declare -A label note ready
+label[untraced]="untraced"
+
+if [ -x "$FLOOR" ]; then
+	configs+=(floor)
+else
+	note[floor]="skipped: $FLOOR not built (make bench builds it)"
+fi
+label[floor]="floor: 4 empty tp_btf programs"
+ready[floor]="^floor: attached"
+
+label[kleak]="kleak (no filter, full stacks)"
+label[kleak_nomatch]="kleak -c $NOMATCH_COMM (filter misses)"
+label[kleak_comm]="kleak -c $BENCH_COMM (filter matches)"
+label[kleak_s16]="kleak -s 16 (sampled)"
+for c in kleak kleak_nomatch kleak_comm kleak_s16; do
+	ready[$c]="^kleak: tracing"
+done
+label[kleak_v]=${label[kleak]}
+ready[kleak_v]=${ready[kleak]}
+kleak_configs=(kleak kleak_nomatch kleak_comm kleak_s16)
+
+if ! dpkg -s libbpf-tools >/dev/null 2>&1; then
+	apt_install libbpf-tools || log "could not install libbpf-tools"
+fi
+libbpf_tools_ver=$(dpkg-query -W -f '${Version}' libbpf-tools 2>/dev/null)
+deb_memleak=$(dpkg -L libbpf-tools 2>/dev/null | grep -E '/s?bin/memleak$' | head -n 1)
+label[memleak_deb]="memleak (Debian libbpf-tools ${libbpf_tools_ver:-not installed})"
+ready[memleak_deb]="^Tracing outstanding memory allocs"
+if [ -n "$deb_memleak" ]; then
+	configs+=(memleak_deb)
+elif [ -n "$libbpf_tools_ver" ]; then
+	note[memleak_deb]="not run: Debian's libbpf-tools $libbpf_tools_ver does not ship memleak"
+else
+	note[memleak_deb]="not run: Debian package libbpf-tools could not be installed"
+fi
+
+label[memleak_local]="memleak (MEMLEAK=${MEMLEAK:-unset})"
+ready[memleak_local]="^Tracing outstanding memory allocs"
+if [ -n "$MEMLEAK" ]; then
+	if [ -x "$MEMLEAK" ]; then
+		configs+=(memleak_local)
+	else
+		note[memleak_local]="skipped: MEMLEAK=$MEMLEAK is not an executable"
+	fi
+fi
+
+if ! command -v bpftrace >/dev/null; then
+	apt_install bpftrace || log "could not install bpftrace"
+fi
+label[bpftrace]="bpftrace (@[args->ptr] = kstack, delete on free)"
+# "Attaching N probes..." comes before the attach; BEGIN fires after it.
+ready[bpftrace]="^bpftrace: attached"
+if command -v bpftrace >/dev/null; then
+	label[bpftrace]="bpftrace $(bpftrace --version | awk '{print $2}') (@[args->ptr] = kstack, delete on free)"
+	configs+=(bpftrace)
+else
+	note[bpftrace]="skipped: bpftrace not installed and apt-get install failed"
+fi
+
+# tracer_cmd CONFIG: the command line of CONFIG's tracer in the array cmd.
+tracer_cmd() {
+	case $1 in
+	floor) cmd=("$FLOOR") ;;
+	kleak) cmd=("$KLEAK") ;;
+	kleak_v) cmd=("$KLEAK" -v) ;;
+	kleak_nomatch) cmd=("$KLEAK" -c "$NOMATCH_COMM") ;;
+	kleak_comm) cmd=("$KLEAK" -c "$BENCH_COMM") ;;
+	kleak_s16) cmd=("$KLEAK" -s 16) ;;
+	memleak_deb) cmd=("$deb_memleak" 3600) ;;
+	memleak_local) cmd=("$MEMLEAK" 3600) ;;
+	bpftrace) cmd=(env BPFTRACE_MAP_KEYS_MAX="$BT_MAP_KEYS" bpftrace -e "$BPFTRACE_PROG") ;;
+	*) return 1 ;;
+	esac
+}
+
+# start_tracer CONFIG LOG [peak_rss_file]: run CONFIG's tracer with stdout and
+# stderr in LOG and return once its ready line is there; 1 if it never comes.
+# With a third argument the tracer runs under GNU time, which records its
+# peak RSS there (time ignores SIGINT, so the signal goes to the tracer).
+start_tracer() {
+	local conf=$1 out=$2 rss=${3:-} deadline pat=${ready[$1]}
+
+	tracer_cmd "$conf" || return 1
+	if [ -n "$rss" ]; then
+		/usr/bin/time -f '%M' -o "$rss" "${cmd[@]}" >"$out" 2>&1 &
+	else
+		"${cmd[@]}" >"$out" 2>&1 &
+	fi
+	job_pid=$!
+	tracer_pid=$job_pid
+	deadline=$(($(date +%s) + READY_TIMEOUT))
+	until grep -qE "$pat" "$out" 2>/dev/null; do
+		if ! kill -0 "$job_pid" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+			stop_tracer
+			return 1
+		fi
+		sleep 0.05
+	done
+	if [ -n "$rss" ]; then
+		tracer_pid=$(cat "/proc/$job_pid/task/$job_pid/children" 2>/dev/null)
+		tracer_pid=${tracer_pid%% *}
+		[ -n "$tracer_pid" ] || tracer_pid=$job_pid
+	fi
+	return 0
+}
+
+# stop_tracer: SIGINT, let it print its report, SIGKILL if it hangs.
+# Returns the tracer's exit status.
+stop_tracer() {
+	local deadline rc=0
+
+	[ -n "$job_pid" ] || return 0
+	kill -INT "$tracer_pid" 2>/dev/null
+	deadline=$(($(date +%s) + STOP_TIMEOUT))
+	while kill -0 "$job_pid" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			log "tracer $tracer_pid did not exit in ${STOP_TIMEOUT}s on SIGINT: killing it"
+			kill -KILL "$tracer_pid" "$job_pid" 2>/dev/null
+			break
+		fi
+		sleep 0.05
+	done
+	wait "$job_pid" 2>/dev/null || rc=$?
+	job_pid=
+	tracer_pid=
+	return $rc
+}
+
+# Preflight: a tracer that cannot attach is reported, not benchmarked.
+preflight() {
+	local conf=$1 out=$WORK/preflight-$1.log
+
+	if start_tracer "$conf" "$out"; then
+		stop_tracer || log "$conf: exit status $? after SIGINT (see $out)"
+		return 0
+	fi
+	note[$conf]="skipped: failed to attach ($(grep -v '^$' "$out" | tail -n 1 | cut -c1-120))"
+	log "$conf: ${note[$conf]}"
+	return 1
+}
+
+if [ ! -x "$KLEAK" ]; then
+	for c in "${kleak_configs[@]}"; do note[$c]="skipped: $KLEAK not built"; done
+elif preflight kleak; then
+	configs+=("${kleak_configs[@]}")
+else
+	for c in "${kleak_configs[@]}"; do note[$c]=${note[kleak]}; done
+fi
+kept=()
+for c in "${configs[@]}"; do
+	case $c in
+	untraced | kleak*) kept+=("$c") ;;
+	*) if preflight "$c"; then kept+=("$c"); fi ;;
+	esac
+done
+configs=("${kept[@]}")
+
+# --- throughput -----------------------------------------------------------
+
+# bpf_ids PID KIND: ids of the BPF objects (prog or map) PID holds open.
+bpf_ids() {
+	grep -h "^$2_id:" /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un
+}
+
+# foreign_kmem_progs: how many BPF programs on the kmem hooks are loaded that
+# are not the current tracer's (a test's tracer, a stuck one): a run next to
+# one measures both, so it waits for them to go and is repeated if one came.
+foreign_kmem_progs() {
+	bpftool prog show -j | jq -r --argjson ours "$our_progs" \
+		'.[] | select((.type == "tracing" or .type == "tracepoint" or
+			       .type == "raw_tracepoint") and
+			      (.name | test("kmalloc|kfree|kmem_cache")) and
+			      (.id as $i | $ours | index($i) | not)) | .id' | wc -l
+}
+
+# wait_quiet: until no foreign kmem program is loaded; 1 after QUIET_TIMEOUT.
+wait_quiet() {
+	local deadline=$(($(date +%s) + QUIET_TIMEOUT)) said=
+
+	while [ "$(foreign_kmem_progs)" -gt 0 ]; do
+		[ -n "$said" ] || log "another tracer has programs on the kmem hooks: waiting"
+		said=1
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.5
+	done
+}
+
+results=$WORK/results
+: >"$results"
+our_progs='[]'
+reruns=0
+tainted=0
+start_time=$(date +%s)
+loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
+log "configurations: ${configs[*]}; $REPS reps x ${run_seconds}s per workload"
+
+run_workloads() {
+	local conf=$1 rep=$2 w line
+
+	for w in $WORKLOADS; do
+		for try in 1 2 3; do
+			wait_quiet
+			line=$("$CHURN" "$w" "$run_seconds") || die "$CHURN $w failed"
+			[ "$(foreign_kmem_progs)" -eq 0 ] && break
+			if [ "$try" -eq 3 ]; then
+				tainted=$((tainted + 1))
+			else
+				reruns=$((reruns + 1))
+			fi
+		done
+		printf '%s %s %s %s\n' "$conf" "$w" "$rep" "${line#* }" >>"$results"
+	done
+}
+
+for ((rep = 1; rep <= REPS; rep++)); do
+	order=("${configs[@]}")
+	if ((rep % 2 == 0)); then
+		order=()
+		for ((i = ${#configs[@]} - 1; i >= 0; i--)); do order+=("${configs[i]}"); done
+	fi
+	for conf in "${order[@]}"; do
+		log "rep $rep/$REPS: $conf"
+		if [ "$conf" = untraced ]; then
+			run_workloads "$conf" "$rep"
+			continue
+		fi
+		out=$WORK/$conf.$rep.log
+		start_tracer "$conf" "$out" || die "$conf failed to attach in rep $rep (see $out)"
+		our_progs=$(bpf_ids "$tracer_pid" prog | jq -s -c .)
+		run_workloads "$conf" "$rep"
+		stop_tracer || log "$conf: exit status $? after SIGINT (see $out)"
+		our_progs='[]'
+	done
+done
+throughput_time=$(($(date +%s) - start_time))
+loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- per-event cost, map memory, RSS --------------------------------------
+
+# map_memory_kib PID: the kernel's memlock accounting of PID's maps.
+map_memory_kib() {
+	local f
+
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '/^map_id:/ {id = $2} /^memlock:/ {m = $2}
+		     END {if (id != "") print id, m}' "$f" 2>/dev/null
+	done | sort -un | awk '{s += $2} END {printf "%.0f", s / 1024}'
+}
+
+# prog_stats IDS...: "name run_cnt run_time_ns" for each of the programs.
+prog_stats() {
+	local ids
+
+	ids=$(printf '%s\n' "$@" | jq -s -c .)
+	bpftool prog show -j | jq -r --argjson ids "$ids" \
+		'.[] | select(.id as $i | $ids | index($i)) |
+		 "\(.id) \(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"'
+}
+
+cost=$WORK/cost
+: >"$cost"
+declare -A maps_kib rss_kib peak_kib
+stats_orig=$(sysctl -n kernel.bpf_stats_enabled)
+log "cost pass: kernel.bpf_stats_enabled on for ${COST_SECONDS}s per workload and tracer"
+for conf in "${configs[@]}"; do
+	[ "$conf" = untraced ] && continue
+	c=$conf
+	# kleak prints its map sizes with -v; the other kleak configs share them.
+	[ "$conf" = kleak ] && c=kleak_v
+	out=$WORK/cost-$conf.log
+	start_tracer "$c" "$out" "$WORK/peak-$conf" || die "$conf failed to attach in the cost pass"
+	mapfile -t ids < <(bpf_ids "$tracer_pid" prog)
+	maps_kib[$conf]=$(map_memory_kib "$tracer_pid")
+	prog_stats "${ids[@]}" >"$WORK/before-$conf"
+	stats_saved=$stats_orig
+	sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null
+	for w in $WORKLOADS; do "$CHURN" "$w" "$COST_SECONDS" >/dev/null || die "$CHURN $w failed"; done
+	prog_stats "${ids[@]}" >"$WORK/after-$conf"
+	sysctl -q -w kernel.bpf_stats_enabled="$stats_orig" >/dev/null
+	stats_saved=
+	rss_kib[$conf]=$(awk '/^VmRSS:/ {print $2}' /proc/"$tracer_pid"/status)
+	stop_tracer || log "$conf: exit status $? after SIGINT (see $out)"
+	peak_kib[$conf]=$(cat "$WORK/peak-$conf" 2>/dev/null | tail -n 1)
+	# delta per program; the hook from the name (bpftrace's are the event names)
+	join <(sort -k1,1 "$WORK/before-$conf") <(sort -k1,1 "$WORK/after-$conf") | awk -v conf="$conf" '
+		{ hook = "other" }
+		$2 ~ /^kmem_cache_a/ { hook = "kmem_cache_alloc" }
+		$2 ~ /^kmem_cache_f/ { hook = "kmem_cache_free" }
+		$2 ~ /^kmalloc/ { hook = "kmalloc" }
+		$2 ~ /^kfree/ { hook = "kfree" }
+		{ print conf, hook, $6 - $3, $7 - $4 }' >>"$cost"
+done
+total_time=$(($(date +%s) - start_time))
+
+# --- report ---------------------------------------------------------------
+
+fmt_int() { printf "%'d" "$1" 2>/dev/null || printf '%s' "$1"; }
+
+# Median ops of each configuration over the median untraced ops of the same
+# run, [min-max] likewise: a baseline that was itself hit by noise in one
+# repetition then skews no ratio (per-repetition ratios would carry it).
+ratio_table() {
+	awk -v workloads="$WORKLOADS" '
+	function sort(a, n,   i, j, t) {
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+	}
+	function median(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+	{ n[$1, $2]++; ops[$1, $2, n[$1, $2]] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 } }
+	END {
+		nw = split(workloads, W, " ")
+		for (w = 1; w <= nw; w++) {
+			k = n["untraced", W[w]]
+			for (i = 1; i <= k; i++) v[i] = ops["untraced", W[w], i]
+			sort(v, k)
+			base[W[w]] = median(v, k)
+		}
+		for (c = 1; c <= nc; c++) {
+			conf = order[c]; line = conf
+			for (w = 1; w <= nw; w++) {
+				k = n[conf, W[w]]
+				for (i = 1; i <= k; i++) v[i] = ops[conf, W[w], i]
+				sort(v, k)
+				b = base[W[w]]
+				if (!k || !b)
+					cell = "–"
+				else if (conf == "untraced")
+					cell = sprintf("%d/s [%d–%d]", median(v, k), v[1], v[k])
+				else
+					cell = sprintf("%.1f%% [%.1f–%.1f]", median(v, k) / b * 100,
+						       v[1] / b * 100, v[k] / b * 100)
+				line = line "\t" cell
+			}
+			print line
+		}
+	}' "$results"
+}
+
+# Per hook: ns per event and events, from the run_time_ns/run_cnt deltas.
+cost_table() {
+	awk '
+	{ cnt[$1, $2] += $3; ns[$1, $2] += $4; tc[$1] += $3; tn[$1] += $4
+	  if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 } }
+	END {
+		split("kmalloc kfree kmem_cache_alloc kmem_cache_free", H, " ")
+		for (c = 1; c <= nc; c++) {
+			conf = order[c]; line = conf
+			for (h = 1; h <= 4; h++)
+				line = line "\t" (cnt[conf, H[h]] ? sprintf("%.0f ns (%d)", ns[conf, H[h]] / cnt[conf, H[h]], cnt[conf, H[h]]) : "–")
+			line = line "\t" (tc[conf] ? sprintf("%.0f ns", tn[conf] / tc[conf]) : "–")
+			print line
+		}
+	}' "$cost"
+}
+
+# table: TSV rows on stdin → markdown rows, first column replaced by its label.
+table() {
+	local conf rest
+
+	while IFS=$'\t' read -r conf rest; do
+		printf '| %s | %s |\n' "${label[$conf]:-$conf}" "${rest//$'\t'/ | }"
+	done
+}
+
+all_configs=(untraced floor "${kleak_configs[@]}" memleak_deb)
+[ -n "$MEMLEAK" ] && all_configs+=(memleak_local)
+all_configs+=(bpftrace)
+nw=$(wc -w <<<"$WORKLOADS")
+
+{
+	echo "# kleak benchmarks"
+	echo
+	echo "Generated by \`make bench\` (tools/bench/run.sh); do not edit by hand."
+	echo
+	echo "| | |"
+	echo "| --- | --- |"
+	echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
+	echo "| machine | $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) CPUs, $(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) |"
+	echo "| kernel | $(uname -r) ($(uname -m)) |"
+	echo "| system | $(. /etc/os-release && echo "$PRETTY_NAME") |"
+	echo "| kleak | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ -x "$KLEAK" ] || echo ', not built') |"
+	echo "| runs | $REPS repetitions × ${run_seconds} s per workload, configurations interleaved (order reversed on even repetitions) |"
+	echo "| load average | $loadavg_start at start, $loadavg_end after the throughput runs |"
+	echo "| interference | $reruns runs repeated because another tracer's programs were on the kmem hooks; $tainted kept with one there after 3 tries |"
+	echo "| runtime | ${throughput_time} s throughput, ${total_time} s with the cost pass |"
+	echo
+	echo "## Throughput relative to untraced"
+	echo
+	echo "Each cell is the median over repetitions of operations/s with the tracer ÷ the"
+	echo "median untraced operations/s of this run, with [min–max] over repetitions on the"
+	echo "same scale; the untraced row gives the absolute rate. Workloads (tools/bench/churn.c, comm \`$BENCH_COMM\`):"
+	echo "\`open\` open/close of a file, \`socket\` socket/close, \`tcp\` loopback"
+	echo "connect/accept/close (reset, no TIME_WAIT), \`fork\` fork/exit/wait, \`getppid\` a syscall"
+	echo "that allocates nothing (the cost when kmem is idle)."
+	echo
+	printf '| configuration |'; for w in $WORKLOADS; do printf ' %s |' "$w"; done; echo
+	printf '| --- |'; for w in $WORKLOADS; do printf ' ---: |'; done; echo
+	ratio_table >"$WORK/ratios"
+	for c in "${all_configs[@]}"; do
+		if grep -q "^$c"$'\t' "$WORK/ratios"; then
+			grep "^$c"$'\t' "$WORK/ratios" | table
+		else
+			printf '| %s | %s |' "${label[$c]}" "${note[$c]:-not run}"
+			for ((i = 1; i < nw; i++)); do printf ' |'; done
+			echo
+		fi
+	done
+	echo
+	echo "## Per-event BPF cost, map memory, RSS"
+	echo
+	echo "From the kernel's own accounting: \`kernel.bpf_stats_enabled\` set to 1 only while"
+	echo "the workloads ran for ${COST_SECONDS} s each with the tracer attached (then restored to"
+	echo "$stats_orig), and run_time_ns/run_cnt deltas read with \`bpftool prog show -j\` for the"
+	echo "programs the tracer holds open. Events are system-wide, not only the workload's."
+	echo "Cells: mean ns per event (events). Map memory is the kernel's memlock figure for"
+	echo "the tracer's maps (/proc/PID/fdinfo); RSS is VmRSS while attached and the peak"
+	echo "over the whole run including the report (GNU time)."
+	echo
+	echo "| configuration | kmalloc | kfree | kmem_cache_alloc | kmem_cache_free | all programs | map memory | RSS attached / peak |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	cost_table >"$WORK/costs"
+	for c in "${all_configs[@]}"; do
+		[ "$c" = untraced ] && continue
+		if grep -q "^$c"$'\t' "$WORK/costs"; then
+			row=$(grep "^$c"$'\t' "$WORK/costs")
+			printf '%s\t%s KiB\t%s / %s KiB\n' "$row" "$(fmt_int "${maps_kib[$c]:-0}")" \
+				"$(fmt_int "${rss_kib[$c]:-0}")" "$(fmt_int "${peak_kib[$c]:-0}")" | table
+		else
+			echo "| ${label[$c]} | ${note[$c]:-not run} | | | | | | |"
+		fi
+	done
+	if [ -s "$WORK/cost-kleak.log" ]; then
+		echo
+		echo "### kleak -v at start-up (map sizes at defaults)"
+		echo
+		echo '```'
+		awk '/^kleak: tracing/ {exit} /^kleak: / && /map|memory|[KMG]iB/' \
+			"$WORK/cost-kleak.log" | head -n 30
+		echo '```'
+	fi
+	echo
+	echo "bpftrace ran with BPFTRACE_MAP_KEYS_MAX=$BT_MAP_KEYS:"
+	echo
+	echo '```'
+	echo "${BPFTRACE_PROG#$'\n'}"
+	echo '```'
+} >"$BENCH_OUT.tmp" && mv "$BENCH_OUT.tmp" "$BENCH_OUT"
+
+cat "$BENCH_OUT"
+log "wrote $BENCH_OUT in ${total_time}s (logs in $WORK)"
