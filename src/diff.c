@@ -40,6 +40,7 @@ struct diff_data {
 	struct diff_item *items;
 	size_t n_sites;
 	struct diff_row *sites;
+	size_t n_sites_total;	/* before --min-delta and --top */
 	size_t n_caches;
 	struct diff_row *caches;
 	struct diff_row total;
@@ -227,6 +228,22 @@ static bool shown(const struct diff_row *r, const struct diff_opts *o)
 	return o->min_delta <= 0 || row_delta(r) >= (__u64)o->min_delta;
 }
 
+/* Applies --min-delta and --top once, for both formats. */
+static void select_rows(struct diff_data *d, const struct diff_opts *o)
+{
+	size_t i, n;
+
+	for (i = 0, n = 0; i < d->n_caches; i++)
+		if (shown(&d->caches[i], o))
+			d->caches[n++] = d->caches[i];
+	d->n_caches = n;
+	d->n_sites_total = d->n_sites;
+	for (i = 0, n = 0; i < d->n_sites && !(o->top && n == o->top); i++)
+		if (shown(&d->sites[i], o))
+			d->sites[n++] = d->sites[i];
+	d->n_sites = n;
+}
+
 static const char *match_str(const struct diff_row *r)
 {
 	if (r->seen[0] && r->seen[1])
@@ -300,7 +317,7 @@ static const char text_columns[] =
 static void print_text(const struct diff_data *d, const struct model *a, const struct model *b,
 		       const struct diff_opts *o, FILE *out)
 {
-	size_t i, j, n = 0;
+	size_t i, j;
 
 	fputs("kleak diff: outstanding allocations, B minus A\n", out);
 	text_run(out, "A", o->name_a, a);
@@ -308,8 +325,6 @@ static void print_text(const struct diff_data *d, const struct model *a, const s
 
 	fprintf(out, "\n%-31s%s", "CACHE", text_columns);
 	for (i = 0; i < d->n_caches; i++) {
-		if (!shown(&d->caches[i], o))
-			continue;
 		fprintf(out, "%-31s", d->caches[i].cache);
 		text_numbers(out, &d->caches[i]);
 	}
@@ -320,11 +335,6 @@ static void print_text(const struct diff_data *d, const struct model *a, const s
 	for (i = 0; i < d->n_sites; i++) {
 		const struct diff_row *r = &d->sites[i];
 
-		if (!shown(r, o))
-			continue;
-		if (o->top && n == o->top)
-			break;
-		n++;
 		fprintf(out, "%-8s%-23s", match_str(r), r->cache);
 		text_numbers(out, r);
 		for (j = 0; j < r->n_frames; j++) {
@@ -333,7 +343,7 @@ static void print_text(const struct diff_data *d, const struct model *a, const s
 			fputc('\n', out);
 		}
 	}
-	fprintf(out, "\n%zu of %zu sites shown", n, d->n_sites);
+	fprintf(out, "\n%zu of %zu sites shown", d->n_sites, d->n_sites_total);
 	if (o->min_delta > 0)
 		fprintf(out, ", min delta %" PRId64 " bytes", (int64_t)o->min_delta);
 	if (o->top)
@@ -379,7 +389,7 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 		      const struct diff_opts *o, FILE *out)
 {
 	struct json_writer *w = jsonw_new(out);
-	size_t i, j, n = 0;
+	size_t i, j;
 
 	if (!w)
 		return -errno;
@@ -391,8 +401,6 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 	jsonw_name(w, "caches");
 	jsonw_start_array(w);
 	for (i = 0; i < d->n_caches; i++) {
-		if (!shown(&d->caches[i], o))
-			continue;
 		jsonw_start_object(w);
 		jsonw_string_field(w, "cache", d->caches[i].cache);
 		json_numbers(w, &d->caches[i]);
@@ -408,11 +416,6 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 	for (i = 0; i < d->n_sites; i++) {
 		const struct diff_row *r = &d->sites[i];
 
-		if (!shown(r, o))
-			continue;
-		if (o->top && n == o->top)
-			break;
-		n++;
 		jsonw_start_object(w);
 		jsonw_string_field(w, "match", match_str(r));
 		jsonw_string_field(w, "cache", r->cache);
@@ -425,8 +428,8 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 		jsonw_end_object(w);
 	}
 	jsonw_end_array(w);
-	jsonw_uint_field(w, "sites_total", d->n_sites);
-	jsonw_uint_field(w, "sites_shown", n);
+	jsonw_uint_field(w, "sites_total", d->n_sites_total);
+	jsonw_uint_field(w, "sites_shown", d->n_sites);
 	jsonw_end_object(w);
 	jsonw_destroy(w);
 	return 0;
@@ -439,6 +442,8 @@ int diff__print(const struct model *a, const struct model *b, const struct diff_
 	int err;
 
 	err = prepare(&d, a, b);
+	if (!err)
+		select_rows(&d, o);
 	if (!err && o->json)
 		err = print_json(&d, a, b, o, out);
 	else if (!err)
