@@ -13,7 +13,9 @@ DRAIN_S=20
 held_test() {
 	local kind=$1 count=$2 re=$3 cache=$4 min=$5 held after
 	need_root || return
-	start_kleak -c "$COMM" -o 0 -T 0 --format json || { fail "kleak did not attach"; return; }
+	# shellcheck disable=SC2086
+	start_kleak -c "$COMM" -o 0 -T 0 --format json ${KLEAK_EXTRA:-} ||
+		{ fail "kleak did not attach"; return; }
 	start_workload "$kind" -c "$count" -n "$COMM" "$kind" || { fail "workload failed"; return; }
 	report_now || { fail "no report on SIGUSR1"; return; }
 	held=$(last_report | held_count "$re" "$cache")
@@ -37,7 +39,10 @@ held_test() {
 	local dups
 	dups=$(jq -s '[.[] | [.sites[] | {c: .cache, f: [.frames[].addr]}] | group_by(.)
 		| map(select(length > 1)) | length] | add' "$TMP/out")
-	if [ "$tracer" -ne 0 ]; then
+	if [ -n "${ATTACH:-}" ] && ! last_report | jq -e --arg a "$ATTACH" '.meta.attach == $a' \
+			> /dev/null; then
+		fail "attached with $(last_report | jq -r .meta.attach), expected $ATTACH"
+	elif [ "$tracer" -ne 0 ]; then
 		fail "$tracer sites start with a frame of the tracer itself"
 	elif [ "$dups" -ne 0 ]; then
 		fail "$dups stacks reported as more than one site"
@@ -55,6 +60,11 @@ held_test() {
 }
 
 test_files()	{ held_test files 200 '^alloc_empty_file\+' filp 200; }
+# --btf takes the classic tracepoint programs: the fallback runs for real here
+test_classic_tp() {
+	KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux" ATTACH=tracepoint \
+		held_test files 100 '^alloc_empty_file\+' filp 100
+}
 # dup_task_struct is inlined into copy_process on 6.18; reaped zombies are
 # freed from an RCU callback, so their release also proves frees are matched
 # whoever does them
@@ -200,7 +210,7 @@ test_map_full() {
 	fi
 }
 
-for t in files zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
+for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
 	 map_full; do
 	run_test $t
 done

@@ -143,6 +143,34 @@ test_command_status() {
 	pass
 }
 
-for t in bad_options help_version static env_errors command_status; do
+# kleak report on checked-in runs: byte-for-byte goldens, no BPF needed.
+# KLEAK_REGEN=1 rewrites them after an intended change of the output.
+test_report_golden() {
+	local args name bad=
+	while read -r name args; do
+		# shellcheck disable=SC2086
+		TZ=UTC "$KLEAK" report $args > "$TMP/$name" 2> "$TMP/err"
+		if [ -n "${KLEAK_REGEN:-}" ]; then
+			cp "$TMP/$name" "tests/fixtures/$name"
+		elif ! cmp -s "$TMP/$name" "tests/fixtures/$name"; then
+			bad="$name: $(diff "tests/fixtures/$name" "$TMP/$name" | head -3 | tr '\n' ' ')"
+			break
+		fi
+	done <<'EOF'
+report-tcp.expected -o 0 tests/fixtures/tcp.run
+report-tcp-cache-json.expected -o 0 -T 2 --cache TCP --format json tests/fixtures/tcp.run
+report-files-older.expected -o 4 --min-size 200 tests/fixtures/files.run
+EOF
+	if [ -n "$bad" ]; then
+		fail "$bad"
+	elif ! jq -e '.sites | length == 2 and all(.[]; .cache == "TCP")' \
+			tests/fixtures/report-tcp-cache-json.expected > /dev/null; then
+		fail "--cache TCP -T 2 golden does not hold exactly two TCP sites"
+	else
+		pass
+	fi
+}
+
+for t in bad_options help_version static env_errors command_status report_golden; do
 	run_test $t
 done
