@@ -471,38 +471,71 @@ int BPF_PROG(kmem_cache_free_btf, unsigned long call_site, const void *ptr)
 }
 
 /*
- * tp_btf before 6.1: (call_site, ptr, bytes_req, bytes_alloc, gfp[, node]) for
- * all four allocation events, and no cache pointer. ctx is read raw because
- * vmlinux.h has the 6.18 prototypes.
+ * raw_tp: the same per-program recursion guard as tp_btf, but untyped u64
+ * arguments. Kernels before about 6.5 refuse tp_btf programs that read a
+ * "const void *" argument ("arg1 type UNKNOWN is not a struct", seen on 6.1),
+ * which every kmem event has, so there raw_tp is the better of what is left.
  */
 
-static __always_inline int on_alloc_btf_old(__u64 *ctx, __u32 kind)
+SEC("raw_tp/kmalloc")
+int kmalloc_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_alloc(ctx, ctx[1], ctx[3], kind, ctx[3], NULL);
+	return on_alloc(ctx, ctx->args[1], ctx->args[3], KLEAK_SITE_KMALLOC, ctx->args[3], NULL);
 }
 
-SEC("tp_btf/kmalloc")
-int kmalloc_btf_old(__u64 *ctx)
+SEC("raw_tp/kmem_cache_alloc")
+int kmem_cache_alloc_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_alloc_btf_old(ctx, KLEAK_SITE_KMALLOC);
+	struct kmem_cache *s = (void *)ctx->args[2];
+
+	return on_alloc(ctx, ctx->args[1], BPF_CORE_READ(s, size), KLEAK_SITE_CACHE, (__u64)s,
+			BPF_CORE_READ(s, name));
 }
 
-SEC("tp_btf/kmalloc_node")
-int kmalloc_node_btf_old(__u64 *ctx)
+SEC("raw_tp/kfree")
+int kfree_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_alloc_btf_old(ctx, KLEAK_SITE_KMALLOC);
+	return on_free(ctx->args[1]);
 }
 
-SEC("tp_btf/kmem_cache_alloc")
-int kmem_cache_alloc_btf_old(__u64 *ctx)
+SEC("raw_tp/kmem_cache_free")
+int kmem_cache_free_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_alloc_btf_old(ctx, KLEAK_SITE_CACHE_UNNAMED);
+	return on_free(ctx->args[1]);
 }
 
-SEC("tp_btf/kmem_cache_alloc_node")
-int kmem_cache_alloc_node_btf_old(__u64 *ctx)
+/*
+ * raw_tp before 6.1: (call_site, ptr, bytes_req, bytes_alloc, gfp[, node])
+ * for all four allocation events, and no cache pointer.
+ */
+
+static __always_inline int on_alloc_raw_old(struct bpf_raw_tracepoint_args *ctx, __u32 kind)
 {
-	return on_alloc_btf_old(ctx, KLEAK_SITE_CACHE_UNNAMED);
+	return on_alloc(ctx, ctx->args[1], ctx->args[3], kind, ctx->args[3], NULL);
+}
+
+SEC("raw_tp/kmalloc")
+int kmalloc_raw_old(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_alloc_raw_old(ctx, KLEAK_SITE_KMALLOC);
+}
+
+SEC("raw_tp/kmalloc_node")
+int kmalloc_node_raw_old(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_alloc_raw_old(ctx, KLEAK_SITE_KMALLOC);
+}
+
+SEC("raw_tp/kmem_cache_alloc")
+int kmem_cache_alloc_raw_old(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_alloc_raw_old(ctx, KLEAK_SITE_CACHE_UNNAMED);
+}
+
+SEC("raw_tp/kmem_cache_alloc_node")
+int kmem_cache_alloc_node_raw_old(struct bpf_raw_tracepoint_args *ctx)
+{
+	return on_alloc_raw_old(ctx, KLEAK_SITE_CACHE_UNNAMED);
 }
 
 /* classic tracepoints, for kernels without tp_btf */

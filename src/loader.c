@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Skeleton life cycle. The program variant is chosen by what the kernel has:
- * tp_btf with the 6.1+ kmem events, tp_btf with the older *_node events, or
- * classic tracepoints (kernels without tp_btf, or a --btf file, since tp_btf
- * attaches by the running kernel's own BTF ids). When tp_btf fails to load,
- * the classic set is tried before giving up.
+ * tp_btf with the 6.1+ kmem events, raw_tp where the verifier refuses those
+ * (before ~6.5) or with the older *_node events, or classic tracepoints
+ * (no BTF of the kernel's own, --btf FILE). Each set that fails to load
+ * hands over to the next before kleak gives up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,13 +29,15 @@
 
 enum variant {
 	VARIANT_BTF,
-	VARIANT_BTF_OLD,
+	VARIANT_RAW,
+	VARIANT_RAW_OLD,
 	VARIANT_TP,
 };
 
 static const char *const variant_names[] = {
 	[VARIANT_BTF] = "tp_btf",
-	[VARIANT_BTF_OLD] = "tp_btf, pre-6.1 events",
+	[VARIANT_RAW] = "raw_tp",
+	[VARIANT_RAW_OLD] = "raw_tp, pre-6.1 events",
 	[VARIANT_TP] = "tracepoint",
 };
 
@@ -50,7 +52,7 @@ static bool quiet_libbpf;
 
 static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (quiet_libbpf || (level != LIBBPF_WARN && !log_verbose))
+	if ((quiet_libbpf && !log_verbose) || (level != LIBBPF_WARN && !log_verbose))
 		return 0;
 	return vfprintf(stderr, fmt, args);
 }
@@ -108,10 +110,12 @@ static int pick_variants(const struct env *env, enum variant *v, int *n)
 		pr_err("cannot read kernel BTF: %s", strerror(errno));
 		return -errno;
 	}
-	if (btf_has_typedef(btf, "btf_trace_kmalloc_node"))
-		v[(*n)++] = VARIANT_BTF_OLD;
-	else if (btf_has_typedef(btf, "btf_trace_kmalloc"))
+	if (btf_has_typedef(btf, "btf_trace_kmalloc_node")) {
+		v[(*n)++] = VARIANT_RAW_OLD;
+	} else if (btf_has_typedef(btf, "btf_trace_kmalloc")) {
 		v[(*n)++] = VARIANT_BTF;
+		v[(*n)++] = VARIANT_RAW;
+	}
 	btf__free(btf);
 	v[(*n)++] = VARIANT_TP;
 	return 0;
@@ -120,27 +124,33 @@ static int pick_variants(const struct env *env, enum variant *v, int *n)
 static bool prog_in_variant(const struct kleak_bpf *skel, const struct bpf_program *p,
 			    enum variant v, bool follow)
 {
-	const struct bpf_program *btf[] = {
-		skel->progs.kmalloc_btf, skel->progs.kmem_cache_alloc_btf,
-		skel->progs.kfree_btf, skel->progs.kmem_cache_free_btf,
+	const struct bpf_program *sets[][6] = {
+		[VARIANT_BTF] = {
+			skel->progs.kmalloc_btf, skel->progs.kmem_cache_alloc_btf,
+			skel->progs.kfree_btf, skel->progs.kmem_cache_free_btf,
+		},
+		[VARIANT_RAW] = {
+			skel->progs.kmalloc_raw, skel->progs.kmem_cache_alloc_raw,
+			skel->progs.kfree_raw, skel->progs.kmem_cache_free_raw,
+		},
+		[VARIANT_RAW_OLD] = {
+			skel->progs.kmalloc_raw_old, skel->progs.kmalloc_node_raw_old,
+			skel->progs.kmem_cache_alloc_raw_old,
+			skel->progs.kmem_cache_alloc_node_raw_old,
+			skel->progs.kfree_raw, skel->progs.kmem_cache_free_raw,
+		},
+		[VARIANT_TP] = {
+			skel->progs.kmalloc_tp, skel->progs.kmem_cache_alloc_tp,
+			skel->progs.kfree_tp, skel->progs.kmem_cache_free_tp,
+			skel->progs.kmalloc_node_tp, skel->progs.kmem_cache_alloc_node_tp,
+		},
 	};
-	const struct bpf_program *btf_old[] = {
-		skel->progs.kmalloc_btf_old, skel->progs.kmalloc_node_btf_old,
-		skel->progs.kmem_cache_alloc_btf_old, skel->progs.kmem_cache_alloc_node_btf_old,
-		skel->progs.kfree_btf, skel->progs.kmem_cache_free_btf,
-	};
-	const struct bpf_program *tp[] = {
-		skel->progs.kmalloc_tp, skel->progs.kmem_cache_alloc_tp,
-		skel->progs.kfree_tp, skel->progs.kmem_cache_free_tp,
-		skel->progs.kmalloc_node_tp, skel->progs.kmem_cache_alloc_node_tp,
-	};
-	const struct bpf_program **set = v == VARIANT_BTF ? btf : v == VARIANT_BTF_OLD ? btf_old : tp;
-	size_t i, n = v == VARIANT_BTF ? 4 : 6;
+	size_t i;
 
 	if (p == skel->progs.sched_process_fork_btf)
 		return follow;
-	for (i = 0; i < n; i++)
-		if (set[i] == p)
+	for (i = 0; i < 6; i++)
+		if (sets[v][i] == p)
 			return true;
 	return false;
 }
@@ -341,7 +351,7 @@ static int load_variant(struct tracer_priv *tp, const struct env *env, pid_t tar
 struct tracer *tracer__start(const struct env *env, pid_t target)
 {
 	struct cache_filter cf, *cfp = NULL;
-	enum variant variants[3];
+	enum variant variants[4];
 	const char *events = tracefs_events();
 	struct tracer_priv *tp;
 	int i, n, err, zero = 0;
@@ -410,9 +420,9 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 			goto err_out;
 		}
 	}
-	if (cfp && variants[i] != VARIANT_BTF) {
-		pr_err("--cache needs tp_btf with the 6.1+ kmem events: the %s events name no "
-		       "cache", variant_names[variants[i]]);
+	if (cfp && variants[i] != VARIANT_BTF && variants[i] != VARIANT_RAW) {
+		pr_err("--cache needs the 6.1+ kmem events with tp_btf or raw_tp: the %s "
+		       "events name no cache", variant_names[variants[i]]);
 		err = -EOPNOTSUPP;
 		goto err_out;
 	}
