@@ -121,13 +121,15 @@ test_bad_run_files() {
 # interval mode: a stack that grows in every interval is marked as a likely leak
 test_growth() {
 	need_root || return
-	local i n
+	local i n late=0
 	start_kleak -c "$COMM" -o 0 -T 0 --format json 2 || { fail "kleak did not attach"; return; }
 	# one more held batch per interval, each right after a report
 	for i in 1 2 3 4; do
 		n=$(grep -c '^}' "$TMP/out")
 		wait_for_reports $((n + 1)) || { fail "no interval report"; return; }
 		start_workload "g$i" -c 10 -n "$COMM" files || { fail "workload failed"; return; }
+		# a batch that took longer than an interval spoils the premise, not kleak
+		[ "$(grep -c '^}' "$TMP/out")" -gt $((n + 1)) ] && late=1
 	done
 	n=$(grep -c '^}' "$TMP/out")
 	wait_for_reports $((n + 1)) || { fail "no interval report"; return; }
@@ -139,7 +141,9 @@ test_growth() {
 	grew=$(last_report | jq '[.sites[] | select(.cache == "filp" and
 		any(.frames[]; (.sym // "") | test("^alloc_empty_file\\+")))
 		| .trend.grew_every_interval] | any')
-	if [ "$grew" != true ]; then
+	if [ "$late" = 1 ]; then
+		skip "a batch of 10 files took longer than the 2 s interval on this machine"
+	elif [ "$grew" != true ]; then
 		fail "held files growing each interval are not marked: $(last_report |
 			jq -c '[.sites[] | select(.cache == "filp") | .trend]')"
 	else
