@@ -14,17 +14,16 @@ VERSION := 0.1.0
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config \
 	make gcc jq iproute2
 
-ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
-ifeq ($(shell command -v $(CLANG) 2>/dev/null),)
-$(error $(CLANG) not found: install Debian package clang (make deps))
-endif
-ifeq ($(shell command -v $(BPFTOOL) 2>/dev/null),)
-$(error $(BPFTOOL) not found: install Debian package bpftool (make deps))
-endif
-ifeq ($(shell $(PKG_CONFIG) --exists libbpf 2>/dev/null && echo y),)
-$(error libbpf not found by pkg-config: install Debian package libbpf-dev (make deps))
-endif
-endif
+# Checked when something is built, not when make starts, so that "make run"
+# and "make test" on a fresh machine can install the packages first.
+.PHONY: check-tools
+check-tools:
+	$(Q)for t in $(CLANG):clang $(BPFTOOL):bpftool $(LLVM_STRIP):llvm; do \
+		command -v $${t%%:*} >/dev/null || \
+		{ echo "$${t%%:*} not found: install Debian package $${t##*:} (make deps)" >&2; exit 1; }; \
+	done; \
+	$(PKG_CONFIG) --exists libbpf || \
+		{ echo "libbpf not found by pkg-config: install libbpf-dev (make deps)" >&2; exit 1; }
 
 ARCH := x86
 INCLUDES := -I$(OUTPUT) -Isrc -Ivmlinux
@@ -43,7 +42,8 @@ APP_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
 APP_OBJS := $(patsubst src/%.c,$(OUTPUT)/%.o,$(APP_SRCS))
 TEST_SRCS := $(wildcard tests/unit/*.c)
 TEST_OBJS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%.o,$(TEST_SRCS))
-TOOLS := $(OUTPUT)/kleak-workload $(OUTPUT)/bench-floor
+TOOLS := $(OUTPUT)/kleak-workload $(OUTPUT)/bench-floor $(OUTPUT)/bench-churn \
+	$(OUTPUT)/bench-report1m
 DEPS := $(wildcard $(OUTPUT)/*.d $(OUTPUT)/tests/*.d)
 
 ifeq ($(V),1)
@@ -60,7 +60,8 @@ all: kleak $(TOOLS)
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c bpf/core_fixes.bpf.h src/kleak.h vmlinux/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c bpf/core_fixes.bpf.h src/kleak.h vmlinux/vmlinux.h \
+		| $(OUTPUT) check-tools
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -Ibpf \
 		$(CLANG_BPF_SYS_INCLUDES) -Wall -Werror -c $< -o $@
@@ -105,6 +106,15 @@ $(OUTPUT)/kleak-workload: tools/workload/kleak-workload.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE $< -o $@
 
+$(OUTPUT)/bench-churn: tools/bench/churn.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE $< -o $@
+
+# Links the report path (APP_OBJS) and opens, never loads, the skeleton.
+$(OUTPUT)/bench-report1m: tools/bench/report1m.c $(APP_OBJS) $(OUTPUT)/kleak.skel.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(filter-out %.h,$^) $(LIBS) -o $@
+
 $(OUTPUT)/bench-floor: tools/bench/floor.c $(OUTPUT)/floor.skel.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIBS) -o $@
@@ -118,12 +128,21 @@ $(OUTPUT)/floor.skel.h: $(OUTPUT)/floor.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@
 
+# The quick start: install what is missing, build, one 10-second report.
+.PHONY: run
+run: deps
+	$(Q)$(MAKE) --no-print-directory kleak
+	./kleak --duration 10
+
+# Packages first, then a fresh make that sees them.
 .PHONY: test
-test: kleak $(TOOLS) $(OUTPUT)/unit-tests
+test: deps
+	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS) $(OUTPUT)/unit-tests
 	$(Q)tests/run.sh
 
 .PHONY: bench
-bench: kleak $(TOOLS)
+bench: deps
+	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS)
 	$(Q)tools/bench/run.sh
 
 .PHONY: deps

@@ -483,6 +483,8 @@ __u64 tracer__recursion_misses(const struct tracer *t)
 	__u64 sum = 0;
 	__u32 len;
 
+	if (!t->skel)
+		return 0;
 	bpf_object__for_each_program(p, t->skel->obj) {
 		if (!bpf_program__autoload(p))
 			continue;

@@ -32,7 +32,7 @@ struct tracer {
 struct tracer *tracer__start(const struct env *env, pid_t target_tgid);
 void tracer__free(struct tracer *t);
 
-/* Recursion misses of the attached programs, from bpf_prog_info. */
+/* Recursion misses of the attached programs, from bpf_prog_info; 0 without a skeleton. */
 __u64 tracer__recursion_misses(const struct tracer *t);
 
 #endif /* __KLEAK_LOADER_H */

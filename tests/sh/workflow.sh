@@ -203,7 +203,14 @@ test_follow() {
 		< "$4" > "$5"; wait' sh "$TMP/go.fifo" "$WL" "$COMM" "$TMP/child.fifo" \
 		"$TMP/child.out") &
 	parent=$!
-	start_kleak -p "$parent" --follow -o 0 -T 0 --format json || { fail "kleak did not attach"; return; }
+	if ! start_kleak -p "$parent" --follow -o 0 -T 0 --format json; then
+		# the parent would hold the suite's output pipe open forever
+		kill "$parent" 2> /dev/null
+		release_stdin go
+		release_stdin child
+		fail "kleak did not attach"
+		return
+	fi
 	start_workload other -c 40 -n "$COMM" pipes || { fail "workload failed"; return; }
 	echo go > "$TMP/go.fifo"
 	wait_for "$TMP/child.out" '^ready' 60

@@ -20,6 +20,7 @@
 #   MEMLEAK=/path   a locally built libbpf-tools memleak to include
 #   BT_MAP_KEYS=65536  BPFTRACE_MAP_KEYS_MAX for the bpftrace equivalent
 #   QUIET_TIMEOUT=120  seconds to wait for another tracer on the kmem hooks to go
+#   REPORT1M_CYCLES=100  snapshot+report cycles in the report memory check
 #   KLEAK=./kleak   BENCH_OUT=BENCHMARKS.md
 
 # Read first: bash counts SECONDS up from the value it inherited.
@@ -30,6 +31,7 @@ set -u -o pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
 REPS=${REPS:-5}
+REPORT1M_CYCLES=${REPORT1M_CYCLES:-100}
 COST_SECONDS=${COST_SECONDS:-1}
 WORKLOADS=${WORKLOADS:-"open socket tcp fork getppid"}
 KLEAK=${KLEAK:-./kleak}
@@ -37,6 +39,7 @@ MEMLEAK=${MEMLEAK:-}
 BT_MAP_KEYS=${BT_MAP_KEYS:-65536}
 BENCH_OUT=${BENCH_OUT:-BENCHMARKS.md}
 FLOOR=.output/bench-floor
+REPORT1M=.output/bench-report1m
 CHURN=.output/bench-churn
 WORK=.output/bench
 READY_TIMEOUT=60
@@ -61,8 +64,9 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root: the tracers load BPF programs"
-for v in "$REPS" "$COST_SECONDS"; do
-	[ "$v" -gt 0 ] 2>/dev/null || die "invalid REPS/COST_SECONDS '$v': not a positive integer"
+for v in "$REPS" "$COST_SECONDS" "$REPORT1M_CYCLES"; do
+	[ "$v" -gt 0 ] 2>/dev/null ||
+		die "invalid REPS/COST_SECONDS/REPORT1M_CYCLES '$v': not a positive integer"
 done
 command -v jq >/dev/null || die "jq not found: install Debian package jq (make deps)"
 command -v bpftool >/dev/null || die "bpftool not found: install Debian package bpftool (make deps)"
@@ -392,6 +396,26 @@ for conf in "${configs[@]}"; do
 done
 total_time=$(($(date +%s) - start_time))
 
+# --- report from 1M outstanding allocations -------------------------------
+
+# bench-report1m fills maps shaped like kleak's with 1,000,000 allocations
+# (nothing traced) and prints "name value" lines, read into report1m[name].
+declare -A report1m
+report1m_note=
+report1m_start=$(date +%s)
+if [ ! -x "$REPORT1M" ]; then
+	report1m_note="skipped: $REPORT1M not built (make bench builds it)"
+else
+	log "report from 1,000,000 outstanding allocations, then $REPORT1M_CYCLES report cycles"
+	if "$REPORT1M" -c "$REPORT1M_CYCLES" >"$WORK/report1m" 2>"$WORK/report1m.err"; then
+		while read -r k v; do report1m[$k]=$v; done <"$WORK/report1m"
+	else
+		report1m_note="failed: $(grep -v '^$' "$WORK/report1m.err" | tail -n 1 | cut -c1-120)"
+		log "$REPORT1M $report1m_note"
+	fi
+fi
+report1m_time=$(($(date +%s) - report1m_start))
+
 # --- report ---------------------------------------------------------------
 
 fmt_int() { printf "%'d" "$1" 2>/dev/null || printf '%s' "$1"; }
@@ -544,6 +568,29 @@ nw=$(wc -w <<<"$WORKLOADS")
 	echo '```'
 	echo "${BPFTRACE_PROG#$'\n'}"
 	echo '```'
+	echo
+	echo "## Report from 1,000,000 outstanding allocations"
+	echo
+	echo "tools/bench/report1m.c, without tracing: maps shaped like kleak's (allocs hash,"
+	echo "site_totals array of $(fmt_int 65536) slots, stacks, stats) filled with 1,000,000"
+	echo "allocations over 2,000 sites and 300 stacks of real kernel text addresses, then"
+	echo "kallsyms load + snapshot + report (top 10, --older 6s) to /dev/null, median of"
+	echo "${report1m[runs]:-5} runs per format; RSS (VmRSS) after consecutive snapshot+report cycles"
+	echo "with kallsyms loaded once, as interval mode does. Targets: under 1 s, no growth."
+	echo
+	if [ -n "$report1m_note" ]; then
+		echo "$report1m_note"
+	else
+		echo "| measure | value |"
+		echo "| --- | ---: |"
+		echo "| report, text | $(fmt_int "${report1m[report_1m_ms]:-0}") ms |"
+		echo "| report, JSON | $(fmt_int "${report1m[report_1m_json_ms]:-0}") ms |"
+		echo "| RSS after 1 cycle | $(fmt_int "${report1m[rss_kib_after_1]:-0}") KiB |"
+		echo "| RSS after $REPORT1M_CYCLES cycles | $(fmt_int "${report1m[rss_kib_after_$REPORT1M_CYCLES]:-0}") KiB |"
+		echo "| growth over $REPORT1M_CYCLES cycles | $(fmt_int "${report1m[rss_growth_kib]:-0}") KiB |"
+		echo "| peak RSS | $(fmt_int "${report1m[rss_peak_kib]:-0}") KiB |"
+		echo "| runtime | ${report1m_time} s |"
+	fi
 } >"$BENCH_OUT.tmp" && mv "$BENCH_OUT.tmp" "$BENCH_OUT"
 
 cat "$BENCH_OUT"

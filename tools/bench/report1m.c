@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * bench-report1m: the cost of a report over a full allocs map, without
+ * tracing. It creates maps shaped like the tracer's, fills them with N
+ * outstanding allocations over a few thousand sites whose stacks are real
+ * kernel text addresses from /proc/kallsyms, then times what a report costs
+ * (ksyms__load + snapshot__take + report__print, text and JSON) and watches
+ * VmRSS over 100 snapshot+report cycles. Results go to stdout as
+ * "name value" lines for tools/bench/run.sh.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kleak.skel.h"
+#include "loader.h"
+#include "model.h"
+#include "report.h"
+#include "snapshot.h"
+
+/* kleak's defaults (src/opts.c): the totals array is dumped whole */
+#define BENCH_MAX_SITES		(64 * 1024)
+#define BENCH_STACK_DEPTH	64
+#define BENCH_UPDATE_CHUNK	(64 * 1024)
+#define BENCH_MAX_RUNS		101
+
+struct bench_opts {
+	__u64 allocs;
+	__u64 sites;
+	__u64 stacks;
+	__u64 runs;
+	__u64 cycles;
+};
+
+static void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void pr_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bench-report1m: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int parse_u64(const char *arg, __u64 min, __u64 max, __u64 *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* xorshift64: reproducible fill without libc rand()'s global state */
+static __u64 next_rand(__u64 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* field is "VmRSS" (resident now) or "VmHWM" (peak); -1 if unreadable */
+static long status_kib(const char *field)
+{
+	char line[256], name[32];
+	long kib = -1, v;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%31[^:]: %ld kB", name, &v) == 2 && !strcmp(name, field)) {
+			kib = v;
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Sorted addresses of the text symbols in /proc/kallsyms, so that a frame
+ * can be placed inside a function (between its start and the next symbol)
+ * and symbolization does the work it does on a real stack.
+ */
+static int read_text_addrs(__u64 **addrs, size_t *n)
+{
+	size_t cap = 0, cnt = 0;
+	char line[512], type;
+	unsigned long long a;
+	__u64 *v = NULL, *tmp;
+	FILE *f;
+	int err = 0;
+
+	f = fopen("/proc/kallsyms", "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %c", &a, &type) != 2 || (type != 't' && type != 'T') || !a)
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 65536;
+			tmp = realloc(v, cap * sizeof(*v));
+			if (!tmp) {
+				err = -ENOMEM;
+				goto out;
+			}
+			v = tmp;
+		}
+		v[cnt++] = a;
+	}
+	if (cnt < 2) {
+		err = -EPERM;
+		goto out;
+	}
+	qsort(v, cnt, sizeof(*v), cmp_u64);
+out:
+	fclose(f);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*addrs = v;
+	*n = cnt;
+	return 0;
+}
+
+static int create_map(enum bpf_map_type type, const char *name, __u32 ksz, __u32 vsz, __u32 max,
+		      int *fd)
+{
+	*fd = bpf_map_create(type, name, ksz, vsz, max, NULL);
+	if (*fd < 0) {
+		*fd = -1;
+		pr_err("cannot create map %s (%u entries): %s", name, max, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Stacks of 8 to 40 frames inside kernel functions, keyed by a made-up hash. */
+static int fill_stacks(int fd, const __u64 *text, size_t n_text, __u64 n_stacks, __u64 *keys,
+		       __u64 *seed)
+{
+	__u64 frames[BENCH_STACK_DEPTH];
+	__u64 i, j, depth, gap, k;
+
+	for (i = 0; i < n_stacks; i++) {
+		memset(frames, 0, sizeof(frames));
+		depth = 8 + next_rand(seed) % 33;
+		for (j = 0; j < depth; j++) {
+			k = next_rand(seed) % (n_text - 1);
+			gap = text[k + 1] - text[k];
+			frames[j] = text[k] + (gap > 1 ? 1 + next_rand(seed) % (gap - 1) : 0);
+		}
+		keys[i] = next_rand(seed) | 1;
+		if (bpf_map_update_elem(fd, &keys[i], frames, BPF_ANY)) {
+			pr_err("cannot fill the stacks map: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int fill_totals(int fd, const struct bench_opts *o, const __u64 *counts,
+		       const __u64 *stacks, __u64 *obj_size)
+{
+	struct kleak_site_totals t;
+	__u32 i;
+
+	for (i = 0; i < o->sites; i++) {
+		memset(&t, 0, sizeof(t));
+		t.site.kind = i % 3;
+		t.site.stack = stacks[i % o->stacks];
+		obj_size[i] = 8ULL << (i % 11);
+		switch (t.site.kind) {
+		case KLEAK_SITE_CACHE:
+			t.site.cache = 0xffff888100000000ULL + i * 0x1000ULL;
+			snprintf(t.cache_name, sizeof(t.cache_name), "bench_cache_%u", i % 97);
+			break;
+		default:
+			t.site.cache = obj_size[i];
+		}
+		t.count = counts[i];
+		t.bytes = counts[i] * obj_size[i];
+		t.allocs = counts[i] + counts[i] / 2;
+		if (bpf_map_update_elem(fd, &i, &t, BPF_ANY)) {
+			pr_err("cannot fill the site_totals map: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* The allocations in chunks of batch updates; ages up to two minutes. */
+static int fill_allocs(int fd, const struct bench_opts *o, const __u32 *site_of, const __u64 *obj_size,
+		       __u64 *seed)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct kleak_alloc *vals;
+	__u64 *keys, now = mono_ns(), i, base;
+	__u32 n, cnt, j;
+	int err = 0;
+
+	keys = calloc(BENCH_UPDATE_CHUNK, sizeof(*keys));
+	vals = calloc(BENCH_UPDATE_CHUNK, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (base = 0; base < o->allocs; base += n) {
+		n = o->allocs - base < BENCH_UPDATE_CHUNK ? o->allocs - base : BENCH_UPDATE_CHUNK;
+		for (j = 0; j < n; j++) {
+			i = base + j;
+			keys[j] = 0xffff888200000000ULL + i * 64;
+			vals[j].ts_ns = now - next_rand(seed) % 120000000000ULL;
+			vals[j].site = site_of[i];
+			vals[j].size = obj_size[site_of[i]];
+			vals[j].tgid = 1000 + i % 13;
+			vals[j].pid = vals[j].tgid + i % 3;
+			snprintf(vals[j].comm, sizeof(vals[j].comm), "bench-%llu",
+				 (unsigned long long)(i % 13));
+		}
+		cnt = n;
+		if (bpf_map_update_batch(fd, keys, vals, &cnt, &opts)) {
+			err = -errno;
+			pr_err("cannot fill the allocs map (%llu of %llu done): %s",
+			       (unsigned long long)(base + cnt), (unsigned long long)o->allocs,
+			       strerror(-err));
+			goto out;
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int fill_stats(int fd, const struct bench_opts *o)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct kleak_stats *per_cpu;
+	__u32 zero = 0;
+	int err = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	per_cpu[0].counters[STAT_ALLOC_EVENTS] = o->allocs * 2;
+	per_cpu[0].counters[STAT_ALLOCS] = o->allocs * 3 / 2;
+	per_cpu[0].counters[STAT_FREES] = o->allocs / 2;
+	if (bpf_map_update_elem(fd, &zero, per_cpu, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot fill the stats map: %s", strerror(-err));
+	}
+	free(per_cpu);
+	return err;
+}
+
+static int fill_maps(const struct tracer *t, const struct bench_opts *o)
+{
+	__u64 *text = NULL, *stacks = NULL, *counts = NULL, *obj_size = NULL;
+	__u64 seed = 0x9e3779b97f4a7c15ULL, i;
+	__u32 *site_of = NULL;
+	size_t n_text;
+	int err;
+
+	err = read_text_addrs(&text, &n_text);
+	if (err) {
+		pr_err("cannot read text symbols from /proc/kallsyms: %s", strerror(-err));
+		return err;
+	}
+	stacks = calloc(o->stacks, sizeof(*stacks));
+	counts = calloc(o->sites, sizeof(*counts));
+	obj_size = calloc(o->sites, sizeof(*obj_size));
+	site_of = calloc(o->allocs, sizeof(*site_of));
+	if (!stacks || !counts || !obj_size || !site_of) {
+		err = -ENOMEM;
+		pr_err("out of memory for %llu allocations", (unsigned long long)o->allocs);
+		goto out;
+	}
+	/* skewed like a real leak: half of the allocations in 1/16 of the sites */
+	for (i = 0; i < o->allocs; i++) {
+		__u64 r = next_rand(&seed);
+
+		site_of[i] = r & 1 ? (r >> 1) % ((o->sites + 15) / 16) : (r >> 1) % o->sites;
+		counts[site_of[i]]++;
+	}
+	err = fill_stacks(t->stacks_fd, text, n_text, o->stacks, stacks, &seed);
+	if (!err)
+		err = fill_totals(t->totals_fd, o, counts, stacks, obj_size);
+	if (!err)
+		err = fill_allocs(t->allocs_fd, o, site_of, obj_size, &seed);
+	if (!err)
+		err = fill_stats(t->stats_fd, o);
+out:
+	free(text);
+	free(stacks);
+	free(counts);
+	free(obj_size);
+	free(site_of);
+	return err;
+}
+
+/* One report as kleak prints it by default, built from the maps. */
+static int snapshot_report(const struct tracer *t, const struct ksyms *ks, bool json, FILE *out)
+{
+	struct report_opts ro = {
+		.older_ms = 6000,
+		.top = 10,
+		.max_size = ~0ULL,
+		.json = json,
+		.caches = true,
+	};
+	struct model *m;
+	int err;
+
+	m = model__new();
+	if (!m)
+		return -ENOMEM;
+	err = snapshot__take(t, ks, m);
+	if (!err) {
+		err = report__print(m, &ro, out);
+		if (err)
+			pr_err("cannot print the report: %s", strerror(-err));
+	}
+	model__free(m);
+	return err;
+}
+
+/* Median ms of runs of ksyms__load + snapshot__take + report__print. */
+static int time_report(const struct tracer *t, const struct bench_opts *o, bool json, FILE *out,
+		       double *median)
+{
+	double ms[BENCH_MAX_RUNS], start;
+	struct ksyms *ks;
+	__u64 i;
+	int err;
+
+	for (i = 0; i < o->runs; i++) {
+		start = now_ms();
+		ks = ksyms__load();
+		if (!ks) {
+			err = -errno;
+			pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+			return err;
+		}
+		err = snapshot_report(t, ks, json, out);
+		ksyms__free(ks);
+		if (err)
+			return err;
+		ms[i] = now_ms() - start;
+	}
+	qsort(ms, o->runs, sizeof(ms[0]), cmp_double);
+	*median = o->runs % 2 ? ms[o->runs / 2] : (ms[o->runs / 2 - 1] + ms[o->runs / 2]) / 2;
+	return 0;
+}
+
+/* Interval mode's steady state: kallsyms loaded once, a report per cycle. */
+static int watch_rss(const struct tracer *t, const struct bench_opts *o, FILE *out)
+{
+	long first = -1, rss;
+	struct ksyms *ks;
+	__u64 i;
+	int err = 0;
+
+	ks = ksyms__load();
+	if (!ks) {
+		err = -errno;
+		pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+		return err;
+	}
+	for (i = 1; i <= o->cycles; i++) {
+		err = snapshot_report(t, ks, false, out);
+		if (err)
+			break;
+		if (i != 1 && i != 10 && i != o->cycles)
+			continue;
+		rss = status_kib("VmRSS");
+		if (i == 1)
+			first = rss;
+		printf("rss_kib_after_%llu %ld\n", (unsigned long long)i, rss);
+	}
+	if (!err)
+		printf("rss_growth_kib %ld\nrss_peak_kib %ld\n", status_kib("VmRSS") - first,
+		       status_kib("VmHWM"));
+	ksyms__free(ks);
+	return err;
+}
+
+static int usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [-n ALLOCS] [-s SITES] [-k STACKS] [-r RUNS] [-c CYCLES]\n"
+		"  -n  outstanding allocations (default 1000000)\n"
+		"  -s  sites holding them (default 2000, at most %u)\n"
+		"  -k  distinct stacks (default 300)\n"
+		"  -r  timed runs per format, median reported (default 5, at most %u)\n"
+		"  -c  snapshot+report cycles for the RSS check (default 100)\n",
+		prog, BENCH_MAX_SITES, BENCH_MAX_RUNS);
+	return 64;
+}
+
+static int parse_args(int argc, char **argv, struct bench_opts *o)
+{
+	const struct {
+		int opt;
+		__u64 *dst;
+		__u64 max;
+	} args[] = {
+		{ 'n', &o->allocs, 1 << 26 },
+		{ 's', &o->sites, BENCH_MAX_SITES },
+		{ 'k', &o->stacks, 1 << 20 },
+		{ 'r', &o->runs, BENCH_MAX_RUNS },
+		{ 'c', &o->cycles, 1 << 20 },
+	};
+	size_t i;
+	int c;
+
+	while ((c = getopt(argc, argv, "n:s:k:r:c:")) != -1) {
+		for (i = 0; i < sizeof(args) / sizeof(args[0]) && args[i].opt != c; i++)
+			;
+		if (i == sizeof(args) / sizeof(args[0]))
+			return -EINVAL;
+		if (parse_u64(optarg, 1, args[i].max, args[i].dst)) {
+			pr_err("invalid -%c '%s': not an integer in 1..%llu", c, optarg,
+			       (unsigned long long)args[i].max);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		pr_err("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_opts o = {
+		.allocs = 1000000, .sites = 2000, .stacks = 300, .runs = 5, .cycles = 100,
+	};
+	struct tracer t = {
+		.allocs_fd = -1, .totals_fd = -1, .stacks_fd = -1, .stats_fd = -1, .events_fd = -1,
+		.stack_depth = BENCH_STACK_DEPTH, .max_sites = BENCH_MAX_SITES,
+	};
+	double text_ms, json_ms;
+	FILE *null;
+	int err;
+
+	if (parse_args(argc, argv, &o))
+		return usage(argv[0]);
+	null = fopen("/dev/null", "w");
+	if (!null) {
+		pr_err("cannot open /dev/null: %s", strerror(errno));
+		return 1;
+	}
+	/*
+	 * snapshot__take() asks tracer__recursion_misses() for the programs'
+	 * misses, which walks t->skel->obj: an opened, never loaded skeleton
+	 * has programs without fds, so the sum is 0 and nothing is attached.
+	 */
+	t.skel = kleak_bpf__open();
+	if (!t.skel) {
+		err = -errno;
+		pr_err("cannot open the kleak skeleton: %s", strerror(-err));
+		goto cleanup;
+	}
+	t.max_allocs = o.allocs;
+	err = create_map(BPF_MAP_TYPE_HASH, "allocs", sizeof(__u64), sizeof(struct kleak_alloc),
+			 o.allocs, &t.allocs_fd);
+	if (!err)
+		err = create_map(BPF_MAP_TYPE_ARRAY, "site_totals", sizeof(__u32),
+				 sizeof(struct kleak_site_totals), BENCH_MAX_SITES, &t.totals_fd);
+	if (!err)
+		err = create_map(BPF_MAP_TYPE_HASH, "stacks", sizeof(__u64),
+				 BENCH_STACK_DEPTH * sizeof(__u64), o.stacks, &t.stacks_fd);
+	if (!err)
+		err = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, "stats", sizeof(__u32),
+				 sizeof(struct kleak_stats), 1, &t.stats_fd);
+	if (!err)
+		err = fill_maps(&t, &o);
+	if (!err)
+		err = time_report(&t, &o, false, null, &text_ms);
+	if (!err)
+		err = time_report(&t, &o, true, null, &json_ms);
+	if (err)
+		goto cleanup;
+	printf("allocs %llu\nsites %llu\nstacks %llu\nruns %llu\n", (unsigned long long)o.allocs,
+	       (unsigned long long)o.sites, (unsigned long long)o.stacks,
+	       (unsigned long long)o.runs);
+	printf("report_1m_ms %.0f\nreport_1m_json_ms %.0f\n", text_ms, json_ms);
+	fflush(stdout);
+	err = watch_rss(&t, &o, null);
+cleanup:
+	if (t.allocs_fd >= 0)
+		close(t.allocs_fd);
+	if (t.totals_fd >= 0)
+		close(t.totals_fd);
+	if (t.stacks_fd >= 0)
+		close(t.stacks_fd);
+	if (t.stats_fd >= 0)
+		close(t.stats_fd);
+	kleak_bpf__destroy(t.skel);
+	fclose(null);
+	return err ? 1 : 0;
+}

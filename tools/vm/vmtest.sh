@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#
+# Run kleak's test suite on the host kernel and inside Debian kernels.
+#
+#   vmtest.sh [PACKAGE]...     (default: linux-image-amd64 linux-image-6.12-amd64)
+#
+# Expects kleak and the test prerequisites to be built already (make vmtest
+# does that). For each kernel prints the release and the suite's
+# "N passed, N failed" line, then the totals; exits 1 if any run failed or
+# printed no summary. Consoles and logs stay in the results folder, printed
+# at the end.
+#
+# Environment: KLEAK_VM_SUITE (command, default tests/run.sh),
+# KLEAK_VM_TIMEOUT (seconds per kernel, default 900), KLEAK_VM_HOST=0 to skip
+# the host kernel, KLEAK_VM_CACHE, KLEAK_VM_RESULTS.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+CACHE=${KLEAK_VM_CACHE:-/var/tmp/kleak-vm}
+RESULTS=${KLEAK_VM_RESULTS:-$CACHE/results/vmtest-$(date +%Y%m%d-%H%M%S)}
+SUITE=${KLEAK_VM_SUITE:-tests/run.sh}
+LIMIT=${KLEAK_VM_TIMEOUT:-900}
+
+die() { echo "vmtest: $*" >&2; exit 2; }
+
+[ $# -gt 0 ] || set -- linux-image-amd64 linux-image-6.12-amd64
+cd "$ROOT"
+[ -x "${SUITE%% *}" ] || die "${SUITE%% *}: not found or not executable"
+[ "$(id -u)" = 0 ] || die "must run as root (BPF on the host, qemu's 9p root share)"
+mkdir -p "$RESULTS"
+
+summaries=()
+total_pass=0
+total_fail=0
+
+# record NAME HOW SECONDS STATUS LOG: keep the suite's closing line for NAME;
+# a run that failed without counting a failure (crash, timeout, no summary)
+# counts as one failed test.
+record() {
+	local line pass=0 fail=0
+
+	line=$(grep -E '^([A-Za-z-]+: )?[0-9]+ passed, [0-9]+ failed' "$5" | tail -1 || :)
+	if [ "$4" = 124 ]; then
+		# the last summary seen may be a part's (the unit tests'): count lines
+		pass=$(grep -c '^PASS ' "$5" || :)
+		fail=$(grep -c '^FAIL ' "$5" || :)
+		line="$pass passed, $fail failed before the limit"
+	elif [ -n "$line" ]; then
+		pass=$(echo "$line" | sed -E 's/^([A-Za-z-]+: )?([0-9]+) passed.*/\2/')
+		fail=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	else
+		line="no summary line"
+	fi
+	[ "$4" = 0 ] || [ "$fail" -gt 0 ] || fail=1
+	case $4 in
+	0) ;;
+	124) line="$line (timed out after $LIMIT s)" ;;
+	*) line="$line (exit status $4)" ;;
+	esac
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+	summaries+=("$(printf 'vmtest: %-24s %-5s %4ss  %s' "$1" "$2" "$3" "$line")")
+	echo "${summaries[-1]}"
+}
+
+# timeout(1) signals only its child: a hung grandchild (say a test's kleak)
+# outlives it and keeps the output pipe open. Run CMD as a session of its
+# own and end the whole session on timeout, and its leftovers after it.
+run_limited() { # SECONDS LOG CMD...
+	local limit=$1 log=$2 pid status=0
+
+	shift 2
+	setsid "$@" < /dev/null > >(tee "$log") 2>&1 &
+	pid=$!
+	if timeout "$limit" tail --pid="$pid" -f /dev/null; then
+		wait "$pid" || status=$?
+	else
+		echo "vmtest: $* timed out after $limit s" | tee -a "$log"
+		kill -TERM -- -"$pid" 2> /dev/null
+		sleep 2
+		status=124
+	fi
+	kill -KILL -- -"$pid" 2> /dev/null || :
+	wait
+	return $status
+}
+
+if [ "${KLEAK_VM_HOST:-1}" = 1 ]; then
+	host=$(uname -r)
+	echo "vmtest: === host kernel $host"
+	start=$SECONDS
+	status=0
+	# shellcheck disable=SC2086
+	run_limited "$LIMIT" "$RESULTS/host-$host.log" $SUITE || status=$?
+	record "$host" host $((SECONDS - start)) "$status" "$RESULTS/host-$host.log"
+fi
+
+start=$SECONDS
+kvers=$(timeout 900 "$HERE/fetch-kernel.sh" "$@") || die "cannot fetch kernels: $*"
+echo "vmtest: kernels ready in $((SECONDS - start)) s:" $kvers
+for kver in $kvers; do
+	echo "vmtest: === $kver"
+	start=$SECONDS
+	status=0
+	# shellcheck disable=SC2086
+	"$HERE/run.sh" -k "$kver" -t "$LIMIT" -o "$RESULTS/$kver" -- $SUITE ||
+		status=$?
+	# run.sh's first console line: "vm-run: KVER, ACCEL, ..."
+	accel=$(sed -n '1s/^vm-run: [^,]*, \([a-z]*\),.*/\1/p' "$RESULTS/$kver/console.log")
+	record "$kver" "${accel:-vm}" $((SECONDS - start)) "$status" "$RESULTS/$kver/console.log"
+done
+
+echo "vmtest: --- results in $RESULTS"
+printf '%s\n' "${summaries[@]}"
+echo "vmtest: $total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
