@@ -5,7 +5,7 @@
 # report once released (a negative control for the same site).
 . "$(dirname "$0")/lib.sh"
 
-COMM=kleak-wl
+COMM=$TEST_COMM
 # deferred frees (RCU, kfree_rcu batches) must drain within this many seconds
 DRAIN_S=20
 

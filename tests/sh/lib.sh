@@ -7,6 +7,9 @@ KLEAK=${KLEAK:-./kleak}
 WL=${WL:-.output/kleak-workload}
 FILTER=${1:-}
 SUITE=$(basename "$0" .sh)
+# the workloads' comm, unique per suite run so that two runs on one machine
+# (a developer's and a VM runner's host pass) never count each other's objects
+TEST_COMM=kwl-$$
 TMP=$(mktemp -d /tmp/kleak-test.XXXXXX)
 KLEAK_PID=
 declare -A WFD

@@ -3,7 +3,7 @@
 # the run, print it again, diff two runs, watch growth over intervals.
 . "$(dirname "$0")/lib.sh"
 
-COMM=kleak-wl
+COMM=$TEST_COMM
 # the command's own stdout must not mix with kleak's report
 QUIET='exec "$@" > /dev/null'
 
@@ -145,7 +145,7 @@ test_growth() {
 		skip "a batch of 10 files took longer than the 2 s interval on this machine"
 	elif [ "$grew" != true ]; then
 		fail "held files growing each interval are not marked: $(last_report |
-			jq -c '[.sites[] | select(.cache == "filp") | .trend]')"
+			jq -c '[.sites[] | select(.cache == "filp") | {trend, f: [.frames[].addr]}]')"
 	else
 		pass
 	fi
