@@ -25,7 +25,8 @@ held_test() {
 	while :; do
 		report_now || { fail "no report on SIGUSR1"; return; }
 		after=$(last_report | held_count "$re" "$cache")
-		[ "$after" -lt $((min / 10 + 2)) ] || [ $SECONDS -ge $deadline ] && break
+		[ "$after" -lt $((min / 10 + 2)) ] || [ -n "${NO_RELEASE:-}" ] ||
+			[ $SECONDS -ge $deadline ] && break
 		sleep 0.2
 	done
 	stop_kleak
@@ -48,7 +49,7 @@ held_test() {
 		fail "$dups stacks reported as more than one site"
 	elif [ "$held" -lt "$min" ]; then
 		fail "held $kind: $held objects on /$re/, expected >= $min"
-	elif [ "$after" -ge $((min / 10 + 2)) ]; then
+	elif [ -z "${NO_RELEASE:-}" ] && [ "$after" -ge $((min / 10 + 2)) ]; then
 		fail "released $kind: $after objects still on /$re/ after ${DRAIN_S}s"
 	elif [ "$others" -ne 0 ]; then
 		fail "allocations of other comms reported under --comm $COMM"
@@ -61,9 +62,12 @@ held_test() {
 
 test_files()	{ held_test files 200 '^alloc_empty_file\+' filp 200; }
 # --btf takes the classic tracepoint programs: the fallback runs for real here
-# (before 6.18 their kmem_cache_alloc record names no cache: any cache counts)
+# (before 6.18 their kmem_cache_alloc record names no cache: any cache counts).
+# Their release is not asserted: classic tracepoints share one per-CPU guard
+# with every other BPF program, and an RCU batch of frees that runs under it
+# is dropped whole (seen on 6.1) -- the reason kleak prefers tp_btf and raw_tp.
 test_classic_tp() {
-	KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux" ATTACH=tracepoint \
+	KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux" ATTACH=tracepoint NO_RELEASE=1 \
 		held_test files 100 '^alloc_empty_file\+' '' 100
 }
 # dup_task_struct is inlined into copy_process on 6.18; reaped zombies are
