@@ -65,16 +65,21 @@ stop_kleak() {
 	KLEAK_PID=
 }
 
+# wait_for_reports N: until $TMP/out holds N complete JSON reports
+wait_for_reports() {
+	local deadline=$((SECONDS + 30))
+	until [ "$(grep -c '^}' "$TMP/out")" -ge "$1" ]; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
 # report_now: SIGUSR1 asks for a report; waits until it is complete
 report_now() {
 	local before
 	before=$(grep -c '^}' "$TMP/out")
 	kill -USR1 "$KLEAK_PID"
-	local deadline=$((SECONDS + 30))
-	until [ "$(grep -c '^}' "$TMP/out")" -gt "$before" ]; do
-		[ $SECONDS -ge $deadline ] && return 1
-		sleep 0.05
-	done
+	wait_for_reports $((before + 1))
 }
 
 # hold_stdin NAME: a fifo $TMP/NAME.fifo whose writer this shell keeps open,

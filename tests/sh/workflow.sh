@@ -151,13 +151,19 @@ test_growth() {
 	fi
 }
 
-# wait_for_reports N: until $TMP/out holds N complete JSON reports
-wait_for_reports() {
-	local deadline=$((SECONDS + 30))
-	until [ "$(grep -c '^}' "$TMP/out")" -ge "$1" ]; do
-		[ $SECONDS -ge $deadline ] && return 1
-		sleep 0.05
-	done
+# own_files_only WHO: the first report holds the 25 files of WHO and none of
+# the 40 pipes of the unrelated process
+own_files_only() {
+	local files pipes
+	files=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_empty_file\+' filp)
+	pipes=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_pipe_info\+')
+	if [ "${files:-0}" -lt 25 ]; then
+		fail "${files:-0} files of $1, expected >= 25"
+	elif [ "${pipes:-0}" -ne 0 ]; then
+		fail "$pipes pipe objects of an unrelated process reported"
+	else
+		pass
+	fi
 }
 
 # --cgroup: only tasks in the cgroup (or below) count; the same comm outside does not
@@ -180,16 +186,7 @@ test_cgroup() {
 	release_workload outside
 	stop_kleak
 	rmdir "$cg"
-	local files pipes
-	files=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_empty_file\+' filp)
-	pipes=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_pipe_info\+')
-	if [ "${files:-0}" -lt 25 ]; then
-		fail "${files:-0} files of the task in the cgroup, expected >= 25"
-	elif [ "${pipes:-0}" -ne 0 ]; then
-		fail "$pipes pipe objects of a task outside the cgroup reported"
-	else
-		pass
-	fi
+	own_files_only "the task in the cgroup"
 }
 
 # --pid --follow: children forked after attach are traced, others are not
@@ -220,16 +217,7 @@ test_follow() {
 	release_stdin go
 	wait "$parent"
 	stop_kleak
-	local files pipes
-	files=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_empty_file\+' filp)
-	pipes=$(jq -s '.[0]' "$TMP/out" | held_count '^alloc_pipe_info\+')
-	if [ "${files:-0}" -lt 25 ]; then
-		fail "${files:-0} files of a child forked after attach, expected >= 25"
-	elif [ "${pipes:-0}" -ne 0 ]; then
-		fail "$pipes pipe objects of an unrelated process reported"
-	else
-		pass
-	fi
+	own_files_only "a child forked after attach"
 }
 
 for t in command_tree round_trip diff_runs bad_run_files growth cgroup follow; do
