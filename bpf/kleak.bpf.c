@@ -25,6 +25,7 @@
 #define ENOENT 2
 #define ENOMEM 12
 #define EEXIST 17
+#define EBUSY 16
 
 const volatile __u32 self_tgid;
 const volatile __u32 targ_tgid;
@@ -377,7 +378,7 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 	if (!s)
 		return 0;
 	s->counters[STAT_ALLOC_EVENTS]++;
-	if (!addr)
+	if (!addr || s->own_alloc)
 		return 0;
 	if (!alloc_wanted(bytes, kind, name)) {
 		/* a filtered-out allocation still proves the old record's free was missed */
@@ -621,10 +622,16 @@ int kmem_cache_alloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	if (parent->tgid != targ_tgid && !is_tracked(parent))
+	struct kleak_stats *s = stats_get();
+	void *mark;
+
+	if (!s || (parent->tgid != targ_tgid && !is_tracked(parent)))
 		return 0;
-	if (!bpf_task_storage_get(&tracked, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
-		stat_inc(STAT_TRACKED_FULL);
+	s->own_alloc = 1;
+	mark = bpf_task_storage_get(&tracked, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	s->own_alloc = 0;
+	if (!mark)
+		s->counters[STAT_TRACKED_FULL]++;
 	return 0;
 }
 

@@ -81,6 +81,7 @@ enum kleak_stat {
 	STAT_SAMPLED_OUT,	/* passed the filters, skipped by --sample-rate */
 	STAT_FREES,		/* frees matched to a recorded allocation */
 	STAT_ALLOC_MAP_FULL,	/* allocation not recorded: allocs map full */
+	STAT_ALLOC_MAP_BUSY,	/* allocation not recorded: bucket locked by a nested program */
 	STAT_SITE_MAP_FULL,	/* allocation not recorded: sites map full */
 	STAT_STACK_MAP_FULL,	/* stack captured but not stored: stacks map full */
 	STAT_STACK_FAULT,	/* stack not captured: bpf_get_stack() failed */
@@ -90,8 +91,15 @@ enum kleak_stat {
 	STAT_MAX,
 };
 
+/* Per CPU: the counters, and whether kleak itself is allocating right now. */
 struct kleak_stats {
 	__u64 counters[STAT_MAX];
+	/*
+	 * Set around kleak's own allocations (task storage of a followed
+	 * child, made in the traced parent's context), so that they are not
+	 * reported as the traced process's.
+	 */
+	__u64 own_alloc;
 };
 
 enum kleak_event_type {

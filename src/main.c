@@ -6,11 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diff.h"
+#include "log.h"
 #include "model.h"
 #include "opts.h"
 #include "record.h"
 #include "report.h"
 #include "run.h"
+
+/* --exclude: known noise leaves the model before anything reads it. */
+static void exclude_sites(const struct env *env, struct model *m, const char *what)
+{
+	size_t n;
+
+	if (!env->exclude)
+		return;
+	n = model__drop_sites(m, &env->exclude_re);
+	if (n)
+		pr_info("%s: left out %zu sites with a frame matching '%s'", what, n, env->exclude);
+}
 
 static int cmd_report(const struct env *env)
 {
@@ -28,6 +41,7 @@ static int cmd_report(const struct env *env)
 
 	if (record__read(env->files[0], &m))
 		return 1;
+	exclude_sites(env, m, env->files[0]);
 	err = report__print(m, &ro, stdout);
 	model__free(m);
 	return err ? 1 : 0;
@@ -45,8 +59,11 @@ static int cmd_diff(const struct env *env)
 	struct model *a = NULL, *b = NULL;
 	int err = 1;
 
-	if (!record__read(env->files[0], &a) && !record__read(env->files[1], &b))
+	if (!record__read(env->files[0], &a) && !record__read(env->files[1], &b)) {
+		exclude_sites(env, a, env->files[0]);
+		exclude_sites(env, b, env->files[1]);
 		err = diff__print(a, b, &o, stdout) ? 1 : 0;
+	}
 	model__free(a);
 	model__free(b);
 	return err;

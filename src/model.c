@@ -69,6 +69,31 @@ struct model_slab *model__add_slab(struct model *m)
 	return append((void **)&m->slabs, &m->n_slabs, sizeof(struct model_slab));
 }
 
+static bool site_matches(const struct model_site *s, const regex_t *re)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_frames; i++)
+		if (s->frames[i].sym && !regexec(re, s->frames[i].sym, 0, NULL, 0))
+			return true;
+	return false;
+}
+
+size_t model__drop_sites(struct model *m, const regex_t *re)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < m->n_sites; i++) {
+		if (site_matches(&m->sites[i], re))
+			site_free(&m->sites[i]);
+		else
+			m->sites[kept++] = m->sites[i];
+	}
+	i = m->n_sites - kept;
+	m->n_sites = kept;
+	return i;
+}
+
 size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms)
 {
 	size_t lo = 0, hi = s->n_ages;
@@ -103,6 +128,7 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_SAMPLED_OUT] = "sampled_out",
 	[STAT_FREES] = "frees_matched",
 	[STAT_ALLOC_MAP_FULL] = "allocs_map_full",
+	[STAT_ALLOC_MAP_BUSY] = "allocs_map_busy",
 	[STAT_SITE_MAP_FULL] = "sites_map_full",
 	[STAT_STACK_MAP_FULL] = "stack_map_full",
 	[STAT_STACK_FAULT] = "stack_faults",

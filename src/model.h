@@ -9,6 +9,7 @@
 #ifndef __KLEAK_MODEL_H
 #define __KLEAK_MODEL_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
@@ -106,6 +107,12 @@ void model__free(struct model *m);
 /* Appends a zeroed site; returns it, or NULL with errno set. */
 struct model_site *model__add_site(struct model *m);
 struct model_slab *model__add_slab(struct model *m);
+
+/*
+ * Removes the sites with a symbolized frame matching re (--exclude: known
+ * noise such as a test rig's filesystem). Returns how many were removed.
+ */
+size_t model__drop_sites(struct model *m, const regex_t *re);
 
 /* Outstanding allocations of a site at least min_age_ms old, and their bytes. */
 size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms);

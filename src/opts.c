@@ -64,6 +64,7 @@ enum {
 	OPT_MIN_DELTA,
 	OPT_NO_CACHES,
 	OPT_USAGE,
+	OPT_EXCLUDE,
 };
 
 static const struct argp_option options[] = {
@@ -89,6 +90,8 @@ static const struct argp_option options[] = {
 	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 3 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 3 },
 	{ "min-delta", OPT_MIN_DELTA, "BYTES", 0, "diff: leave out changes smaller than BYTES", 3 },
+	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
+	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 3 },
 
 	{ NULL, 0, NULL, 0, "Sizing and kernel access:", 4 },
 	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0, "Outstanding allocations tracked (default 524288)", 4 },
@@ -218,6 +221,20 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_NO_CACHES:
 		env->no_caches = true;
 		break;
+	case OPT_EXCLUDE: {
+		char msg[128];
+		int rc;
+
+		if (env->exclude)
+			usage_error("--exclude given twice: join the patterns with |");
+		rc = regcomp(&env->exclude_re, arg, REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			regerror(rc, &env->exclude_re, msg, sizeof(msg));
+			usage_error("invalid --exclude '%s': %s", arg, msg);
+		}
+		env->exclude = arg;
+		break;
+	}
 	case OPT_MIN_DELTA:
 		env->min_delta = arg_u64("--min-delta", arg, 0, LLONG_MAX);
 		break;
@@ -407,6 +424,9 @@ void opts__free(struct env *env)
 {
 	free(env->cmdline);
 	env->cmdline = NULL;
+	if (env->exclude)
+		regfree(&env->exclude_re);
+	env->exclude = NULL;
 }
 
 char *opts__filters_str(const struct env *env)

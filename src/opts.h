@@ -3,6 +3,7 @@
 #ifndef __KLEAK_OPTS_H
 #define __KLEAK_OPTS_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <linux/types.h>
 
@@ -43,6 +44,8 @@ struct env {
 	__u64 older_ms;
 	__u64 top;		/* 0: all */
 	__s64 min_delta;
+	const char *exclude;	/* --exclude, compiled into exclude_re */
+	regex_t exclude_re;
 
 	/* sizing and kernel access */
 	__u64 max_allocs;

@@ -262,12 +262,14 @@ static void text_footer(const struct model *m, FILE *out)
 	size_t n_ret_sites;
 	__u64 ret = retired_total(m, &n_ret_sites);
 
-	fprintf(out, "\nnot seen: %llu allocations (allocs map full), %llu (sites map full); "
+	fprintf(out, "\nnot seen: %llu allocations (allocs map full), %llu (map busy), "
+		"%llu (sites map full); "
 		"%llu stacks lost (%llu stacks map full, %llu walks failed); "
 		"%llu frees never seen (address reallocated, %zu sites); "
 		"%llu events dropped by recursion; %llu trace events dropped; "
 		"%llu frames unresolved\n",
 		(unsigned long long)st[STAT_ALLOC_MAP_FULL],
+		(unsigned long long)st[STAT_ALLOC_MAP_BUSY],
 		(unsigned long long)st[STAT_SITE_MAP_FULL],
 		(unsigned long long)(st[STAT_STACK_MAP_FULL] + st[STAT_STACK_FAULT]),
 		(unsigned long long)st[STAT_STACK_MAP_FULL],

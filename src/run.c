@@ -139,6 +139,8 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 	if (!ks)
 		pr_warn("cannot read /proc/kallsyms: %s; frames stay raw", strerror(errno));
 	err = snapshot__take(r->t, ks, m);
+	if (!err && r->env->exclude)
+		model__drop_sites(m, &r->env->exclude_re);
 	if (!err && r->env->interval_s)
 		err = snapshot__carry_trend(r->prev, m, interval_end);
 	ksyms__free(ks);

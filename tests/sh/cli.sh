@@ -49,6 +49,8 @@ test_bad_options() {
 --stack-depth 0
 --stack-depth 128
 --format yaml
+--exclude '('
+--exclude a --exclude b
 --follow
 --bogus
 0
@@ -160,6 +162,7 @@ test_report_golden() {
 report-tcp.expected -o 0 tests/fixtures/tcp.run
 report-tcp-cache-json.expected -o 0 -T 2 --cache TCP --format json tests/fixtures/tcp.run
 report-files-older.expected -o 4 --min-size 200 tests/fixtures/files.run
+report-tcp-exclude.expected -o 0 --exclude inet_create|\[xfs\] tests/fixtures/tcp.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"
