@@ -263,15 +263,23 @@ static __always_inline struct kleak_site_totals *totals_of(__u32 idx)
  * false when the site tables are full.
  */
 static __always_inline bool site_index(struct kleak_stats *s, const struct kleak_site *site,
-				       const __u64 *frames, const char *name, __u32 *idx)
+				       __u64 obj_size, const __u64 *frames, const char *name,
+				       __u32 *idx)
 {
 	struct kleak_site_totals *t;
 	__u32 *found, *cursor, zero = 0;
 	long err;
 
+	if (s->last_site.stack == site->stack && s->last_site.cache == site->cache &&
+	    s->last_site.kind == site->kind && s->last_site.stack_err == site->stack_err) {
+		*idx = s->last_idx;
+		return true;
+	}
 	found = bpf_map_lookup_elem(&sites, site);
 	if (found) {
 		*idx = *found;
+		s->last_site = *site;
+		s->last_idx = *found;
 		return true;
 	}
 	cursor = bpf_map_lookup_elem(&site_cursor, &zero);
@@ -288,6 +296,7 @@ static __always_inline bool site_index(struct kleak_stats *s, const struct kleak
 	}
 	(*cursor)++;
 	t->site = *site;
+	t->obj_size = obj_size;
 	if (name)
 		bpf_probe_read_kernel_str(t->cache_name, sizeof(t->cache_name), name);
 	err = bpf_map_update_elem(&sites, site, idx, BPF_NOEXIST);
@@ -301,18 +310,15 @@ static __always_inline bool site_index(struct kleak_stats *s, const struct kleak
 	return true;
 }
 
-static __always_inline void site_sub(__u32 idx, __u64 size, bool retired)
+static __always_inline void site_sub(__u32 idx, bool retired)
 {
 	struct kleak_site_totals *t = totals_of(idx);
 
 	if (!t)
 		return;
 	__sync_fetch_and_add(&t->count, -1);
-	__sync_fetch_and_add(&t->bytes, -(__s64)size);
-	if (retired) {
+	if (retired)
 		__sync_fetch_and_add(&t->retired, 1);
-		__sync_fetch_and_add(&t->retired_bytes, size);
-	}
 }
 
 static __always_inline void emit(__u32 type, __u64 addr, const struct kleak_alloc *a)
@@ -359,7 +365,7 @@ static __always_inline bool forget(__u64 addr, bool retired)
 	if (bpf_map_delete_elem(&allocs, &addr))
 		return false;
 	__sync_fetch_and_add(&live_records, -1);
-	site_sub(copy.site, copy.size, retired);
+	site_sub(copy.site, retired);
 	if (trace_events && !retired)
 		emit(KLEAK_EVENT_FREE, addr, &copy);
 	return true;
@@ -398,7 +404,8 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 	stack_capture(ctx, &site, &frames);
 	if (site.stack_err)
 		s->counters[STAT_STACK_FAULT]++;
-	if (!site_index(s, &site, frames, kind == KLEAK_SITE_CACHE ? name : NULL, &rec.site)) {
+	if (!site_index(s, &site, bytes, frames, kind == KLEAK_SITE_CACHE ? name : NULL,
+			&rec.site)) {
 		s->counters[STAT_SITE_MAP_FULL]++;
 		if (forget(addr, true))
 			s->counters[STAT_REALLOC_RETIRED]++;
@@ -410,7 +417,6 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 
 	id = bpf_get_current_pid_tgid();
 	rec.ts_ns = bpf_ktime_get_ns();
-	rec.size = bytes;
 	rec.pid = (__u32)id;
 	rec.tgid = id >> 32;
 	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
@@ -428,7 +434,6 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 		return 0;
 	}
 	__sync_fetch_and_add(&t->count, 1);
-	__sync_fetch_and_add(&t->bytes, bytes);
 	__sync_fetch_and_add(&t->allocs, 1);
 	s->counters[STAT_ALLOCS]++;
 	if (trace_events)

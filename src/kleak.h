@@ -49,8 +49,9 @@ struct kleak_site {
  */
 struct kleak_site_totals {
 	struct kleak_site site;
+	/* bytes_alloc of every object here: the site key fixes the cache */
+	__u64 obj_size;
 	__s64 count;
-	__s64 bytes;
 	/* allocations recorded at this site since attach */
 	__u64 allocs;
 	/*
@@ -59,14 +60,12 @@ struct kleak_site_totals {
 	 * (kmem_cache_free_bulk, kfree_bulk), so it was never seen.
 	 */
 	__u64 retired;
-	__u64 retired_bytes;
 	char cache_name[KLEAK_CACHE_NAME_LEN];
 };
 
 /* One outstanding allocation, keyed by its address. */
 struct kleak_alloc {
 	__u64 ts_ns;
-	__u64 size;
 	__u32 site;	/* index into site_totals */
 	__u32 pid;
 	__u32 tgid;
@@ -91,7 +90,7 @@ enum kleak_stat {
 	STAT_MAX,
 };
 
-/* Per CPU: the counters, and whether kleak itself is allocating right now. */
+/* Per CPU: the counters, and state the programs keep between events. */
 struct kleak_stats {
 	__u64 counters[STAT_MAX];
 	/*
@@ -100,6 +99,13 @@ struct kleak_stats {
 	 * reported as the traced process's.
 	 */
 	__u64 own_alloc;
+	/*
+	 * The site this CPU recorded last: a run of allocations from one stack
+	 * (any loop in the kernel) finds its index without the sites hash.
+	 */
+	struct kleak_site last_site;
+	__u32 last_idx;
+	__u32 pad;
 };
 
 enum kleak_event_type {

@@ -205,21 +205,23 @@ static int on_event(void *arg, void *data, size_t len)
 	if (len < sizeof(*e))
 		return 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	/* the site was created before the event was sent */
+	if (bpf_map_lookup_elem(r->t->totals_fd, &a->site, &tot)) {
+		memset(&tot, 0, sizeof(tot));
+		tot.site.stack_err = -ENOENT;
+	}
 	if (e->type == KLEAK_EVENT_FREE) {
 		printf("%ld.%06ld free  0x%llx %llu B by %s[%u], allocated %.3f s before by %s[%u]\n",
 		       (long)ts.tv_sec, ts.tv_nsec / 1000, (unsigned long long)e->addr,
-		       (unsigned long long)a->size, e->free_comm, e->free_pid,
+		       (unsigned long long)tot.obj_size, e->free_comm, e->free_pid,
 		       (e->free_ts_ns - a->ts_ns) / 1e9, a->comm, a->pid);
 		return 0;
 	}
-	/* the site was created before the event was sent */
-	if (bpf_map_lookup_elem(r->t->totals_fd, &a->site, &tot))
-		tot.site.stack_err = -ENOENT;
 	if (!tot.site.stack_err &&
 	    snapshot__symbolize(r->t, r->ks, tot.site.stack, &s, &unresolved))
 		return 0;
 	printf("%ld.%06ld alloc 0x%llx %llu B by %s[%u] in %s\n", (long)ts.tv_sec,
-	       ts.tv_nsec / 1000, (unsigned long long)e->addr, (unsigned long long)a->size,
+	       ts.tv_nsec / 1000, (unsigned long long)e->addr, (unsigned long long)tot.obj_size,
 	       a->comm, a->pid, tot.site.stack_err ? "?" : model__ctx_name(snapshot__ctx(&s)));
 	if (tot.site.stack_err)
 		printf("\t[stack not captured: %s]\n", model__stack_err_str(tot.site.stack_err));

@@ -281,28 +281,23 @@ static void site_identity(struct model_site *s, const struct kleak_site_totals *
 {
 	s->kind = t->site.kind;
 	s->stack_err = t->site.stack_err;
+	s->obj_size = t->obj_size;
 	s->count = t->count;
-	s->bytes = t->bytes;
+	s->bytes = t->count * (__s64)t->obj_size;
 	s->allocs = t->allocs;
 	s->retired = t->retired;
-	s->retired_bytes = t->retired_bytes;
+	s->retired_bytes = t->retired * t->obj_size;
 	switch (t->site.kind) {
 	case KLEAK_SITE_KMALLOC:
-		s->obj_size = t->site.cache;
 		slabcache__kmalloc_name(s->obj_size, s->cache, sizeof(s->cache));
 		break;
 	case KLEAK_SITE_CACHE_UNNAMED:
-		s->obj_size = t->site.cache;
 		snprintf(s->cache, sizeof(s->cache), "(cache of %llu)",
 			 (unsigned long long)s->obj_size);
 		break;
 	default:
 		memcpy(s->cache, t->cache_name, sizeof(s->cache));
 		s->cache[sizeof(s->cache) - 1] = '\0';
-		if (t->count > 0)
-			s->obj_size = t->bytes / t->count;
-		else if (t->retired)
-			s->obj_size = t->retired_bytes / t->retired;
 	}
 }
 

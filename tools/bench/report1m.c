@@ -224,7 +224,7 @@ static int fill_totals(int fd, const struct bench_opts *o, const __u64 *counts,
 			t.site.cache = obj_size[i];
 		}
 		t.count = counts[i];
-		t.bytes = counts[i] * obj_size[i];
+		t.obj_size = obj_size[i];
 		t.allocs = counts[i] + counts[i] / 2;
 		if (bpf_map_update_elem(fd, &i, &t, BPF_ANY)) {
 			pr_err("cannot fill the site_totals map: %s", strerror(errno));
@@ -257,7 +257,6 @@ static int fill_allocs(int fd, const struct bench_opts *o, const __u32 *site_of,
 			keys[j] = 0xffff888200000000ULL + i * 64;
 			vals[j].ts_ns = now - next_rand(seed) % 120000000000ULL;
 			vals[j].site = site_of[i];
-			vals[j].size = obj_size[site_of[i]];
 			vals[j].tgid = 1000 + i % 13;
 			vals[j].pid = vals[j].tgid + i % 3;
 			snprintf(vals[j].comm, sizeof(vals[j].comm), "bench-%llu",
