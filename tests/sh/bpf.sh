@@ -77,8 +77,12 @@ test_zombies()	{ held_test zombies 100 '^(dup_task_struct|copy_process)\+' task_
 test_tcp()	{ held_test tcp 50 '^sk_prot_alloc\+' TCP 50; }
 test_pipes()	{ held_test pipes 100 '^alloc_pipe_info\+' '' 100; }
 
+# What churn may leave: a few deferred objects, plus one per event the kernel
+# dropped to recursion -- a free in a softirq that interrupted kleak's own
+# program on that CPU (rare here, frequent under QEMU's TCG), which kleak
+# reports as "events dropped by recursion".
 test_churn() {
-	local total
+	local total bound=40
 	need_root || return
 	start_kleak -c "$COMM" -o 0 -T 0 --format json || { fail "kleak did not attach"; return; }
 	"$WL" -c 2000 -n "$COMM" churn > /dev/null || { fail "churn failed"; return; }
@@ -89,7 +93,8 @@ test_churn() {
 		# batches (lazy_max_pages): those stay outstanding for real
 		total=$(last_report | jq '[.sites[] | select(.cache != "vmap_area")
 			| .outstanding] | add // 0')
-		[ "$total" -le 40 ] || [ $SECONDS -ge $deadline ] && break
+		bound=$((40 + $(last_report | jq '.stats.recursion_misses')))
+		[ "$total" -le "$bound" ] || [ $SECONDS -ge $deadline ] && break
 		sleep 0.2
 	done
 	stop_kleak
@@ -97,8 +102,10 @@ test_churn() {
 	allocs=$(last_report | jq '.stats.allocs_recorded')
 	if [ "$allocs" -lt 6000 ]; then
 		fail "churn: only $allocs allocations recorded for 2000 rounds"
-	elif [ "$total" -gt 40 ]; then
-		fail "churn left $total objects outstanding (bound 40)"
+	elif [ "$total" -gt "$bound" ]; then
+		fail "churn left $total objects outstanding (bound $bound): $(last_report | jq -c \
+			'[.sites[] | select(.cache != "vmap_area") | [.outstanding, .cache,
+			(.frames[1].sym // "?")]] | sort | reverse | .[:4]')"
 	else
 		pass
 	fi
