@@ -62,7 +62,10 @@ if [ "$accel" = auto ]; then
 fi
 case $accel in
 kvm) accel_args=(-accel kvm -cpu host) ;;
-tcg) accel_args=(-accel tcg,thread=multi -cpu "${KLEAK_VM_CPU:-max}") ;;
+# One TCG thread for all vCPUs: with thread=multi a 6.12 guest died of
+# "Oops: int3" in kmem_cache_free while a tracepoint was being patched, a
+# vCPU running a stale translation of the int3 text_poke had already removed.
+tcg) accel_args=(-accel "tcg,thread=${KLEAK_VM_TCG_THREAD:-single}" -cpu "${KLEAK_VM_CPU:-max}") ;;
 *) die "invalid -a '$accel': expected auto, kvm or tcg" ;;
 esac
 
