@@ -14,6 +14,8 @@ VERSION := 0.1.0
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config \
 	make gcc jq iproute2
 
+.DEFAULT_GOAL := all
+
 # Checked when something is built, not when make starts, so that "make run"
 # and "make test" on a fresh machine can install the packages first.
 .PHONY: check-tools
