@@ -44,7 +44,8 @@ mkdir -p $r/dev/pts $r/dev/shm
 mount -t devpts devpts $r/dev/pts
 mount -t tmpfs tmpfs $r/dev/shm
 mount -t tmpfs tmpfs $r/run
-mount -t tmpfs tmpfs $r/tmp
+# no tmpfs over /tmp: a checkout there (a CI clone) must stay visible, and
+# the overlay already puts every write in RAM
 mount -t tracefs tracefs $r/sys/kernel/tracing
 mount -t debugfs debugfs $r/sys/kernel/debug
 mount -t bpf bpf $r/sys/fs/bpf
