@@ -430,7 +430,8 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 	}
 	if (err) {
 		__sync_fetch_and_add(&live_records, -1);
-		s->counters[STAT_ALLOC_MAP_FULL]++;
+		/* -EBUSY: the bucket is locked by a program this one interrupted */
+		s->counters[err == -EBUSY ? STAT_ALLOC_MAP_BUSY : STAT_ALLOC_MAP_FULL]++;
 		return 0;
 	}
 	__sync_fetch_and_add(&t->count, 1);

@@ -82,7 +82,7 @@ enum kleak_stat {
 	STAT_ALLOC_MAP_FULL,	/* allocation not recorded: allocs map full */
 	STAT_ALLOC_MAP_BUSY,	/* allocation not recorded: bucket locked by a nested program */
 	STAT_SITE_MAP_FULL,	/* allocation not recorded: sites map full */
-	STAT_STACK_MAP_FULL,	/* stack captured but not stored: stacks map full */
+	STAT_STACK_MAP_FULL,	/* stack captured but not stored: stacks map full or busy */
 	STAT_STACK_FAULT,	/* stack not captured: bpf_get_stack() failed */
 	STAT_REALLOC_RETIRED,	/* address allocated again while outstanding */
 	STAT_EVENTS_DROPPED,	/* --trace events lost: ring buffer full */

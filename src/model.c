@@ -116,7 +116,7 @@ const char *model__stack_err_str(int err)
 	case 0:
 		return "ok";
 	case -ENOMEM:
-		return "stacks map full";
+		return "stack not stored: stacks map full or busy";
 	default:
 		return "stack walk failed";
 	}

@@ -264,7 +264,7 @@ static void text_footer(const struct model *m, FILE *out)
 
 	fprintf(out, "\nnot seen: %llu allocations (allocs map full), %llu (map busy), "
 		"%llu (sites map full); "
-		"%llu stacks lost (%llu stacks map full, %llu walks failed); "
+		"%llu stacks lost (%llu not stored, %llu walks failed); "
 		"%llu frees never seen (address reallocated, %zu sites); "
 		"%llu events dropped by recursion; %llu trace events dropped; "
 		"%llu frames unresolved\n",
