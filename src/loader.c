@@ -326,6 +326,26 @@ static int attach(struct tracer_priv *tp)
 	return 0;
 }
 
+/* What a set needs that the kernel or the options may not give; one line if not. */
+static int check_variant(enum variant v, const struct env *env, bool cache, const char *events)
+{
+	if (v == VARIANT_TP && !events) {
+		pr_err("tracefs is not mounted, and this kernel needs classic tracepoints: "
+		       "mount -t tracefs nodev /sys/kernel/tracing");
+		return -ENOENT;
+	}
+	if (v == VARIANT_TP && (env->follow || env->command)) {
+		pr_err("following a process tree needs tp_btf (kernel 5.11 or later with BTF)");
+		return -EOPNOTSUPP;
+	}
+	if (cache && v != VARIANT_BTF && v != VARIANT_RAW) {
+		pr_err("--cache needs the 6.1+ kmem events with tp_btf or raw_tp: the %s events "
+		       "name no cache", variant_names[v]);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 static int load_variant(struct tracer_priv *tp, const struct env *env, pid_t target,
 			const struct cache_filter *cf, enum variant v, const char *events)
 {
@@ -383,22 +403,9 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	for (i = 0; i < n; i++) {
 		bool last = i == n - 1;
 
-		if (variants[i] == VARIANT_TP && !events) {
-			pr_err("tracefs is not mounted, and this kernel needs classic tracepoints: "
-			       "mount -t tracefs nodev /sys/kernel/tracing");
-			err = -ENOENT;
+		err = check_variant(variants[i], env, cfp != NULL, events);
+		if (err)
 			goto err_out;
-		}
-		if (variants[i] == VARIANT_TP && cfp && !tp_exists(events, "kmem_cache_alloc")) {
-			pr_err("tracepoint kmem:kmem_cache_alloc is missing from %s", events);
-			err = -ENOENT;
-			goto err_out;
-		}
-		if (variants[i] == VARIANT_TP && (env->follow || env->command)) {
-			pr_err("following a process tree needs tp_btf (kernel 5.11 or later with BTF)");
-			err = -EOPNOTSUPP;
-			goto err_out;
-		}
 		quiet_libbpf = !last;
 		err = load_variant(tp, env, target, cfp, variants[i], events);
 		quiet_libbpf = false;
@@ -420,13 +427,6 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 			goto err_out;
 		}
 	}
-	if (cfp && variants[i] != VARIANT_BTF && variants[i] != VARIANT_RAW) {
-		pr_err("--cache needs the 6.1+ kmem events with tp_btf or raw_tp: the %s "
-		       "events name no cache", variant_names[variants[i]]);
-		err = -EOPNOTSUPP;
-		goto err_out;
-	}
-
 	tp->pub.allocs_fd = bpf_map__fd(tp->pub.skel->maps.allocs);
 	tp->pub.totals_fd = bpf_map__fd(tp->pub.skel->maps.site_totals);
 	tp->pub.stacks_fd = bpf_map__fd(tp->pub.skel->maps.stacks);

@@ -102,6 +102,8 @@ test_env_errors() {
 	[ -z "$BAD" ] && expect 1 --cgroup /no/such/cgroup --duration 1
 	[ -z "$BAD" ] && expect 1 --cgroup /proc --duration 1
 	[ -z "$BAD" ] && expect 1 --btf /no/such/btf --duration 1
+	[ -z "$BAD" ] && expect 1 --btf /sys/kernel/btf/vmlinux --cache filp --duration 1
+	[ -z "$BAD" ] && expect 125 --btf /sys/kernel/btf/vmlinux -- true
 	[ -z "$BAD" ] && expect 1 report /no/such/file.run
 	[ -z "$BAD" ] && expect 127 -- /no/such/command
 	if [ -z "$BAD" ] && command -v setpriv > /dev/null; then
