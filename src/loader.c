@@ -453,6 +453,9 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	err = attach(tp);
 	if (err)
 		goto err_out;
+	/* said once the filter is in force, never next to an error */
+	if (cfp)
+		slabcache__say_merged(cfp);
 	return &tp->pub;
 
 err_out:

@@ -56,13 +56,11 @@ static int add_name(struct cache_filter *f, const char *name)
 	return 0;
 }
 
-/* Adds every name under root linking to target; lists them in *aliases. */
-static int add_aliases(const char *root, const char *target, struct cache_filter *f,
-		       char *aliases, size_t len)
+/* Adds every name under root linking to target. */
+static int add_aliases(const char *root, const char *target, struct cache_filter *f)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	struct dirent *de;
-	size_t used = 0;
 	int err = 0;
 	ssize_t n;
 	DIR *d;
@@ -81,14 +79,10 @@ static int add_aliases(const char *root, const char *target, struct cache_filter
 		if (strcmp(link, target))
 			continue;
 		err = add_name(f, de->d_name);
-		if (err == -ENAMETOOLONG) {
+		if (err == -ENAMETOOLONG)
 			err = 0;
-			continue;
-		}
-		if (err)
+		else if (err)
 			break;
-		used += snprintf(aliases + used, used < len ? len - used : 0, "%s%s",
-				 used ? ", " : "", de->d_name);
 	}
 	closedir(d);
 	return err;
@@ -96,7 +90,7 @@ static int add_aliases(const char *root, const char *target, struct cache_filter
 
 int slabcache__resolve(const char *root, const char *name, struct cache_filter *f)
 {
-	char path[PATH_MAX], link[PATH_MAX], aliases[512] = "";
+	char path[PATH_MAX];
 	ssize_t n;
 	int err;
 
@@ -115,11 +109,18 @@ int slabcache__resolve(const char *root, const char *name, struct cache_filter *
 	err = add_name(f, name);
 	if (err)
 		return err;
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return 0;	/* a directory: a cache of its own, not merged */
-	link[n] = '\0';
-	err = add_aliases(root, link, f, aliases, sizeof(aliases));
+	n = readlink(path, f->merged_into, sizeof(f->merged_into) - 1);
+	if (n < 0) {
+		/* a directory: a cache of its own, not merged */
+		f->merged_into[0] = '\0';
+		return 0;
+	}
+	if (n == sizeof(f->merged_into) - 1) {
+		pr_err("slab cache '%s' links to an over-long name in %s", name, root);
+		return -ENAMETOOLONG;
+	}
+	f->merged_into[n] = '\0';
+	err = add_aliases(root, f->merged_into, f);
 	if (err == -E2BIG) {
 		pr_err("slab cache '%s' has more than %d merged aliases", name,
 		       KLEAK_MAX_CACHE_NAMES);
@@ -130,11 +131,23 @@ int slabcache__resolve(const char *root, const char *name, struct cache_filter *
 		       strerror(-err));
 		return err;
 	}
-	if (f->n_names > 1)
-		pr_warn("slab cache '%s' is merged into %s with its aliases %s; the tracepoints "
-			"name the merged cache by whichever alias created it, so all of them match",
-			name, link, aliases);
 	return 0;
+}
+
+void slabcache__say_merged(const struct cache_filter *f)
+{
+	char aliases[KLEAK_MAX_CACHE_NAMES * (KLEAK_CACHE_NAME_LEN + 2)] = "";
+	size_t used = 0;
+	unsigned int i;
+
+	if (f->n_names < 2)
+		return;
+	for (i = 1; i < f->n_names; i++)
+		used += snprintf(aliases + used, sizeof(aliases) - used, "%s%s", i > 1 ? ", " : "",
+				 f->names[i]);
+	pr_warn("slab cache '%s' is merged into %s with %s; the tracepoints name the merged "
+		"cache by whichever alias created it, so all of them match", f->names[0],
+		f->merged_into, aliases);
 }
 
 static struct model_slab *find_slab(struct model *m, const char *name)

@@ -17,15 +17,19 @@ struct cache_filter {
 	char names[KLEAK_MAX_CACHE_NAMES][KLEAK_CACHE_NAME_LEN];
 	/* bytes_alloc of kmalloc() objects in it, 0 when it is no kmalloc-N cache */
 	__u64 kmalloc_size;
+	/* the /sys/kernel/slab entry of a merged cache, "" for a cache of its own */
+	char merged_into[64];
 };
 
 /*
  * Resolves the cache the user named through /sys/kernel/slab (root is the
- * directory, normally "/sys/kernel/slab"). Says on stderr when the name is an
- * alias of a merged cache. Returns 0, -ENOENT (one error line printed) for an
- * unknown cache, or another -errno.
+ * directory, normally "/sys/kernel/slab"); names[0] is the user's name.
+ * Returns 0, -ENOENT (one error line printed) for an unknown cache, or
+ * another -errno.
  */
 int slabcache__resolve(const char *root, const char *name, struct cache_filter *f);
+/* Says on stderr when the filter's cache is merged, and with which aliases. */
+void slabcache__say_merged(const struct cache_filter *f);
 
 /* The kmalloc cache holding objects of bytes_alloc, e.g. "kmalloc-1k". */
 void slabcache__kmalloc_name(__u64 bytes_alloc, char *buf, size_t len);
