@@ -45,6 +45,9 @@ const volatile __u32 sample_rate = 1;
 /* --stack-depth in bytes; the stacks map's value size */
 const volatile __u32 stack_bytes = KLEAK_MAX_STACK_DEPTH * sizeof(__u64);
 const volatile bool trace_events;
+const volatile bool stack_cache = true;
+/* --check-stack-cache: walk every stack anyway and count templates that disagree */
+const volatile bool stack_cache_check;
 const volatile __u32 nr_cpus = 1;
 
 struct {
@@ -95,6 +98,34 @@ struct {
 	__type(value, __u64[KLEAK_MAX_STACK_DEPTH]);
 	__uint(max_entries, 1);
 } stack_buf SEC(".maps");
+
+/* Stack cache (see kleak.h). Losing a template costs a walk, so LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct kleak_tpl_key);
+	__type(value, struct kleak_tpl);
+	__uint(max_entries, 16384);
+} stack_tpls SEC(".maps");
+
+/* When a template was last asked for: at most one request per key and 10 ms. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct kleak_tpl_key);
+	__type(value, __u64);
+	__uint(max_entries, 4096);
+} tpl_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} tpl_requests SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64[KLEAK_TPL_WORDS]);
+	__uint(max_entries, 1);
+} stack_words SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -222,9 +253,10 @@ static __always_inline bool alloc_wanted(__u64 bytes, __u32 kind, const char *na
 
 /*
  * Captures the current stack into site->stack (a hash of its frames);
- * *frames points at the frames until the next capture on this CPU.
+ * *frames points at the frames until the next capture on this CPU. Returns
+ * how many there are, 0 when the capture failed.
  */
-static __always_inline void stack_capture(void *ctx, struct kleak_site *site, __u64 **frames)
+static __always_inline __u32 stack_capture(void *ctx, struct kleak_site *site, __u64 **frames)
 {
 	__u32 zero = 0;
 	__u64 *buf, h = 0xcbf29ce484222325ULL;
@@ -234,12 +266,12 @@ static __always_inline void stack_capture(void *ctx, struct kleak_site *site, __
 	buf = bpf_map_lookup_elem(&stack_buf, &zero);
 	if (!buf) {
 		site->stack_err = -ENOMEM;
-		return;
+		return 0;
 	}
 	len = bpf_get_stack(ctx, buf, stack_bytes, 0);
 	if (len <= 0) {
 		site->stack_err = len ? len : -ENOENT;
-		return;
+		return 0;
 	}
 	for (i = 0; i < KLEAK_MAX_STACK_DEPTH; i++) {
 		if (i >= len / 8)
@@ -250,6 +282,122 @@ static __always_inline void stack_capture(void *ctx, struct kleak_site *site, __
 	h ^= h >> 33;
 	site->stack = h | 1;
 	*frames = buf;
+	return len / sizeof(__u64);
+}
+
+/*
+ * Where the context sits on the current task's stack: 0, and key->depth set,
+ * when it does; -1 for a context elsewhere (classic tracepoints' record
+ * buffer, an IRQ stack), which the cache does not cover.
+ */
+static __always_inline int ctx_on_stack(struct kleak_stats *s, void *ctx,
+					struct kleak_tpl_key *key, __u64 *addr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 base = (__u64)task->stack;
+
+	*(volatile __u64 *)&s->ctx_addr = (__u64)ctx;
+	*addr = *(volatile __u64 *)&s->ctx_addr;
+	if (*addr - base >= KLEAK_TASK_STACK_MIN)
+		return -1;
+	key->depth = *addr - base;
+	return 0;
+}
+
+/*
+ * Whether the template of key holds: 1 with *stack the hash a walk would
+ * give, 0 without a template, -1 with *stack the hash of one that did not.
+ */
+static __always_inline int stack_from_template(const struct kleak_tpl_key *key, __u64 addr,
+					       __u64 *stack)
+{
+	struct kleak_tpl *t = bpf_map_lookup_elem(&stack_tpls, key);
+	__u32 zero = 0, span, i;
+	__u64 *words;
+
+	if (!t)
+		return 0;
+	*stack = t->stack;
+	words = bpf_map_lookup_elem(&stack_words, &zero);
+	span = t->span;
+	if (!words || !span || span > KLEAK_TPL_WORDS)
+		return -1;
+	if (bpf_probe_read_kernel(words, span * sizeof(__u64), (void *)addr))
+		return -1;
+	for (i = 0; i < KLEAK_TPL_SLOTS; i++) {
+		if (i >= t->nslots)
+			break;
+		if (words[t->off[i] & (KLEAK_TPL_WORDS - 1)] != t->ip[i])
+			return -1;
+	}
+	return 1;
+}
+
+/* Sends a walk's frames and the stack above the context for a template. */
+static __always_inline void stack_request(struct kleak_stats *s, const struct kleak_tpl_key *key,
+					  __u64 addr, const __u64 *frames, __u32 nframes,
+					  __u64 stack)
+{
+	struct kleak_tpl_request *r;
+	__u64 now = bpf_ktime_get_ns(), *last;
+	__u32 nwords;
+
+	last = bpf_map_lookup_elem(&tpl_pending, key);
+	if (last && now - *last < 10000000ULL)
+		return;
+	bpf_map_update_elem(&tpl_pending, key, &now, BPF_ANY);
+	r = bpf_ringbuf_reserve(&tpl_requests, sizeof(*r), 0);
+	if (!r) {
+		s->counters[STAT_TPL_DROPPED]++;
+		return;
+	}
+	nwords = (KLEAK_TASK_STACK_MIN - key->depth) / sizeof(__u64);
+	if (nwords > KLEAK_TPL_WORDS)
+		nwords = KLEAK_TPL_WORDS;
+	r->key = *key;
+	r->stack = stack;
+	r->nips = nframes;
+	r->nwords = nwords;
+	if (!nwords || bpf_probe_read_kernel(r->ips, sizeof(r->ips), frames) ||
+	    bpf_probe_read_kernel(r->words, nwords * sizeof(__u64), (void *)addr)) {
+		bpf_ringbuf_discard(r, 0);
+		return;
+	}
+	bpf_ringbuf_submit(r, 0);
+}
+
+/*
+ * The site's stack, from a template when one holds, else walked. A walk asks
+ * for a template where there is none, and for a narrower one where the
+ * template named this same stack: one of the words it checks changed.
+ */
+static __always_inline void stack_get(void *ctx, struct kleak_stats *s, __u64 call_site,
+				      struct kleak_site *site, __u64 **frames)
+{
+	struct kleak_tpl_key key = { .call_site = call_site, .kind = site->kind };
+	__u64 addr, tpl_stack = 0;
+	__u32 nframes;
+	int held;
+
+	if (!stack_cache || !call_site || ctx_on_stack(s, ctx, &key, &addr)) {
+		stack_capture(ctx, site, frames);
+		return;
+	}
+	held = stack_from_template(&key, addr, &tpl_stack);
+	if (held > 0) {
+		s->counters[STAT_STACK_CACHED]++;
+		if (!stack_cache_check) {
+			site->stack = tpl_stack;
+			return;
+		}
+	}
+	nframes = stack_capture(ctx, site, frames);
+	if (!nframes)
+		return;
+	if (held > 0 && tpl_stack != site->stack)
+		s->counters[STAT_STACK_CACHE_WRONG]++;
+	if (!held || (held < 0 && tpl_stack == site->stack))
+		stack_request(s, &key, addr, *frames, nframes, site->stack);
 }
 
 static __always_inline struct kleak_site_totals *totals_of(__u32 idx)
@@ -371,8 +519,8 @@ static __always_inline bool forget(__u64 addr, bool retired)
 	return true;
 }
 
-static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 kind,
-				    __u64 cache, const char *name)
+static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u64 bytes,
+				    __u32 kind, __u64 cache, const char *name)
 {
 	struct kleak_stats *s = stats_get();
 	struct kleak_site_totals *t;
@@ -401,7 +549,7 @@ static __always_inline int on_alloc(void *ctx, __u64 addr, __u64 bytes, __u32 ki
 
 	site.kind = kind;
 	site.cache = cache;
-	stack_capture(ctx, &site, &frames);
+	stack_get(ctx, s, call_site, &site, &frames);
 	if (site.stack_err)
 		s->counters[STAT_STACK_FAULT]++;
 	if (!site_index(s, &site, bytes, frames, kind == KLEAK_SITE_CACHE ? name : NULL,
@@ -455,14 +603,15 @@ SEC("tp_btf/kmalloc")
 int BPF_PROG(kmalloc_btf, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
-	return on_alloc(ctx, (__u64)ptr, bytes_alloc, KLEAK_SITE_KMALLOC, bytes_alloc, NULL);
+	return on_alloc(ctx, call_site, (__u64)ptr, bytes_alloc, KLEAK_SITE_KMALLOC, bytes_alloc,
+			NULL);
 }
 
 SEC("tp_btf/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc_btf, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
 	/* tp_btf arguments are trusted pointers: plain loads, no probe_read */
-	return on_alloc(ctx, (__u64)ptr, s->size, KLEAK_SITE_CACHE, (__u64)s, s->name);
+	return on_alloc(ctx, call_site, (__u64)ptr, s->size, KLEAK_SITE_CACHE, (__u64)s, s->name);
 }
 
 SEC("tp_btf/kfree")
@@ -487,7 +636,8 @@ int BPF_PROG(kmem_cache_free_btf, unsigned long call_site, const void *ptr)
 SEC("raw_tp/kmalloc")
 int kmalloc_raw(struct bpf_raw_tracepoint_args *ctx)
 {
-	return on_alloc(ctx, ctx->args[1], ctx->args[3], KLEAK_SITE_KMALLOC, ctx->args[3], NULL);
+	return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], KLEAK_SITE_KMALLOC,
+			ctx->args[3], NULL);
 }
 
 SEC("raw_tp/kmem_cache_alloc")
@@ -495,8 +645,8 @@ int kmem_cache_alloc_raw(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct kmem_cache *s = (void *)ctx->args[2];
 
-	return on_alloc(ctx, ctx->args[1], BPF_CORE_READ(s, size), KLEAK_SITE_CACHE, (__u64)s,
-			BPF_CORE_READ(s, name));
+	return on_alloc(ctx, ctx->args[0], ctx->args[1], BPF_CORE_READ(s, size), KLEAK_SITE_CACHE,
+			(__u64)s, BPF_CORE_READ(s, name));
 }
 
 SEC("raw_tp/kfree")
@@ -518,7 +668,7 @@ int kmem_cache_free_raw(struct bpf_raw_tracepoint_args *ctx)
 
 static __always_inline int on_alloc_raw_old(struct bpf_raw_tracepoint_args *ctx, __u32 kind)
 {
-	return on_alloc(ctx, ctx->args[1], ctx->args[3], kind, ctx->args[3], NULL);
+	return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], kind, ctx->args[3], NULL);
 }
 
 SEC("raw_tp/kmalloc")
@@ -545,7 +695,10 @@ int kmem_cache_alloc_node_raw_old(struct bpf_raw_tracepoint_args *ctx)
 	return on_alloc_raw_old(ctx, KLEAK_SITE_CACHE_UNNAMED);
 }
 
-/* classic tracepoints, for kernels without tp_btf */
+/*
+ * classic tracepoints, for kernels without tp_btf; no call site is passed on:
+ * their context is a record buffer, not on the stack the cache reads
+ */
 
 /* The pre-6.1 kmem_alloc and kmem_alloc_node records: no cache, no name. */
 static __always_inline int on_alloc_tp_old(void *ctx,
@@ -554,7 +707,7 @@ static __always_inline int on_alloc_tp_old(void *ctx,
 {
 	__u64 bytes = BPF_CORE_READ(r, bytes_alloc);
 
-	return on_alloc(ctx, (__u64)BPF_CORE_READ(r, ptr), bytes, kind, bytes, NULL);
+	return on_alloc(ctx, 0, (__u64)BPF_CORE_READ(r, ptr), bytes, kind, bytes, NULL);
 }
 
 SEC("tracepoint/kmem/kmalloc")
@@ -565,7 +718,7 @@ int kmalloc_tp(struct trace_event_raw_kmalloc *ctx)
 	if (!bpf_core_type_exists(struct trace_event_raw_kmalloc))
 		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SITE_KMALLOC);
 	bytes = BPF_CORE_READ(ctx, bytes_alloc);
-	return on_alloc(ctx, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC, bytes, NULL);
+	return on_alloc(ctx, 0, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC, bytes, NULL);
 }
 
 /* FNV-1a: an identity for a cache known only by the name in its record */
@@ -593,11 +746,11 @@ int kmem_cache_alloc_tp(struct trace_event_raw_kmem_cache_alloc *ctx)
 	ptr = (__u64)BPF_CORE_READ(ctx, ptr);
 	/* 6.1 and 6.12 records carry no name; 6.18's has a __data_loc string */
 	if (!bpf_core_field_exists(ctx->__data_loc_name))
-		return on_alloc(ctx, ptr, bytes, KLEAK_SITE_CACHE_UNNAMED, bytes, NULL);
+		return on_alloc(ctx, 0, ptr, bytes, KLEAK_SITE_CACHE_UNNAMED, bytes, NULL);
 	loc = BPF_CORE_READ(ctx, __data_loc_name);
 	kname = (const char *)ctx + (loc & 0xffff);
 	bpf_probe_read_kernel_str(name, sizeof(name), kname);
-	return on_alloc(ctx, ptr, bytes, KLEAK_SITE_CACHE, name_hash(name), kname);
+	return on_alloc(ctx, 0, ptr, bytes, KLEAK_SITE_CACHE, name_hash(name), kname);
 }
 
 SEC("tracepoint/kmem/kfree")

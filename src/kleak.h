@@ -87,6 +87,9 @@ enum kleak_stat {
 	STAT_REALLOC_RETIRED,	/* address allocated again while outstanding */
 	STAT_EVENTS_DROPPED,	/* --trace events lost: ring buffer full */
 	STAT_TRACKED_FULL,	/* a forked child could not be marked as traced */
+	STAT_STACK_CACHED,	/* stack taken from a verified template instead of a walk */
+	STAT_STACK_CACHE_WRONG,	/* --check-stack-cache: a template named another stack */
+	STAT_TPL_DROPPED,	/* template request lost: ring buffer full */
 	STAT_MAX,
 };
 
@@ -100,12 +103,63 @@ struct kleak_stats {
 	 */
 	__u64 own_alloc;
 	/*
+	 * The program's context pointer, stored and loaded back as a number:
+	 * the verifier refuses arithmetic on a context pointer, and the stack
+	 * cache needs its address.
+	 */
+	__u64 ctx_addr;
+	/*
 	 * The site this CPU recorded last: a run of allocations from one stack
 	 * (any loop in the kernel) finds its index without the sites hash.
 	 */
 	struct kleak_site last_site;
 	__u32 last_idx;
 	__u32 pad;
+};
+
+/*
+ * Stack cache. A kernel stack walk costs ~2 us, most of an allocation's cost.
+ * The walk reads each return address from a slot of the task's stack whose
+ * place follows from the return address below it and the stack pointer, so
+ * when the context of a tracepoint program sits at the same depth of the task
+ * stack and every slot a first walk read holds the same return address
+ * again, the walk would find the same frames: reading those slots (one copy
+ * of the stack, then compares) replaces it. Userspace builds the template
+ * from the words of stack the BPF side sends with the frames of a walk, and
+ * refuses it when any return address also appears where the walk did not read
+ * it (a stale copy would make the slot ambiguous).
+ */
+#define KLEAK_TPL_SLOTS		48
+/* stack words above the context a template may span */
+#define KLEAK_TPL_WORDS		512
+/*
+ * The smallest kernel stack (THREAD_SIZE) of the architectures kleak runs on;
+ * a context further than this from the stack's base is not on it.
+ */
+#define KLEAK_TASK_STACK_MIN	16384
+
+struct kleak_tpl_key {
+	__u64 call_site;	/* the allocation's caller, from the tracepoint */
+	__u32 depth;		/* bytes from the task stack's base to the context */
+	__u32 kind;		/* enum kleak_site_kind: which program's frames */
+};
+
+struct kleak_tpl {
+	__u64 stack;		/* the stack hash a walk gives */
+	__u32 nslots;
+	__u32 span;		/* words from the context through the last slot */
+	__u16 off[KLEAK_TPL_SLOTS];	/* slot positions, in words from the context */
+	__u64 ip[KLEAK_TPL_SLOTS];
+};
+
+/* BPF -> userspace: the walk's frames and the stack words it read them from. */
+struct kleak_tpl_request {
+	struct kleak_tpl_key key;
+	__u64 stack;
+	__u32 nips;
+	__u32 nwords;
+	__u64 ips[KLEAK_MAX_STACK_DEPTH];
+	__u64 words[KLEAK_TPL_WORDS];
 };
 
 enum kleak_event_type {

@@ -197,6 +197,8 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->trace_events = env->trace;
 	ro->stack_bytes = env->stack_depth * sizeof(__u64);
 	ro->nr_cpus = libbpf_num_possible_cpus();
+	ro->stack_cache = env->stack_cache != STACK_CACHE_OFF;
+	ro->stack_cache_check = env->stack_cache == STACK_CACHE_CHECK;
 
 	bpf_object__for_each_program(p, skel->obj) {
 		bool load = prog_in_variant(skel, p, v, follow);
@@ -215,6 +217,11 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	    (err = bpf_map__set_value_size(skel->maps.stacks, env->stack_depth * sizeof(__u64))) ||
 	    (err = bpf_map__set_max_entries(skel->maps.events,
 					    env->trace ? TRACE_RINGBUF_SIZE : getpagesize())))
+		return err;
+	if (env->stack_cache == STACK_CACHE_OFF &&
+	    ((err = bpf_map__set_max_entries(skel->maps.stack_tpls, 1)) ||
+	     (err = bpf_map__set_max_entries(skel->maps.tpl_pending, 1)) ||
+	     (err = bpf_map__set_max_entries(skel->maps.tpl_requests, getpagesize()))))
 		return err;
 	return 0;
 }
@@ -241,6 +248,7 @@ static void print_sizing(const struct kleak_bpf *skel)
 {
 	const struct bpf_map *maps[] = {
 		skel->maps.allocs, skel->maps.sites, skel->maps.site_totals, skel->maps.stacks,
+		skel->maps.stack_tpls, skel->maps.tpl_pending, skel->maps.tpl_requests,
 		skel->maps.events,
 	};
 	unsigned long long total = 0, m;
@@ -432,6 +440,9 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	tp->pub.stacks_fd = bpf_map__fd(tp->pub.skel->maps.stacks);
 	tp->pub.stats_fd = bpf_map__fd(tp->pub.skel->maps.stats);
 	tp->pub.events_fd = env->trace ? bpf_map__fd(tp->pub.skel->maps.events) : -1;
+	tp->pub.tpl_requests_fd = env->stack_cache != STACK_CACHE_OFF ?
+				  bpf_map__fd(tp->pub.skel->maps.tpl_requests) : -1;
+	tp->pub.tpls_fd = bpf_map__fd(tp->pub.skel->maps.stack_tpls);
 	tp->pub.stack_depth = env->stack_depth;
 	tp->pub.max_allocs = env->max_allocs;
 	tp->pub.max_sites = env->max_sites;

@@ -19,6 +19,8 @@ struct tracer {
 	int stacks_fd;
 	int stats_fd;
 	int events_fd;		/* ring buffer, or -1 without --trace */
+	int tpl_requests_fd;	/* ring buffer, or -1 with --stack-cache off */
+	int tpls_fd;
 	__u32 stack_depth;
 	__u32 max_allocs;
 	__u32 max_sites;

@@ -135,6 +135,9 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_REALLOC_RETIRED] = "retired_unseen_frees",
 	[STAT_EVENTS_DROPPED] = "trace_events_dropped",
 	[STAT_TRACKED_FULL] = "fork_tracking_failed",
+	[STAT_STACK_CACHED] = "stacks_from_templates",
+	[STAT_STACK_CACHE_WRONG] = "stack_templates_wrong",
+	[STAT_TPL_DROPPED] = "stack_template_requests_dropped",
 };
 
 const char *model__stat_name(int stat)

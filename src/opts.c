@@ -65,6 +65,7 @@ enum {
 	OPT_NO_CACHES,
 	OPT_USAGE,
 	OPT_EXCLUDE,
+	OPT_STACK_CACHE,
 };
 
 static const struct argp_option options[] = {
@@ -101,6 +102,9 @@ static const struct argp_option options[] = {
 	{ "max-sites", OPT_MAX_SITES, "N", 0, "Distinct stack+cache sites (default 65536)", 4 },
 	{ "stack-entries", OPT_STACK_ENTRIES, "N", 0, "Stack map entries (default 32768)", 4 },
 	{ "stack-depth", OPT_STACK_DEPTH, "N", 0, "Frames kept per stack (default 64, max 127)", 4 },
+	{ "stack-cache", OPT_STACK_CACHE, "MODE", 0,
+	  "on (default): skip the stack walk where a verified template holds; off; check: "
+	  "walk anyway and count templates that disagree", 4 },
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF for kernels without /sys/kernel/btf/vmlinux", 4 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf and sizing details", 4 },
 	/* ours, not argp's: ARGP_NO_ERRS keeps argp's own --help from exiting */
@@ -252,6 +256,16 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STACK_DEPTH:
 		env->stack_depth = arg_u64("--stack-depth", arg, 1, KLEAK_MAX_STACK_DEPTH);
+		break;
+	case OPT_STACK_CACHE:
+		if (!strcmp(arg, "on"))
+			env->stack_cache = STACK_CACHE_ON;
+		else if (!strcmp(arg, "off"))
+			env->stack_cache = STACK_CACHE_OFF;
+		else if (!strcmp(arg, "check"))
+			env->stack_cache = STACK_CACHE_CHECK;
+		else
+			usage_error("invalid --stack-cache '%s': on, off or check", arg);
 		break;
 	case OPT_BTF:
 		env->btf_path = arg;

@@ -16,6 +16,13 @@ enum kleak_cmd {
 	CMD_DIFF,
 };
 
+/* --stack-cache */
+enum stack_cache_mode {
+	STACK_CACHE_ON,
+	STACK_CACHE_OFF,
+	STACK_CACHE_CHECK,	/* walk anyway; count templates that name another stack */
+};
+
 struct env {
 	enum kleak_cmd cmd;
 	bool verbose;
@@ -52,6 +59,7 @@ struct env {
 	__u64 max_sites;
 	__u64 stack_entries;
 	__u32 stack_depth;
+	enum stack_cache_mode stack_cache;
 	const char *btf_path;
 
 	/* saved runs */

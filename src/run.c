@@ -27,6 +27,7 @@
 #include "slabcache.h"
 #include "snapshot.h"
 #include "spawn.h"
+#include "stackcache.h"
 
 #define SLABINFO "/proc/slabinfo"
 
@@ -43,7 +44,9 @@ struct run {
 	__u64 intervals_left;
 	bool at_interval_end;	/* the run ended with its last interval */
 	int sig_fd, interval_fd, end_fd, ep_fd;
+	/* template requests, and --trace events */
 	struct ring_buffer *rb;
+	struct stackcache sc;
 };
 
 static char *read_line_file(const char *path)
@@ -256,6 +259,14 @@ static int add_fd(struct run *r, int fd)
 	return epoll_ctl(r->ep_fd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
+static int add_ring(struct run *r, int fd, ring_buffer_sample_fn fn, void *ctx)
+{
+	if (r->rb)
+		return ring_buffer__add(r->rb, fd, fn, ctx);
+	r->rb = ring_buffer__new(fd, fn, ctx, NULL);
+	return r->rb ? 0 : -errno;
+}
+
 static int setup_loop(struct run *r)
 {
 	const struct env *env = r->env;
@@ -273,12 +284,13 @@ static int setup_loop(struct run *r)
 		return err;
 	if (env->duration_s && (err = arm_timer(r->end_fd, env->duration_s, 0)))
 		return err;
-	if (r->t->events_fd >= 0) {
-		r->rb = ring_buffer__new(r->t->events_fd, on_event, r, NULL);
-		if (!r->rb)
-			return -errno;
+	r->sc.tpls_fd = r->t->tpls_fd;
+	if (r->t->tpl_requests_fd >= 0)
+		err = add_ring(r, r->t->tpl_requests_fd, stackcache__on_request, &r->sc);
+	if (!err && r->t->events_fd >= 0)
+		err = add_ring(r, r->t->events_fd, on_event, r);
+	if (!err && r->rb)
 		err = add_fd(r, ring_buffer__epoll_fd(r->rb));
-	}
 	return err;
 }
 
@@ -454,6 +466,8 @@ int run__trace(const struct env *env)
 	err = loop(&r);
 	if (!err)
 		err = report_now(&r, REPORT_FINAL);
+	pr_debug("stack templates: %llu built, %llu refused", (unsigned long long)r.sc.built,
+		 (unsigned long long)r.sc.refused);
 	if (r.has_cmd && !r.cmd_done) {
 		/* the run ended before the command did: the status says kleak cut it short */
 		kill(r.sp.pid, SIGTERM);

@@ -222,7 +222,30 @@ test_map_full() {
 	fi
 }
 
+# Every stack taken from a template is also walked (--stack-cache check): the
+# two must never differ, and templates must be used at all. The held tests
+# above run with the cache on, so they check the stacks it gives as well.
+test_stack_cache() {
+	need_root || return
+	start_kleak -c "$COMM" -o 0 -T 0 --format json --stack-cache check ||
+		{ fail "kleak did not attach"; return; }
+	"$WL" -c 2000 -n "$COMM" churn > /dev/null || { fail "churn failed"; return; }
+	report_now || { fail "no report on SIGUSR1"; return; }
+	stop_kleak
+	local cached wrong allocs
+	cached=$(last_report | jq '.stats.stacks_from_templates')
+	wrong=$(last_report | jq '.stats.stack_templates_wrong')
+	allocs=$(last_report | jq '.stats.allocs_recorded')
+	if [ "$wrong" -ne 0 ]; then
+		fail "$wrong stacks from templates differed from the walk"
+	elif [ "$cached" -lt $((allocs / 4)) ]; then
+		fail "only $cached of $allocs stacks came from templates"
+	else
+		pass
+	fi
+}
+
 for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
-	 map_full; do
+	 map_full stack_cache; do
 	run_test $t
 done

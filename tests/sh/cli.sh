@@ -49,6 +49,8 @@ test_bad_options() {
 --stack-depth 0
 --stack-depth 128
 --format yaml
+--stack-cache maybe
+--stack-cache
 --exclude '('
 --exclude a --exclude b
 --follow

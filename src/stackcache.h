@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Stack templates (see kleak.h): userspace turns a walk's frames and the
+ * stack words they were read from into the slots a later allocation from
+ * the same place must show for its walk to be skipped.
+ */
+#ifndef __KLEAK_STACKCACHE_H
+#define __KLEAK_STACKCACHE_H
+
+#include "kleak.h"
+
+struct stackcache {
+	int tpls_fd;
+	__u64 built;
+	__u64 refused;
+};
+
+/*
+ * The template for req: the words above the context that hold its frames,
+ * or those of old (the key's current template, may be NULL) that hold the
+ * same in req when both name one stack. Returns 0 with tpl filled; -ENOENT
+ * when the words do not hold every frame in order or do not reach the
+ * stack's top, -E2BIG when more words than a template has hold a frame.
+ */
+int stackcache__build(const struct kleak_tpl_request *req, const struct kleak_tpl *old,
+		      struct kleak_tpl *tpl);
+
+/* A ring_buffer_sample_fn for the tpl_requests ring; ctx is a struct stackcache. */
+int stackcache__on_request(void *ctx, void *data, size_t len);
+
+#endif /* __KLEAK_STACKCACHE_H */
