@@ -65,7 +65,7 @@ $(OUTPUT) $(OUTPUT)/tests:
 $(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c bpf/core_fixes.bpf.h src/kleak.h vmlinux/vmlinux.h \
 		| $(OUTPUT) check-tools
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -Ibpf \
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -Ibpf \
 		$(CLANG_BPF_SYS_INCLUDES) -Wall -Werror -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 

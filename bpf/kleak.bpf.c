@@ -25,7 +25,6 @@
 #define ENOENT 2
 #define ENOMEM 12
 #define EEXIST 17
-#define EBUSY 16
 
 const volatile __u32 self_tgid;
 const volatile __u32 targ_tgid;
@@ -49,11 +48,15 @@ const volatile bool stack_cache = true;
 /* --check-stack-cache: walk every stack anyway and count templates that disagree */
 const volatile bool stack_cache_check;
 const volatile __u32 nr_cpus = 1;
+/* buckets in allocs - 1: a power of two minus one */
+const volatile __u32 bucket_mask;
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, __u64);
-	__type(value, struct kleak_alloc);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	/* a report reads the slots' addresses in place: 64 of every 384 bytes */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct kleak_bucket);
 	__uint(max_entries, 1);	/* sized by --max-allocs */
 } allocs SEC(".maps");
 
@@ -74,7 +77,7 @@ struct {
 
 /*
  * Each CPU hands out the indices of site_totals congruent to its id modulo
- * nr_cpus: no atomic fetch-and-add, which needs BPF ISA v3 (kernel 5.12).
+ * nr_cpus: no atomic on a counter every CPU would share.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -155,12 +158,15 @@ struct {
 } events SEC(".maps");
 
 /*
- * Records in allocs: counted up before an insert and down after a delete, so
- * never below the truth. While it is zero, the usual state when a filter
- * matches nothing, frees and filtered-out allocations skip the hash lookup
- * (a cache miss on the bucket array, ~60 ns of a ~120 ns free here).
+ * Set before the first insert into allocs, never cleared. Until then, the
+ * usual state when a filter matches nothing, frees and filtered-out
+ * allocations skip the hash lookup (a cache miss on the bucket array, ~60 ns
+ * of a ~120 ns free here). A count of live records would allow the same after
+ * everything is freed again, but it cost an atomic on one cache line shared
+ * by every CPU per recorded allocation and free (~35 ns of a free here), and
+ * a leak hunt keeps records outstanding anyway.
  */
-__u64 live_records;
+bool any_recorded;
 
 static __always_inline struct kleak_stats *stats_get(void)
 {
@@ -494,6 +500,13 @@ static __always_inline void emit(__u32 type, __u64 addr, const struct kleak_allo
 	bpf_ringbuf_submit(e, 0);
 }
 
+static __always_inline struct kleak_bucket *bucket_get(__u64 addr, __u32 which)
+{
+	__u32 idx = kleak_bucket_of(addr, which, bucket_mask);
+
+	return bpf_map_lookup_elem(&allocs, &idx);
+}
+
 /*
  * Remove the record of addr, if any. With retired set, the address is being
  * allocated again, so its free was never seen: the record is retired and
@@ -501,22 +514,63 @@ static __always_inline void emit(__u32 type, __u64 addr, const struct kleak_allo
  */
 static __always_inline bool forget(__u64 addr, bool retired)
 {
-	struct kleak_alloc *rec, copy;
+	struct kleak_alloc copy;
+	struct kleak_bucket *b;
+	__u32 w, i, site;
 
-	if (!live_records)
+	if (!any_recorded)
 		return false;
-	rec = bpf_map_lookup_elem(&allocs, &addr);
-	if (!rec)
-		return false;
-	/* a deleted element can be reused by another CPU at once: copy it first */
-	copy = *rec;
-	if (bpf_map_delete_elem(&allocs, &addr))
-		return false;
-	__sync_fetch_and_add(&live_records, -1);
-	site_sub(copy.site, retired);
-	if (trace_events && !retired)
-		emit(KLEAK_EVENT_FREE, addr, &copy);
-	return true;
+	for (w = 0; w < 2; w++) {
+		b = bucket_get(addr, w);
+		if (!b)
+			continue;
+		for (i = 0; i < KLEAK_BUCKET_SLOTS; i++) {
+			if (b->addr[i] != addr)
+				continue;
+			if (trace_events && !retired)
+				copy = b->rec[i];
+			/*
+			 * A free and a retirement of one address can race (the
+			 * kfree event comes before the memory is free): whoever
+			 * takes the site charges it, once.
+			 */
+			site = b->rec[i].site;
+			if (site == KLEAK_NO_SITE ||
+			    __sync_val_compare_and_swap(&b->rec[i].site, site, KLEAK_NO_SITE) != site)
+				return false;
+			b->addr[i] = 0;
+			site_sub(site, retired);
+			if (trace_events && !retired)
+				emit(KLEAK_EVENT_FREE, addr, &copy);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A free slot for addr, claimed: in its first bucket if it has room, else in
+ * its second. NULL when neither has; *busy when another CPU took a slot this
+ * one was about to.
+ */
+static __always_inline struct kleak_alloc *claim(__u64 addr, bool *busy)
+{
+	struct kleak_bucket *b;
+	__u32 w, i;
+
+	for (w = 0; w < 2; w++) {
+		b = bucket_get(addr, w);
+		if (!b)
+			continue;
+		for (i = 0; i < KLEAK_BUCKET_SLOTS; i++) {
+			if (b->addr[i])
+				continue;
+			if (!__sync_val_compare_and_swap(&b->addr[i], 0, addr))
+				return &b->rec[i];
+			*busy = true;
+		}
+	}
+	return NULL;
 }
 
 static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u64 bytes,
@@ -525,9 +579,10 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	struct kleak_stats *s = stats_get();
 	struct kleak_site_totals *t;
 	struct kleak_site site = {};
-	struct kleak_alloc rec = {};
+	struct kleak_alloc rec = {}, *slot;
 	__u64 id, *frames = NULL;
-	long err;
+	bool busy = false;
+	__u32 site_idx;
 
 	if (!s)
 		return 0;
@@ -569,19 +624,21 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	rec.tgid = id >> 32;
 	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
 
-	__sync_fetch_and_add(&live_records, 1);
-	err = bpf_map_update_elem(&allocs, &addr, &rec, BPF_NOEXIST);
-	if (err == -EEXIST) {
-		if (forget(addr, true))
-			s->counters[STAT_REALLOC_RETIRED]++;
-		err = bpf_map_update_elem(&allocs, &addr, &rec, BPF_ANY);
-	}
-	if (err) {
-		__sync_fetch_and_add(&live_records, -1);
-		/* -EBUSY: the bucket is locked by a program this one interrupted */
-		s->counters[err == -EBUSY ? STAT_ALLOC_MAP_BUSY : STAT_ALLOC_MAP_FULL]++;
+	if (forget(addr, true))
+		s->counters[STAT_REALLOC_RETIRED]++;
+	if (!any_recorded)
+		any_recorded = true;
+	slot = claim(addr, &busy);
+	if (!slot) {
+		s->counters[busy ? STAT_ALLOC_MAP_BUSY : STAT_ALLOC_MAP_FULL]++;
 		return 0;
 	}
+	/* readers skip a record until its site is in, so that goes last */
+	site_idx = rec.site;
+	rec.site = KLEAK_NO_SITE;
+	*slot = rec;
+	barrier();
+	slot->site = rec.site = site_idx;
 	__sync_fetch_and_add(&t->count, 1);
 	__sync_fetch_and_add(&t->allocs, 1);
 	s->counters[STAT_ALLOCS]++;

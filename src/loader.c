@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -86,12 +88,34 @@ static bool btf_has_typedef(const struct btf *btf, const char *name)
 	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
 }
 
+/*
+ * Every set uses BPF atomics (compare-and-swap on the allocs buckets), which
+ * kernels before 5.12 refuse with a verifier error that names no cause.
+ */
+static int check_kernel_version(void)
+{
+	struct utsname u;
+	int major, minor;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return 0;
+	if (major > 5 || (major == 5 && minor >= 12))
+		return 0;
+	pr_err("kernel %s is too old: kleak needs 5.12 or later (BPF atomic operations)",
+	       u.release);
+	return -EOPNOTSUPP;
+}
+
 /* The variants worth trying on this kernel, best first; 0 and -errno. */
 static int pick_variants(const struct env *env, enum variant *v, int *n)
 {
 	struct btf *btf;
+	int err;
 
 	*n = 0;
+	err = check_kernel_version();
+	if (err)
+		return err;
 	if (env->btf_path) {
 		if (access(env->btf_path, R_OK)) {
 			pr_err("cannot read BTF file %s: %s", env->btf_path, strerror(errno));
@@ -165,6 +189,17 @@ static bool tp_exists(const char *events, const char *section)
 	return !access(path, F_OK);
 }
 
+/* Buckets for max_allocs records: twice the slots, a power of two. */
+static __u32 alloc_buckets(__u64 max_allocs)
+{
+	__u64 want = max_allocs * 2 / KLEAK_BUCKET_SLOTS;
+	__u32 n = 1;
+
+	while (n < want)
+		n <<= 1;
+	return n;
+}
+
 static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target,
 		     const struct cache_filter *cf, enum variant v, const char *events)
 {
@@ -210,7 +245,8 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 			return err;
 	}
 
-	if ((err = bpf_map__set_max_entries(skel->maps.allocs, env->max_allocs)) ||
+	ro->bucket_mask = alloc_buckets(env->max_allocs) - 1;
+	if ((err = bpf_map__set_max_entries(skel->maps.allocs, ro->bucket_mask + 1)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.sites, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.site_totals, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.stacks, env->stack_entries)) ||
@@ -376,6 +412,34 @@ static int load_variant(struct tracer_priv *tp, const struct env *env, pid_t tar
 	return kleak_bpf__load(skel);
 }
 
+static size_t buckets_size(const struct tracer *t)
+{
+	size_t page = getpagesize();
+
+	return ((size_t)t->alloc_buckets * sizeof(struct kleak_bucket) + page - 1) / page * page;
+}
+
+int tracer__map_buckets(struct tracer *t)
+{
+	void *mem = mmap(NULL, buckets_size(t), PROT_READ, MAP_SHARED, t->allocs_fd, 0);
+	int err;
+
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		pr_err("failed to map the allocs map: %s", strerror(-err));
+		return err;
+	}
+	t->buckets = mem;
+	return 0;
+}
+
+void tracer__unmap_buckets(struct tracer *t)
+{
+	if (t->buckets)
+		munmap((void *)t->buckets, buckets_size(t));
+	t->buckets = NULL;
+}
+
 struct tracer *tracer__start(const struct env *env, pid_t target)
 {
 	struct cache_filter cf, *cfp = NULL;
@@ -444,7 +508,10 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 				  bpf_map__fd(tp->pub.skel->maps.tpl_requests) : -1;
 	tp->pub.tpls_fd = bpf_map__fd(tp->pub.skel->maps.stack_tpls);
 	tp->pub.stack_depth = env->stack_depth;
-	tp->pub.max_allocs = env->max_allocs;
+	tp->pub.alloc_buckets = bpf_map__max_entries(tp->pub.skel->maps.allocs);
+	err = tracer__map_buckets(&tp->pub);
+	if (err)
+		goto err_out;
 	tp->pub.max_sites = env->max_sites;
 	if (env->cgroup) {
 		tp->cgroup_fd = open_cgroup(env->cgroup);
@@ -482,6 +549,7 @@ void tracer__free(struct tracer *t)
 
 	if (!t)
 		return;
+	tracer__unmap_buckets(t);
 	for (i = 0; i < tp->n_links; i++)
 		bpf_link__destroy(tp->links[i]);
 	if (tp->cgroup_fd >= 0)

@@ -8,6 +8,7 @@
 #define __KLEAK_LOADER_H
 
 #include <sys/types.h>
+#include "kleak.h"
 #include "opts.h"
 
 struct tracer {
@@ -22,7 +23,9 @@ struct tracer {
 	int tpl_requests_fd;	/* ring buffer, or -1 with --stack-cache off */
 	int tpls_fd;
 	__u32 stack_depth;
-	__u32 max_allocs;
+	/* the allocs map, mapped read-only; alloc_buckets of them */
+	const struct kleak_bucket *buckets;
+	__u32 alloc_buckets;
 	__u32 max_sites;
 };
 
@@ -33,6 +36,10 @@ struct tracer {
  */
 struct tracer *tracer__start(const struct env *env, pid_t target_tgid);
 void tracer__free(struct tracer *t);
+
+/* Maps t->allocs_fd's alloc_buckets buckets read-only at t->buckets; 0 or -errno. */
+int tracer__map_buckets(struct tracer *t);
+void tracer__unmap_buckets(struct tracer *t);
 
 /* Recursion misses of the attached programs, from bpf_prog_info; 0 without a skeleton. */
 __u64 tracer__recursion_misses(const struct tracer *t);

@@ -30,7 +30,7 @@ struct alloc_row {
 };
 
 
-/* Reads a whole hash map; *keys and *vals are malloc'd arrays of *n entries. */
+/* Reads a whole map; *keys and *vals are malloc'd arrays of *n entries. */
 static int dump_map(int fd, size_t ksz, size_t vsz, __u32 max, void **keys, void **vals,
 		    size_t *n)
 {
@@ -332,13 +332,55 @@ static __u64 now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/*
+ * The outstanding allocations, read in place from the mapped buckets while
+ * the programs change them: a slot is taken when its address is set and its
+ * site is in (written last, KLEAK_NO_SITE before). A record changing while it
+ * is copied shows one allocation's age or comm wrongly once; counts come from
+ * the totals, never from here.
+ */
+static int read_allocs(const struct tracer *t, size_t n_slots, __u64 now, struct alloc_row **out,
+		       size_t *n)
+{
+	const volatile struct kleak_bucket *b;
+	struct alloc_row *rows = NULL, *grown;
+	size_t cap = 0, i, j;
+	struct kleak_alloc a;
+
+	*n = 0;
+	for (i = 0; i < t->alloc_buckets; i++) {
+		b = &t->buckets[i];
+		for (j = 0; j < KLEAK_BUCKET_SLOTS; j++) {
+			if (!b->addr[j])
+				continue;
+			memcpy(&a, (const void *)&b->rec[j], sizeof(a));
+			if (a.site >= n_slots)
+				continue;
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 4096;
+				grown = realloc(rows, cap * sizeof(*rows));
+				if (!grown) {
+					free(rows);
+					return -ENOMEM;
+				}
+				rows = grown;
+			}
+			rows[*n].site = a.site;
+			rows[*n].age_ms = now > a.ts_ns ? (now - a.ts_ns) / 1000000 : 0;
+			memcpy(rows[*n].comm, a.comm, KLEAK_COMM_LEN);
+			(*n)++;
+		}
+	}
+	*out = rows;
+	return 0;
+}
+
 int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m)
 {
-	void *akeys = NULL, *avals = NULL, *skeys = NULL, *svals = NULL;
+	void *skeys = NULL, *svals = NULL;
 	struct kleak_site_totals *totals;
 	struct alloc_row *rows = NULL, *grouped = NULL;
-	size_t n_allocs, n_slots, i, r, *first = NULL;
-	struct kleak_alloc *a;
+	size_t n_allocs = 0, n_slots, i, *first = NULL;
 	__u64 now;
 	int err;
 
@@ -350,9 +392,6 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	/* totals first: a record read later may name a site created since, never the reverse */
 	err = dump_map(t->totals_fd, sizeof(__u32), sizeof(struct kleak_site_totals),
 		       t->max_sites, &skeys, &svals, &n_slots);
-	if (!err)
-		err = dump_map(t->allocs_fd, sizeof(__u64), sizeof(struct kleak_alloc),
-			       t->max_allocs, &akeys, &avals, &n_allocs);
 	if (err) {
 		pr_err("failed to read the BPF maps: %s", strerror(-err));
 		goto out;
@@ -360,22 +399,9 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	totals = svals;
 	now = now_ns();
 
-	rows = malloc((n_allocs ? n_allocs : 1) * sizeof(*rows));
-	if (!rows) {
-		err = -ENOMEM;
+	err = read_allocs(t, n_slots, now, &rows, &n_allocs);
+	if (err)
 		goto out;
-	}
-	for (i = 0, r = 0; i < n_allocs; i++) {
-		a = (struct kleak_alloc *)avals + i;
-		/* an array batch returns every slot, in index order */
-		if (a->site >= n_slots)
-			continue;
-		rows[r].site = a->site;
-		rows[r].age_ms = now > a->ts_ns ? (now - a->ts_ns) / 1000000 : 0;
-		memcpy(rows[r].comm, a->comm, KLEAK_COMM_LEN);
-		r++;
-	}
-	n_allocs = r;
 	grouped = group_by_site(rows, n_allocs, n_slots, &first);
 	if (!grouped) {
 		err = -ENOMEM;
@@ -406,8 +432,6 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 out:
 	if (err == -ENOMEM)
 		pr_err("out of memory reading %zu allocations", n_allocs);
-	free(akeys);
-	free(avals);
 	free(skeys);
 	free(svals);
 	free(rows);

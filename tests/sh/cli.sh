@@ -117,6 +117,15 @@ test_env_errors() {
 			BAD="unprivileged run: status $st: $(cat "$TMP/e")"
 		fi
 	fi
+	# setarch makes uname(2) report 2.6.x: too old for BPF atomics
+	if [ -z "$BAD" ] && command -v setarch > /dev/null; then
+		setarch "$(uname -m)" --uname-2.6 "$KLEAK" --duration 1 > "$TMP/o" 2> "$TMP/e"
+		local st=$?
+		if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+		   ! grep -q 'too old: kleak needs 5.12' "$TMP/e"; then
+			BAD="kernel 2.6: status $st: $(cat "$TMP/e")"
+		fi
+	fi
 	if [ -n "$BAD" ]; then
 		fail "$BAD"
 	else

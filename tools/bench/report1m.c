@@ -169,9 +169,11 @@ out:
 }
 
 static int create_map(enum bpf_map_type type, const char *name, __u32 ksz, __u32 vsz, __u32 max,
-		      int *fd)
+		      __u32 flags, int *fd)
 {
-	*fd = bpf_map_create(type, name, ksz, vsz, max, NULL);
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
+
+	*fd = bpf_map_create(type, name, ksz, vsz, max, &opts);
 	if (*fd < 0) {
 		*fd = -1;
 		pr_err("cannot create map %s (%u entries): %s", name, max, strerror(errno));
@@ -234,46 +236,62 @@ static int fill_totals(int fd, const struct bench_opts *o, const __u64 *counts,
 	return 0;
 }
 
-/* The allocations in chunks of batch updates; ages up to two minutes. */
-static int fill_allocs(int fd, const struct bench_opts *o, const __u32 *site_of, const __u64 *obj_size,
+/*
+ * The allocations, placed in their buckets as the BPF side would place them,
+ * then written in chunks of batch updates; ages up to two minutes.
+ */
+static int fill_allocs(int fd, __u32 n_buckets, const struct bench_opts *o, const __u32 *site_of,
 		       __u64 *seed)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct kleak_alloc *vals;
-	__u64 *keys, now = mono_ns(), i, base;
-	__u32 n, cnt, j;
+	struct kleak_bucket *buckets, *b;
+	__u64 now = mono_ns(), i, addr;
+	__u32 *keys, base, n, cnt, j, w;
 	int err = 0;
 
-	keys = calloc(BENCH_UPDATE_CHUNK, sizeof(*keys));
-	vals = calloc(BENCH_UPDATE_CHUNK, sizeof(*vals));
-	if (!keys || !vals) {
+	buckets = calloc(n_buckets, sizeof(*buckets));
+	keys = calloc(n_buckets, sizeof(*keys));
+	if (!buckets || !keys) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (base = 0; base < o->allocs; base += n) {
-		n = o->allocs - base < BENCH_UPDATE_CHUNK ? o->allocs - base : BENCH_UPDATE_CHUNK;
-		for (j = 0; j < n; j++) {
-			i = base + j;
-			keys[j] = 0xffff888200000000ULL + i * 64;
-			vals[j].ts_ns = now - next_rand(seed) % 120000000000ULL;
-			vals[j].site = site_of[i];
-			vals[j].tgid = 1000 + i % 13;
-			vals[j].pid = vals[j].tgid + i % 3;
-			snprintf(vals[j].comm, sizeof(vals[j].comm), "bench-%llu",
-				 (unsigned long long)(i % 13));
+	for (i = 0; i < o->allocs; i++) {
+		addr = 0xffff888200000000ULL + i * 64;
+		for (w = 0, b = NULL; w < 2 && !b; w++) {
+			b = &buckets[kleak_bucket_of(addr, w, n_buckets - 1)];
+			for (j = 0; j < KLEAK_BUCKET_SLOTS && b->addr[j]; j++)
+				;
+			if (j == KLEAK_BUCKET_SLOTS)
+				b = NULL;
 		}
+		if (!b) {
+			err = -ENOSPC;
+			pr_err("allocation %llu finds both its buckets full", (unsigned long long)i);
+			goto out;
+		}
+		b->addr[j] = addr;
+		b->rec[j].ts_ns = now - next_rand(seed) % 120000000000ULL;
+		b->rec[j].site = site_of[i];
+		b->rec[j].tgid = 1000 + i % 13;
+		b->rec[j].pid = b->rec[j].tgid + i % 3;
+		snprintf(b->rec[j].comm, sizeof(b->rec[j].comm), "bench-%llu",
+			 (unsigned long long)(i % 13));
+	}
+	for (j = 0; j < n_buckets; j++)
+		keys[j] = j;
+	for (base = 0; base < n_buckets; base += n) {
+		n = n_buckets - base < BENCH_UPDATE_CHUNK ? n_buckets - base : BENCH_UPDATE_CHUNK;
 		cnt = n;
-		if (bpf_map_update_batch(fd, keys, vals, &cnt, &opts)) {
+		if (bpf_map_update_batch(fd, keys + base, buckets + base, &cnt, &opts)) {
 			err = -errno;
-			pr_err("cannot fill the allocs map (%llu of %llu done): %s",
-			       (unsigned long long)(base + cnt), (unsigned long long)o->allocs,
-			       strerror(-err));
+			pr_err("cannot fill the allocs map (bucket %u of %u): %s", base + cnt,
+			       n_buckets, strerror(-err));
 			goto out;
 		}
 	}
 out:
 	free(keys);
-	free(vals);
+	free(buckets);
 	return err;
 }
 
@@ -333,7 +351,7 @@ static int fill_maps(const struct tracer *t, const struct bench_opts *o)
 	if (!err)
 		err = fill_totals(t->totals_fd, o, counts, stacks, obj_size);
 	if (!err)
-		err = fill_allocs(t->allocs_fd, o, site_of, obj_size, &seed);
+		err = fill_allocs(t->allocs_fd, t->alloc_buckets, o, site_of, &seed);
 	if (!err)
 		err = fill_stats(t->stats_fd, o);
 out:
@@ -509,20 +527,24 @@ int main(int argc, char **argv)
 		pr_err("cannot open the kleak skeleton: %s", strerror(-err));
 		goto cleanup;
 	}
-	t.max_allocs = o.allocs;
-	err = create_map(BPF_MAP_TYPE_HASH, "allocs", sizeof(__u64), sizeof(struct kleak_alloc),
-			 o.allocs, &t.allocs_fd);
+	/* kleak's sizing: twice the slots, a power of two */
+	for (t.alloc_buckets = 1; t.alloc_buckets < o.allocs * 2 / KLEAK_BUCKET_SLOTS;)
+		t.alloc_buckets <<= 1;
+	err = create_map(BPF_MAP_TYPE_ARRAY, "allocs", sizeof(__u32), sizeof(struct kleak_bucket),
+			 t.alloc_buckets, BPF_F_MMAPABLE, &t.allocs_fd);
 	if (!err)
 		err = create_map(BPF_MAP_TYPE_ARRAY, "site_totals", sizeof(__u32),
-				 sizeof(struct kleak_site_totals), BENCH_MAX_SITES, &t.totals_fd);
+				 sizeof(struct kleak_site_totals), BENCH_MAX_SITES, 0, &t.totals_fd);
 	if (!err)
 		err = create_map(BPF_MAP_TYPE_HASH, "stacks", sizeof(__u64),
-				 BENCH_STACK_DEPTH * sizeof(__u64), o.stacks, &t.stacks_fd);
+				 BENCH_STACK_DEPTH * sizeof(__u64), o.stacks, 0, &t.stacks_fd);
 	if (!err)
 		err = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, "stats", sizeof(__u32),
-				 sizeof(struct kleak_stats), 1, &t.stats_fd);
+				 sizeof(struct kleak_stats), 1, 0, &t.stats_fd);
 	if (!err)
 		err = fill_maps(&t, &o);
+	if (!err)
+		err = tracer__map_buckets(&t);
 	if (!err)
 		err = time_report(&t, &o, false, null, &text_ms);
 	if (!err)
@@ -536,6 +558,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	err = watch_rss(&t, &o, null);
 cleanup:
+	tracer__unmap_buckets(&t);
 	if (t.allocs_fd >= 0)
 		close(t.allocs_fd);
 	if (t.totals_fd >= 0)
