@@ -336,7 +336,13 @@ static __always_inline int stack_from_template(const struct kleak_tpl_key *key, 
 		if (words[t->off[i] & (KLEAK_TPL_WORDS - 1)] != t->ip[i])
 			return -1;
 	}
-	return 1;
+	/*
+	 * Userspace may have replaced the template meanwhile, and the LRU map
+	 * reuses a replaced element at once: what was compared is one
+	 * template's only if it still names the same stack.
+	 */
+	barrier();
+	return *(volatile __u64 *)&t->stack == *stack ? 1 : -1;
 }
 
 /* Sends a walk's frames and the stack above the context for a template. */

@@ -113,15 +113,16 @@ label[floor]="floor: 4 empty tp_btf programs"
 ready[floor]="^floor: attached"
 
 label[kleak]="kleak (no filter, full stacks)"
+label[kleak_walk]="kleak --stack-cache off (no filter, every stack walked)"
 label[kleak_nomatch]="kleak -c $NOMATCH_COMM (filter misses)"
 label[kleak_comm]="kleak -c $BENCH_COMM (filter matches)"
 label[kleak_s16]="kleak -s 16 (sampled)"
-for c in kleak kleak_nomatch kleak_comm kleak_s16; do
+for c in kleak kleak_walk kleak_nomatch kleak_comm kleak_s16; do
 	ready[$c]="^kleak: tracing"
 done
 label[kleak_v]=${label[kleak]}
 ready[kleak_v]=${ready[kleak]}
-kleak_configs=(kleak kleak_nomatch kleak_comm kleak_s16)
+kleak_configs=(kleak kleak_walk kleak_nomatch kleak_comm kleak_s16)
 
 if ! dpkg -s libbpf-tools >/dev/null 2>&1; then
 	apt_install libbpf-tools || log "could not install libbpf-tools"
@@ -167,6 +168,7 @@ tracer_cmd() {
 	floor) cmd=("$FLOOR") ;;
 	kleak) cmd=("$KLEAK") ;;
 	kleak_v) cmd=("$KLEAK" -v) ;;
+	kleak_walk) cmd=("$KLEAK" --stack-cache off) ;;
 	kleak_nomatch) cmd=("$KLEAK" -c "$NOMATCH_COMM") ;;
 	kleak_comm) cmd=("$KLEAK" -c "$BENCH_COMM") ;;
 	kleak_s16) cmd=("$KLEAK" -s 16) ;;
@@ -571,8 +573,8 @@ nw=$(wc -w <<<"$WORKLOADS")
 	echo
 	echo "## Report from 1,000,000 outstanding allocations"
 	echo
-	echo "tools/bench/report1m.c, without tracing: maps shaped like kleak's (allocs hash,"
-	echo "site_totals array of $(fmt_int 65536) slots, stacks, stats) filled with 1,000,000"
+	echo "tools/bench/report1m.c, without tracing: maps shaped like kleak's (allocs buckets,"
+	echo "mmap'ed as kleak does; site_totals array of $(fmt_int 65536) slots, stacks, stats) filled with 1,000,000"
 	echo "allocations over 2,000 sites and 300 stacks of real kernel text addresses, then"
 	echo "kallsyms load + snapshot + report (top 10, --older 6s) to /dev/null, median of"
 	echo "${report1m[runs]:-5} runs per format; RSS (VmRSS) after consecutive snapshot+report cycles"
