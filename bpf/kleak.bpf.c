@@ -110,6 +110,14 @@ struct {
 	__uint(max_entries, 16384);
 } stack_tpls SEC(".maps");
 
+/* call site, depth, kind -> where to read the caller, and how much to read */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct kleak_tpl_key);
+	__type(value, struct kleak_tpl_route);
+	__uint(max_entries, 16384);
+} tpl_routes SEC(".maps");
+
 /* When a template was last asked for: at most one request per key and 10 ms. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -118,9 +126,10 @@ struct {
 	__uint(max_entries, 4096);
 } tpl_pending SEC(".maps");
 
+/* ~5 KiB a request: room for the burst of a workload's first second */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 4 << 20);
 } tpl_requests SEC(".maps");
 
 struct {
@@ -310,31 +319,19 @@ static __always_inline int ctx_on_stack(struct kleak_stats *s, void *ctx,
 	return 0;
 }
 
-/*
- * Whether the template of key holds: 1 with *stack the hash a walk would
- * give, 0 without a template, -1 with *stack the hash of one that did not.
- */
-static __always_inline int stack_from_template(const struct kleak_tpl_key *key, __u64 addr,
-					       __u64 *stack)
+/* Whether the words hold every slot of t, and t still names stack. */
+static __always_inline bool tpl_holds(struct kleak_tpl *t, const __u64 *words, __u32 span,
+				      __u64 stack)
 {
-	struct kleak_tpl *t = bpf_map_lookup_elem(&stack_tpls, key);
-	__u32 zero = 0, span, i;
-	__u64 *words;
+	__u32 i;
 
-	if (!t)
-		return 0;
-	*stack = t->stack;
-	words = bpf_map_lookup_elem(&stack_words, &zero);
-	span = t->span;
-	if (!words || !span || span > KLEAK_TPL_WORDS)
-		return -1;
-	if (bpf_probe_read_kernel(words, span * sizeof(__u64), (void *)addr))
-		return -1;
+	if (t->span > span)
+		return false;
 	for (i = 0; i < KLEAK_TPL_SLOTS; i++) {
 		if (i >= t->nslots)
 			break;
 		if (words[t->off[i] & (KLEAK_TPL_WORDS - 1)] != t->ip[i])
-			return -1;
+			return false;
 	}
 	/*
 	 * Userspace may have replaced the template meanwhile, and the LRU map
@@ -342,7 +339,44 @@ static __always_inline int stack_from_template(const struct kleak_tpl_key *key, 
 	 * template's only if it still names the same stack.
 	 */
 	barrier();
-	return *(volatile __u64 *)&t->stack == *stack ? 1 : -1;
+	return *(volatile __u64 *)&t->stack == stack;
+}
+
+/*
+ * The stack hash a walk would give, from the first template of key that
+ * holds; 0 if none does. key->caller is filled in from the stack where the
+ * call site has a route; seen[] gets the stacks of the ways tried, 0 for a
+ * free way.
+ */
+static __always_inline __u64 stack_from_template(struct kleak_tpl_key *key, __u64 addr,
+						 __u64 *seen)
+{
+	struct kleak_tpl_route *route = bpf_map_lookup_elem(&tpl_routes, key);
+	__u32 zero = 0, span, off, way;
+	struct kleak_tpl *t;
+	__u64 *words, stack;
+
+	if (!route)
+		return 0;
+	span = route->span;
+	off = route->caller_off;
+	words = bpf_map_lookup_elem(&stack_words, &zero);
+	if (!words || !span || span > KLEAK_TPL_WORDS || off >= span)
+		return 0;
+	if (bpf_probe_read_kernel(words, span * sizeof(__u64), (void *)addr))
+		return 0;
+	key->caller = words[off & (KLEAK_TPL_WORDS - 1)];
+	for (way = 0; way < KLEAK_TPL_WAYS; way++) {
+		key->way = way;
+		t = bpf_map_lookup_elem(&stack_tpls, key);
+		if (!t)
+			break;
+		stack = t->stack;
+		if (tpl_holds(t, words, span, stack))
+			return stack;
+		seen[way] = stack;
+	}
+	return 0;
 }
 
 /* Sends a walk's frames and the stack above the context for a template. */
@@ -380,36 +414,43 @@ static __always_inline void stack_request(struct kleak_stats *s, const struct kl
 
 /*
  * The site's stack, from a template when one holds, else walked. A walk asks
- * for a template where there is none, and for a narrower one where the
- * template named this same stack: one of the words it checks changed.
+ * for a narrower template where a way named this same stack (one of the
+ * words it checks changed), else for a new one in the first free way.
  */
 static __always_inline void stack_get(void *ctx, struct kleak_stats *s, __u64 call_site,
 				      struct kleak_site *site, __u64 **frames)
 {
 	struct kleak_tpl_key key = { .call_site = call_site, .kind = site->kind };
-	__u64 addr, tpl_stack = 0;
-	__u32 nframes;
-	int held;
+	__u64 addr, cached, seen[KLEAK_TPL_WAYS] = {};
+	__u32 nframes, way;
 
 	if (!stack_cache || !call_site || ctx_on_stack(s, ctx, &key, &addr)) {
 		stack_capture(ctx, site, frames);
 		return;
 	}
-	held = stack_from_template(&key, addr, &tpl_stack);
-	if (held > 0) {
+	cached = stack_from_template(&key, addr, seen);
+	if (cached) {
 		s->counters[STAT_STACK_CACHED]++;
 		if (!stack_cache_check) {
-			site->stack = tpl_stack;
+			site->stack = cached;
 			return;
 		}
 	}
 	nframes = stack_capture(ctx, site, frames);
 	if (!nframes)
 		return;
-	if (held > 0 && tpl_stack != site->stack)
-		s->counters[STAT_STACK_CACHE_WRONG]++;
-	if (!held || (held < 0 && tpl_stack == site->stack))
-		stack_request(s, &key, addr, *frames, nframes, site->stack);
+	if (cached) {
+		if (cached != site->stack)
+			s->counters[STAT_STACK_CACHE_WRONG]++;
+		return;
+	}
+	for (way = 0; way < KLEAK_TPL_WAYS; way++)
+		if (!seen[way] || seen[way] == site->stack)
+			break;
+	if (way == KLEAK_TPL_WAYS)
+		return;
+	key.way = way;
+	stack_request(s, &key, addr, *frames, nframes, site->stack);
 }
 
 static __always_inline struct kleak_site_totals *totals_of(__u32 idx)

@@ -164,10 +164,31 @@ struct kleak_stats {
  */
 #define KLEAK_TASK_STACK_MIN	16384
 
+/*
+ * A call site reached by several call chains at one depth (kstrdup,
+ * sk_prot_alloc...) would keep one chain's template and miss the others',
+ * so templates are keyed by the return address one frame further up too,
+ * read at the place the call site's route names: its frame has one size,
+ * so that place is the same for every chain through it. A route is keyed
+ * with caller 0.
+ */
 struct kleak_tpl_key {
 	__u64 call_site;	/* the allocation's caller, from the tracepoint */
+	__u64 caller;		/* the word at the route's caller_off */
 	__u32 depth;		/* bytes from the task stack's base to the context */
-	__u32 kind;		/* enum kleak_site_kind: which program's frames */
+	__u16 kind;		/* enum kleak_site_kind: which program's frames */
+	__u16 way;		/* one of the chains that still share the rest */
+};
+
+/*
+ * Chains that share the call site, the caller and the depth (alloc_empty_file
+ * reached from open and from socket) get a way each, tried in turn.
+ */
+#define KLEAK_TPL_WAYS		4
+
+struct kleak_tpl_route {
+	__u32 caller_off;	/* words from the context */
+	__u32 span;		/* words to read: every template of the route fits */
 };
 
 struct kleak_tpl {

@@ -256,6 +256,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 		return err;
 	if (env->stack_cache == STACK_CACHE_OFF &&
 	    ((err = bpf_map__set_max_entries(skel->maps.stack_tpls, 1)) ||
+	     (err = bpf_map__set_max_entries(skel->maps.tpl_routes, 1)) ||
 	     (err = bpf_map__set_max_entries(skel->maps.tpl_pending, 1)) ||
 	     (err = bpf_map__set_max_entries(skel->maps.tpl_requests, getpagesize()))))
 		return err;
@@ -284,7 +285,8 @@ static void print_sizing(const struct kleak_bpf *skel)
 {
 	const struct bpf_map *maps[] = {
 		skel->maps.allocs, skel->maps.sites, skel->maps.site_totals, skel->maps.stacks,
-		skel->maps.stack_tpls, skel->maps.tpl_pending, skel->maps.tpl_requests,
+		skel->maps.stack_tpls, skel->maps.tpl_routes, skel->maps.tpl_pending,
+		skel->maps.tpl_requests,
 		skel->maps.events,
 	};
 	unsigned long long total = 0, m;
@@ -507,6 +509,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	tp->pub.tpl_requests_fd = env->stack_cache != STACK_CACHE_OFF ?
 				  bpf_map__fd(tp->pub.skel->maps.tpl_requests) : -1;
 	tp->pub.tpls_fd = bpf_map__fd(tp->pub.skel->maps.stack_tpls);
+	tp->pub.tpl_routes_fd = bpf_map__fd(tp->pub.skel->maps.tpl_routes);
 	tp->pub.stack_depth = env->stack_depth;
 	tp->pub.alloc_buckets = bpf_map__max_entries(tp->pub.skel->maps.allocs);
 	err = tracer__map_buckets(&tp->pub);

@@ -22,6 +22,7 @@ struct tracer {
 	int events_fd;		/* ring buffer, or -1 without --trace */
 	int tpl_requests_fd;	/* ring buffer, or -1 with --stack-cache off */
 	int tpls_fd;
+	int tpl_routes_fd;
 	__u32 stack_depth;
 	/* the allocs map, mapped read-only; alloc_buckets of them */
 	const struct kleak_bucket *buckets;

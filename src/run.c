@@ -285,6 +285,7 @@ static int setup_loop(struct run *r)
 	if (env->duration_s && (err = arm_timer(r->end_fd, env->duration_s, 0)))
 		return err;
 	r->sc.tpls_fd = r->t->tpls_fd;
+	r->sc.routes_fd = r->t->tpl_routes_fd;
 	if (r->t->tpl_requests_fd >= 0)
 		err = add_ring(r, r->t->tpl_requests_fd, stackcache__on_request, &r->sc);
 	if (!err && r->t->events_fd >= 0)

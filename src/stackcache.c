@@ -117,21 +117,59 @@ int stackcache__build(const struct kleak_tpl_request *req, const struct kleak_tp
 	return 0;
 }
 
+__u32 stackcache__caller_off(const struct kleak_tpl_request *req)
+{
+	__u32 nips = req->nips < KLEAK_MAX_STACK_DEPTH ? req->nips : KLEAK_MAX_STACK_DEPTH;
+	__u32 nwords = req->nwords < KLEAK_TPL_WORDS ? req->nwords : KLEAK_TPL_WORDS;
+	__u32 k, i;
+
+	if (!is_frame(req->ips, nips, req->key.call_site, &k) || k + 1 >= nips)
+		return 0;
+	for (i = 1; i < nwords && req->words[i] != req->ips[k]; i++)
+		;
+	for (i++; i < nwords; i++)
+		if (req->words[i] == req->ips[k + 1])
+			return i;
+	return 0;
+}
+
 int stackcache__on_request(void *ctx, void *data, size_t len)
 {
 	const struct kleak_tpl_request *req = data;
+	struct kleak_tpl_key route_key, key;
 	struct stackcache *sc = ctx;
+	struct kleak_tpl_route route;
 	struct kleak_tpl old, tpl;
-	bool has_old;
+	bool has_old, new_route;
 
 	if (len < sizeof(*req))
 		return 0;
-	has_old = !bpf_map_lookup_elem(sc->tpls_fd, &req->key, &old);
-	if (stackcache__build(req, has_old ? &old : NULL, &tpl) ||
-	    bpf_map_update_elem(sc->tpls_fd, &req->key, &tpl, BPF_ANY)) {
-		sc->refused++;
-		return 0;
+	route_key = req->key;
+	route_key.caller = 0;
+	route_key.way = 0;
+	new_route = bpf_map_lookup_elem(sc->routes_fd, &route_key, &route) != 0;
+	if (new_route) {
+		route.caller_off = stackcache__caller_off(req);
+		route.span = route.caller_off + 1;
+	}
+	/* the key the BPF side will look this stack up by, once the route is in */
+	key = req->key;
+	key.caller = route.caller_off < req->nwords && route.caller_off < KLEAK_TPL_WORDS ?
+		     req->words[route.caller_off] : 0;
+	has_old = !bpf_map_lookup_elem(sc->tpls_fd, &key, &old);
+	if (stackcache__build(req, has_old ? &old : NULL, &tpl))
+		goto refused;
+	/* the template goes in first: a route names only what can be read */
+	if (bpf_map_update_elem(sc->tpls_fd, &key, &tpl, BPF_ANY))
+		goto refused;
+	if (new_route || tpl.span > route.span) {
+		route.span = tpl.span > route.span ? tpl.span : route.span;
+		if (bpf_map_update_elem(sc->routes_fd, &route_key, &route, BPF_ANY))
+			goto refused;
 	}
 	sc->built++;
+	return 0;
+refused:
+	sc->refused++;
 	return 0;
 }

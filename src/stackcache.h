@@ -11,6 +11,7 @@
 
 struct stackcache {
 	int tpls_fd;
+	int routes_fd;
 	__u64 built;
 	__u64 refused;
 };
@@ -25,7 +26,18 @@ struct stackcache {
 int stackcache__build(const struct kleak_tpl_request *req, const struct kleak_tpl *old,
 		      struct kleak_tpl *tpl);
 
-/* A ring_buffer_sample_fn for the tpl_requests ring; ctx is a struct stackcache. */
+/*
+ * Where a route for req's call site reads the caller: the first copy of the
+ * return address after the call site's own first copy, in words from the
+ * context; 0 (the call site argument itself) when there is none. Only a
+ * lookup key comes of it, never a stack: a wrong place costs misses.
+ */
+__u32 stackcache__caller_off(const struct kleak_tpl_request *req);
+
+/*
+ * A ring_buffer_sample_fn for the tpl_requests ring; ctx is a struct
+ * stackcache. Stores the template and, for a new call site, its route.
+ */
 int stackcache__on_request(void *ctx, void *data, size_t len);
 
 #endif /* __KLEAK_STACKCACHE_H */

@@ -136,3 +136,21 @@ void test_stackcache_refused(void)
 	ASSERT_EQ(stackcache__build(r, NULL, &t), -E2BIG, "more copies than slots");
 	free(r);
 }
+
+/* A route reads the caller where the frame after the call site's sits. */
+void test_stackcache_caller_off(void)
+{
+	struct kleak_tpl_request *r = request();
+
+	if (!ASSERT_OK_PTR(r, "request"))
+		return;
+	ASSERT_EQ(stackcache__caller_off(r), 20, "frame after the call site");
+	/* a copy of the caller below the call site's slot is not it */
+	r->words[5] = F_C;
+	ASSERT_EQ(stackcache__caller_off(r), 20, "copy below the call site");
+	r->key.call_site = F_D;
+	ASSERT_EQ(stackcache__caller_off(r), 0, "call site is the outermost frame");
+	r->key.call_site = 0xffffffff81999999ULL;
+	ASSERT_EQ(stackcache__caller_off(r), 0, "call site not among the frames");
+	free(r);
+}
