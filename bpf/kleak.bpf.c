@@ -118,7 +118,10 @@ struct {
 	__uint(max_entries, 16384);
 } tpl_routes SEC(".maps");
 
-/* When a template was last asked for: at most one request per key and 10 ms. */
+/*
+ * When a template was last asked for: at most one request per key and 10 ms;
+ * a refused one gets its next a second later.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, struct kleak_tpl_key);
@@ -303,7 +306,8 @@ static __always_inline __u32 stack_capture(void *ctx, struct kleak_site *site, _
 /*
  * Where the context sits on the current task's stack: 0, and key->depth set,
  * when it does; -1 for a context elsewhere (classic tracepoints' record
- * buffer, an IRQ stack), which the cache does not cover.
+ * buffer, an IRQ stack) or further below the top than a template can span,
+ * which the cache does not cover.
  */
 static __always_inline int ctx_on_stack(struct kleak_stats *s, void *ctx,
 					struct kleak_tpl_key *key, __u64 *addr)
@@ -313,7 +317,8 @@ static __always_inline int ctx_on_stack(struct kleak_stats *s, void *ctx,
 
 	*(volatile __u64 *)&s->ctx_addr = (__u64)ctx;
 	*addr = *(volatile __u64 *)&s->ctx_addr;
-	if (*addr - base >= KLEAK_TASK_STACK_MIN)
+	if (*addr - base >= KLEAK_TASK_STACK_MIN ||
+	    *addr - base < KLEAK_TASK_STACK_MIN - KLEAK_TPL_WORDS * sizeof(__u64))
 		return -1;
 	key->depth = *addr - base;
 	return 0;
@@ -388,8 +393,9 @@ static __always_inline void stack_request(struct kleak_stats *s, const struct kl
 	__u64 now = bpf_ktime_get_ns(), *last;
 	__u32 nwords;
 
+	/* signed: userspace puts a refused key's next request in the future */
 	last = bpf_map_lookup_elem(&tpl_pending, key);
-	if (last && now - *last < 10000000ULL)
+	if (last && (__s64)(now - *last) < 10000000LL)
 		return;
 	bpf_map_update_elem(&tpl_pending, key, &now, BPF_ANY);
 	r = bpf_ringbuf_reserve(&tpl_requests, sizeof(*r), 0);
@@ -397,6 +403,7 @@ static __always_inline void stack_request(struct kleak_stats *s, const struct kl
 		s->counters[STAT_TPL_DROPPED]++;
 		return;
 	}
+	/* never above the bound (see ctx_on_stack()), but the verifier must see it */
 	nwords = (KLEAK_TASK_STACK_MIN - key->depth) / sizeof(__u64);
 	if (nwords > KLEAK_TPL_WORDS)
 		nwords = KLEAK_TPL_WORDS;

@@ -485,6 +485,9 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		quiet_libbpf = false;
 		if (!err) {
 			tp->pub.attach = variant_names[variants[i]];
+			if (i && variants[i] == VARIANT_TP)
+				pr_warn("the tp_btf and raw_tp programs failed to load (-v shows why); "
+					"classic tracepoints lose events to recursion");
 			break;
 		}
 		pr_debug("loading the %s programs failed: %s", variant_names[variants[i]],
@@ -510,6 +513,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 				  bpf_map__fd(tp->pub.skel->maps.tpl_requests) : -1;
 	tp->pub.tpls_fd = bpf_map__fd(tp->pub.skel->maps.stack_tpls);
 	tp->pub.tpl_routes_fd = bpf_map__fd(tp->pub.skel->maps.tpl_routes);
+	tp->pub.tpl_pending_fd = bpf_map__fd(tp->pub.skel->maps.tpl_pending);
 	tp->pub.stack_depth = env->stack_depth;
 	tp->pub.alloc_buckets = bpf_map__max_entries(tp->pub.skel->maps.allocs);
 	err = tracer__map_buckets(&tp->pub);

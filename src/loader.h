@@ -23,6 +23,7 @@ struct tracer {
 	int tpl_requests_fd;	/* ring buffer, or -1 with --stack-cache off */
 	int tpls_fd;
 	int tpl_routes_fd;
+	int tpl_pending_fd;
 	__u32 stack_depth;
 	/* the allocs map, mapped read-only; alloc_buckets of them */
 	const struct kleak_bucket *buckets;

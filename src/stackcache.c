@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include "stackcache.h"
 
@@ -21,6 +22,9 @@
  * bpf_trace_run*() that called it; the same for every event of a program.
  */
 #define MAX_FRAMES_BELOW_CTX 4
+
+/* A stack that gave no template is not asked for again for this long. */
+#define REFUSED_RETRY_NS 1000000000ULL
 
 static bool is_frame(const __u64 *ips, __u32 nips, __u64 w, __u32 *idx)
 {
@@ -141,6 +145,8 @@ int stackcache__on_request(void *ctx, void *data, size_t len)
 	struct kleak_tpl_route route;
 	struct kleak_tpl old, tpl;
 	bool has_old, new_route;
+	struct timespec ts;
+	__u64 retry;
 
 	if (len < sizeof(*req))
 		return 0;
@@ -171,5 +177,9 @@ int stackcache__on_request(void *ctx, void *data, size_t len)
 	return 0;
 refused:
 	sc->refused++;
+	/* on bpf_ktime_get_ns()'s clock; the request's key is the one the BPF side checks */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	retry = ts.tv_sec * 1000000000ULL + ts.tv_nsec + REFUSED_RETRY_NS;
+	bpf_map_update_elem(sc->pending_fd, &req->key, &retry, BPF_ANY);
 	return 0;
 }

@@ -12,6 +12,7 @@
 struct stackcache {
 	int tpls_fd;
 	int routes_fd;
+	int pending_fd;
 	__u64 built;
 	__u64 refused;
 };

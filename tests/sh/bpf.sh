@@ -222,6 +222,26 @@ test_map_full() {
 	fi
 }
 
+# A set that the verifier refuses hands over to the next one: on the kernels
+# tested (6.1 and later, with BTF) that must never reach the classic
+# tracepoints, and 6.18 loads tp_btf.
+test_attach_mode() {
+	need_root || return
+	local attach want='^(tp_btf|raw_tp)$' rel
+	"$KLEAK" --duration 1 --format json > "$TMP/json" 2> "$TMP/err" ||
+		{ fail "kleak failed: $(cat "$TMP/err")"; return; }
+	attach=$(jq -r .meta.attach "$TMP/json")
+	rel=$(uname -r)
+	[ "$(printf '%s\n6.18\n' "${rel%%-*}" | sort -V | head -n 1)" = 6.18 ] && want='^tp_btf$'
+	if ! grep -Eq "$want" <<<"$attach"; then
+		fail "attached with $attach on $rel (expected $want): $(cat "$TMP/err")"
+	elif grep -q warning "$TMP/err"; then
+		fail "warned: $(cat "$TMP/err")"
+	else
+		pass
+	fi
+}
+
 # Every stack taken from a template is also walked (--stack-cache check): the
 # two must never differ, and templates must be used at all. The held tests
 # above run with the cache on, so they check the stacks it gives as well.
@@ -246,6 +266,6 @@ test_stack_cache() {
 }
 
 for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
-	 map_full stack_cache; do
+	 map_full attach_mode stack_cache; do
 	run_test $t
 done
