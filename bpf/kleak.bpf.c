@@ -359,16 +359,26 @@ static __always_inline __u64 stack_from_template(struct kleak_tpl_key *key, __u6
 	struct kleak_tpl_route *route = bpf_map_lookup_elem(&tpl_routes, key);
 	__u32 zero = 0, span, off, way;
 	struct kleak_tpl *t;
-	__u64 *words, stack;
+	__u64 *words, stack, size;
 
 	if (!route)
 		return 0;
+	words = bpf_map_lookup_elem(&stack_words, &zero);
+	if (!words)
+		return 0;
 	span = route->span;
 	off = route->caller_off;
-	words = bpf_map_lookup_elem(&stack_words, &zero);
-	if (!words || !span || span > KLEAK_TPL_WORDS || off >= span)
+	if (!span || span > KLEAK_TPL_WORDS || off >= span)
 		return 0;
-	if (bpf_probe_read_kernel(words, span * sizeof(__u64), (void *)addr))
+	/*
+	 * Bounded again next to the call: clang spills span as 32 bits across
+	 * the checks, and 6.1's verifier forgets the bounds of such a spill.
+	 */
+	size = span * sizeof(__u64);
+	barrier_var(size);
+	if (size > KLEAK_TPL_WORDS * sizeof(__u64))
+		return 0;
+	if (bpf_probe_read_kernel(words, size, (void *)addr))
 		return 0;
 	key->caller = words[off & (KLEAK_TPL_WORDS - 1)];
 	for (way = 0; way < KLEAK_TPL_WAYS; way++) {
