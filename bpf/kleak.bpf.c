@@ -45,7 +45,7 @@ const volatile __u32 sample_rate = 1;
 const volatile __u32 stack_bytes = KLEAK_MAX_STACK_DEPTH * sizeof(__u64);
 const volatile bool trace_events;
 const volatile bool stack_cache = true;
-/* --check-stack-cache: walk every stack anyway and count templates that disagree */
+/* --stack-cache check: walk every stack anyway and count templates that disagree */
 const volatile bool stack_cache_check;
 const volatile __u32 nr_cpus = 1;
 /* buckets in allocs - 1: a power of two minus one */
@@ -170,12 +170,12 @@ struct {
 } events SEC(".maps");
 
 /*
- * Set before the first insert into allocs, never cleared. Until then, the
- * usual state when a filter matches nothing, frees and filtered-out
- * allocations skip the hash lookup (a cache miss on the bucket array, ~60 ns
- * of a ~120 ns free here). A count of live records would allow the same after
- * everything is freed again, but it cost an atomic on one cache line shared
- * by every CPU per recorded allocation and free (~35 ns of a free here), and
+ * Set before the first record goes into allocs, never cleared. Until then,
+ * the usual state when a filter matches nothing, frees and filtered-out
+ * allocations skip the buckets (a cache miss each). A count of live records
+ * would allow the same after everything is freed again, but it cost an
+ * atomic on one cache line every CPU shares per recorded allocation and free
+ * (kmem_cache_alloc went from 840 to 751 ns per event here without it), and
  * a leak hunt keeps records outstanding anyway.
  */
 bool any_recorded;
@@ -613,11 +613,13 @@ static __always_inline bool forget(__u64 addr, bool retired)
 }
 
 /*
- * A free slot for addr, claimed: in its first bucket if it has room, else in
- * its second. NULL when neither has; *busy when another CPU took a slot this
- * one was about to.
+ * Records addr in a free slot: in its first bucket if it has room, else in
+ * its second. The slot is claimed, the record written, and only then does
+ * the address go in, so that readers never see half a record. Returns false
+ * when neither bucket has room; *busy when another CPU took a slot this one
+ * was about to.
  */
-static __always_inline struct kleak_alloc *claim(__u64 addr, bool *busy)
+static __always_inline bool record(__u64 addr, const struct kleak_alloc *rec, bool *busy)
 {
 	struct kleak_bucket *b;
 	__u32 w, i;
@@ -629,12 +631,17 @@ static __always_inline struct kleak_alloc *claim(__u64 addr, bool *busy)
 		for (i = 0; i < KLEAK_BUCKET_SLOTS; i++) {
 			if (b->addr[i])
 				continue;
-			if (!__sync_val_compare_and_swap(&b->addr[i], 0, addr))
-				return &b->rec[i];
-			*busy = true;
+			if (__sync_val_compare_and_swap(&b->addr[i], 0, KLEAK_ADDR_CLAIMED)) {
+				*busy = true;
+				continue;
+			}
+			b->rec[i] = *rec;
+			barrier();
+			b->addr[i] = addr;
+			return true;
 		}
 	}
-	return NULL;
+	return false;
 }
 
 static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u64 bytes,
@@ -643,10 +650,9 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	struct kleak_stats *s = stats_get();
 	struct kleak_site_totals *t;
 	struct kleak_site site = {};
-	struct kleak_alloc rec = {}, *slot;
+	struct kleak_alloc rec = {};
 	__u64 id, *frames = NULL;
 	bool busy = false;
-	__u32 site_idx;
 
 	if (!s)
 		return 0;
@@ -692,17 +698,10 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 		s->counters[STAT_REALLOC_RETIRED]++;
 	if (!any_recorded)
 		any_recorded = true;
-	slot = claim(addr, &busy);
-	if (!slot) {
+	if (!record(addr, &rec, &busy)) {
 		s->counters[busy ? STAT_ALLOC_MAP_BUSY : STAT_ALLOC_MAP_FULL]++;
 		return 0;
 	}
-	/* readers skip a record until its site is in, so that goes last */
-	site_idx = rec.site;
-	rec.site = KLEAK_NO_SITE;
-	*slot = rec;
-	barrier();
-	slot->site = rec.site = site_idx;
 	__sync_fetch_and_add(&t->count, 1);
 	__sync_fetch_and_add(&t->allocs, 1);
 	s->counters[STAT_ALLOCS]++;

@@ -66,7 +66,7 @@ struct kleak_site_totals {
 /* One outstanding allocation. */
 struct kleak_alloc {
 	__u64 ts_ns;
-	__u32 site;	/* index into site_totals; KLEAK_NO_SITE while being written */
+	__u32 site;	/* index into site_totals; KLEAK_NO_SITE once being freed */
 	__u32 pid;
 	__u32 tgid;
 	__u32 pad;
@@ -79,12 +79,17 @@ struct kleak_alloc {
  * The outstanding allocations: an array of buckets, each address in the
  * first of its two buckets with a free slot. A BPF hash map costs a locked
  * bucket and a free-list push per delete (~150 ns of a ~250 ns free here);
- * here a free is two inlined array lookups, sixteen compares and a
- * compare-and-swap of the slot's address, and a slot is claimed with one.
+ * here a free is at most two inlined array lookups, sixteen compares and a
+ * compare-and-swap of the record's site, and a slot is claimed with a
+ * compare-and-swap of its address to KLEAK_ADDR_CLAIMED, which the record's
+ * address replaces once the record is written.
  * With twice as many slots as --max-allocs, both buckets are full for next
  * to no address (counted when it happens).
  */
 #define KLEAK_BUCKET_SLOTS	8
+
+/* addr of a slot whose record is being written: no object lives at 1 */
+#define KLEAK_ADDR_CLAIMED	1ULL
 
 struct kleak_bucket {
 	__u64 addr[KLEAK_BUCKET_SLOTS];	/* 0: the slot is free */
@@ -114,7 +119,7 @@ enum kleak_stat {
 	STAT_EVENTS_DROPPED,	/* --trace events lost: ring buffer full */
 	STAT_TRACKED_FULL,	/* a forked child could not be marked as traced */
 	STAT_STACK_CACHED,	/* stack taken from a verified template instead of a walk */
-	STAT_STACK_CACHE_WRONG,	/* --check-stack-cache: a template named another stack */
+	STAT_STACK_CACHE_WRONG,	/* --stack-cache check: a template named another stack */
 	STAT_TPL_DROPPED,	/* template request lost: ring buffer full */
 	STAT_MAX,
 };

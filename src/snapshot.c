@@ -334,10 +334,11 @@ static __u64 now_ns(void)
 
 /*
  * The outstanding allocations, read in place from the mapped buckets while
- * the programs change them: a slot is taken when its address is set and its
- * site is in (written last, KLEAK_NO_SITE before). A record changing while it
- * is copied shows one allocation's age or comm wrongly once; counts come from
- * the totals, never from here.
+ * the programs change them: a slot holds a record when its address is in
+ * (written after the record) and its site is not KLEAK_NO_SITE (set first
+ * when it is freed). A slot freed and taken again while it is copied shows
+ * one allocation's age or comm wrongly once; counts come from the totals,
+ * never from here.
  */
 static int read_allocs(const struct tracer *t, size_t n_slots, __u64 now, struct alloc_row **out,
 		       size_t *n)
@@ -351,7 +352,7 @@ static int read_allocs(const struct tracer *t, size_t n_slots, __u64 now, struct
 	for (i = 0; i < t->alloc_buckets; i++) {
 		b = &t->buckets[i];
 		for (j = 0; j < KLEAK_BUCKET_SLOTS; j++) {
-			if (!b->addr[j])
+			if (b->addr[j] == 0 || b->addr[j] == KLEAK_ADDR_CLAIMED)
 				continue;
 			memcpy(&a, (const void *)&b->rec[j], sizeof(a));
 			if (a.site >= n_slots)
