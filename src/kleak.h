@@ -156,9 +156,9 @@ struct kleak_stats {
  * stack and every slot a first walk read holds the same return address
  * again, the walk would find the same frames: reading those slots (one copy
  * of the stack, then compares) replaces it. Userspace builds the template
- * from the words of stack the BPF side sends with the frames of a walk, and
- * refuses it when any return address also appears where the walk did not read
- * it (a stale copy would make the slot ambiguous).
+ * from the words of stack the BPF side sends with the frames of a walk: it
+ * checks every word that holds one of the frames, stale copies included,
+ * since the walk does not say which copy it read (src/stackcache.c).
  */
 #define KLEAK_TPL_SLOTS		48
 /* stack words above the context a template may span */
