@@ -17,7 +17,7 @@
 #include "slabcache.h"
 #include "snapshot.h"
 
-/* larger batches cut the syscalls that dominate reading 1M records */
+/* site_totals (65536 slots by default) in one or two syscalls */
 #define BATCH 65536
 /* distinct comms per site counted in a table; beyond it, sorting counts them */
 #define COMM_TABLE 32
@@ -30,47 +30,42 @@ struct alloc_row {
 };
 
 
-/* Reads a whole map; *keys and *vals are malloc'd arrays of *n entries. */
-static int dump_map(int fd, size_t ksz, size_t vsz, __u32 max, void **keys, void **vals,
-		    size_t *n)
+/*
+ * Every slot of the site_totals array, in index order, into a malloc'd
+ * array of t->max_sites; batches, not a lookup per slot.
+ */
+static int read_totals(const struct tracer *t, struct kleak_site_totals **out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u64 token = 0;
-	bool first = true;
-	char *k, *v;
-	__u32 cnt;
-	int err;
+	__u32 max = t->max_sites, n = 0, cnt, token = 0, *keys;
+	struct kleak_site_totals *vals;
+	int err = 0;
 
-	*n = 0;
-	/* a batch may overshoot by up to one bucket: leave room for a few */
-	k = malloc(((size_t)max + BATCH) * ksz);
-	v = malloc(((size_t)max + BATCH) * vsz);
-	if (!k || !v) {
-		free(k);
-		free(v);
-		return -ENOMEM;
+	keys = malloc((size_t)max * sizeof(*keys));
+	vals = malloc((size_t)max * sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
-	for (;;) {
-		cnt = BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, k + *n * ksz,
-					   v + *n * vsz, &cnt, &opts);
-		err = err ? -errno : 0;
-		*n += cnt;
-		first = false;
-		if (err == -ENOENT || (!err && *n >= max))
-			break;
-		if (err == -ENOSPC)
-			continue;
+	while (n < max) {
+		cnt = max - n < BATCH ? max - n : BATCH;
+		err = bpf_map_lookup_batch(t->totals_fd, n ? &token : NULL, &token, keys + n,
+					   vals + n, &cnt, &opts) ? -errno : 0;
+		n += cnt;
 		if (err)
-			goto out_err;
+			break;
 	}
-	*keys = k;
-	*vals = v;
+	/* -ENOENT: the batch reached the array's end */
+	if (err == -ENOENT && n == max)
+		err = 0;
+out:
+	free(keys);
+	if (err) {
+		free(vals);
+		return err;
+	}
+	*out = vals;
 	return 0;
-out_err:
-	free(k);
-	free(v);
-	return err;
 }
 
 static int cmp_row_comm(const void *a, const void *b)
@@ -378,10 +373,9 @@ static int read_allocs(const struct tracer *t, size_t n_slots, __u64 now, struct
 
 int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m)
 {
-	void *skeys = NULL, *svals = NULL;
-	struct kleak_site_totals *totals;
+	struct kleak_site_totals *totals = NULL;
 	struct alloc_row *rows = NULL, *grouped = NULL;
-	size_t n_allocs = 0, n_slots, i, *first = NULL;
+	size_t n_allocs = 0, n_slots = t->max_sites, i, *first = NULL;
 	__u64 now;
 	int err;
 
@@ -391,13 +385,11 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 		return err;
 	}
 	/* totals first: a record read later may name a site created since, never the reverse */
-	err = dump_map(t->totals_fd, sizeof(__u32), sizeof(struct kleak_site_totals),
-		       t->max_sites, &skeys, &svals, &n_slots);
+	err = read_totals(t, &totals);
 	if (err) {
-		pr_err("failed to read the BPF maps: %s", strerror(-err));
+		pr_err("failed to read the site_totals map: %s", strerror(-err));
 		goto out;
 	}
-	totals = svals;
 	now = now_ns();
 
 	err = read_allocs(t, n_slots, now, &rows, &n_allocs);
@@ -433,8 +425,7 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 out:
 	if (err == -ENOMEM)
 		pr_err("out of memory reading %zu allocations", n_allocs);
-	free(skeys);
-	free(svals);
+	free(totals);
 	free(rows);
 	free(grouped);
 	free(first);
