@@ -284,9 +284,7 @@ static int setup_loop(struct run *r)
 		return err;
 	if (env->duration_s && (err = arm_timer(r->end_fd, env->duration_s, 0)))
 		return err;
-	r->sc.tpls_fd = r->t->tpls_fd;
-	r->sc.routes_fd = r->t->tpl_routes_fd;
-	r->sc.pending_fd = r->t->tpl_pending_fd;
+	r->sc.t = r->t;
 	if (r->t->tpl_requests_fd >= 0)
 		err = add_ring(r, r->t->tpl_requests_fd, stackcache__on_request, &r->sc);
 	if (!err && r->t->events_fd >= 0)

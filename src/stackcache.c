@@ -153,7 +153,7 @@ int stackcache__on_request(void *ctx, void *data, size_t len)
 	route_key = req->key;
 	route_key.caller = 0;
 	route_key.way = 0;
-	new_route = bpf_map_lookup_elem(sc->routes_fd, &route_key, &route) != 0;
+	new_route = bpf_map_lookup_elem(sc->t->tpl_routes_fd, &route_key, &route) != 0;
 	if (new_route) {
 		route.caller_off = stackcache__caller_off(req);
 		route.span = route.caller_off + 1;
@@ -162,15 +162,15 @@ int stackcache__on_request(void *ctx, void *data, size_t len)
 	key = req->key;
 	key.caller = route.caller_off < req->nwords && route.caller_off < KLEAK_TPL_WORDS ?
 		     req->words[route.caller_off] : 0;
-	has_old = !bpf_map_lookup_elem(sc->tpls_fd, &key, &old);
+	has_old = !bpf_map_lookup_elem(sc->t->tpls_fd, &key, &old);
 	if (stackcache__build(req, has_old ? &old : NULL, &tpl))
 		goto refused;
 	/* the template goes in first: a route names only what can be read */
-	if (bpf_map_update_elem(sc->tpls_fd, &key, &tpl, BPF_ANY))
+	if (bpf_map_update_elem(sc->t->tpls_fd, &key, &tpl, BPF_ANY))
 		goto refused;
 	if (new_route || tpl.span > route.span) {
 		route.span = tpl.span > route.span ? tpl.span : route.span;
-		if (bpf_map_update_elem(sc->routes_fd, &route_key, &route, BPF_ANY))
+		if (bpf_map_update_elem(sc->t->tpl_routes_fd, &route_key, &route, BPF_ANY))
 			goto refused;
 	}
 	sc->built++;
@@ -180,6 +180,6 @@ refused:
 	/* on bpf_ktime_get_ns()'s clock; the request's key is the one the BPF side checks */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	retry = ts.tv_sec * 1000000000ULL + ts.tv_nsec + REFUSED_RETRY_NS;
-	bpf_map_update_elem(sc->pending_fd, &req->key, &retry, BPF_ANY);
+	bpf_map_update_elem(sc->t->tpl_pending_fd, &req->key, &retry, BPF_ANY);
 	return 0;
 }

@@ -8,11 +8,10 @@
 #define __KLEAK_STACKCACHE_H
 
 #include "kleak.h"
+#include "loader.h"
 
 struct stackcache {
-	int tpls_fd;
-	int routes_fd;
-	int pending_fd;
+	const struct tracer *t;	/* its template, route and pending maps */
 	__u64 built;
 	__u64 refused;
 };
