@@ -659,16 +659,13 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	s->counters[STAT_ALLOC_EVENTS]++;
 	if (!addr || s->own_alloc)
 		return 0;
-	if (!alloc_wanted(bytes, kind, name)) {
-		/* a filtered-out allocation still proves the old record's free was missed */
-		if (forget(addr, true))
-			s->counters[STAT_REALLOC_RETIRED]++;
+	/* any allocation of a recorded address, filtered or not, proves its free was missed */
+	if (forget(addr, true))
+		s->counters[STAT_REALLOC_RETIRED]++;
+	if (!alloc_wanted(bytes, kind, name))
 		return 0;
-	}
 	if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate) {
 		s->counters[STAT_SAMPLED_OUT]++;
-		if (forget(addr, true))
-			s->counters[STAT_REALLOC_RETIRED]++;
 		return 0;
 	}
 
@@ -680,8 +677,6 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	if (!site_index(s, &site, bytes, frames, kind == KLEAK_SITE_CACHE ? name : NULL,
 			&rec.site)) {
 		s->counters[STAT_SITE_MAP_FULL]++;
-		if (forget(addr, true))
-			s->counters[STAT_REALLOC_RETIRED]++;
 		return 0;
 	}
 	t = totals_of(rec.site);
@@ -694,8 +689,6 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	rec.tgid = id >> 32;
 	bpf_get_current_comm(rec.comm, sizeof(rec.comm));
 
-	if (forget(addr, true))
-		s->counters[STAT_REALLOC_RETIRED]++;
 	if (!any_recorded)
 		any_recorded = true;
 	if (!record(addr, &rec, &busy)) {

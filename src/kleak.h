@@ -170,12 +170,12 @@ struct kleak_stats {
 #define KLEAK_TASK_STACK_MIN	16384
 
 /*
- * A call site reached by several call chains at one depth (kstrdup,
- * sk_prot_alloc...) would keep one chain's template and miss the others',
- * so templates are keyed by the return address one frame further up too,
- * read at the place the call site's route names: its frame has one size,
- * so that place is the same for every chain through it. A route is keyed
- * with caller 0.
+ * A call site reached by several call chains at one depth
+ * (security_file_alloc, from open and from socket) would keep one chain's
+ * template and miss the others', so templates are keyed by the return
+ * address one frame further up too, read at the place the call site's route
+ * names: its frame has one size, so that place is the same for every chain
+ * through it. A route is keyed with caller 0.
  */
 struct kleak_tpl_key {
 	__u64 call_site;	/* the allocation's caller, from the tracepoint */
