@@ -6,14 +6,17 @@
 # plus the per-event BPF cost the kernel itself measures (run_time_ns/run_cnt),
 # the tracers' BPF map memory and userspace RSS. Writes BENCHMARKS.md.
 #
-# Configurations run interleaved within a repetition (A B C ... then the
-# reverse order on the next one), so drift and noise from other load hit all
-# of them alike; each is reported as its median (and min-max) over the
-# repetitions, relative to the median untraced throughput of the same run.
+# The noise on a shared VM comes and goes within seconds (consecutive 1 s
+# untraced open/close runs here gave anything from 254k to 377k ops/s), so
+# configurations are interleaved per workload: for each repetition and
+# workload every configuration runs once (A B C ..., reversed on the next
+# repetition), a tracer attached just for that run. Each run is divided by
+# the untraced run of the same workload and repetition, seconds apart, and a
+# configuration is reported as the median (and min-max) of those ratios.
 # A tracer is known to be attached by the line it prints, never by a sleep.
 #
 # Environment:
-#   REPS=5          repetitions of the whole interleaved sequence
+#   REPS=7          repetitions of the whole interleaved sequence
 #   SECONDS=1       seconds per workload run (BENCH_SECONDS works too)
 #   COST_SECONDS=1  seconds per workload in the bpf_stats cost pass
 #   WORKLOADS="open socket tcp fork getppid"
@@ -30,7 +33,7 @@ run_seconds=${BENCH_SECONDS:-$SECONDS}
 set -u -o pipefail
 cd "$(dirname "$0")/../.." || exit 1
 
-REPS=${REPS:-5}
+REPS=${REPS:-7}
 REPORT1M_CYCLES=${REPORT1M_CYCLES:-100}
 COST_SECONDS=${COST_SECONDS:-1}
 WORKLOADS=${WORKLOADS:-"open socket tcp fork getppid"}
@@ -300,22 +303,21 @@ start_time=$(date +%s)
 loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "configurations: ${configs[*]}; $REPS reps x ${run_seconds}s per workload"
 
-run_workloads() {
-	local conf=$1 rep=$2 w line
+# run_workload CONF WORKLOAD REP: one timed run, appended to $results.
+run_workload() {
+	local conf=$1 w=$2 rep=$3 line try
 
-	for w in $WORKLOADS; do
-		for try in 1 2 3; do
-			wait_quiet
-			line=$("$CHURN" "$w" "$run_seconds") || die "$CHURN $w failed"
-			[ "$(foreign_kmem_progs)" -eq 0 ] && break
-			if [ "$try" -eq 3 ]; then
-				tainted=$((tainted + 1))
-			else
-				reruns=$((reruns + 1))
-			fi
-		done
-		printf '%s %s %s %s\n' "$conf" "$w" "$rep" "${line#* }" >>"$results"
+	for try in 1 2 3; do
+		wait_quiet
+		line=$("$CHURN" "$w" "$run_seconds") || die "$CHURN $w failed"
+		[ "$(foreign_kmem_progs)" -eq 0 ] && break
+		if [ "$try" -eq 3 ]; then
+			tainted=$((tainted + 1))
+		else
+			reruns=$((reruns + 1))
+		fi
 	done
+	printf '%s %s %s %s\n' "$conf" "$w" "$rep" "${line#* }" >>"$results"
 }
 
 for ((rep = 1; rep <= REPS; rep++)); do
@@ -324,18 +326,21 @@ for ((rep = 1; rep <= REPS; rep++)); do
 		order=()
 		for ((i = ${#configs[@]} - 1; i >= 0; i--)); do order+=("${configs[i]}"); done
 	fi
-	for conf in "${order[@]}"; do
-		log "rep $rep/$REPS: $conf"
-		if [ "$conf" = untraced ]; then
-			run_workloads "$conf" "$rep"
-			continue
-		fi
-		out=$WORK/$conf.$rep.log
-		start_tracer "$conf" "$out" || die "$conf failed to attach in rep $rep (see $out)"
-		our_progs=$(bpf_ids "$tracer_pid" prog | jq -s -c .)
-		run_workloads "$conf" "$rep"
-		stop_tracer || log "$conf: exit status $? after SIGINT (see $out)"
-		our_progs='[]'
+	for w in $WORKLOADS; do
+		log "rep $rep/$REPS: $w"
+		for conf in "${order[@]}"; do
+			if [ "$conf" = untraced ]; then
+				run_workload "$conf" "$w" "$rep"
+				continue
+			fi
+			out=$WORK/$conf.$w.$rep.log
+			start_tracer "$conf" "$out" ||
+				die "$conf failed to attach in rep $rep (see $out)"
+			our_progs=$(bpf_ids "$tracer_pid" prog | jq -s -c .)
+			run_workload "$conf" "$w" "$rep"
+			stop_tracer || log "$conf: exit status $? after SIGINT (see $out)"
+			our_progs='[]'
+		done
 	done
 done
 throughput_time=$(($(date +%s) - start_time))
@@ -377,24 +382,27 @@ for conf in "${configs[@]}"; do
 	start_tracer "$c" "$out" "$WORK/peak-$conf" || die "$conf failed to attach in the cost pass"
 	mapfile -t ids < <(bpf_ids "$tracer_pid" prog)
 	maps_kib[$conf]=$(map_memory_kib "$tracer_pid")
-	prog_stats "${ids[@]}" >"$WORK/before-$conf"
 	stats_saved=$stats_orig
 	sysctl -q -w kernel.bpf_stats_enabled=1 >/dev/null
-	for w in $WORKLOADS; do "$CHURN" "$w" "$COST_SECONDS" >/dev/null || die "$CHURN $w failed"; done
-	prog_stats "${ids[@]}" >"$WORK/after-$conf"
+	for w in $WORKLOADS; do
+		prog_stats "${ids[@]}" >"$WORK/before-$conf-$w"
+		"$CHURN" "$w" "$COST_SECONDS" >/dev/null || die "$CHURN $w failed"
+		prog_stats "${ids[@]}" >"$WORK/after-$conf-$w"
+		# delta per program; the hook from the name (bpftrace's are the event names)
+		join <(sort -k1,1 "$WORK/before-$conf-$w") <(sort -k1,1 "$WORK/after-$conf-$w") |
+			awk -v conf="$conf" -v w="$w" '
+			{ hook = "other" }
+			$2 ~ /^kmem_cache_a/ { hook = "kmem_cache_alloc" }
+			$2 ~ /^kmem_cache_f/ { hook = "kmem_cache_free" }
+			$2 ~ /^kmalloc/ { hook = "kmalloc" }
+			$2 ~ /^kfree/ { hook = "kfree" }
+			{ print conf, w, hook, $6 - $3, $7 - $4 }' >>"$cost"
+	done
 	sysctl -q -w kernel.bpf_stats_enabled="$stats_orig" >/dev/null
 	stats_saved=
 	rss_kib[$conf]=$(awk '/^VmRSS:/ {print $2}' /proc/"$tracer_pid"/status)
 	stop_tracer || log "$conf: exit status $? after SIGINT (see $out)"
 	peak_kib[$conf]=$(cat "$WORK/peak-$conf" 2>/dev/null | tail -n 1)
-	# delta per program; the hook from the name (bpftrace's are the event names)
-	join <(sort -k1,1 "$WORK/before-$conf") <(sort -k1,1 "$WORK/after-$conf") | awk -v conf="$conf" '
-		{ hook = "other" }
-		$2 ~ /^kmem_cache_a/ { hook = "kmem_cache_alloc" }
-		$2 ~ /^kmem_cache_f/ { hook = "kmem_cache_free" }
-		$2 ~ /^kmalloc/ { hook = "kmalloc" }
-		$2 ~ /^kfree/ { hook = "kfree" }
-		{ print conf, hook, $6 - $3, $7 - $4 }' >>"$cost"
 done
 total_time=$(($(date +%s) - start_time))
 
@@ -422,39 +430,42 @@ report1m_time=$(($(date +%s) - report1m_start))
 
 fmt_int() { printf "%'d" "$1" 2>/dev/null || printf '%s' "$1"; }
 
-# Median ops of each configuration over the median untraced ops of the same
-# run, [min-max] likewise: a baseline that was itself hit by noise in one
-# repetition then skews no ratio (per-repetition ratios would carry it).
+# Each configuration's median over repetitions of its ops/s divided by the
+# untraced ops/s of the same workload and repetition, [min-max] of those
+# ratios; the untraced row gives the absolute rate. "conf workload median"
+# lines also go to the file $1, for the targets.
 ratio_table() {
-	awk -v workloads="$WORKLOADS" '
+	awk -v workloads="$WORKLOADS" -v medians="$1" '
 	function sort(a, n,   i, j, t) {
 		for (i = 2; i <= n; i++)
 			for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
 	}
 	function median(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-	{ n[$1, $2]++; ops[$1, $2, n[$1, $2]] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 } }
+	{ n[$1, $2]++; rep[$1, $2, n[$1, $2]] = $3; ops[$1, $2, n[$1, $2]] = $4
+	  if ($1 == "untraced") base[$2, $3] = $4
+	  if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 } }
 	END {
 		nw = split(workloads, W, " ")
-		for (w = 1; w <= nw; w++) {
-			k = n["untraced", W[w]]
-			for (i = 1; i <= k; i++) v[i] = ops["untraced", W[w], i]
-			sort(v, k)
-			base[W[w]] = median(v, k)
-		}
 		for (c = 1; c <= nc; c++) {
 			conf = order[c]; line = conf
 			for (w = 1; w <= nw; w++) {
-				k = n[conf, W[w]]
-				for (i = 1; i <= k; i++) v[i] = ops[conf, W[w], i]
+				k = 0
+				for (i = 1; i <= n[conf, W[w]]; i++) {
+					b = base[W[w], rep[conf, W[w], i]]
+					if (conf == "untraced")
+						v[++k] = ops[conf, W[w], i]
+					else if (b)
+						v[++k] = ops[conf, W[w], i] / b * 100
+				}
 				sort(v, k)
-				b = base[W[w]]
-				if (!k || !b)
+				if (!k)
 					cell = "–"
 				else if (conf == "untraced")
 					cell = sprintf("%d/s [%d–%d]", median(v, k), v[1], v[k])
-				else
-					cell = sprintf("%.1f%% [%.1f–%.1f]", median(v, k) / b * 100,
-						       v[1] / b * 100, v[k] / b * 100)
+				else {
+					cell = sprintf("%.1f%% [%.1f–%.1f]", median(v, k), v[1], v[k])
+					printf "%s %s %.1f\n", conf, W[w], median(v, k) > medians
+				}
 				line = line "\t" cell
 			}
 			print line
@@ -462,10 +473,11 @@ ratio_table() {
 	}' "$results"
 }
 
-# Per hook: ns per event and events, from the run_time_ns/run_cnt deltas.
+# Per hook: ns per event and events, from the run_time_ns/run_cnt deltas
+# summed over the workloads.
 cost_table() {
 	awk '
-	{ cnt[$1, $2] += $3; ns[$1, $2] += $4; tc[$1] += $3; tn[$1] += $4
+	{ cnt[$1, $3] += $4; ns[$1, $3] += $5; tc[$1] += $4; tn[$1] += $5
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 } }
 	END {
 		split("kmalloc kfree kmem_cache_alloc kmem_cache_free", H, " ")
@@ -492,6 +504,82 @@ all_configs=(untraced floor "${kleak_configs[@]}" memleak_deb)
 [ -n "$MEMLEAK" ] && all_configs+=(memleak_local)
 all_configs+=(bpftrace)
 nw=$(wc -w <<<"$WORKLOADS")
+ratio_table "$WORK/medians" >"$WORK/ratios"
+cost_table >"$WORK/costs"
+
+# med CONF WORKLOAD: the median ratio (% of untraced), empty if not run.
+med() { awk -v c="$1" -v w="$2" '$1 == c && $2 == w {print $3}' "$WORK/medians"; }
+
+# hook_ns CONF HOOK...: mean ns per event of CONF's programs on HOOKs, per
+# workload that drives them (10,000 events/s or more: getppid's are the rest
+# of the system's), then the median over those workloads.
+hook_ns() {
+	local conf=$1
+
+	shift
+	awk -v conf="$conf" -v hooks=" $* " -v min=$((10000 * COST_SECONDS)) '
+	$1 == conf && index(hooks, " " $3 " ") { cnt[$2] += $4; ns[$2] += $5 }
+	END {
+		for (w in cnt) if (cnt[w] >= min) v[++k] = ns[w] / cnt[w]
+		for (i = 2; i <= k; i++)
+			for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		if (k) printf "%.0f", k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+	}' "$cost"
+}
+
+verdict() { if awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN { exit !(op == "<=" ? x <= y : x >= y) }'; then
+	echo met; else echo "**not met**"; fi; }
+
+# targets: the issue's targets, as rows of | target | measured | verdict |.
+targets() {
+	local w m k mem="" worst=0 worst_w="" fl miss floor_ns miss_ns r free_k free_c
+
+	for c in memleak_local memleak_deb; do
+		[ -n "$(med "$c" open)" ] && { mem=$c; break; }
+	done
+	for w in open socket; do
+		k=$(med kleak "$w")
+		if [ -z "$k" ]; then
+			echo "| full stacks ≥ 1.4× memleak's throughput, $w | kleak not run | – |"
+		elif [ -n "$mem" ]; then
+			m=$(med "$mem" "$w")
+			r=$(awk -v a="$k" -v b="$m" 'BEGIN { printf "%.2f", a / b }')
+			echo "| full stacks ≥ 1.4× memleak's throughput, $w | ${r}× (${k}% vs ${m}%, ${label[$mem]}) | $(verdict "$r" ">=" 1.4) |"
+		else
+			m=$(med bpftrace "$w")
+			r=${m:+$(awk -v a="$k" -v b="$m" 'BEGIN { printf "%.2f", a / b }')× bpftrace (${k}% vs ${m}%)}
+			echo "| full stacks ≥ 1.4× memleak's throughput, $w | memleak ${note[memleak_deb]:-not run}; ${r:-no bpftrace either} | not measurable here |"
+		fi
+	done
+	for w in $WORKLOADS; do
+		miss=$(med kleak_nomatch "$w")
+		[ -n "$miss" ] || continue
+		if awk -v a="$miss" -v b="$worst" 'BEGIN { exit !(100 - a > b) }'; then
+			worst=$(awk -v a="$miss" 'BEGIN { printf "%.1f", 100 - a }')
+			worst_w=$w
+		fi
+	done
+	if [ -n "$worst_w" ]; then
+		fl=$(med floor "$worst_w")
+		echo "| filter not matching: slowdown ≤ 15% on every workload | worst ${worst}% ($worst_w; the empty programs alone: $(awk -v a="${fl:-100}" 'BEGIN { printf "%.1f", 100 - a }')%) | $(verdict "$worst" "<=" 15) |"
+	fi
+	floor_ns=$(hook_ns floor kmalloc kfree kmem_cache_alloc kmem_cache_free)
+	miss_ns=$(hook_ns kleak_nomatch kmalloc kfree kmem_cache_alloc kmem_cache_free)
+	if [ -n "$floor_ns" ] && [ -n "$miss_ns" ]; then
+		r=$(awk -v a="$miss_ns" -v b="$floor_ns" 'BEGIN { printf "%.2f", a / b }')
+		echo "| filter not matching: per-event cost ≤ 2× the empty programs' | ${r}× (${miss_ns} vs ${floor_ns} ns) | $(verdict "$r" "<=" 2) |"
+	fi
+	free_k=$(hook_ns kleak kfree)
+	free_c=$(hook_ns kleak kmem_cache_free)
+	if [ -n "$free_k" ] && [ -n "$free_c" ]; then
+		r=$((free_k > free_c ? free_k : free_c))
+		echo "| free path ≤ 150 ns per event, full tracing | kfree ${free_k} ns, kmem_cache_free ${free_c} ns | $(verdict "$r" "<=" 150) |"
+	fi
+	if [ -n "${report1m[report_1m_ms]:-}" ]; then
+		echo "| report from 1,000,000 outstanding allocations < 1 s | ${report1m[report_1m_ms]} ms text, ${report1m[report_1m_json_ms]} ms JSON | $(verdict "$(( ${report1m[report_1m_ms]} > ${report1m[report_1m_json_ms]} ? ${report1m[report_1m_ms]} : ${report1m[report_1m_json_ms]} ))" "<=" 999) |"
+		echo "| no RSS growth over $REPORT1M_CYCLES reports | ${report1m[rss_growth_kib]} KiB | $(verdict "${report1m[rss_growth_kib]}" "<=" 0) |"
+	fi
+}
 
 {
 	echo "# kleak benchmarks"
@@ -505,23 +593,33 @@ nw=$(wc -w <<<"$WORKLOADS")
 	echo "| kernel | $(uname -r) ($(uname -m)) |"
 	echo "| system | $(. /etc/os-release && echo "$PRETTY_NAME") |"
 	echo "| kleak | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ -x "$KLEAK" ] || echo ', not built') |"
-	echo "| runs | $REPS repetitions × ${run_seconds} s per workload, configurations interleaved (order reversed on even repetitions) |"
+	echo "| runs | $REPS repetitions × ${run_seconds} s per workload and configuration; per workload, all configurations back to back (order reversed on even repetitions) |"
 	echo "| load average | $loadavg_start at start, $loadavg_end after the throughput runs |"
 	echo "| interference | $reruns runs repeated because another tracer's programs were on the kmem hooks; $tainted kept with one there after 3 tries |"
 	echo "| runtime | ${throughput_time} s throughput, ${total_time} s with the cost pass |"
 	echo
+	echo "## Against the targets"
+	echo
+	echo "Throughput figures are the medians below; per-event costs are the kernel's"
+	echo "run_time_ns/run_cnt per workload, median over the workloads that drive the hook"
+	echo "(10,000 events/s or more)."
+	echo
+	echo "| target | measured | verdict |"
+	echo "| --- | --- | --- |"
+	targets
+	echo
 	echo "## Throughput relative to untraced"
 	echo
 	echo "Each cell is the median over repetitions of operations/s with the tracer ÷ the"
-	echo "median untraced operations/s of this run, with [min–max] over repetitions on the"
-	echo "same scale; the untraced row gives the absolute rate. Workloads (tools/bench/churn.c, comm \`$BENCH_COMM\`):"
+	echo "untraced operations/s of the same workload in the same repetition (run seconds"
+	echo "apart), with [min–max] of those ratios; the untraced row gives the absolute rate."
+	echo "Workloads (tools/bench/churn.c, comm \`$BENCH_COMM\`):"
 	echo "\`open\` open/close of a file, \`socket\` socket/close, \`tcp\` loopback"
 	echo "connect/accept/close (reset, no TIME_WAIT), \`fork\` fork/exit/wait, \`getppid\` a syscall"
 	echo "that allocates nothing (the cost when kmem is idle)."
 	echo
 	printf '| configuration |'; for w in $WORKLOADS; do printf ' %s |' "$w"; done; echo
 	printf '| --- |'; for w in $WORKLOADS; do printf ' ---: |'; done; echo
-	ratio_table >"$WORK/ratios"
 	for c in "${all_configs[@]}"; do
 		if grep -q "^$c"$'\t' "$WORK/ratios"; then
 			grep "^$c"$'\t' "$WORK/ratios" | table
@@ -544,7 +642,6 @@ nw=$(wc -w <<<"$WORKLOADS")
 	echo
 	echo "| configuration | kmalloc | kfree | kmem_cache_alloc | kmem_cache_free | all programs | map memory | RSS attached / peak |"
 	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-	cost_table >"$WORK/costs"
 	for c in "${all_configs[@]}"; do
 		[ "$c" = untraced ] && continue
 		if grep -q "^$c"$'\t' "$WORK/costs"; then
