@@ -9,9 +9,10 @@
 # The noise on a shared VM comes and goes within seconds (consecutive 1 s
 # untraced open/close runs here gave anything from 254k to 377k ops/s), so
 # configurations are interleaved per workload: for each repetition and
-# workload every configuration runs once (A B C ..., reversed on the next
-# repetition), a tracer attached just for that run. Each run is divided by
-# the untraced run of the same workload and repetition, seconds apart, and a
+# workload every configuration runs once between two untraced runs (U A B C
+# ... U, the tracers in reverse order on the next repetition), a tracer
+# attached just for that run. Each run is divided by the mean of the two
+# untraced runs of its workload and repetition, seconds apart, and a
 # configuration is reported as the median (and min-max) of those ratios.
 # A tracer is known to be attached by the line it prints, never by a sleep.
 #
@@ -321,11 +322,14 @@ run_workload() {
 }
 
 for ((rep = 1; rep <= REPS; rep++)); do
-	order=("${configs[@]}")
+	# untraced first and last: the tracers between them are compared with both
+	order=(untraced)
 	if ((rep % 2 == 0)); then
-		order=()
-		for ((i = ${#configs[@]} - 1; i >= 0; i--)); do order+=("${configs[i]}"); done
+		for ((i = ${#configs[@]} - 1; i > 0; i--)); do order+=("${configs[i]}"); done
+	else
+		order+=("${configs[@]:1}")
 	fi
+	order+=(untraced)
 	for w in $WORKLOADS; do
 		log "rep $rep/$REPS: $w"
 		for conf in "${order[@]}"; do
@@ -431,8 +435,8 @@ report1m_time=$(($(date +%s) - report1m_start))
 fmt_int() { printf "%'d" "$1" 2>/dev/null || printf '%s' "$1"; }
 
 # Each configuration's median over repetitions of its ops/s divided by the
-# untraced ops/s of the same workload and repetition, [min-max] of those
-# ratios; the untraced row gives the absolute rate. "conf workload median"
+# mean untraced ops/s of the same workload and repetition, [min-max] of those
+# ratios; the untraced row gives the absolute rate (over all its runs). "conf workload median"
 # lines also go to the file $1, for the targets.
 ratio_table() {
 	awk -v workloads="$WORKLOADS" -v medians="$1" '
@@ -442,7 +446,7 @@ ratio_table() {
 	}
 	function median(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 	{ n[$1, $2]++; rep[$1, $2, n[$1, $2]] = $3; ops[$1, $2, n[$1, $2]] = $4
-	  if ($1 == "untraced") base[$2, $3] = $4
+	  if ($1 == "untraced") { bsum[$2, $3] += $4; bn[$2, $3]++ }
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 } }
 	END {
 		nw = split(workloads, W, " ")
@@ -451,7 +455,8 @@ ratio_table() {
 			for (w = 1; w <= nw; w++) {
 				k = 0
 				for (i = 1; i <= n[conf, W[w]]; i++) {
-					b = base[W[w], rep[conf, W[w], i]]
+					r = rep[conf, W[w], i]
+					b = bn[W[w], r] ? bsum[W[w], r] / bn[W[w], r] : 0
 					if (conf == "untraced")
 						v[++k] = ops[conf, W[w], i]
 					else if (b)
@@ -593,7 +598,7 @@ targets() {
 	echo "| kernel | $(uname -r) ($(uname -m)) |"
 	echo "| system | $(. /etc/os-release && echo "$PRETTY_NAME") |"
 	echo "| kleak | $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$([ -x "$KLEAK" ] || echo ', not built') |"
-	echo "| runs | $REPS repetitions × ${run_seconds} s per workload and configuration; per workload, all configurations back to back (order reversed on even repetitions) |"
+	echo "| runs | $REPS repetitions × ${run_seconds} s per workload and configuration; per workload, the tracers back to back between two untraced runs (their order reversed on even repetitions) |"
 	echo "| load average | $loadavg_start at start, $loadavg_end after the throughput runs |"
 	echo "| interference | $reruns runs repeated because another tracer's programs were on the kmem hooks; $tainted kept with one there after 3 tries |"
 	echo "| runtime | ${throughput_time} s throughput, ${total_time} s with the cost pass |"
@@ -610,9 +615,10 @@ targets() {
 	echo
 	echo "## Throughput relative to untraced"
 	echo
-	echo "Each cell is the median over repetitions of operations/s with the tracer ÷ the"
-	echo "untraced operations/s of the same workload in the same repetition (run seconds"
-	echo "apart), with [min–max] of those ratios; the untraced row gives the absolute rate."
+	echo "Each cell is the median over repetitions of operations/s with the tracer ÷ the mean"
+	echo "of the two untraced runs of the same workload that bracket the repetition's tracers"
+	echo "(seconds apart), with [min–max] of those ratios; the untraced row gives the absolute"
+	echo "rate over all its runs."
 	echo "Workloads (tools/bench/churn.c, comm \`$BENCH_COMM\`):"
 	echo "\`open\` open/close of a file, \`socket\` socket/close, \`tcp\` loopback"
 	echo "connect/accept/close (reset, no TIME_WAIT), \`fork\` fork/exit/wait, \`getppid\` a syscall"
