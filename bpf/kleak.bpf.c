@@ -60,6 +60,23 @@ struct {
 	__uint(max_entries, 1);	/* sized by --max-allocs */
 } allocs SEC(".maps");
 
+/*
+ * One bit per allocs bucket, set before a record first goes in and never
+ * cleared: a free of an address whose two buckets never held a record stops
+ * at this bitmap (16 KiB at defaults) without touching the buckets, whose
+ * lines are cold (a miss each, most of a late free's cost). With a filter
+ * that selects a few allocations that is nearly every free in the system.
+ * Never cleared, because a bucket emptied on one CPU can be filled on
+ * another between the check and the clear; a long or unfiltered run sets
+ * them all, and frees then cost what they did without it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 1);	/* one word per 64 buckets */
+} bucket_used SEC(".maps");
+
 /* site key -> index into site_totals */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -569,11 +586,24 @@ static __always_inline void emit(__u32 type, __u64 addr, const struct kleak_allo
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline struct kleak_bucket *bucket_get(__u64 addr, __u32 which)
+static __always_inline struct kleak_bucket *bucket_get(__u32 idx)
 {
-	__u32 idx = kleak_bucket_of(addr, which, bucket_mask);
-
 	return bpf_map_lookup_elem(&allocs, &idx);
+}
+
+static __always_inline __u64 *bucket_used_word(__u32 idx)
+{
+	__u32 word = idx / 64;
+
+	return bpf_map_lookup_elem(&bucket_used, &word);
+}
+
+/* Whether a record ever went into bucket idx (see bucket_used). */
+static __always_inline bool bucket_ever_used(__u32 idx)
+{
+	__u64 *w = bucket_used_word(idx);
+
+	return w && (*w & (1ULL << (idx % 64)));
 }
 
 /*
@@ -585,12 +615,15 @@ static __always_inline bool forget(__u64 addr, bool retired)
 {
 	struct kleak_alloc copy;
 	struct kleak_bucket *b;
-	__u32 w, i, site;
+	__u32 w, i, site, idx;
 
 	if (!any_recorded)
 		return false;
 	for (w = 0; w < 2; w++) {
-		b = bucket_get(addr, w);
+		idx = kleak_bucket_of(addr, w, bucket_mask);
+		if (!bucket_ever_used(idx))
+			continue;
+		b = bucket_get(idx);
 		if (!b)
 			continue;
 		for (i = 0; i < KLEAK_BUCKET_SLOTS; i++) {
@@ -627,11 +660,14 @@ static __always_inline bool forget(__u64 addr, bool retired)
 static __always_inline bool record(__u64 addr, const struct kleak_alloc *rec, bool *busy)
 {
 	struct kleak_bucket *b;
-	__u32 w, i;
+	__u64 *used, bit;
+	__u32 w, i, idx;
 
 	for (w = 0; w < 2; w++) {
-		b = bucket_get(addr, w);
-		if (!b)
+		idx = kleak_bucket_of(addr, w, bucket_mask);
+		b = bucket_get(idx);
+		used = bucket_used_word(idx);
+		if (!b || !used)
 			continue;
 		for (i = 0; i < KLEAK_BUCKET_SLOTS; i++) {
 			if (b->addr[i])
@@ -641,6 +677,10 @@ static __always_inline bool record(__u64 addr, const struct kleak_alloc *rec, bo
 				continue;
 			}
 			b->rec[i] = *rec;
+			/* set before the address goes in: a free comes after that */
+			bit = 1ULL << (idx % 64);
+			if (!(*used & bit))
+				__sync_fetch_and_or(used, bit);
 			barrier();
 			b->addr[i] = addr;
 			return true;

@@ -247,6 +247,8 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 
 	ro->bucket_mask = alloc_buckets(env->max_allocs) - 1;
 	if ((err = bpf_map__set_max_entries(skel->maps.allocs, ro->bucket_mask + 1)) ||
+	    (err = bpf_map__set_max_entries(skel->maps.bucket_used,
+					    (ro->bucket_mask + 64) / 64)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.sites, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.site_totals, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.stacks, env->stack_entries)) ||
@@ -284,7 +286,8 @@ static unsigned long long map_memlock(int fd)
 static void print_sizing(const struct kleak_bpf *skel)
 {
 	const struct bpf_map *maps[] = {
-		skel->maps.allocs, skel->maps.sites, skel->maps.site_totals, skel->maps.stacks,
+		skel->maps.allocs, skel->maps.bucket_used, skel->maps.sites, skel->maps.site_totals,
+		skel->maps.stacks,
 		skel->maps.stack_tpls, skel->maps.tpl_routes, skel->maps.tpl_pending,
 		skel->maps.tpl_requests,
 		skel->maps.events,
