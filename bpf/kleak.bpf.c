@@ -214,6 +214,13 @@ static __always_inline void stat_inc(enum kleak_stat i)
 
 static __always_inline bool is_tracked(struct task_struct *task)
 {
+	/*
+	 * Nearly every task has no BPF task storage at all: one load on the
+	 * current task instead of a helper call and a storage lookup (~50 ns
+	 * per allocation of every untraced task in `-- COMMAND` mode).
+	 */
+	if (bpf_core_field_exists(task->bpf_storage) && !task->bpf_storage)
+		return false;
 	return bpf_task_storage_get(&tracked, task, 0, 0) != NULL;
 }
 
