@@ -80,9 +80,10 @@ struct kleak_alloc {
  * first of its two buckets with a free slot. A BPF hash map costs a locked
  * bucket and a free-list push per delete (~150 ns of a ~250 ns free here);
  * here a free is at most two inlined array lookups, sixteen compares and a
- * compare-and-swap of the record's site, and a slot is claimed with a
- * compare-and-swap of its address to KLEAK_ADDR_CLAIMED, which the record's
- * address replaces once the record is written.
+ * compare-and-swap of the record's site (none of it where the BPF side's
+ * bucket_used bits say the buckets never held a record), and a slot is
+ * claimed with a compare-and-swap of its address to KLEAK_ADDR_CLAIMED,
+ * which the record's address replaces once the record is written.
  * With twice as many slots as --max-allocs, both buckets are full for next
  * to no address (counted when it happens).
  */
