@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -566,6 +567,14 @@ void tracer__free(struct tracer *t)
 		close(tp->cgroup_fd);
 	kleak_bpf__destroy(t->skel);
 	free(tp);
+}
+
+__u64 tracer__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 __u64 tracer__recursion_misses(const struct tracer *t)

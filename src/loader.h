@@ -46,4 +46,7 @@ void tracer__unmap_buckets(struct tracer *t);
 /* Recursion misses of the attached programs, from bpf_prog_info; 0 without a skeleton. */
 __u64 tracer__recursion_misses(const struct tracer *t);
 
+/* Now on the BPF side's clock (bpf_ktime_get_ns(): CLOCK_MONOTONIC), in ns. */
+__u64 tracer__now_ns(void);
+
 #endif /* __KLEAK_LOADER_H */

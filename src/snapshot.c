@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
@@ -319,14 +318,6 @@ static int read_stats(const struct tracer *t, struct model *m)
 	return 0;
 }
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /*
  * The outstanding allocations, read in place from the mapped buckets while
  * the programs change them: a slot holds a record when its address is in
@@ -390,7 +381,7 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 		pr_err("failed to read the site_totals map: %s", strerror(-err));
 		goto out;
 	}
-	now = now_ns();
+	now = tracer__now_ns();
 
 	err = read_allocs(t, n_slots, now, &rows, &n_allocs);
 	if (err)

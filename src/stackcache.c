@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 #include <bpf/bpf.h>
 #include "stackcache.h"
 
@@ -145,7 +144,6 @@ int stackcache__on_request(void *ctx, void *data, size_t len)
 	struct kleak_tpl_route route;
 	struct kleak_tpl old, tpl;
 	bool has_old, new_route;
-	struct timespec ts;
 	__u64 retry;
 
 	if (len < sizeof(*req))
@@ -177,9 +175,8 @@ int stackcache__on_request(void *ctx, void *data, size_t len)
 	return 0;
 refused:
 	sc->refused++;
-	/* on bpf_ktime_get_ns()'s clock; the request's key is the one the BPF side checks */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	retry = ts.tv_sec * 1000000000ULL + ts.tv_nsec + REFUSED_RETRY_NS;
+	/* the request's key is the one the BPF side checks */
+	retry = tracer__now_ns() + REFUSED_RETRY_NS;
 	bpf_map_update_elem(sc->t->tpl_pending_fd, &req->key, &retry, BPF_ANY);
 	return 0;
 }
