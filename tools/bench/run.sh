@@ -446,17 +446,20 @@ report1m_time=$(($(date +%s) - report1m_start))
 
 fmt_int() { printf "%'d" "$1" 2>/dev/null || printf '%s' "$1"; }
 
+# awk functions: sort(a, n) sorts a[1..n]; median(a, n) of a sorted a[1..n].
+AWK_MEDIAN='
+function sort(a, n,   i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+}
+function median(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }'
+
 # Each configuration's median over repetitions of its ops/s divided by the
 # mean untraced ops/s of the same workload and repetition, [min-max] of those
 # ratios; the untraced row gives the absolute rate (over all its runs). "conf workload median"
 # lines also go to the file $1, for the targets.
 ratio_table() {
-	awk -v workloads="$WORKLOADS" -v medians="$1" '
-	function sort(a, n,   i, j, t) {
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-	}
-	function median(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+	awk -v workloads="$WORKLOADS" -v medians="$1" "$AWK_MEDIAN"'
 	{ n[$1, $2]++; rep[$1, $2, n[$1, $2]] = $3; ops[$1, $2, n[$1, $2]] = $4
 	  if ($1 == "untraced") { bsum[$2, $3] += $4; bn[$2, $3]++ }
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nc] = $1 } }
@@ -534,13 +537,12 @@ hook_ns() {
 	local conf=$1
 
 	shift
-	awk -v conf="$conf" -v hooks=" $* " -v min=$((10000 * COST_SECONDS)) '
+	awk -v conf="$conf" -v hooks=" $* " -v min=$((10000 * COST_SECONDS)) "$AWK_MEDIAN"'
 	$1 == conf && index(hooks, " " $3 " ") { cnt[$2] += $4; ns[$2] += $5 }
 	END {
 		for (w in cnt) if (cnt[w] >= min) v[++k] = ns[w] / cnt[w]
-		for (i = 2; i <= k; i++)
-			for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
-		if (k) printf "%.0f", k % 2 ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2
+		sort(v, k)
+		if (k) printf "%.0f", median(v, k)
 	}' "$cost"
 }
 
