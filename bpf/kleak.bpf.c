@@ -48,12 +48,13 @@ const volatile bool stack_cache = true;
 /* --stack-cache check: walk every stack anyway and count templates that disagree */
 const volatile bool stack_cache_check;
 const volatile __u32 nr_cpus = 1;
-/* buckets in allocs - 1: a power of two minus one */
-const volatile __u32 bucket_mask;
+/* allocs holds bucket_groups << bucket_group_shift buckets (see kleak_bucket_of) */
+const volatile __u32 bucket_groups = 1;
+const volatile __u32 bucket_group_shift;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	/* a report reads the slots' addresses in place: 64 of every 384 bytes */
+	/* a report reads the records in place */
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct kleak_bucket);
@@ -62,8 +63,8 @@ struct {
 
 /*
  * One bit per allocs bucket, set before a record first goes in and never
- * cleared: a free of an address whose two buckets never held a record stops
- * at this bitmap (16 KiB at defaults) without touching the buckets, whose
+ * cleared: a free of an address whose first bucket never held a record stops
+ * at this bitmap (21 KiB at defaults) without touching the buckets, whose
  * lines are cold (a miss each, most of a late free's cost). With a filter
  * that selects a few allocations that is nearly every free in the system.
  * Never cleared, because a bucket emptied on one CPU can be filled on
@@ -623,80 +624,140 @@ static __always_inline void bucket_mark_used(__u32 idx)
 }
 
 /*
- * Remove the record of addr, if any. With retired set, the address is being
+ * Takes addr's record out of bucket b: 1 when it was there, 0 when not, -1
+ * when another CPU took it first. With retired set, the address is being
  * allocated again, so its free was never seen: the record is retired and
  * charged to its site instead of staying behind as a false leak.
  */
-static __always_inline bool forget(__u64 addr, bool retired)
+static __always_inline int take(struct kleak_bucket *b, __u64 addr, bool retired)
 {
 	struct kleak_alloc copy;
-	struct kleak_bucket *b;
-	__u32 w, i, site, idx;
+	__u32 i, site;
+
+	for (i = 0; i < KLEAK_BUCKET_SLOTS; i++) {
+		if (b->addr[i] != addr)
+			continue;
+		if (trace_events && !retired)
+			copy = b->rec[i];
+		/*
+		 * A free and a retirement of one address can race (the kfree
+		 * event comes before the memory is free): whoever takes the
+		 * site charges it, once.
+		 */
+		site = b->rec[i].site;
+		if (site == KLEAK_NO_SITE ||
+		    __sync_val_compare_and_swap(&b->rec[i].site, site, KLEAK_NO_SITE) != site)
+			return -1;
+		b->addr[i] = 0;
+		site_sub(site, retired);
+		if (trace_events && !retired)
+			emit(KLEAK_EVENT_FREE, addr, &copy);
+		return 1;
+	}
+	return 0;
+}
+
+/* Removes the record of addr, if any (see take()); true when this call did. */
+static __always_inline bool forget(__u64 addr, bool retired)
+{
+	struct kleak_bucket *first, *b;
+	__u32 w, idx;
+	int r;
 
 	if (!any_recorded)
 		return false;
-	for (w = 0; w < 2; w++) {
-		idx = kleak_bucket_of(addr, w, bucket_mask);
+	/* a record spills only from a full first bucket, which is marked used */
+	idx = kleak_bucket_of(addr, 0, bucket_groups, bucket_group_shift);
+	if (!bucket_ever_used(idx))
+		return false;
+	first = bucket_get(idx);
+	if (!first)
+		return false;
+	r = take(first, addr, retired);
+	if (r || !first->spilled)
+		return r > 0;
+	for (w = 1; w < KLEAK_BUCKET_WAYS; w++) {
+		idx = kleak_bucket_of(addr, w, bucket_groups, bucket_group_shift);
 		if (!bucket_ever_used(idx))
 			continue;
 		b = bucket_get(idx);
 		if (!b)
 			continue;
-		for (i = 0; i < KLEAK_BUCKET_SLOTS; i++) {
-			if (b->addr[i] != addr)
-				continue;
-			if (trace_events && !retired)
-				copy = b->rec[i];
-			/*
-			 * A free and a retirement of one address can race (the
-			 * kfree event comes before the memory is free): whoever
-			 * takes the site charges it, once.
-			 */
-			site = b->rec[i].site;
-			if (site == KLEAK_NO_SITE ||
-			    __sync_val_compare_and_swap(&b->rec[i].site, site, KLEAK_NO_SITE) != site)
-				return false;
-			b->addr[i] = 0;
-			site_sub(site, retired);
-			if (trace_events && !retired)
-				emit(KLEAK_EVENT_FREE, addr, &copy);
-			return true;
-		}
+		r = take(b, addr, retired);
+		if (r > 0)
+			__sync_fetch_and_add(&first->spilled, -1);
+		if (r)
+			return r > 0;
 	}
 	return false;
 }
 
 /*
- * Records addr in a free slot: in its first bucket if it has room, else in
- * its second. The slot is claimed, the record written, and only then does
- * the address go in, so that readers never see half a record. Returns false
- * when neither bucket has room; *busy when another CPU took a slot this one
- * was about to.
+ * Claims a free slot of bucket idx for addr: the slot is claimed, the record
+ * written, and only then does the address go in, so that readers never see
+ * half a record. Sets *busy when another CPU took a slot this one was about
+ * to.
+ */
+static __always_inline bool claim(struct kleak_bucket *b, __u32 idx, __u32 slots, __u64 addr,
+				  const struct kleak_alloc *rec, bool *busy)
+{
+	__u32 i;
+
+	for (i = 0; i < slots; i++) {
+		if (b->addr[i])
+			continue;
+		if (__sync_val_compare_and_swap(&b->addr[i], 0, KLEAK_ADDR_CLAIMED)) {
+			*busy = true;
+			continue;
+		}
+		b->rec[i] = *rec;
+		bucket_mark_used(idx);
+		barrier();
+		b->addr[i] = addr;
+		return true;
+	}
+	return false;
+}
+
+static __always_inline __u32 free_slots(const struct kleak_bucket *b)
+{
+	__u32 i, n = 0;
+
+	for (i = 0; i < KLEAK_BUCKET_SLOTS; i++)
+		n += !b->addr[i];
+	return n;
+}
+
+/*
+ * Records addr in its first bucket, or where that is full in the emptier of
+ * its other two. False when all three are full.
  */
 static __always_inline bool record(__u64 addr, const struct kleak_alloc *rec, bool *busy)
 {
-	struct kleak_bucket *b;
-	__u32 w, i, idx;
+	__u32 idx = kleak_bucket_of(addr, 0, bucket_groups, bucket_group_shift), idx1, idx2, t;
+	struct kleak_bucket *first, *b1, *b2, *bt;
 
-	for (w = 0; w < 2; w++) {
-		idx = kleak_bucket_of(addr, w, bucket_mask);
-		b = bucket_get(idx);
-		if (!b)
-			continue;
-		for (i = 0; i < KLEAK_BUCKET_SLOTS; i++) {
-			if (b->addr[i])
-				continue;
-			if (__sync_val_compare_and_swap(&b->addr[i], 0, KLEAK_ADDR_CLAIMED)) {
-				*busy = true;
-				continue;
-			}
-			b->rec[i] = *rec;
-			bucket_mark_used(idx);
-			barrier();
-			b->addr[i] = addr;
-			return true;
-		}
+	first = bucket_get(idx);
+	if (!first)
+		return false;
+	if (claim(first, idx, KLEAK_FIRST_SLOTS, addr, rec, busy))
+		return true;
+	idx1 = kleak_bucket_of(addr, 1, bucket_groups, bucket_group_shift);
+	idx2 = kleak_bucket_of(addr, 2, bucket_groups, bucket_group_shift);
+	b1 = bucket_get(idx1);
+	b2 = bucket_get(idx2);
+	if (!b1 || !b2)
+		return false;
+	if (free_slots(b2) > free_slots(b1)) {
+		bt = b1, b1 = b2, b2 = bt;
+		t = idx1, idx1 = idx2, idx2 = t;
 	}
+	/* counted before the address goes in, so that a free of it looks on */
+	__sync_fetch_and_add(&first->spilled, 1);
+	if (claim(b1, idx1, KLEAK_BUCKET_SLOTS, addr, rec, busy) ||
+	    claim(b2, idx2, KLEAK_BUCKET_SLOTS, addr, rec, busy))
+		return true;
+	__sync_fetch_and_add(&first->spilled, -1);
 	return false;
 }
 
@@ -747,7 +808,6 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 
 	rec.ts_ns = bpf_ktime_get_ns();
 	rec.pid = task->pid;
-	rec.tgid = task->tgid;
 	comm_copy(rec.comm, task);
 
 	if (!any_recorded)

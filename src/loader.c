@@ -190,15 +190,16 @@ static bool tp_exists(const char *events, const char *section)
 	return !access(path, F_OK);
 }
 
-/* Buckets for max_allocs records: twice the slots, a power of two. */
-static __u32 alloc_buckets(__u64 max_allocs)
+/* Twice the slots: all three of an address's buckets are then rarely full. */
+__u32 tracer__alloc_geometry(__u64 max_allocs, __u32 *groups, __u32 *group_shift)
 {
-	__u64 want = max_allocs * 2 / KLEAK_BUCKET_SLOTS;
-	__u32 n = 1;
+	__u64 want = (max_allocs * 2 + KLEAK_BUCKET_SLOTS - 1) / KLEAK_BUCKET_SLOTS;
 
-	while (n < want)
-		n <<= 1;
-	return n;
+	*group_shift = 0;
+	while (*group_shift < KLEAK_GROUP_SHIFT && (1ULL << *group_shift) < want)
+		(*group_shift)++;
+	*groups = (want + (1ULL << *group_shift) - 1) >> *group_shift;
+	return *groups << *group_shift;
 }
 
 static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target,
@@ -207,6 +208,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	struct kleak_bpf__rodata *ro = skel->rodata;
 	bool follow = target || env->follow;
 	struct bpf_program *p;
+	__u32 buckets, groups, group_shift;
 	unsigned int i;
 	int err;
 
@@ -246,10 +248,11 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 			return err;
 	}
 
-	ro->bucket_mask = alloc_buckets(env->max_allocs) - 1;
-	if ((err = bpf_map__set_max_entries(skel->maps.allocs, ro->bucket_mask + 1)) ||
-	    (err = bpf_map__set_max_entries(skel->maps.bucket_used,
-					    (ro->bucket_mask + 64) / 64)) ||
+	buckets = tracer__alloc_geometry(env->max_allocs, &groups, &group_shift);
+	ro->bucket_groups = groups;
+	ro->bucket_group_shift = group_shift;
+	if ((err = bpf_map__set_max_entries(skel->maps.allocs, buckets)) ||
+	    (err = bpf_map__set_max_entries(skel->maps.bucket_used, (buckets + 63) / 64)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.sites, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.site_totals, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.stacks, env->stack_entries)) ||

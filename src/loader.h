@@ -39,6 +39,12 @@ struct tracer {
 struct tracer *tracer__start(const struct env *env, pid_t target_tgid);
 void tracer__free(struct tracer *t);
 
+/*
+ * The allocs geometry for max_allocs records (see kleak_bucket_of()): groups
+ * of 1 << *group_shift buckets; returns the number of buckets.
+ */
+__u32 tracer__alloc_geometry(__u64 max_allocs, __u32 *groups, __u32 *group_shift);
+
 /* Maps t->allocs_fd's alloc_buckets buckets read-only at t->buckets; 0 or -errno. */
 int tracer__map_buckets(struct tracer *t);
 void tracer__unmap_buckets(struct tracer *t);

@@ -236,19 +236,50 @@ static int fill_totals(int fd, const struct bench_opts *o, const __u64 *counts,
 	return 0;
 }
 
+/* First slot free in b, or KLEAK_BUCKET_SLOTS. */
+static __u32 first_free(const struct kleak_bucket *b)
+{
+	__u32 j;
+
+	for (j = 0; j < KLEAK_BUCKET_SLOTS && b->addr[j]; j++)
+		;
+	return j;
+}
+
+/* Where the BPF side's record() puts addr: its first bucket, else the emptier other. */
+static struct kleak_bucket *place(struct kleak_bucket *buckets, __u32 groups, __u32 shift,
+				  __u64 addr, __u32 *slot)
+{
+	struct kleak_bucket *first = &buckets[kleak_bucket_of(addr, 0, groups, shift)];
+	struct kleak_bucket *b1 = &buckets[kleak_bucket_of(addr, 1, groups, shift)];
+	struct kleak_bucket *b2 = &buckets[kleak_bucket_of(addr, 2, groups, shift)];
+	__u32 j1, j2;
+
+	*slot = first_free(first);
+	if (*slot < KLEAK_FIRST_SLOTS)
+		return first;
+	j1 = first_free(b1);
+	j2 = first_free(b2);
+	if (j1 == KLEAK_BUCKET_SLOTS && j2 == KLEAK_BUCKET_SLOTS)
+		return NULL;
+	first->spilled++;
+	*slot = j1 <= j2 ? j1 : j2;
+	return j1 <= j2 ? b1 : b2;
+}
+
 /*
  * The allocations, placed in their buckets as the BPF side would place them,
  * then written in chunks of batch updates; ages up to two minutes.
  */
-static int fill_allocs(int fd, __u32 n_buckets, const struct bench_opts *o, const __u32 *site_of,
-		       __u64 *seed)
+static int fill_allocs(int fd, const struct bench_opts *o, const __u32 *site_of, __u64 *seed)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 groups, shift, n_buckets, *keys, base, n, cnt, j;
 	struct kleak_bucket *buckets, *b;
 	__u64 now = mono_ns(), i, addr;
-	__u32 *keys, base, n, cnt, j, w;
 	int err = 0;
 
+	n_buckets = tracer__alloc_geometry(o->allocs, &groups, &shift);
 	buckets = calloc(n_buckets, sizeof(*buckets));
 	keys = calloc(n_buckets, sizeof(*keys));
 	if (!buckets || !keys) {
@@ -257,23 +288,17 @@ static int fill_allocs(int fd, __u32 n_buckets, const struct bench_opts *o, cons
 	}
 	for (i = 0; i < o->allocs; i++) {
 		addr = 0xffff888200000000ULL + i * 64;
-		for (w = 0, b = NULL; w < 2 && !b; w++) {
-			b = &buckets[kleak_bucket_of(addr, w, n_buckets - 1)];
-			for (j = 0; j < KLEAK_BUCKET_SLOTS && b->addr[j]; j++)
-				;
-			if (j == KLEAK_BUCKET_SLOTS)
-				b = NULL;
-		}
+		b = place(buckets, groups, shift, addr, &j);
 		if (!b) {
 			err = -ENOSPC;
-			pr_err("allocation %llu finds both its buckets full", (unsigned long long)i);
+			pr_err("allocation %llu finds all three of its buckets full",
+			       (unsigned long long)i);
 			goto out;
 		}
 		b->addr[j] = addr;
 		b->rec[j].ts_ns = now - next_rand(seed) % 120000000000ULL;
 		b->rec[j].site = site_of[i];
-		b->rec[j].tgid = 1000 + i % 13;
-		b->rec[j].pid = b->rec[j].tgid + i % 3;
+		b->rec[j].pid = 1000 + i % 13;
 		snprintf(b->rec[j].comm, sizeof(b->rec[j].comm), "bench-%llu",
 			 (unsigned long long)(i % 13));
 	}
@@ -351,7 +376,7 @@ static int fill_maps(const struct tracer *t, const struct bench_opts *o)
 	if (!err)
 		err = fill_totals(t->totals_fd, o, counts, stacks, obj_size);
 	if (!err)
-		err = fill_allocs(t->allocs_fd, t->alloc_buckets, o, site_of, &seed);
+		err = fill_allocs(t->allocs_fd, o, site_of, &seed);
 	if (!err)
 		err = fill_stats(t->stats_fd, o);
 out:
@@ -506,6 +531,7 @@ int main(int argc, char **argv)
 		.stack_depth = BENCH_STACK_DEPTH, .max_sites = BENCH_MAX_SITES,
 	};
 	double text_ms, json_ms;
+	__u32 groups, shift;
 	FILE *null;
 	int err;
 
@@ -527,9 +553,7 @@ int main(int argc, char **argv)
 		pr_err("cannot open the kleak skeleton: %s", strerror(-err));
 		goto cleanup;
 	}
-	/* kleak's sizing: twice the slots, a power of two */
-	for (t.alloc_buckets = 1; t.alloc_buckets < o.allocs * 2 / KLEAK_BUCKET_SLOTS;)
-		t.alloc_buckets <<= 1;
+	t.alloc_buckets = tracer__alloc_geometry(o.allocs, &groups, &shift);
 	err = create_map(BPF_MAP_TYPE_ARRAY, "allocs", sizeof(__u32), sizeof(struct kleak_bucket),
 			 t.alloc_buckets, BPF_F_MMAPABLE, &t.allocs_fd);
 	if (!err)
