@@ -258,6 +258,7 @@ static struct kleak_bucket *place(struct kleak_bucket *buckets, __u32 groups, __
 	*slot = first_free(first);
 	if (*slot < KLEAK_FIRST_SLOTS)
 		return first;
+	/* nothing is freed here, so slots fill in order: the first free one is the fullness */
 	j1 = first_free(b1);
 	j2 = first_free(b2);
 	if (j1 == KLEAK_BUCKET_SLOTS && j2 == KLEAK_BUCKET_SLOTS)
