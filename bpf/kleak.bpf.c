@@ -729,8 +729,8 @@ static __always_inline __u32 free_slots(const struct kleak_bucket *b)
 }
 
 /*
- * Records addr in its first bucket, or where that is full in the emptier of
- * its other two. False when all three are full.
+ * Records addr in its first bucket, or where that has no room for it (see
+ * KLEAK_FIRST_SLOTS) in the emptier of its other two. False when none has.
  */
 static __always_inline bool record(__u64 addr, const struct kleak_alloc *rec, bool *busy)
 {
