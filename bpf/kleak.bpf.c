@@ -728,9 +728,27 @@ static __always_inline __u32 free_slots(const struct kleak_bucket *b)
 	return n;
 }
 
+/* Claims a slot of bucket idx for addr, whose first bucket is full. */
+static __always_inline bool spill(struct kleak_bucket *first, __u32 first_idx, struct kleak_bucket *b,
+				  __u32 idx, __u64 addr, const struct kleak_alloc *rec, bool *busy)
+{
+	/* a record back in its first bucket is found there: not a spill */
+	bool counted = idx != first_idx;
+
+	/* counted before the address goes in, so that a free of it looks on */
+	if (counted)
+		__sync_fetch_and_add(&first->spilled, 1);
+	if (claim(b, idx, KLEAK_BUCKET_SLOTS, addr, rec, busy))
+		return true;
+	if (counted)
+		__sync_fetch_and_add(&first->spilled, -1);
+	return false;
+}
+
 /*
  * Records addr in its first bucket, or where that has no room for it (see
- * KLEAK_FIRST_SLOTS) in the emptier of its other two. False when none has.
+ * KLEAK_FIRST_SLOTS) in the emptier of its other two, or else in the first
+ * bucket's spare slots. False when none has room.
  */
 static __always_inline bool record(__u64 addr, const struct kleak_alloc *rec, bool *busy)
 {
@@ -752,13 +770,10 @@ static __always_inline bool record(__u64 addr, const struct kleak_alloc *rec, bo
 		bt = b1, b1 = b2, b2 = bt;
 		t = idx1, idx1 = idx2, idx2 = t;
 	}
-	/* counted before the address goes in, so that a free of it looks on */
-	__sync_fetch_and_add(&first->spilled, 1);
-	if (claim(b1, idx1, KLEAK_BUCKET_SLOTS, addr, rec, busy) ||
-	    claim(b2, idx2, KLEAK_BUCKET_SLOTS, addr, rec, busy))
-		return true;
-	__sync_fetch_and_add(&first->spilled, -1);
-	return false;
+	/* last, the slots the first bucket keeps for others' spills */
+	return spill(first, idx, b1, idx1, addr, rec, busy) ||
+	       spill(first, idx, b2, idx2, addr, rec, busy) ||
+	       claim(first, idx, KLEAK_BUCKET_SLOTS, addr, rec, busy);
 }
 
 static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u64 bytes,

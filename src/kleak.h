@@ -109,12 +109,7 @@ struct kleak_alloc {
 /* 256 bytes: the addresses and the spill count share the first line */
 struct kleak_bucket {
 	__u64 addr[KLEAK_BUCKET_SLOTS];	/* 0: the slot is free */
-	/*
-	 * Records whose first bucket this is that went to way 1 or 2. One
-	 * that went back here (way 1 or 2 is the first bucket, one address in
-	 * the table's size) is freed without the count going down: frees in
-	 * this bucket then look further than they need, none is missed.
-	 */
+	/* records whose first bucket this is that went to another (way 1 or 2) */
 	__u32 spilled;
 	__u32 pad[3];
 	struct kleak_alloc rec[KLEAK_BUCKET_SLOTS];

@@ -53,6 +53,8 @@ void test__skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define ASSERT_EQ(a, b, check) TEST_CMP(a, b, ==, check)
 #define ASSERT_GE(a, b, check) TEST_CMP(a, b, >=, check)
+#define ASSERT_GT(a, b, check) TEST_CMP(a, b, >, check)
+#define ASSERT_LT(a, b, check) TEST_CMP(a, b, <, check)
 
 #define ASSERT_OK(err, check)                                                             \
 	({                                                                                \

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "alloc_place.h"
 #include "kleak.skel.h"
 #include "loader.h"
 #include "model.h"
@@ -236,38 +237,6 @@ static int fill_totals(int fd, const struct bench_opts *o, const __u64 *counts,
 	return 0;
 }
 
-/* First slot free in b, or KLEAK_BUCKET_SLOTS. */
-static __u32 first_free(const struct kleak_bucket *b)
-{
-	__u32 j;
-
-	for (j = 0; j < KLEAK_BUCKET_SLOTS && b->addr[j]; j++)
-		;
-	return j;
-}
-
-/* Where the BPF side's record() puts addr: its first bucket, else the emptier other. */
-static struct kleak_bucket *place(struct kleak_bucket *buckets, __u32 groups, __u32 shift,
-				  __u64 addr, __u32 *slot)
-{
-	struct kleak_bucket *first = &buckets[kleak_bucket_of(addr, 0, groups, shift)];
-	struct kleak_bucket *b1 = &buckets[kleak_bucket_of(addr, 1, groups, shift)];
-	struct kleak_bucket *b2 = &buckets[kleak_bucket_of(addr, 2, groups, shift)];
-	__u32 j1, j2;
-
-	*slot = first_free(first);
-	if (*slot < KLEAK_FIRST_SLOTS)
-		return first;
-	/* nothing is freed here, so slots fill in order: the first free one is the fullness */
-	j1 = first_free(b1);
-	j2 = first_free(b2);
-	if (j1 == KLEAK_BUCKET_SLOTS && j2 == KLEAK_BUCKET_SLOTS)
-		return NULL;
-	first->spilled++;
-	*slot = j1 <= j2 ? j1 : j2;
-	return j1 <= j2 ? b1 : b2;
-}
-
 /*
  * The allocations, placed in their buckets as the BPF side would place them,
  * then written in chunks of batch updates; ages up to two minutes.
@@ -289,7 +258,7 @@ static int fill_allocs(int fd, const struct bench_opts *o, const __u32 *site_of,
 	}
 	for (i = 0; i < o->allocs; i++) {
 		addr = 0xffff888200000000ULL + i * 64;
-		b = place(buckets, groups, shift, addr, &j);
+		b = alloc_place(buckets, groups, shift, addr, &j);
 		if (!b) {
 			err = -ENOSPC;
 			pr_err("allocation %llu finds all three of its buckets full",
