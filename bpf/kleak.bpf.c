@@ -666,7 +666,7 @@ static __always_inline bool forget(__u64 addr, bool retired)
 
 	if (!any_recorded)
 		return false;
-	/* a record spills only from a full first bucket, which is marked used */
+	/* a record spills only once its first bucket's own slots are taken: marked used */
 	idx = kleak_bucket_of(addr, 0, bucket_groups, bucket_group_shift);
 	if (!bucket_ever_used(idx))
 		return false;

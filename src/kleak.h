@@ -129,13 +129,15 @@ static inline __u32 kleak_scale(__u64 h, __u32 n)
  */
 static inline __u32 kleak_bucket_of(__u64 addr, __u32 way, __u32 groups, __u32 group_shift)
 {
-	__u32 region = kleak_scale((addr >> KLEAK_REGION_SHIFT) * 0x9e3779b97f4a7c15ULL, groups);
+	__u32 region, window;
 
 	if (way == 1)
 		return kleak_scale(addr * 0xc2b2ae3d27d4eb4fULL, groups << group_shift);
 	if (way == 2)
 		return kleak_scale(addr * 0x165667b19e3779f9ULL, groups << group_shift);
-	return region << group_shift | ((__u32)(addr >> KLEAK_WINDOW_SHIFT) & ((1U << group_shift) - 1));
+	region = kleak_scale((addr >> KLEAK_REGION_SHIFT) * 0x9e3779b97f4a7c15ULL, groups);
+	window = (__u32)(addr >> KLEAK_WINDOW_SHIFT) & ((1U << group_shift) - 1);
+	return region << group_shift | window;
 }
 
 /* Everything that was seen, and everything that could not be recorded. */
