@@ -62,7 +62,9 @@ all: kleak $(TOOLS)
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c bpf/core_fixes.bpf.h src/kleak.h vmlinux/vmlinux.h \
+BPF_HDRS := bpf/allocs.bpf.h bpf/core_fixes.bpf.h bpf/filters.bpf.h bpf/sites.bpf.h \
+	bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h
+$(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c $(BPF_HDRS) src/kleak.h vmlinux/vmlinux.h \
 		| $(OUTPUT) check-tools
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -Ibpf \

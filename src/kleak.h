@@ -16,6 +16,8 @@
 /* A merged slab cache answers to every alias name; see src/slabcache.c. */
 #define KLEAK_MAX_CACHE_NAMES	16
 #define KLEAK_MAX_STACK_DEPTH	127
+/* threads of a followed process tree alive at once, in the compat set */
+#define KLEAK_MAX_TRACKED	65536
 
 /* How kleak_site.cache is to be read. */
 enum kleak_site_kind {

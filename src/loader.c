@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Skeleton life cycle. The program variant is chosen by what the kernel has:
- * tp_btf with the 6.1+ kmem events, raw_tp where the verifier refuses those
- * (before ~6.5) or with the older *_node events, or classic tracepoints
- * (no BTF of the kernel's own, --btf FILE). Each set that fails to load
+ * Skeleton life cycle. The program set is chosen by what the kernel was
+ * probed to have (src/kernel_features.c): tp_btf, raw_tp where the verifier refuses
+ * tp_btf reading the kmem events' arguments (before ~6.5) or with the older
+ * *_node events, compat without BPF atomics or task storage (5.8-5.11,
+ * RHEL 8), or classic tracepoints (--btf FILE). Each set that fails to load
  * hands over to the next before kleak gives up.
  */
 #include <errno.h>
@@ -14,14 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "kernel_features.h"
 #include "kleak.skel.h"
 #include "loader.h"
 #include "log.h"
@@ -29,26 +31,16 @@
 
 #define MAX_LINKS 16
 #define TRACE_RINGBUF_SIZE (8 << 20)
-
-enum variant {
-	VARIANT_BTF,
-	VARIANT_RAW,
-	VARIANT_RAW_OLD,
-	VARIANT_TP,
-};
-
-static const char *const variant_names[] = {
-	[VARIANT_BTF] = "tp_btf",
-	[VARIANT_RAW] = "raw_tp",
-	[VARIANT_RAW_OLD] = "raw_tp, pre-6.1 events",
-	[VARIANT_TP] = "tracepoint",
-};
+#define TRACEFS_DIR "/sys/kernel/tracing"
 
 struct tracer_priv {
 	struct tracer pub;
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
 	int cgroup_fd;
+	char attach[64];
+	/* tracefs was mounted for the tracepoint set: unmounted once attached */
+	bool mounted_tracefs;
 };
 
 static bool quiet_libbpf;
@@ -75,107 +67,55 @@ static bool has_bpf_caps(void)
 	return (eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_PERFMON));
 }
 
-static const char *tracefs_events(void)
+/* The programs of set, for the old (0) or the 6.1+ (1) kmem events. */
+static bool prog_in_set(const struct kleak_bpf *skel, const struct bpf_program *p,
+			enum kleak_set set, bool events_61, bool follow)
 {
-	if (!access("/sys/kernel/tracing/events/kmem", F_OK))
-		return "/sys/kernel/tracing/events";
-	if (!access("/sys/kernel/debug/tracing/events/kmem", F_OK))
-		return "/sys/kernel/debug/tracing/events";
-	return NULL;
-}
-
-static bool btf_has_typedef(const struct btf *btf, const char *name)
-{
-	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
-}
-
-/*
- * Every set uses BPF atomics (compare-and-swap on the allocs buckets), which
- * kernels before 5.12 refuse with a verifier error that names no cause.
- */
-static int check_kernel_version(void)
-{
-	struct utsname u;
-	int major, minor;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &major, &minor) != 2)
-		return 0;
-	if (major > 5 || (major == 5 && minor >= 12))
-		return 0;
-	pr_err("kernel %s is too old: kleak needs 5.12 or later (BPF atomic operations)",
-	       u.release);
-	return -EOPNOTSUPP;
-}
-
-/* The variants worth trying on this kernel, best first; 0 and -errno. */
-static int pick_variants(const struct env *env, enum variant *v, int *n)
-{
-	struct btf *btf;
-	int err;
-
-	*n = 0;
-	err = check_kernel_version();
-	if (err)
-		return err;
-	if (env->btf_path) {
-		if (access(env->btf_path, R_OK)) {
-			pr_err("cannot read BTF file %s: %s", env->btf_path, strerror(errno));
-			return -errno;
-		}
-		v[(*n)++] = VARIANT_TP;
-		return 0;
-	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		pr_err("kernel has no BTF (/sys/kernel/btf/vmlinux: %s): pass --btf FILE with "
-		       "this kernel's BTF", strerror(errno));
-		return -ENOENT;
-	}
-	btf = btf__load_vmlinux_btf();
-	if (!btf) {
-		pr_err("cannot read kernel BTF: %s", strerror(errno));
-		return -errno;
-	}
-	if (btf_has_typedef(btf, "btf_trace_kmalloc_node")) {
-		v[(*n)++] = VARIANT_RAW_OLD;
-	} else if (btf_has_typedef(btf, "btf_trace_kmalloc")) {
-		v[(*n)++] = VARIANT_BTF;
-		v[(*n)++] = VARIANT_RAW;
-	}
-	btf__free(btf);
-	v[(*n)++] = VARIANT_TP;
-	return 0;
-}
-
-static bool prog_in_variant(const struct kleak_bpf *skel, const struct bpf_program *p,
-			    enum variant v, bool follow)
-{
-	const struct bpf_program *sets[][6] = {
-		[VARIANT_BTF] = {
+	const struct bpf_program *tp[] = {
+		skel->progs.kmalloc_tp, skel->progs.kmem_cache_alloc_tp,
+		skel->progs.kfree_tp, skel->progs.kmem_cache_free_tp,
+		skel->progs.kmalloc_node_tp, skel->progs.kmem_cache_alloc_node_tp,
+	};
+	const struct bpf_program *sets[SET_MAX][2][8] = {
+		[SET_TP_BTF][1] = {
 			skel->progs.kmalloc_btf, skel->progs.kmem_cache_alloc_btf,
 			skel->progs.kfree_btf, skel->progs.kmem_cache_free_btf,
 		},
-		[VARIANT_RAW] = {
-			skel->progs.kmalloc_raw, skel->progs.kmem_cache_alloc_raw,
-			skel->progs.kfree_raw, skel->progs.kmem_cache_free_raw,
-		},
-		[VARIANT_RAW_OLD] = {
+		[SET_RAW_TP][0] = {
 			skel->progs.kmalloc_raw_old, skel->progs.kmalloc_node_raw_old,
 			skel->progs.kmem_cache_alloc_raw_old,
 			skel->progs.kmem_cache_alloc_node_raw_old,
 			skel->progs.kfree_raw, skel->progs.kmem_cache_free_raw,
 		},
-		[VARIANT_TP] = {
-			skel->progs.kmalloc_tp, skel->progs.kmem_cache_alloc_tp,
-			skel->progs.kfree_tp, skel->progs.kmem_cache_free_tp,
-			skel->progs.kmalloc_node_tp, skel->progs.kmem_cache_alloc_node_tp,
+		[SET_RAW_TP][1] = {
+			skel->progs.kmalloc_raw, skel->progs.kmem_cache_alloc_raw,
+			skel->progs.kfree_raw, skel->progs.kmem_cache_free_raw,
+		},
+		[SET_COMPAT][0] = {
+			skel->progs.kmalloc_compat_old, skel->progs.kmalloc_node_compat_old,
+			skel->progs.kmem_cache_alloc_compat_old,
+			skel->progs.kmem_cache_alloc_node_compat_old,
+			skel->progs.kfree_compat, skel->progs.kmem_cache_free_compat,
+		},
+		[SET_COMPAT][1] = {
+			skel->progs.kmalloc_compat, skel->progs.kmem_cache_alloc_compat,
+			skel->progs.kfree_compat, skel->progs.kmem_cache_free_compat,
 		},
 	};
 	size_t i;
 
 	if (p == skel->progs.sched_process_fork_btf)
-		return follow;
-	for (i = 0; i < 6; i++)
-		if (sets[v][i] == p)
+		return follow && (set == SET_TP_BTF || set == SET_RAW_TP);
+	if (p == skel->progs.sched_process_fork_compat || p == skel->progs.sched_process_exit_compat)
+		return follow && set == SET_COMPAT;
+	if (set == SET_TRACEPOINT) {
+		for (i = 0; i < sizeof(tp) / sizeof(tp[0]); i++)
+			if (tp[i] == p)
+				return true;
+		return false;
+	}
+	for (i = 0; i < 8 && sets[set][events_61][i]; i++)
+		if (sets[set][events_61][i] == p)
 			return true;
 	return false;
 }
@@ -203,8 +143,9 @@ __u32 tracer__alloc_geometry(__u64 max_allocs, __u32 *groups, __u32 *group_shift
 }
 
 static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target,
-		     const struct cache_filter *cf, enum variant v, const char *events)
+		     const struct cache_filter *cf, enum kleak_set set, const struct features *f)
 {
+	bool compat = set == SET_COMPAT;
 	struct kleak_bpf__rodata *ro = skel->rodata;
 	bool follow = target || env->follow;
 	struct bpf_program *p;
@@ -239,20 +180,27 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->stack_cache_check = env->stack_cache == STACK_CACHE_CHECK;
 
 	bpf_object__for_each_program(p, skel->obj) {
-		bool load = prog_in_variant(skel, p, v, follow);
+		bool load = prog_in_set(skel, p, set, f->has[FEAT_EVENTS_61], follow);
 
-		if (load && v == VARIANT_TP)
-			load = tp_exists(events, bpf_program__section_name(p));
+		if (load && set == SET_TRACEPOINT)
+			load = tp_exists(f->tracefs_events, bpf_program__section_name(p));
 		err = bpf_program__set_autoload(p, load);
 		if (err)
 			return err;
 	}
 
+	/* each set creates its own store and tracking map only (see bpf/allocs.bpf.h) */
 	buckets = tracer__alloc_geometry(env->max_allocs, &groups, &group_shift);
 	ro->bucket_groups = groups;
 	ro->bucket_group_shift = group_shift;
-	if ((err = bpf_map__set_max_entries(skel->maps.allocs, buckets)) ||
+	if ((err = bpf_map__set_autocreate(skel->maps.allocs, !compat)) ||
+	    (err = bpf_map__set_autocreate(skel->maps.bucket_used, !compat)) ||
+	    (err = bpf_map__set_autocreate(skel->maps.tracked, !compat)) ||
+	    (err = bpf_map__set_autocreate(skel->maps.allocs_hash, compat)) ||
+	    (err = bpf_map__set_autocreate(skel->maps.tracked_pids, compat && follow)) ||
+	    (err = bpf_map__set_max_entries(skel->maps.allocs, buckets)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.bucket_used, (buckets + 63) / 64)) ||
+	    (err = bpf_map__set_max_entries(skel->maps.allocs_hash, env->max_allocs)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.sites, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.site_totals, env->max_sites)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.stacks, env->stack_entries)) ||
@@ -290,7 +238,8 @@ static unsigned long long map_memlock(int fd)
 static void print_sizing(const struct kleak_bpf *skel)
 {
 	const struct bpf_map *maps[] = {
-		skel->maps.allocs, skel->maps.bucket_used, skel->maps.sites, skel->maps.site_totals,
+		skel->maps.allocs, skel->maps.bucket_used, skel->maps.allocs_hash,
+		skel->maps.sites, skel->maps.site_totals,
 		skel->maps.stacks,
 		skel->maps.stack_tpls, skel->maps.tpl_routes, skel->maps.tpl_pending,
 		skel->maps.tpl_requests,
@@ -300,6 +249,8 @@ static void print_sizing(const struct kleak_bpf *skel)
 	size_t i;
 
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		if (!bpf_map__autocreate(maps[i]))
+			continue;
 		m = map_memlock(bpf_map__fd(maps[i]));
 		total += m;
 		pr_debug("map %-11s %8u entries, %10llu bytes", bpf_map__name(maps[i]),
@@ -379,28 +330,49 @@ static int attach(struct tracer_priv *tp)
 	return 0;
 }
 
-/* What a set needs that the kernel or the options may not give; one line if not. */
-static int check_variant(enum variant v, const struct env *env, bool cache, const char *events)
+/*
+ * What a set needs from the options that the kernel may not give, one line
+ * if not; the classic tracepoints' tracefs is mounted here when it is not.
+ */
+static int check_set(struct tracer_priv *tp, enum kleak_set set, const struct env *env,
+		     bool cache, struct features *f)
 {
-	if (v == VARIANT_TP && !events) {
-		pr_err("tracefs is not mounted, and this kernel needs classic tracepoints: "
-		       "mount -t tracefs nodev /sys/kernel/tracing");
-		return -ENOENT;
-	}
-	if (v == VARIANT_TP && (env->follow || env->command)) {
-		pr_err("following a process tree needs tp_btf (kernel 5.11 or later with BTF)");
+	if (set == SET_TRACEPOINT && (env->follow || env->command)) {
+		pr_err("following a process tree needs the tp_btf, raw_tp or compat programs "
+		       "(kernel BTF and raw tracepoints)");
 		return -EOPNOTSUPP;
 	}
-	if (cache && v != VARIANT_BTF && v != VARIANT_RAW) {
-		pr_err("--cache needs the 6.1+ kmem events with tp_btf or raw_tp: the %s events "
-		       "name no cache", variant_names[v]);
+	if (cache && (set == SET_TRACEPOINT || !f->has[FEAT_EVENTS_61])) {
+		pr_err("--cache needs the 6.1+ kmem events with the tp_btf, raw_tp or compat "
+		       "programs: this kernel's %s events name no cache",
+		       set == SET_TRACEPOINT ? "classic tracepoint" : "pre-6.1");
 		return -EOPNOTSUPP;
 	}
+	if (set != SET_TRACEPOINT || f->tracefs_events)
+		return 0;
+	/* as root, like perf: a fresh machine often has tracefs unmounted */
+	if (mount("nodev", TRACEFS_DIR, "tracefs", 0, NULL)) {
+		pr_err("cannot mount tracefs on %s for the classic tracepoints: %s", TRACEFS_DIR,
+		       strerror(errno));
+		return -errno;
+	}
+	pr_debug("mounted tracefs on %s for the classic tracepoints; unmounted once attached",
+		 TRACEFS_DIR);
+	tp->mounted_tracefs = true;
+	f->tracefs_events = TRACEFS_DIR "/events";
 	return 0;
 }
 
-static int load_variant(struct tracer_priv *tp, const struct env *env, pid_t target,
-			const struct cache_filter *cf, enum variant v, const char *events)
+/* The attached tracepoints hold their events: the machine is left as found. */
+static void unmount_tracefs(struct tracer_priv *tp)
+{
+	if (tp->mounted_tracefs && umount2(TRACEFS_DIR, MNT_DETACH))
+		pr_debug("cannot unmount %s: %s", TRACEFS_DIR, strerror(errno));
+	tp->mounted_tracefs = false;
+}
+
+static int load_set(struct tracer_priv *tp, const struct env *env, pid_t target,
+		    const struct cache_filter *cf, enum kleak_set set, const struct features *f)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .btf_custom_path = env->btf_path);
 	struct kleak_bpf *skel;
@@ -413,7 +385,7 @@ static int load_variant(struct tracer_priv *tp, const struct env *env, pid_t tar
 		return err;
 	}
 	tp->pub.skel = skel;
-	err = configure(skel, env, target, cf, v, events);
+	err = configure(skel, env, target, cf, set, f);
 	if (err) {
 		pr_err("failed to configure BPF object: %s", strerror(-err));
 		return err;
@@ -452,9 +424,9 @@ void tracer__unmap_buckets(struct tracer *t)
 struct tracer *tracer__start(const struct env *env, pid_t target)
 {
 	struct cache_filter cf, *cfp = NULL;
-	enum variant variants[4];
-	const char *events = tracefs_events();
+	enum kleak_set sets[SET_MAX];
 	struct tracer_priv *tp;
+	struct features f;
 	int i, n, err, zero = 0;
 
 	if (!has_bpf_caps()) {
@@ -470,9 +442,16 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		}
 		cfp = &cf;
 	}
-	err = pick_variants(env, variants, &n);
-	if (err) {
+	if (env->btf_path && access(env->btf_path, R_OK)) {
+		err = -errno;
+		pr_err("cannot read BTF file %s: %s", env->btf_path, strerror(-err));
 		errno = -err;
+		return NULL;
+	}
+	features__probe(&f, env->btf_path);
+	n = features__candidates(&f, env->btf_path != NULL, sets);
+	if (n < 0) {
+		errno = -n;
 		return NULL;
 	}
 	tp = calloc(1, sizeof(*tp));
@@ -484,20 +463,26 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	for (i = 0; i < n; i++) {
 		bool last = i == n - 1;
 
-		err = check_variant(variants[i], env, cfp != NULL, events);
+		err = check_set(tp, sets[i], env, cfp != NULL, &f);
 		if (err)
 			goto err_out;
 		quiet_libbpf = !last;
-		err = load_variant(tp, env, target, cfp, variants[i], events);
+		err = load_set(tp, env, target, cfp, sets[i], &f);
 		quiet_libbpf = false;
 		if (!err) {
-			tp->pub.attach = variant_names[variants[i]];
-			if (i && variants[i] == VARIANT_TP)
-				pr_warn("the tp_btf and raw_tp programs failed to load (-v shows why); "
-					"classic tracepoints lose events to recursion");
+			snprintf(tp->attach, sizeof(tp->attach), "%s%s", features__set_name(sets[i]),
+				 f.has[FEAT_EVENTS_61] ? "" : ", pre-6.1 events");
+			tp->pub.attach = tp->attach;
+			if (i)
+				pr_warn("the %s programs failed to load (-v shows why); loaded %s%s%s",
+					features__set_name(sets[0]), features__set_name(sets[i]),
+					features__gives_up(&f, sets[i]) ? ", which gives up: " : "",
+					features__gives_up(&f, sets[i]) ?: "");
+			pr_debug("program set %s; gives up: %s", features__set_name(sets[i]),
+				 features__gives_up(&f, sets[i]) ?: "nothing");
 			break;
 		}
-		pr_debug("loading the %s programs failed: %s", variant_names[variants[i]],
+		pr_debug("loading the %s programs failed: %s", features__set_name(sets[i]),
 			 strerror(-err));
 		kleak_bpf__destroy(tp->pub.skel);
 		tp->pub.skel = NULL;
@@ -507,11 +492,12 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 				       "lockdown?)", strerror(-err));
 			else
 				pr_err("failed to load BPF programs (%s): %s; -v shows libbpf's log",
-				       variant_names[variants[i]], strerror(-err));
+				       features__set_name(sets[i]), strerror(-err));
 			goto err_out;
 		}
 	}
 	tp->pub.allocs_fd = bpf_map__fd(tp->pub.skel->maps.allocs);
+	tp->pub.allocs_hash_fd = bpf_map__fd(tp->pub.skel->maps.allocs_hash);
 	tp->pub.totals_fd = bpf_map__fd(tp->pub.skel->maps.site_totals);
 	tp->pub.stacks_fd = bpf_map__fd(tp->pub.skel->maps.stacks);
 	tp->pub.stats_fd = bpf_map__fd(tp->pub.skel->maps.stats);
@@ -522,10 +508,12 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	tp->pub.tpl_routes_fd = bpf_map__fd(tp->pub.skel->maps.tpl_routes);
 	tp->pub.tpl_pending_fd = bpf_map__fd(tp->pub.skel->maps.tpl_pending);
 	tp->pub.stack_depth = env->stack_depth;
-	tp->pub.alloc_buckets = bpf_map__max_entries(tp->pub.skel->maps.allocs);
-	err = tracer__map_buckets(&tp->pub);
-	if (err)
-		goto err_out;
+	if (tp->pub.allocs_fd >= 0) {
+		tp->pub.alloc_buckets = bpf_map__max_entries(tp->pub.skel->maps.allocs);
+		err = tracer__map_buckets(&tp->pub);
+		if (err)
+			goto err_out;
+	}
 	tp->pub.max_sites = env->max_sites;
 	if (env->cgroup) {
 		tp->cgroup_fd = open_cgroup(env->cgroup);
@@ -545,6 +533,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	err = attach(tp);
 	if (err)
 		goto err_out;
+	unmount_tracefs(tp);
 	/* said once the filter is in force, never next to an error */
 	if (cfp)
 		slabcache__say_merged(cfp);
@@ -568,6 +557,7 @@ void tracer__free(struct tracer *t)
 		bpf_link__destroy(tp->links[i]);
 	if (tp->cgroup_fd >= 0)
 		close(tp->cgroup_fd);
+	unmount_tracefs(tp);
 	kleak_bpf__destroy(t->skel);
 	free(tp);
 }

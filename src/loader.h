@@ -13,9 +13,10 @@
 
 struct tracer {
 	struct kleak_bpf *skel;
-	/* "tp_btf", "tp_btf, pre-6.1 events" or "tracepoint" */
+	/* the program set: "tp_btf", "raw_tp, pre-6.1 events", "compat", ... */
 	const char *attach;
-	int allocs_fd;
+	int allocs_fd;		/* the buckets, or -1 in the compat set */
+	int allocs_hash_fd;	/* the compat set's hash store, or -1 */
 	int totals_fd;
 	int stacks_fd;
 	int stats_fd;
@@ -25,7 +26,7 @@ struct tracer {
 	int tpl_routes_fd;
 	int tpl_pending_fd;
 	__u32 stack_depth;
-	/* the allocs map, mapped read-only; alloc_buckets of them */
+	/* the allocs map, mapped read-only; alloc_buckets of them (NULL, 0 in compat) */
 	const struct kleak_bucket *buckets;
 	__u32 alloc_buckets;
 	__u32 max_sites;

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * kleak: which kernel code paths hold slab memory that was never freed.
- * Orchestration only: parse, then trace, print a saved run, or diff two.
+ * Orchestration only: parse, then trace, print a saved run, diff two, or
+ * say what the kernel offers.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "diff.h"
+#include "kernel_features.h"
 #include "log.h"
 #include "model.h"
 #include "opts.h"
@@ -69,6 +71,14 @@ static int cmd_diff(const struct env *env)
 	return err;
 }
 
+static int cmd_features(const struct env *env)
+{
+	struct features f;
+
+	features__probe(&f, env->btf_path);
+	return features__print(&f, env->btf_path != NULL, env->json, stdout);
+}
+
 int main(int argc, char **argv)
 {
 	struct env env;
@@ -84,6 +94,9 @@ int main(int argc, char **argv)
 		break;
 	case CMD_DIFF:
 		status = cmd_diff(&env);
+		break;
+	case CMD_FEATURES:
+		status = cmd_features(&env);
 		break;
 	default:
 		status = run__trace(&env);

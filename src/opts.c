@@ -36,6 +36,7 @@ static const char doc[] =
 "USAGE: kleak [OPTION...] [INTERVAL [COUNT]] [-- COMMAND [ARG...]]\n"
 "       kleak report [OPTION...] FILE\n"
 "       kleak diff [OPTION...] FILE_A FILE_B\n"
+"       kleak features [--format json]\n"
 "\n"
 "Allocations are filtered (process, cgroup, comm, cache, size) when they are\n"
 "made; frees are matched whoever does them. Ctrl-C, SIGTERM, the end of COUNT\n"
@@ -47,7 +48,8 @@ static const char doc[] =
 "  kleak --cache task_struct -p 42  # task_structs allocated by process 42\n"
 "  kleak -w rdma.run -- beegfs-ctl --migrate ...  # a command and its children\n"
 "  kleak diff tcp.run rdma.run      # which stacks hold more in one run\n"
-"  kleak report --top 3 rdma.run    # print a saved run again\n";
+"  kleak report --top 3 rdma.run    # print a saved run again\n"
+"  kleak features                   # what this kernel offers, which programs load\n";
 
 enum {
 	OPT_CACHE = 1000,
@@ -284,7 +286,7 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		exit(0);
 	case ARGP_KEY_ARG:
 		if (env->cmd != CMD_TRACE) {
-			if (positional >= (env->cmd == CMD_DIFF ? 2 : 1))
+			if (positional >= (env->cmd == CMD_DIFF ? 2 : env->cmd == CMD_REPORT))
 				usage_error("unexpected argument '%s'", arg);
 			env->files[positional++] = arg;
 		} else if (positional == 0) {
@@ -360,6 +362,12 @@ static int validate(struct env *env, bool older_set)
 		pr_err("COUNT and --duration both end the run: give one");
 		return -EINVAL;
 	}
+	if (env->cmd == CMD_FEATURES &&
+	    (env->comm || env->pid || env->cgroup || env->command || env->trace || env->write_path ||
+	     env->sample_rate != 1 || env->interval_s || env->cache || env->exclude)) {
+		pr_err("features probes the kernel: it takes only --format, --btf and -v");
+		return -EINVAL;
+	}
 	if (!tracing && (env->comm || env->pid || env->cgroup || env->command || env->trace ||
 			 env->write_path || env->sample_rate != 1 || env->interval_s)) {
 		pr_err("%s reads saved runs: tracing options do not apply",
@@ -401,6 +409,8 @@ int opts__parse(int argc, char **argv, struct env *env)
 		env->cmd = CMD_REPORT;
 	else if (argc > 1 && !strcmp(argv[1], "diff"))
 		env->cmd = CMD_DIFF;
+	else if (argc > 1 && !strcmp(argv[1], "features"))
+		env->cmd = CMD_FEATURES;
 
 	/* argp would take a command's own options as ours: split at -- first */
 	for (i = 1; i < argc; i++) {

@@ -14,6 +14,7 @@ enum kleak_cmd {
 	CMD_TRACE,
 	CMD_REPORT,
 	CMD_DIFF,
+	CMD_FEATURES,
 };
 
 /* --stack-cache */

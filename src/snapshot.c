@@ -318,6 +318,29 @@ static int read_stats(const struct tracer *t, struct model *m)
 	return 0;
 }
 
+/* Appends a's row to *rows (*n of *cap); 0 or -ENOMEM, rows freed. */
+static int add_row(struct alloc_row **rows, size_t *n, size_t *cap, const struct kleak_alloc *a,
+		   __u64 now)
+{
+	struct alloc_row *grown;
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 4096;
+		grown = realloc(*rows, *cap * sizeof(**rows));
+		if (!grown) {
+			free(*rows);
+			*rows = NULL;
+			return -ENOMEM;
+		}
+		*rows = grown;
+	}
+	(*rows)[*n].site = a->site;
+	(*rows)[*n].age_ms = now > a->ts_ns ? (now - a->ts_ns) / 1000000 : 0;
+	memcpy((*rows)[*n].comm, a->comm, KLEAK_COMM_LEN);
+	(*n)++;
+	return 0;
+}
+
 /*
  * The outstanding allocations, read in place from the mapped buckets while
  * the programs change them: a slot holds a record when its address is in
@@ -326,40 +349,96 @@ static int read_stats(const struct tracer *t, struct model *m)
  * one allocation's age or comm wrongly once; counts come from the totals,
  * never from here.
  */
-static int read_allocs(const struct tracer *t, size_t n_slots, __u64 now, struct alloc_row **out,
-		       size_t *n)
+static int read_buckets(const struct tracer *t, size_t n_slots, __u64 now,
+			struct alloc_row **rows, size_t *n)
 {
 	const volatile struct kleak_bucket *b;
-	struct alloc_row *rows = NULL, *grown;
 	size_t cap = 0, i, j;
 	struct kleak_alloc a;
 
-	*n = 0;
 	for (i = 0; i < t->alloc_buckets; i++) {
 		b = &t->buckets[i];
 		for (j = 0; j < KLEAK_BUCKET_SLOTS; j++) {
 			if (b->addr[j] == 0 || b->addr[j] == KLEAK_ADDR_CLAIMED)
 				continue;
 			memcpy(&a, (const void *)&b->rec[j], sizeof(a));
-			if (a.site >= n_slots)
-				continue;
-			if (*n == cap) {
-				cap = cap ? cap * 2 : 4096;
-				grown = realloc(rows, cap * sizeof(*rows));
-				if (!grown) {
-					free(rows);
-					return -ENOMEM;
-				}
-				rows = grown;
-			}
-			rows[*n].site = a.site;
-			rows[*n].age_ms = now > a.ts_ns ? (now - a.ts_ns) / 1000000 : 0;
-			memcpy(rows[*n].comm, a.comm, KLEAK_COMM_LEN);
-			(*n)++;
+			if (a.site < n_slots && add_row(rows, n, &cap, &a, now))
+				return -ENOMEM;
 		}
 	}
-	*out = rows;
 	return 0;
+}
+
+/*
+ * The compat set's hash store, in batches; a kernel without batch lookups
+ * for hash maps gets a key walk, which may see a record twice or miss one
+ * deleted under it (ages and comms only: counts come from the totals).
+ */
+static int read_hash(const struct tracer *t, size_t n_slots, __u64 now, struct alloc_row **rows,
+		     size_t *n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct kleak_alloc *vals = calloc(BATCH, sizeof(*vals));
+	__u64 *keys = calloc(BATCH, sizeof(*keys)), in = 0, out, key, next;
+	size_t cap = 0, i;
+	bool first = true, walk = false;
+	__u32 cnt;
+	int err = 0;
+
+	if (!vals || !keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		cnt = BATCH;
+		err = bpf_map_lookup_batch(t->allocs_hash_fd, first ? NULL : &in, &out, keys, vals,
+					   &cnt, &opts);
+		if (err)
+			err = -errno;
+		if (err && err != -ENOENT) {
+			walk = first && (err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP);
+			break;
+		}
+		for (i = 0; i < cnt; i++)
+			if (vals[i].site < n_slots && add_row(rows, n, &cap, &vals[i], now)) {
+				err = -ENOMEM;
+				goto out;
+			}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		in = out;
+		first = false;
+	}
+	if (!walk)
+		goto out;
+	err = 0;
+	for (key = 0; !bpf_map_get_next_key(t->allocs_hash_fd, first ? NULL : &key, &next);
+	     key = next, first = false) {
+		if (bpf_map_lookup_elem(t->allocs_hash_fd, &next, vals))
+			continue;
+		if (vals->site < n_slots && add_row(rows, n, &cap, vals, now)) {
+			err = -ENOMEM;
+			break;
+		}
+	}
+out:
+	if (err && err != -ENOMEM)
+		pr_err("failed to read the allocs_hash map: %s", strerror(-err));
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int read_allocs(const struct tracer *t, size_t n_slots, __u64 now, struct alloc_row **out,
+		       size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (t->allocs_hash_fd >= 0)
+		return read_hash(t, n_slots, now, out, n);
+	return read_buckets(t, n_slots, now, out, n);
 }
 
 int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m)

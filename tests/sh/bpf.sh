@@ -66,9 +66,16 @@ test_files()	{ held_test files 200 '^alloc_empty_file\+' filp 200; }
 # Their release is not asserted: classic tracepoints share one per-CPU guard
 # with every other BPF program, and an RCU batch of frees that runs under it
 # is dropped whole (seen on 6.1) -- the reason kleak prefers tp_btf and raw_tp.
+# kleak mounts tracefs for them where it is not, and leaves it as it found it.
 test_classic_tp() {
-	KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux" ATTACH=tracepoint NO_RELEASE=1 \
+	local before after
+	before=$(mountpoint -q /sys/kernel/tracing && echo mounted || echo unmounted)
+	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux" ATTACH=tracepoint NO_RELEASE=1 \
 		held_test files 100 '^alloc_empty_file\+' '' 100
+	after=$(mountpoint -q /sys/kernel/tracing && echo mounted || echo unmounted)
+	if [ "$before" != "$after" ]; then
+		CUR=classic_tp_tracefs fail "tracefs was $before before kleak ran, $after after"
+	fi
 }
 # dup_task_struct is inlined into copy_process on 6.18; reaped zombies are
 # freed from an RCU callback, so their release also proves frees are matched
@@ -222,19 +229,29 @@ test_map_full() {
 	fi
 }
 
-# A set that the verifier refuses hands over to the next one: on the kernels
-# tested (6.1 and later, with BTF) that must never reach the classic
-# tracepoints, and 6.18 loads tp_btf.
+# The set `kleak features` names is the one that loads, with no fallback
+# warning: every probe told the truth. A kernel without BPF atomics gets the
+# compat set, and 6.18 tp_btf (unless KLEAK_PROGRAMS forces another).
 test_attach_mode() {
 	need_root || return
-	local attach want='^(tp_btf|raw_tp)$' rel
+	local attach want rel atomics
+	"$KLEAK" features --format json > "$TMP/features" 2> "$TMP/err" ||
+		{ fail "kleak features failed: $(cat "$TMP/err")"; return; }
+	want=$(jq -r .set "$TMP/features")
+	atomics=$(jq -r .features.atomics "$TMP/features")
 	"$KLEAK" --duration 1 --format json > "$TMP/json" 2> "$TMP/err" ||
 		{ fail "kleak failed: $(cat "$TMP/err")"; return; }
 	attach=$(jq -r .meta.attach "$TMP/json")
 	rel=$(uname -r)
-	[ "$(printf '%s\n6.18\n' "${rel%%-*}" | sort -V | head -n 1)" = 6.18 ] && want='^tp_btf$'
-	if ! grep -Eq "$want" <<<"$attach"; then
-		fail "attached with $attach on $rel (expected $want): $(cat "$TMP/err")"
+	if [ "${attach%%,*}" != "$want" ]; then
+		fail "attached with $attach on $rel, kleak features said $want"
+	elif [ -n "${KLEAK_PROGRAMS:-}" ] && [ "$want" != "$KLEAK_PROGRAMS" ]; then
+		fail "KLEAK_PROGRAMS=$KLEAK_PROGRAMS loaded $attach"
+	elif [ -z "${KLEAK_PROGRAMS:-}" ] && [ "$atomics" = false ] && [ "$want" != compat ]; then
+		fail "a kernel without BPF atomics got $want"
+	elif [ -z "${KLEAK_PROGRAMS:-}" ] && [ "$want" != tp_btf ] &&
+	     [ "$(printf '%s\n6.18\n' "${rel%%-*}" | sort -V | head -n 1)" = 6.18 ]; then
+		fail "6.18 or later got $want, expected tp_btf"
 	elif grep -q warning "$TMP/err"; then
 		fail "warned: $(cat "$TMP/err")"
 	else

@@ -6,7 +6,8 @@
 KLEAK=${KLEAK:-./kleak}
 WL=${WL:-.output/kleak-workload}
 FILTER=${1:-}
-SUITE=$(basename "$0" .sh)
+# a suite run again under a forced program set is named for it: bpf[compat]
+SUITE=$(basename "$0" .sh)${KLEAK_PROGRAMS:+[$KLEAK_PROGRAMS]}
 # the workloads' comm, unique per suite run so that two runs on one machine
 # (a developer's and a VM runner's host pass) never count each other's objects
 TEST_COMM=kwl-$$

@@ -497,7 +497,8 @@ int main(int argc, char **argv)
 		.allocs = 1000000, .sites = 2000, .stacks = 300, .runs = 5, .cycles = 100,
 	};
 	struct tracer t = {
-		.allocs_fd = -1, .totals_fd = -1, .stacks_fd = -1, .stats_fd = -1, .events_fd = -1,
+		.allocs_fd = -1, .allocs_hash_fd = -1, .totals_fd = -1, .stacks_fd = -1,
+		.stats_fd = -1, .events_fd = -1,
 		.stack_depth = BENCH_STACK_DEPTH, .max_sites = BENCH_MAX_SITES,
 	};
 	double text_ms, json_ms;

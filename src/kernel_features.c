@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Kernel feature probes and the program sets built on them. A backported
+ * kernel (RHEL 8's 4.18 carries much of upstream 5.x BPF) says nothing true
+ * by its version, so every decision here rests on a probe: libbpf's map,
+ * program type and helper probes, and a tiny program load for what is in
+ * the instruction set or the verifier (atomics, tp_btf argument access).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "kernel_features.h"
+#include "json.h"
+#include "kleak.h"
+#include "log.h"
+
+#define F(x) (1U << (x))
+
+static const struct {
+	const char *key;
+	const char *desc;
+} feature_info[FEAT_MAX] = {
+	[FEAT_BTF] = { "btf", "kernel BTF (/sys/kernel/btf/vmlinux)" },
+	[FEAT_EVENTS_61] = { "kmem_events_6_1", "6.1+ kmem events (kmem_cache_alloc passes its cache)" },
+	[FEAT_TRACEFS] = { "tracefs", "tracefs, for classic tracepoints" },
+	[FEAT_RAW_TP] = { "raw_tp", "raw tracepoint programs" },
+	[FEAT_TP_BTF_VOID] = { "tp_btf_void_args", "tp_btf reading the kmem events' void * arguments" },
+	[FEAT_ATOMICS] = { "atomics", "BPF atomics (compare-and-swap, fetch-and-add, or)" },
+	[FEAT_TASK_STORAGE] = { "task_storage", "BPF task storage" },
+	[FEAT_TASK_BTF] = { "get_current_task_btf", "bpf_get_current_task_btf()" },
+	[FEAT_RINGBUF] = { "ringbuf", "BPF ring buffer" },
+	[FEAT_MMAP_ARRAY] = { "mmapable_arrays", "mmap-able BPF arrays" },
+	[FEAT_PROBE_READ_KERNEL] = { "probe_read_kernel", "bpf_probe_read_kernel()" },
+};
+
+/* What every set's programs and maps use; src/loader.c loads them. */
+#define NEEDS_ATOMIC_CORE (F(FEAT_ATOMICS) | F(FEAT_TASK_STORAGE) | F(FEAT_TASK_BTF) | \
+			   F(FEAT_RINGBUF) | F(FEAT_MMAP_ARRAY))
+
+static const struct {
+	const char *name;
+	unsigned int needs;
+	const char *gives_up;
+} set_info[SET_MAX] = {
+	[SET_TP_BTF] = { "tp_btf", F(FEAT_BTF) | F(FEAT_EVENTS_61) | F(FEAT_TP_BTF_VOID) |
+		NEEDS_ATOMIC_CORE, NULL },
+	[SET_RAW_TP] = { "raw_tp", F(FEAT_BTF) | F(FEAT_RAW_TP) | NEEDS_ATOMIC_CORE, NULL },
+	[SET_COMPAT] = { "compat", F(FEAT_BTF) | F(FEAT_RAW_TP) | F(FEAT_RINGBUF) |
+		F(FEAT_PROBE_READ_KERNEL),
+		"records in a BPF hash map, a locked bucket per recorded allocation and free "
+		"(make bench measures it); followed tasks by thread id, at most 65536 at once" },
+	[SET_TRACEPOINT] = { "tracepoint", F(FEAT_TRACEFS) | NEEDS_ATOMIC_CORE,
+		"classic tracepoints share one per-CPU recursion guard (2-3% of frees lost "
+		"under load, counted); no stack cache; no --follow or -- COMMAND" },
+};
+
+const char *features__name(enum kleak_feature feat)
+{
+	return feature_info[feat].desc;
+}
+
+const char *features__set_name(enum kleak_set set)
+{
+	return set_info[set].name;
+}
+
+int features__set_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < SET_MAX; i++)
+		if (!strcmp(name, set_info[i].name))
+			return i;
+	return -1;
+}
+
+enum kleak_feature features__missing(const struct features *f, enum kleak_set set)
+{
+	int i;
+
+	for (i = 0; i < FEAT_MAX; i++)
+		if ((set_info[set].needs & F(i)) && !f->has[i])
+			return i;
+	return FEAT_MAX;
+}
+
+static const char *tracefs_events(void)
+{
+	if (!access("/sys/kernel/tracing/events/kmem", F_OK))
+		return "/sys/kernel/tracing/events";
+	if (!access("/sys/kernel/debug/tracing/events/kmem", F_OK))
+		return "/sys/kernel/debug/tracing/events";
+	return NULL;
+}
+
+static bool tracefs_in_kernel(void)
+{
+	char line[128];
+	bool found = false;
+	FILE *fp = fopen("/proc/filesystems", "r");
+
+	if (!fp)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp))
+		found = strstr(line, "\ttracefs\n") != NULL;
+	fclose(fp);
+	return found;
+}
+
+static bool prog_loads(enum bpf_prog_type type, const struct bpf_insn *insns, size_t n,
+		       const struct bpf_prog_load_opts *opts)
+{
+	int fd = bpf_prog_load(type, NULL, "GPL", insns, n, opts);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), .src_reg = (s), \
+						.off = (o), .imm = (i) })
+#define MOV64_IMM(d, i)	INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define EXIT()		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+
+/*
+ * The three atomic forms the bucket store uses, on a stack slot. Kernels
+ * before 5.12 know only BPF_XADD (an add without fetch) and refuse these
+ * with "BPF_XADD uses reserved fields".
+ */
+static bool probe_atomics(void)
+{
+	const struct bpf_insn insns[] = {
+		INSN(BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -8, 0),
+		MOV64_IMM(BPF_REG_0, 0),
+		MOV64_IMM(BPF_REG_1, 1),
+		INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_10, BPF_REG_1, -8, BPF_CMPXCHG),
+		INSN(BPF_STX | BPF_ATOMIC | BPF_W, BPF_REG_10, BPF_REG_1, -8, BPF_CMPXCHG),
+		INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_10, BPF_REG_1, -8, BPF_OR),
+		MOV64_IMM(BPF_REG_0, 0),
+		EXIT(),
+	};
+
+	return prog_loads(BPF_PROG_TYPE_SOCKET_FILTER, insns, sizeof(insns) / sizeof(insns[0]),
+			  NULL);
+}
+
+/*
+ * A tp_btf program on kfree reading its "const void *ptr", as kleak's do.
+ * Verifiers before about 6.5 refuse it ("arg1 type UNKNOWN is not a struct").
+ */
+static bool probe_tp_btf_void(const struct btf *btf)
+{
+	const struct bpf_insn insns[] = {
+		INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_2, BPF_REG_1, 8, 0),
+		MOV64_IMM(BPF_REG_0, 0),
+		EXIT(),
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	int id = btf ? btf__find_by_name_kind(btf, "btf_trace_kfree", BTF_KIND_TYPEDEF) : -1;
+
+	if (id < 0)
+		return false;
+	opts.attach_btf_id = id;
+	return prog_loads(BPF_PROG_TYPE_TRACING, insns, sizeof(insns) / sizeof(insns[0]), &opts);
+}
+
+static bool probe_mmap_array(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 8, 1, &opts);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static bool has_helper(enum bpf_func_id id)
+{
+	return libbpf_probe_bpf_helper(BPF_PROG_TYPE_RAW_TRACEPOINT, id, NULL) == 1;
+}
+
+static bool btf_has_typedef(const struct btf *btf, const char *name)
+{
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
+}
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return 0;
+}
+
+int features__probe(struct features *f, const char *btf_path)
+{
+	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+	struct btf *kbtf = NULL, *btf;
+	struct utsname u;
+
+	memset(f, 0, sizeof(*f));
+	if (!uname(&u))
+		snprintf(f->kernel, sizeof(f->kernel), "%s", u.release);
+	f->has[FEAT_BTF] = !access("/sys/kernel/btf/vmlinux", R_OK);
+	if (f->has[FEAT_BTF])
+		kbtf = btf__load_vmlinux_btf();
+	btf = btf_path ? btf__parse(btf_path, NULL) : kbtf;
+	f->tracefs_events = tracefs_events();
+	f->has[FEAT_TRACEFS] = f->tracefs_events || tracefs_in_kernel();
+	/* every tracepoint has a btf_trace_<name> typedef; without BTF, ask tracefs */
+	if (btf)
+		f->has[FEAT_EVENTS_61] = btf_has_typedef(btf, "btf_trace_kmalloc") &&
+					 !btf_has_typedef(btf, "btf_trace_kmalloc_node");
+	else if (f->tracefs_events)
+		f->has[FEAT_EVENTS_61] = !access("/sys/kernel/tracing/events/kmem/kmalloc_node",
+						 F_OK);
+	f->has[FEAT_RAW_TP] = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
+	f->has[FEAT_TP_BTF_VOID] = probe_tp_btf_void(kbtf);
+	f->has[FEAT_ATOMICS] = probe_atomics();
+	f->has[FEAT_TASK_STORAGE] = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 1;
+	f->has[FEAT_TASK_BTF] = f->has[FEAT_BTF] && has_helper(BPF_FUNC_get_current_task_btf);
+	f->has[FEAT_RINGBUF] = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+	f->has[FEAT_MMAP_ARRAY] = probe_mmap_array();
+	f->has[FEAT_PROBE_READ_KERNEL] = has_helper(BPF_FUNC_probe_read_kernel);
+	if (btf != kbtf)
+		btf__free(btf);
+	btf__free(kbtf);
+	libbpf_set_print(old);
+	return 0;
+}
+
+/* Lines naming what each set lacks, for the error when none can load. */
+static void say_none_loads(const struct features *f, const enum kleak_set *sets, int n)
+{
+	unsigned int common = ~0U;
+	char buf[512];
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		common &= set_info[sets[i]].needs;
+	for (i = 0; i < FEAT_MAX; i++) {
+		if ((common & F(i)) && !f->has[i]) {
+			if (i == FEAT_BTF)
+				pr_err("kernel has no BTF (/sys/kernel/btf/vmlinux), which every kleak "
+				       "program set needs: pass --btf FILE with this kernel's BTF");
+			else
+				pr_err("this kernel lacks %s, which every kleak program set needs",
+				       feature_info[i].desc);
+			return;
+		}
+	}
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += snprintf(buf + len, len < sizeof(buf) ? sizeof(buf) - len : 0, "%s%s lacks %s",
+				i ? ", " : "", set_info[sets[i]].name,
+				feature_info[features__missing(f, sets[i])].key);
+	pr_err("no kleak program set can load on this kernel: %s", buf);
+}
+
+int features__candidates(const struct features *f, bool btf_path, enum kleak_set *sets)
+{
+	static const enum kleak_set order[] = { SET_TP_BTF, SET_RAW_TP, SET_COMPAT, SET_TRACEPOINT };
+	const enum kleak_set *all = btf_path ? &order[3] : order;
+	int n_all = btf_path ? 1 : SET_MAX, i, n = 0, forced;
+	const char *want = getenv("KLEAK_PROGRAMS");
+	enum kleak_feature miss;
+
+	if (want && *want) {
+		forced = features__set_by_name(want);
+		if (forced < 0) {
+			pr_err("KLEAK_PROGRAMS=%s: not a program set (tp_btf, raw_tp, compat or "
+			       "tracepoint)", want);
+			return -EINVAL;
+		}
+		miss = features__missing(f, forced);
+		if (miss != FEAT_MAX) {
+			pr_err("KLEAK_PROGRAMS=%s: this kernel lacks %s", want, feature_info[miss].desc);
+			return -EOPNOTSUPP;
+		}
+		sets[0] = forced;
+		return 1;
+	}
+	for (i = 0; i < n_all; i++)
+		if (features__missing(f, all[i]) == FEAT_MAX)
+			sets[n++] = all[i];
+	if (!n) {
+		say_none_loads(f, all, n_all);
+		return -EOPNOTSUPP;
+	}
+	return n;
+}
+
+const char *features__gives_up(const struct features *f, enum kleak_set set)
+{
+	static char buf[512];
+	const char *why = set_info[set].gives_up;
+	const char *events = "the pre-6.1 kmem events name no cache: no --cache, objects "
+			     "shown by size";
+
+	if (f->has[FEAT_EVENTS_61])
+		return why;
+	snprintf(buf, sizeof(buf), "%s%s%s", why ?: "", why ? "; " : "", events);
+	return buf;
+}
+
+static const char *tracefs_state(const struct features *f)
+{
+	if (f->tracefs_events)
+		return f->tracefs_events;
+	return f->has[FEAT_TRACEFS] ? "not mounted (kleak mounts it for the tracepoint set)" :
+				      "not in this kernel";
+}
+
+static void print_json(const struct features *f, const enum kleak_set *sets, int n, FILE *out)
+{
+	struct json_writer *w = jsonw_new(out);
+	int i, j;
+
+	if (!w)
+		return;
+	jsonw_start_object(w);
+	jsonw_string_field(w, "kernel", f->kernel);
+	jsonw_name(w, "tracefs");
+	if (f->tracefs_events)
+		jsonw_string(w, f->tracefs_events);
+	else
+		jsonw_null(w);
+	jsonw_name(w, "features");
+	jsonw_start_object(w);
+	for (i = 0; i < FEAT_MAX; i++)
+		jsonw_bool_field(w, feature_info[i].key, f->has[i]);
+	jsonw_end_object(w);
+	jsonw_name(w, "sets");
+	jsonw_start_array(w);
+	for (i = 0; i < SET_MAX; i++) {
+		jsonw_start_object(w);
+		jsonw_string_field(w, "name", set_info[i].name);
+		jsonw_bool_field(w, "supported", features__missing(f, i) == FEAT_MAX);
+		jsonw_name(w, "missing");
+		jsonw_start_array(w);
+		for (j = 0; j < FEAT_MAX; j++)
+			if ((set_info[i].needs & F(j)) && !f->has[j])
+				jsonw_string(w, feature_info[j].key);
+		jsonw_end_array(w);
+		jsonw_end_object(w);
+	}
+	jsonw_end_array(w);
+	jsonw_name(w, "set");
+	if (n > 0)
+		jsonw_string(w, set_info[sets[0]].name);
+	else
+		jsonw_null(w);
+	jsonw_bool_field(w, "forced", getenv("KLEAK_PROGRAMS") && *getenv("KLEAK_PROGRAMS"));
+	jsonw_name(w, "gives_up");
+	if (n > 0 && features__gives_up(f, sets[0]))
+		jsonw_string(w, features__gives_up(f, sets[0]));
+	else
+		jsonw_null(w);
+	jsonw_end_object(w);
+	jsonw_destroy(w);
+}
+
+static void print_text(const struct features *f, const enum kleak_set *sets, int n, FILE *out)
+{
+	const char *why;
+	int i;
+
+	fprintf(out, "kernel   %s\ntracefs  %s\n\nfeatures:\n", f->kernel, tracefs_state(f));
+	for (i = 0; i < FEAT_MAX; i++)
+		fprintf(out, "  %-3s  %-20s  %s\n", f->has[i] ? "yes" : "no", feature_info[i].key,
+			feature_info[i].desc);
+	fprintf(out, "\nprogram sets, best first:\n");
+	for (i = 0; i < SET_MAX; i++) {
+		enum kleak_feature miss = features__missing(f, i);
+
+		if (miss == FEAT_MAX)
+			fprintf(out, "  %-10s  yes\n", set_info[i].name);
+		else
+			fprintf(out, "  %-10s  no: lacks %s\n", set_info[i].name, feature_info[miss].desc);
+	}
+	if (n <= 0)
+		return;
+	why = features__gives_up(f, sets[0]);
+	fprintf(out, "\nkleak loads: %s%s\ngives up:    %s\n", set_info[sets[0]].name,
+		getenv("KLEAK_PROGRAMS") && *getenv("KLEAK_PROGRAMS") ? " (forced by KLEAK_PROGRAMS)" :
+									"",
+		why ?: "nothing");
+}
+
+int features__print(const struct features *f, bool btf_path, bool json, FILE *out)
+{
+	enum kleak_set sets[SET_MAX];
+	int n = features__candidates(f, btf_path, sets);
+
+	if (json)
+		print_json(f, sets, n, out);
+	else
+		print_text(f, sets, n, out);
+	return n > 0 ? 0 : 1;
+}

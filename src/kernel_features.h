@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What the running kernel offers BPF, probed (never read off the version),
+ * and the program sets kleak can load: what each needs, what each gives up,
+ * and which one a kernel gets. `kleak features` prints it all.
+ */
+#ifndef __KLEAK_KERNEL_FEATURES_H
+#define __KLEAK_KERNEL_FEATURES_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum kleak_feature {
+	FEAT_BTF,		/* the kernel's own BTF, /sys/kernel/btf/vmlinux */
+	FEAT_EVENTS_61,		/* the 6.1+ kmem events: kmem_cache_alloc passes its cache */
+	FEAT_TRACEFS,		/* tracefs in the kernel: the classic tracepoints' event ids */
+	FEAT_RAW_TP,		/* BPF_PROG_TYPE_RAW_TRACEPOINT */
+	FEAT_TP_BTF_VOID,	/* tp_btf reading a kmem event's "const void *" argument */
+	FEAT_ATOMICS,		/* BPF atomics: compare-and-swap, fetch, or (5.12) */
+	FEAT_TASK_STORAGE,	/* BPF_MAP_TYPE_TASK_STORAGE (5.11) */
+	FEAT_TASK_BTF,		/* bpf_get_current_task_btf() (5.11) */
+	FEAT_RINGBUF,		/* BPF_MAP_TYPE_RINGBUF (5.8) */
+	FEAT_MMAP_ARRAY,	/* BPF_F_MMAPABLE arrays (5.5) */
+	FEAT_PROBE_READ_KERNEL,	/* bpf_probe_read_kernel() (5.5) */
+	FEAT_MAX,
+};
+
+enum kleak_set {
+	SET_TP_BTF,
+	SET_RAW_TP,
+	SET_COMPAT,
+	SET_TRACEPOINT,
+	SET_MAX,
+};
+
+struct features {
+	bool has[FEAT_MAX];
+	char kernel[65];
+	/* where the kmem events are in tracefs, NULL when it is not mounted */
+	const char *tracefs_events;
+};
+
+/*
+ * Probes the running kernel. With btf_path (--btf FILE) the kernel's own
+ * BTF is not required, and only the tracepoint set is a candidate. Loads a
+ * few tiny programs and maps, attaches nothing. Returns 0 or -errno.
+ */
+int features__probe(struct features *f, const char *btf_path);
+
+const char *features__name(enum kleak_feature feat);
+const char *features__set_name(enum kleak_set set);
+/* The set named name, or -1. */
+int features__set_by_name(const char *name);
+
+/* The first feature set needs that f lacks, or FEAT_MAX when it has them all. */
+enum kleak_feature features__missing(const struct features *f, enum kleak_set set);
+
+/*
+ * The sets to try on this kernel, best first, into sets[SET_MAX]: those whose
+ * needs are all met, or only KLEAK_PROGRAMS's when that is set. Returns
+ * how many, or -errno after one error line (an unknown or unsupported forced
+ * set, a feature every set needs).
+ */
+int features__candidates(const struct features *f, bool btf_path, enum kleak_set *sets);
+
+/* What loading set on this kernel gives up, in a phrase; NULL for nothing. */
+const char *features__gives_up(const struct features *f, enum kleak_set set);
+
+/* `kleak features`: text or JSON on out; 0, or 1 if no set can load. */
+int features__print(const struct features *f, bool btf_path, bool json, FILE *out);
+
+#endif /* __KLEAK_KERNEL_FEATURES_H */
