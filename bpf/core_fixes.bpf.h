@@ -26,4 +26,15 @@ struct trace_event_raw_kmem_alloc___old {
 	size_t bytes_alloc;
 } __attribute__((preserve_access_index));
 
+/*
+ * Before 5.17 ("mm: Split slab into its own type") a slab page's cache was
+ * in struct page itself, in the union that also holds compound_head (bit 0
+ * set on a tail page, the rest pointing at its head). CO-RE finds both
+ * through the anonymous unions by name.
+ */
+struct page___slab {
+	unsigned long compound_head;
+	struct kmem_cache *slab_cache;
+} __attribute__((preserve_access_index));
+
 #endif /* __CORE_FIXES_BPF_H */

@@ -158,9 +158,41 @@ static __always_inline int on_kmem_cache_alloc_raw(struct bpf_raw_tracepoint_arg
 			(__u64)s, BPF_CORE_READ(s, name), compat);
 }
 
+/* x86_64's direct map and struct page array, placed at boot (KASLR) */
+extern const void page_offset_base __ksym __weak;
+extern const void vmemmap_base __ksym __weak;
+
+/*
+ * The cache of a slab object, for the pre-6.1 events that pass none: its
+ * page's, on kernels that keep it there (before 5.17, every kernel with
+ * those events but 5.17-6.0). NULL where it cannot be read: the object's
+ * size then names the site, as (cache of N).
+ */
+static __always_inline struct kmem_cache *cache_of(__u64 ptr)
+{
+	__u64 base = 0, vmemmap = 0, head;
+	struct page___slab *page;
+
+	if (!bpf_core_field_exists(struct page___slab, slab_cache) || !&page_offset_base ||
+	    !&vmemmap_base ||
+	    bpf_probe_read_kernel(&base, sizeof(base), &page_offset_base) ||
+	    bpf_probe_read_kernel(&vmemmap, sizeof(vmemmap), &vmemmap_base) || ptr < base)
+		return NULL;
+	page = (void *)(vmemmap + ((ptr - base) >> 12) * bpf_core_type_size(struct page___slab));
+	head = BPF_CORE_READ(page, compound_head);
+	if (head & 1)
+		page = (void *)(head - 1);
+	return BPF_CORE_READ(page, slab_cache);
+}
+
 static __always_inline int on_alloc_raw_old(struct bpf_raw_tracepoint_args *ctx, __u32 kind,
 					    const bool compat)
 {
+	struct kmem_cache *s = kind == KLEAK_SITE_CACHE_UNNAMED ? cache_of(ctx->args[1]) : NULL;
+
+	if (s)
+		return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], KLEAK_SITE_CACHE,
+				(__u64)s, BPF_CORE_READ(s, name), compat);
 	return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], kind, ctx->args[3], NULL,
 			compat);
 }

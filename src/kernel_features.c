@@ -28,6 +28,8 @@ static const struct {
 } feature_info[FEAT_MAX] = {
 	[FEAT_BTF] = { "btf", "kernel BTF (/sys/kernel/btf/vmlinux)" },
 	[FEAT_EVENTS_61] = { "kmem_events_6_1", "6.1+ kmem events (kmem_cache_alloc passes its cache)" },
+	[FEAT_PAGE_SLAB_CACHE] = { "page_slab_cache",
+		"struct page's slab_cache (before 5.17): cache names for the pre-6.1 events" },
 	[FEAT_TRACEFS] = { "tracefs", "tracefs, for classic tracepoints" },
 	[FEAT_RAW_TP] = { "raw_tp", "raw tracepoint programs" },
 	[FEAT_TP_BTF_VOID] = { "tp_btf_void_args", "tp_btf reading the kmem events' void * arguments" },
@@ -192,6 +194,35 @@ static bool btf_has_typedef(const struct btf *btf, const char *name)
 	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
 }
 
+/* Whether struct or union id has member name, looking into anonymous members. */
+static bool btf_has_member(const struct btf *btf, __u32 id, const char *name, int depth)
+{
+	const struct btf_type *t = btf__type_by_id(btf, id);
+	const struct btf_member *m;
+	int i;
+
+	if (!t || depth > 4 || (!btf_is_struct(t) && !btf_is_union(t)))
+		return false;
+	for (i = 0, m = btf_members(t); i < btf_vlen(t); i++, m++) {
+		const char *n = btf__name_by_offset(btf, m->name_off);
+
+		if (n && !strcmp(n, name))
+			return true;
+		if ((!n || !*n) && btf_has_member(btf, btf__resolve_type(btf, m->type), name,
+						  depth + 1))
+			return true;
+	}
+	return false;
+}
+
+/* The pre-6.1 programs read a slab object's cache from its page (bpf/kleak.bpf.c). */
+static bool page_has_slab_cache(const struct btf *btf)
+{
+	int id = btf ? btf__find_by_name_kind(btf, "page", BTF_KIND_STRUCT) : -1;
+
+	return id >= 0 && btf_has_member(btf, id, "slab_cache", 0);
+}
+
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	return 0;
@@ -219,6 +250,7 @@ int features__probe(struct features *f, const char *btf_path)
 	else if (f->tracefs_events)
 		f->has[FEAT_EVENTS_61] = !access("/sys/kernel/tracing/events/kmem/kmalloc_node",
 						 F_OK);
+	f->has[FEAT_PAGE_SLAB_CACHE] = page_has_slab_cache(btf);
 	f->has[FEAT_RAW_TP] = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
 	f->has[FEAT_TP_BTF_VOID] = probe_tp_btf_void(kbtf);
 	f->has[FEAT_ATOMICS] = probe_atomics();
@@ -249,6 +281,9 @@ static void say_none_loads(const struct features *f, const enum kleak_set *sets,
 			if (i == FEAT_BTF)
 				pr_err("kernel has no BTF (/sys/kernel/btf/vmlinux), which every kleak "
 				       "program set needs: pass --btf FILE with this kernel's BTF");
+			else if (n == 1)
+				pr_err("this kernel lacks %s, which the %s programs need",
+				       feature_info[i].desc, set_info[sets[0]].name);
 			else
 				pr_err("this kernel lacks %s, which every kleak program set needs",
 				       feature_info[i].desc);
@@ -303,7 +338,7 @@ const char *features__gives_up(const struct features *f, enum kleak_set set)
 	const char *events = "the pre-6.1 kmem events name no cache: no --cache, objects "
 			     "shown by size";
 
-	if (f->has[FEAT_EVENTS_61])
+	if (f->has[FEAT_EVENTS_61] || (f->has[FEAT_PAGE_SLAB_CACHE] && set != SET_TRACEPOINT))
 		return why;
 	snprintf(buf, sizeof(buf), "%s%s%s", why ?: "", why ? "; " : "", events);
 	return buf;

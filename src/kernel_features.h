@@ -13,6 +13,7 @@
 enum kleak_feature {
 	FEAT_BTF,		/* the kernel's own BTF, /sys/kernel/btf/vmlinux */
 	FEAT_EVENTS_61,		/* the 6.1+ kmem events: kmem_cache_alloc passes its cache */
+	FEAT_PAGE_SLAB_CACHE,	/* struct page.slab_cache (before 5.17): names the old events' caches */
 	FEAT_TRACEFS,		/* tracefs in the kernel: the classic tracepoints' event ids */
 	FEAT_RAW_TP,		/* BPF_PROG_TYPE_RAW_TRACEPOINT */
 	FEAT_TP_BTF_VOID,	/* tp_btf reading a kmem event's "const void *" argument */

@@ -342,9 +342,11 @@ static int check_set(struct tracer_priv *tp, enum kleak_set set, const struct en
 		       "(kernel BTF and raw tracepoints)");
 		return -EOPNOTSUPP;
 	}
-	if (cache && (set == SET_TRACEPOINT || !f->has[FEAT_EVENTS_61])) {
-		pr_err("--cache needs the 6.1+ kmem events with the tp_btf, raw_tp or compat "
-		       "programs: this kernel's %s events name no cache",
+	if (cache && (set == SET_TRACEPOINT ||
+		      !(f->has[FEAT_EVENTS_61] || f->has[FEAT_PAGE_SLAB_CACHE]))) {
+		pr_err("--cache needs the tp_btf, raw_tp or compat programs with the 6.1+ kmem "
+		       "events or a struct page naming its slab: this kernel's %s events name "
+		       "no cache",
 		       set == SET_TRACEPOINT ? "classic tracepoint" : "pre-6.1");
 		return -EOPNOTSUPP;
 	}

@@ -69,6 +69,13 @@ test_files()	{ held_test files 200 '^alloc_empty_file\+' filp 200; }
 # kleak mounts tracefs for them where it is not, and leaves it as it found it.
 test_classic_tp() {
 	local before after
+	need_root || return
+	if ! KLEAK_PROGRAMS= "$KLEAK" features --btf /sys/kernel/btf/vmlinux --format json 2>/dev/null |
+			jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null; then
+		skip "this kernel cannot load the classic tracepoint set ($(KLEAK_PROGRAMS= "$KLEAK" \
+			features --btf /sys/kernel/btf/vmlinux 2>&1 | grep '^  tracepoint'))"
+		return
+	fi
 	before=$(mountpoint -q /sys/kernel/tracing && echo mounted || echo unmounted)
 	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux" ATTACH=tracepoint NO_RELEASE=1 \
 		held_test files 100 '^alloc_empty_file\+' '' 100

@@ -49,6 +49,7 @@ WORK=.output/bench
 READY_TIMEOUT=60
 QUIET_TIMEOUT=${QUIET_TIMEOUT:-120}
 STOP_TIMEOUT=120
+TRACEFS=/sys/kernel/tracing
 BENCH_COMM=kleak-bench
 NOMATCH_COMM=kleak-nomatch
 
@@ -64,6 +65,7 @@ tracer_pid=
 job_pid=
 tracer_conf=
 stats_saved=
+tracefs_mounted=
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -90,6 +92,10 @@ cleanup() {
 		sysctl -q -w kernel.bpf_stats_enabled="$stats_saved" >/dev/null
 		stats_saved=
 	fi
+	if [ -n "$tracefs_mounted" ]; then
+		umount -l "$TRACEFS" 2>/dev/null
+		tracefs_mounted=
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -101,6 +107,17 @@ if [ ! -x "$CHURN" ] || [ tools/bench/churn.c -nt "$CHURN" ]; then
 	${CC:-cc} -g -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		-Wmissing-prototypes -Wundef -Wformat-security -Wno-unused-parameter \
 		-D_GNU_SOURCE tools/bench/churn.c -o "$CHURN" || die "failed to build $CHURN"
+fi
+
+# memleak's and bpftrace's classic kmem tracepoints need tracefs, which a
+# fresh machine often has unmounted (kleak mounts it itself for its own
+# tracepoint set, the peers do not): mounted for the run, unmounted on exit.
+if [ ! -d "$TRACEFS/events/kmem" ] && [ ! -d /sys/kernel/debug/tracing/events/kmem ]; then
+	if mount -t tracefs nodev "$TRACEFS"; then
+		tracefs_mounted=1
+	else
+		log "cannot mount tracefs on $TRACEFS: memleak and bpftrace will not attach"
+	fi
 fi
 
 # --- configurations -------------------------------------------------------
@@ -130,13 +147,32 @@ label[kleak_v]=${label[kleak]}
 ready[kleak_v]=${ready[kleak]}
 kleak_configs=(kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd)
 
+# The compat program set (kernels without BPF atomics or task storage),
+# forced on this kernel. Named outside kleak* so that each is preflighted on
+# its own: a kernel may lack what compat needs while the default set runs.
+label[compat]="kleak compat set (no filter, full stacks)"
+label[compat_nomatch]="kleak compat set -c $NOMATCH_COMM (filter misses)"
+label[compat_comm]="kleak compat set -c $BENCH_COMM (filter matches)"
+compat_configs=(compat compat_nomatch compat_comm)
+for c in "${compat_configs[@]}"; do
+	ready[$c]="^kleak: tracing"
+	configs+=("$c")
+done
+# the default rows measure the set kleak picks
+unset KLEAK_PROGRAMS
+
 if ! dpkg -s libbpf-tools >/dev/null 2>&1; then
 	apt_install libbpf-tools || log "could not install libbpf-tools"
 fi
 libbpf_tools_ver=$(dpkg-query -W -f '${Version}' libbpf-tools 2>/dev/null)
 deb_memleak=$(dpkg -L libbpf-tools 2>/dev/null | grep -E '/s?bin/memleak$' | head -n 1)
+# libbpf-tools memleak's start line: "Tracing outstanding memory allocs...
+# Hit Ctrl-C to end" up to BCC 0.33, "Attaching to kernel allocators, Ctrl+C
+# to quit." (memleak.py's) since 0.34. It runs under stdbuf -oL: its stdout
+# into a file is block-buffered, and the line would come only at exit.
+MEMLEAK_READY="^(Tracing outstanding memory allocs|Attaching to kernel allocators)"
 label[memleak_deb]="memleak (Debian libbpf-tools ${libbpf_tools_ver:-not installed})"
-ready[memleak_deb]="^Tracing outstanding memory allocs"
+ready[memleak_deb]=$MEMLEAK_READY
 if [ -n "$deb_memleak" ]; then
 	configs+=(memleak_deb)
 elif [ -n "$libbpf_tools_ver" ]; then
@@ -146,7 +182,7 @@ else
 fi
 
 label[memleak_local]="memleak (MEMLEAK=${MEMLEAK:-unset})"
-ready[memleak_local]="^Tracing outstanding memory allocs"
+ready[memleak_local]=$MEMLEAK_READY
 if [ -n "$MEMLEAK" ]; then
 	if [ -x "$MEMLEAK" ]; then
 		configs+=(memleak_local)
@@ -179,8 +215,11 @@ tracer_cmd() {
 	kleak_comm) cmd=("$KLEAK" -c "$BENCH_COMM") ;;
 	kleak_s16) cmd=("$KLEAK" -s 16) ;;
 	kleak_cmd) cmd=("$KLEAK" --linger 0 -- sleep 3600) ;;
-	memleak_deb) cmd=("$deb_memleak" 3600) ;;
-	memleak_local) cmd=("$MEMLEAK" 3600) ;;
+	compat) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK") ;;
+	compat_nomatch) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK" -c "$NOMATCH_COMM") ;;
+	compat_comm) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK" -c "$BENCH_COMM") ;;
+	memleak_deb) cmd=(stdbuf -oL "$deb_memleak" 3600) ;;
+	memleak_local) cmd=(stdbuf -oL "$MEMLEAK" 3600) ;;
 	bpftrace) cmd=(env BPFTRACE_MAP_KEYS_MAX="$BT_MAP_KEYS" bpftrace -e "$BPFTRACE_PROG") ;;
 	*) return 1 ;;
 	esac
@@ -404,10 +443,11 @@ for conf in "${configs[@]}"; do
 		prog_stats "${ids[@]}" >"$WORK/before-$conf-$w"
 		"$CHURN" "$w" "$COST_SECONDS" >/dev/null || die "$CHURN $w failed"
 		prog_stats "${ids[@]}" >"$WORK/after-$conf-$w"
-		# delta per program; the hook from the name (bpftrace's are the event names)
+		# delta per program; the hook from the name (bpftrace's are the event
+		# names, memleak's have a memleak__ prefix)
 		join <(sort -k1,1 "$WORK/before-$conf-$w") <(sort -k1,1 "$WORK/after-$conf-$w") |
 			awk -v conf="$conf" -v w="$w" '
-			{ hook = "other" }
+			{ hook = "other"; sub(/^memleak__/, "", $2) }
 			$2 ~ /^kmem_cache_a/ { hook = "kmem_cache_alloc" }
 			$2 ~ /^kmem_cache_f/ { hook = "kmem_cache_free" }
 			$2 ~ /^kmalloc/ { hook = "kmalloc" }
@@ -520,7 +560,7 @@ table() {
 	done
 }
 
-all_configs=(untraced floor "${kleak_configs[@]}" memleak_deb)
+all_configs=(untraced floor "${kleak_configs[@]}" "${compat_configs[@]}" memleak_deb)
 [ -n "$MEMLEAK" ] && all_configs+=(memleak_local)
 all_configs+=(bpftrace)
 nw=$(wc -w <<<"$WORKLOADS")
