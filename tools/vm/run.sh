@@ -3,9 +3,11 @@
 #
 # Boot a Debian kernel under QEMU, run one command as root, power off.
 #
-#   run.sh [-p PACKAGE | -k KVER] [-o DIR] [-t SECONDS] [-a auto|kvm|tcg] -- CMD [ARG]...
+#   run.sh [-p [SUITE:]PACKAGE | -k KVER] [-o DIR] [-t SECONDS] [-a auto|kvm|tcg] -- CMD [ARG]...
 #
-#   -p PACKAGE  kernel image or meta-package (default linux-image-amd64)
+#   -p PACKAGE  kernel image or meta-package (default linux-image-amd64), or
+#               SUITE:PACKAGE from another Debian release
+#               (bullseye:linux-image-amd64; see fetch-kernel.sh)
 #   -k KVER     a kernel release already unpacked by fetch-kernel.sh
 #   -o DIR      job folder, /job in the guest: keeps console.log, rc and any
 #               file CMD writes there (default: a new folder in the cache)

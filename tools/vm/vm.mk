@@ -1,21 +1,28 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Tests on other kernels under QEMU, included from the top Makefile.
 #
-#   make vmtest            tests/run.sh on the host kernel, Debian's 6.1
+#   make vmtest            tests/run.sh on the host kernel, Debian 11's 5.10
+#                          (bullseye:linux-image-amd64), Debian 12's 6.1
 #                          (linux-image-amd64) and 6.12 (linux-image-6.12-amd64)
 #   make scenario-rdma     RDMA against TCP allocation paths in the 6.1 guest
+#                          (KLEAK_VM_KERNEL=bullseye:linux-image-amd64 for 5.10)
 #
 # Knobs: KLEAK_VM_KERNELS (meta- or image packages for vmtest), KLEAK_VM_KERNEL
 # (scenario-rdma), KLEAK_VM_SUITE, KLEAK_VM_TIMEOUT, KLEAK_VM_ACCEL
-# (auto|kvm|tcg), KLEAK_VM_CACHE (downloads, unpacked kernels, initramfs and
-# results; never inside the repository).
+# (auto|kvm|tcg), KLEAK_VM_CACHE (downloads, unpacked kernels, initramfs,
+# results and the apt lists of other suites; never inside the repository).
+# A package is taken from the machine's apt sources; SUITE:PACKAGE from
+# another Debian release on the same mirror, resolved with an apt
+# configuration of the project's own (tools/vm/fetch-kernel.sh).
 
 KLEAK_VM_CACHE ?= /var/tmp/kleak-vm
-KLEAK_VM_KERNELS ?= linux-image-amd64 linux-image-6.12-amd64
+KLEAK_VM_KERNELS ?= bullseye:linux-image-amd64 linux-image-amd64 linux-image-6.12-amd64
 KLEAK_VM_KERNEL ?= linux-image-amd64
 export KLEAK_VM_CACHE
 
+# debian-archive-keyring: the keys that other suites' lists are checked against
 VM_DEB_PACKAGES := qemu-system-x86 busybox-static kmod cpio xz-utils zstd iproute2 \
+	debian-archive-keyring \
 	rdma-core ibverbs-providers ibverbs-utils rdmacm-utils perftest qperf iperf3
 
 # apt-get update only when something is missing or the lists do not know the

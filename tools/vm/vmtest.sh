@@ -3,7 +3,10 @@
 #
 # Run kleak's test suite on the host kernel and inside Debian kernels.
 #
-#   vmtest.sh [PACKAGE]...     (default: linux-image-amd64 linux-image-6.12-amd64)
+#   vmtest.sh [[SUITE:]PACKAGE]...
+#
+# Default: bullseye:linux-image-amd64 linux-image-amd64 linux-image-6.12-amd64
+# (5.10, 6.1 and 6.12; see tools/vm/fetch-kernel.sh for SUITE:).
 #
 # Expects kleak and the test prerequisites to be built already (make vmtest
 # does that). For each kernel prints the release and the suite's
@@ -25,7 +28,7 @@ LIMIT=${KLEAK_VM_TIMEOUT:-900}
 
 die() { echo "vmtest: $*" >&2; exit 2; }
 
-[ $# -gt 0 ] || set -- linux-image-amd64 linux-image-6.12-amd64
+[ $# -gt 0 ] || set -- bullseye:linux-image-amd64 linux-image-amd64 linux-image-6.12-amd64
 cd "$ROOT"
 [ -x "${SUITE%% *}" ] || die "${SUITE%% *}: not found or not executable"
 [ "$(id -u)" = 0 ] || die "must run as root (BPF on the host, qemu's 9p root share)"
