@@ -3,17 +3,21 @@
  * Comparison of two runs ("kleak diff A B"): outstanding allocations per
  * allocation site and per cache, B minus A.
  *
- * Sites are matched by cache name and call stack as function names: each
- * frame "func+0x1a [mod]" becomes "func [mod]", an unresolved frame becomes
- * "?", and a site whose stack was not captured has the single frame
- * "[stack not captured]". Stack ids, addresses and offsets never take part,
- * so runs from different boots, KASLR slides and hosts compare. Sites of one
- * run that fall on the same key are summed. The figures compared are the
- * kernel's outstanding totals of a site (count and bytes).
+ * Sites are matched by cache and call stack, each frame by the name
+ * diff__frame_key() gives it: stack ids, addresses and offsets never take
+ * part, so runs from other boots, KASLR slides and hosts compare, and the
+ * names a kernel version gives its allocator entry points do not matter.
+ * Sites of one run on the same key are summed. When the two runs' kernels
+ * differ, stacks that differ only by frames one kernel inlined, split or
+ * renamed are matched too, and so is a path whose cache one kernel names
+ * otherwise (slab merging, another kmalloc size class) when it is the only
+ * candidate on both sides; such rows are marked "similar" (the rule is in
+ * diff.c, above match_across_kernels()).
  */
 #ifndef __KLEAK_DIFF_H
 #define __KLEAK_DIFF_H
 
+#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <linux/types.h>
@@ -24,16 +28,42 @@ struct diff_opts {
 	const char *name_b;
 	__s64 min_delta;	/* bytes, absolute: smaller differences are not shown */
 	size_t top;		/* sites shown at most; 0 = all */
+	/*
+	 * 0: compare the kernel's outstanding totals of each site; above 0:
+	 * only the allocations at least this old, from the sites' ages
+	 */
+	__u64 older_ms;
+	const char *cache;	/* only sites in this cache; NULL: all */
+	__u64 min_size;		/* only sites of objects of min_size.. */
+	__u64 max_size;		/* ..max_size bytes; 0: no upper limit */
+	/* sites with a frame matching it are left out, and counted; NULL: none */
+	const regex_t *exclude;
+	bool no_caches;		/* leave out the per-cache table */
 	bool json;
 };
 
 /*
  * Prints the comparison of a and b to out, as text or JSON. min_delta applies
- * to sites and caches, top to sites only. Everything is computed before the
+ * to sites and caches, top to sites only; the other filters apply to the
+ * sites of both runs before they are matched. Counts of a run sampled with
+ * --sample-rate are scaled to estimates. Everything is computed before the
  * first byte is printed, so an error leaves out untouched. Returns 0, or
  * -errno after one pr_err() line.
  */
 int diff__print(const struct model *a, const struct model *b, const struct diff_opts *o,
 		FILE *out);
+
+/*
+ * The name a frame is matched by: "func+0x1a/0x80 [mod]" becomes
+ * "func [mod]" without compiler suffixes (".isra.0", ".constprop.0",
+ * ".cold", ...) or "_noprof"; every entry point of the slab allocator
+ * (kmalloc, __kmalloc_node_track_caller_noprof, kmem_cache_alloc_lru,
+ * kmalloc_trace, kvmalloc_node, ...) becomes the one name DIFF_ALLOCATOR;
+ * NULL (unresolved) becomes "?". Returns a string to free(), or NULL with
+ * errno set.
+ */
+char *diff__frame_key(const char *sym);
+
+#define DIFF_ALLOCATOR "<slab allocator>"
 
 #endif /* __KLEAK_DIFF_H */

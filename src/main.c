@@ -15,16 +15,22 @@
 #include "report.h"
 #include "run.h"
 
-/* --exclude: known noise leaves the model before anything reads it. */
+/*
+ * --exclude for a report: known noise leaves the model before anything reads
+ * it. Only sites go; the run's counters stay, so the footer still says what
+ * the run lost. The count is of the run's sites, named as such: the report's
+ * header counts only the sites left that pass its own filters.
+ */
 static void exclude_sites(const struct env *env, struct model *m, const char *what)
 {
-	size_t n;
+	size_t n_all = m->n_sites, n;
 
 	if (!env->exclude)
 		return;
 	n = model__drop_sites(m, &env->exclude_re);
 	if (n)
-		pr_info("%s: left out %zu sites with a frame matching '%s'", what, n, env->exclude);
+		pr_info("%s: --exclude '%s' left out %zu of the run's %zu sites", what,
+			env->exclude, n, n_all);
 }
 
 static int cmd_report(const struct env *env)
@@ -49,6 +55,11 @@ static int cmd_report(const struct env *env)
 	return err ? 1 : 0;
 }
 
+/*
+ * Every report option that means something for two runs applies to both;
+ * --exclude is applied by the diff itself, which counts what it left out of
+ * each run on the same terms as the sites it shows.
+ */
 static int cmd_diff(const struct env *env)
 {
 	struct diff_opts o = {
@@ -56,16 +67,19 @@ static int cmd_diff(const struct env *env)
 		.name_b = env->files[1],
 		.min_delta = env->min_delta,
 		.top = env->top,
+		.older_ms = env->older_set ? env->older_ms : 0,
+		.cache = env->cache,
+		.min_size = env->min_size,
+		.max_size = env->max_size == ~0ULL ? 0 : env->max_size,
+		.exclude = env->exclude ? &env->exclude_re : NULL,
+		.no_caches = env->no_caches,
 		.json = env->json,
 	};
 	struct model *a = NULL, *b = NULL;
 	int err = 1;
 
-	if (!record__read(env->files[0], &a) && !record__read(env->files[1], &b)) {
-		exclude_sites(env, a, env->files[0]);
-		exclude_sites(env, b, env->files[1]);
+	if (!record__read(env->files[0], &a) && !record__read(env->files[1], &b))
 		err = diff__print(a, b, &o, stdout) ? 1 : 0;
-	}
 	model__free(a);
 	model__free(b);
 	return err;

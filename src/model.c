@@ -23,7 +23,7 @@ static void site_free(struct model_site *s)
 
 void model__free(struct model *m)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!m)
 		return;
@@ -31,6 +31,12 @@ void model__free(struct model *m)
 		site_free(&m->sites[i]);
 	free(m->sites);
 	free(m->slabs);
+	for (i = 0; i < m->n_merged; i++) {
+		for (j = 0; j < m->merged[i].n_aliases; j++)
+			free(m->merged[i].aliases[j]);
+		free(m->merged[i].aliases);
+	}
+	free(m->merged);
 	free(m->meta.version);
 	free(m->meta.kernel);
 	free(m->meta.hostname);
@@ -38,6 +44,8 @@ void model__free(struct model *m)
 	free(m->meta.cmdline);
 	free(m->meta.filters);
 	free(m->meta.attach);
+	free(m->meta.exclude);
+	free(m->meta.cache);
 	free(m);
 }
 
@@ -67,6 +75,55 @@ struct model_site *model__add_site(struct model *m)
 struct model_slab *model__add_slab(struct model *m)
 {
 	return append((void **)&m->slabs, &m->n_slabs, sizeof(struct model_slab));
+}
+
+struct model_merged *model__add_merged(struct model *m, const char *name)
+{
+	struct model_merged *g;
+
+	if (strlen(name) >= sizeof(g->name)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	g = append((void **)&m->merged, &m->n_merged, sizeof(struct model_merged));
+	if (g)
+		strcpy(g->name, name);
+	return g;
+}
+
+int model_merged__add_alias(struct model_merged *g, const char *alias)
+{
+	char **grown, *copy;
+	size_t i;
+	int c = 1;
+
+	for (i = 0; i < g->n_aliases && (c = strcmp(g->aliases[i], alias)) < 0; i++)
+		;
+	if (!c)
+		return -EEXIST;
+	copy = strdup(alias);
+	grown = realloc(g->aliases, (g->n_aliases + 1) * sizeof(*grown));
+	if (!copy || !grown) {
+		free(copy);
+		if (grown)
+			g->aliases = grown;
+		return -ENOMEM;
+	}
+	g->aliases = grown;
+	memmove(&grown[i + 1], &grown[i], (g->n_aliases - i) * sizeof(*grown));
+	grown[i] = copy;
+	g->n_aliases++;
+	return 0;
+}
+
+const struct model_merged *model__merged_of(const struct model *m, const char *cache)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_merged; i++)
+		if (m->merged[i].n_aliases && !strcmp(m->merged[i].name, cache))
+			return &m->merged[i];
+	return NULL;
 }
 
 static bool site_matches(const struct model_site *s, const regex_t *re)
@@ -108,6 +165,31 @@ size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms)
 			hi = mid;
 	}
 	return lo;
+}
+
+bool model_site__frees_unseen(const struct model_site *s)
+{
+	__u64 ended, matched;
+
+	if (!s->retired)
+		return false;
+	/* allocations no longer outstanding: a matched free or a dropped record */
+	if (s->count <= 0)
+		ended = s->allocs;
+	else
+		ended = (__u64)s->count < s->allocs ? s->allocs - s->count : 0;
+	matched = ended > s->retired ? ended - s->retired : 0;
+	return s->retired > matched && s->retired >= (s->allocs + 3) / 4;
+}
+
+__u64 model__alloc_events_left_out(const struct model *m)
+{
+	const __u64 *st = m->stats;
+	__u64 known = st[STAT_ALLOCS] + st[STAT_SAMPLED_OUT] + st[STAT_ALLOC_MAP_FULL] +
+		      st[STAT_ALLOC_MAP_BUSY] + st[STAT_SITE_MAP_FULL];
+
+	/* per-CPU counters read one after another can be one event apart: never wrap */
+	return st[STAT_ALLOC_EVENTS] > known ? st[STAT_ALLOC_EVENTS] - known : 0;
 }
 
 const char *model__stack_err_str(int err)

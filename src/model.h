@@ -74,6 +74,19 @@ struct model_slab {
 	__s64 active_end;
 };
 
+/*
+ * A merged slab cache: one struct kmem_cache created under several names.
+ * The tracepoints and /proc/slabinfo name it by whichever name created it
+ * first (name); the others are its aliases, so a site "in ftrace_event_field"
+ * may hold damon_region objects. Kept in the model, so a saved run names them
+ * too: only caches some site of the run is in.
+ */
+struct model_merged {
+	char name[KLEAK_CACHE_NAME_LEN];
+	size_t n_aliases;
+	char **aliases;		/* sorted, name itself not among them */
+};
+
 struct model_meta {
 	char *version;
 	char *kernel;
@@ -86,6 +99,17 @@ struct model_meta {
 	__u64 end_s;
 	__u32 sample_rate;
 	__u64 interval_s;	/* 0 outside interval mode */
+	/*
+	 * How the run's report was printed, so that a saved run prints as it did
+	 * live (saved-run format 2). report_saved is false where the file did
+	 * not keep them (format 1): the command line or the defaults decide.
+	 */
+	bool report_saved;
+	__u64 older_ms;
+	__u64 top;		/* 0: every site */
+	bool caches;		/* the per-cache summary was shown */
+	char *exclude;		/* --exclude REGEX, NULL: none */
+	char *cache;		/* --cache NAME the run was traced with, NULL: none */
 };
 
 struct model {
@@ -94,6 +118,8 @@ struct model {
 	struct model_site *sites;
 	size_t n_slabs;
 	struct model_slab *slabs;
+	size_t n_merged;
+	struct model_merged *merged;
 	__u64 stats[STAT_MAX];
 	__u64 recursion_misses;
 	/* frames kallsyms could not resolve, over all sites */
@@ -107,6 +133,12 @@ void model__free(struct model *m);
 /* Appends a zeroed site; returns it, or NULL with errno set. */
 struct model_site *model__add_site(struct model *m);
 struct model_slab *model__add_slab(struct model *m);
+/* Appends a merged cache without aliases; returns it, or NULL with errno set. */
+struct model_merged *model__add_merged(struct model *m, const char *name);
+/* Adds a copy of alias, kept sorted; 0, -EEXIST for one already there, or -ENOMEM. */
+int model_merged__add_alias(struct model_merged *g, const char *alias);
+/* The merged cache named cache (as a site names it), or NULL for a cache of its own. */
+const struct model_merged *model__merged_of(const struct model *m, const char *cache);
 
 /*
  * Removes the sites with a symbolized frame matching re (--exclude: known
@@ -114,8 +146,26 @@ struct model_slab *model__add_slab(struct model *m);
  */
 size_t model__drop_sites(struct model *m, const regex_t *re);
 
-/* Outstanding allocations of a site at least min_age_ms old, and their bytes. */
+/* Outstanding allocations of a site at least min_age_ms old. */
 size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms);
+
+/*
+ * Whether most of the site's frees go unseen: its records were dropped
+ * because their address was allocated again (the free took a bulk path
+ * without a kmem event, such as kmem_cache_free_bulk() for maple tree nodes)
+ * more often than a free was matched, and for at least one in four of its
+ * allocations. Its outstanding objects are then mostly freed ones whose
+ * address has not come round again: not a leak signal.
+ */
+bool model_site__frees_unseen(const struct model_site *s);
+
+/*
+ * Allocation events the BPF programs counted but neither recorded, sampled
+ * out nor lost for a counted reason: those the filters left out, failed
+ * (NULL) allocations and kleak's own. BPF does not count them one by one
+ * (the filter-miss path stays one compare), so they are the remainder.
+ */
+__u64 model__alloc_events_left_out(const struct model *m);
 
 /* How a stack_err is shown: -ENOMEM stacks map full, else the walk failed. */
 const char *model__stack_err_str(int err);

@@ -28,28 +28,69 @@
 #define DEFAULT_STACK_DEPTH	64
 
 const char *argp_program_version = "kleak " KLEAK_VERSION;
-const char *argp_program_bug_address = "<kleak@localhost>";
+/* argp prints "Report bugs to %s.": kleak has no mail address */
+const char *argp_program_bug_address = "the project's issue tracker";
 
-static const char doc[] =
-"Show which kernel code paths hold slab memory that was allocated and not freed.\n"
+/* Every line under 80 columns, so argp never wraps one. */
+static const char trace_doc[] =
+"Which kernel code paths hold slab memory that was allocated and not freed.\n"
 "\n"
 "USAGE: kleak [OPTION...] [INTERVAL [COUNT]] [-- COMMAND [ARG...]]\n"
-"       kleak report [OPTION...] FILE\n"
-"       kleak diff [OPTION...] FILE_A FILE_B\n"
+"       kleak report [OPTION...] FILE          (see kleak report --help)\n"
+"       kleak diff [OPTION...] FILE_A FILE_B   (see kleak diff --help)\n"
 "       kleak features [--format json]\n"
 "\n"
 "Allocations are filtered (process, cgroup, comm, cache, size) when they are\n"
-"made; frees are matched whoever does them. Ctrl-C, SIGTERM, the end of COUNT\n"
+"made; frees are matched whoever does them. -c and -p name the allocating\n"
+"task: a process's own task_struct, and what else fork allocates for it\n"
+"(copy_process), is allocated by its parent, so trace the parent, or run the\n"
+"command under kleak (-- COMMAND). Ctrl-C, SIGTERM, the end of COUNT\n"
 "intervals or of --duration print the final report; SIGUSR1 prints one now.\n"
 "\n"
 "EXAMPLES:\n"
 "  kleak --duration 10              # one-shot: trace 10 s, print, exit\n"
-"  kleak -c beegfs-ctl 5            # allocations by beegfs-ctl, report every 5 s\n"
-"  kleak --cache task_struct -p 42  # task_structs allocated by process 42\n"
+"  kleak -c beegfs-ctl 5            # by beegfs-ctl, a report every 5 s\n"
+"  kleak --cache task_struct -p 42  # the task_structs process 42 allocates\n"
 "  kleak -w rdma.run -- beegfs-ctl --migrate ...  # a command and its children\n"
 "  kleak diff tcp.run rdma.run      # which stacks hold more in one run\n"
 "  kleak report --top 3 rdma.run    # print a saved run again\n"
-"  kleak features                   # what this kernel offers, which programs load\n";
+"  kleak features                   # the kernel's BPF features, the programs\n"
+"\v"
+"Exit status: 0, 1 when kleak fails, 64 for a bad option. With -- COMMAND,\n"
+"as env(1) and timeout(1): the command's status (128+N if signal N ended\n"
+"it), 125 when kleak fails, 126 when COMMAND cannot run, 127 if not found.";
+
+static const char report_doc[] =
+"Print a saved run (kleak -w FILE) again, as it printed live: with the\n"
+"--older, --top and per-cache summary it was printed with, unless options\n"
+"given here say otherwise. Runs saved by kleak before format version 2 did\n"
+"not keep them: there the defaults apply (--older 6, --top 10).\n"
+"\n"
+"EXAMPLES:\n"
+"  kleak report rdma.run                     # as it printed live\n"
+"  kleak report -o 0 -T 0 rdma.run           # every site, of any age\n"
+"  kleak report --cache TCP --format json rdma.run"
+"\v"
+"Exit status: 0, 1 when the file cannot be read, 64 for a bad option.";
+
+static const char diff_doc[] =
+"Compare two saved runs (kleak -w FILE): outstanding objects and bytes per\n"
+"allocation site and per cache, B minus A. Sites match by cache and by\n"
+"their call stacks' function names, so runs of other boots and hosts\n"
+"compare. Runs of different kernels also match stacks that differ only by\n"
+"frames one kernel inlines or renames, marked \"similar\".\n"
+"\n"
+"EXAMPLES:\n"
+"  kleak diff tcp.run rdma.run                # the 10 largest changes\n"
+"  kleak diff -T 0 --min-delta 4096 a.run b.run"
+"\v"
+"Exit status: 0, 1 when a file cannot be read, 64 for a bad option.";
+
+static const char features_doc[] =
+"Print what the running kernel offers kleak, each probed feature, and the\n"
+"program set kleak would load and what it gives up; attaches nothing.\n"
+"\v"
+"Exit status: 0, 1 when the kernel can load no program set.";
 
 enum {
 	OPT_CACHE = 1000,
@@ -65,19 +106,32 @@ enum {
 	OPT_FORMAT,
 	OPT_MIN_DELTA,
 	OPT_NO_CACHES,
+	OPT_CACHES,
 	OPT_USAGE,
 	OPT_EXCLUDE,
 	OPT_STACK_CACHE,
 };
 
-static const struct argp_option options[] = {
+/* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
+#define HELP_OPTIONS									\
+	{ "help", 'h', NULL, 0, "Give this help list", -1 },				\
+	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },		\
+	{ "version", 'V', NULL, 0, "Print program version", -1 }
+
+static const struct argp_option trace_options[] = {
 	{ NULL, 0, NULL, 0, "What to trace (allocations only; frees always match):", 1 },
-	{ "comm", 'c', "NAME", 0, "Allocations by tasks named NAME (exact)", 1 },
-	{ "pid", 'p', "PID", 0, "Allocations by process PID and its threads", 1 },
+	{ "comm", 'c', "NAME", 0,
+	  "Allocations by tasks named NAME: the kernel's\n"
+	  "comm, at most 15 bytes (ps -o comm), not argv[0];\n"
+	  "a process's own task_struct is its parent's", 1 },
+	{ "pid", 'p', "PID", 0,
+	  "Allocations by process PID and its threads;\n"
+	  "its own task_struct is its parent's", 1 },
 	{ "follow", OPT_FOLLOW, NULL, 0, "With --pid: also children forked after attach", 1 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Allocations by tasks in cgroup v2 PATH or below", 1 },
 	{ "cache", OPT_CACHE, "NAME", 0,
-	  "Objects of slab cache NAME (aliases of a merged cache resolved)", 1 },
+	  "Objects of slab cache NAME (the alias of a merged\n"
+	  "cache names that cache)", 1 },
 	{ "min-size", 'z', "BYTES", 0, "Objects of at least BYTES", 1 },
 	{ "max-size", 'Z', "BYTES", 0, "Objects of at most BYTES", 1 },
 	{ "sample-rate", 's', "N", 0,
@@ -86,34 +140,85 @@ static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "When to report:", 2 },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds", 2 },
 	{ "linger", OPT_LINGER, "SEC", 0,
-	  "After COMMAND exits, wait SEC for deferred frees (default 6)", 2 },
-	{ "trace", 't', NULL, 0, "Print every recorded allocation and its free as it happens", 2 },
-	{ "write", 'w', "FILE", 0, "Save the final report as a run file (see kleak report/diff)", 2 },
+	  "After COMMAND exits, wait SEC for deferred frees\n(default: 6)", 2 },
+	{ "trace", 't', NULL, 0, "Print each recorded allocation and its free, live", 2 },
+	{ "write", 'w', "FILE", 0, "Save the run in FILE, for kleak report and diff", 2 },
 
 	{ NULL, 0, NULL, 0, "What the report shows:", 3 },
-	{ "older", 'o', "SEC", 0, "Only allocations at least SEC old (default 6; 0 with COMMAND)", 3 },
-	{ "top", 'T', "N", 0, "Show the N sites holding the most (default 10, 0: all)", 3 },
+	{ "older", 'o', "SEC", 0,
+	  "Only allocations at least SEC old\n(default: 6, at most INTERVAL; 0 with COMMAND)",
+	  3 },
+	{ "top", 'T', "N", 0, "The N sites holding most (default: 10; 0: all)", 3 },
 	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 3 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 3 },
-	{ "min-delta", OPT_MIN_DELTA, "BYTES", 0, "diff: leave out changes smaller than BYTES", 3 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 3 },
 
 	{ NULL, 0, NULL, 0, "Sizing and kernel access:", 4 },
-	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0, "Outstanding allocations tracked (default 524288)", 4 },
-	{ "max-sites", OPT_MAX_SITES, "N", 0, "Distinct stack+cache sites (default 65536)", 4 },
-	{ "stack-entries", OPT_STACK_ENTRIES, "N", 0, "Stack map entries (default 32768)", 4 },
-	{ "stack-depth", OPT_STACK_DEPTH, "N", 0, "Frames kept per stack (default 64, max 127)", 4 },
+	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0,
+	  "Outstanding allocations tracked (default: 524288)", 4 },
+	{ "max-sites", OPT_MAX_SITES, "N", 0, "Distinct stack+cache sites (default: 65536)", 4 },
+	{ "stack-entries", OPT_STACK_ENTRIES, "N", 0, "Stack map entries (default: 32768)", 4 },
+	{ "stack-depth", OPT_STACK_DEPTH, "N", 0,
+	  "Frames kept per stack (default: 64, at most 127)", 4 },
 	{ "stack-cache", OPT_STACK_CACHE, "MODE", 0,
-	  "on (default): skip the stack walk where a verified template holds; off; check: "
-	  "walk anyway and count templates that disagree", 4 },
-	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF for kernels without /sys/kernel/btf/vmlinux", 4 },
+	  "on (default): skip the stack walk where a verified template holds; off; "
+	  "check: walk anyway, count templates that disagree", 4 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not", 4 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf and sizing details", 4 },
-	/* ours, not argp's: ARGP_NO_ERRS keeps argp's own --help from exiting */
-	{ "help", 'h', NULL, 0, "Give this help list", -1 },
-	{ "usage", OPT_USAGE, NULL, 0, "Give a short usage message", -1 },
-	{ "version", 'V', NULL, 0, "Print program version", -1 },
+	HELP_OPTIONS,
 	{},
+};
+
+static const struct argp_option report_options[] = {
+	{ NULL, 0, NULL, 0, "What the report shows (default: as the run printed it):", 1 },
+	{ "older", 'o', "SEC", 0, "Only allocations at least SEC old", 1 },
+	{ "top", 'T', "N", 0, "The N sites holding the most (0: all)", 1 },
+	{ "cache", OPT_CACHE, "NAME", 0, "Only sites in slab cache NAME", 1 },
+	{ "min-size", 'z', "BYTES", 0, "Only objects of at least BYTES", 1 },
+	{ "max-size", 'Z', "BYTES", 0, "Only objects of at most BYTES", 1 },
+	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
+	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 1 },
+	{ "caches", OPT_CACHES, NULL, 0, "Show the per-cache summary", 1 },
+	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
+	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 1 },
+	{ "verbose", 'v', NULL, 0, "Print details", 1 },
+	HELP_OPTIONS,
+	{},
+};
+
+static const struct argp_option diff_options[] = {
+	{ NULL, 0, NULL, 0, "What the comparison shows (each filter applies to both runs):", 1 },
+	{ "top", 'T', "N", 0, "The N largest changes (default: 10; 0: all)", 1 },
+	{ "min-delta", OPT_MIN_DELTA, "BYTES", 0, "Leave out changes smaller than BYTES", 1 },
+	{ "older", 'o', "SEC", 0,
+	  "Only allocations at least SEC old (default: every\noutstanding one)", 1 },
+	{ "cache", OPT_CACHE, "NAME", 0, "Only sites in slab cache NAME", 1 },
+	{ "min-size", 'z', "BYTES", 0, "Only objects of at least BYTES", 1 },
+	{ "max-size", 'Z', "BYTES", 0, "Only objects of at most BYTES", 1 },
+	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
+	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 1 },
+	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
+	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 1 },
+	{ "verbose", 'v', NULL, 0, "Print details", 1 },
+	HELP_OPTIONS,
+	{},
+};
+
+static const struct argp_option features_options[] = {
+	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 1 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not", 1 },
+	{ "verbose", 'v', NULL, 0, "Print what the probes say", 1 },
+	HELP_OPTIONS,
+	{},
+};
+
+/* How each command is named in its usage line and messages. */
+static const char *const cmd_names[] = {
+	[CMD_TRACE] = "kleak",
+	[CMD_REPORT] = "kleak report",
+	[CMD_DIFF] = "kleak diff",
+	[CMD_FEATURES] = "kleak features",
 };
 
 /*
@@ -216,9 +321,11 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'o':
 		env->older_ms = arg_u64("--older", arg, 0, 30 * 24 * 3600) * 1000;
+		env->older_set = true;
 		break;
 	case 'T':
 		env->top = arg_u64("--top", arg, 0, UINT_MAX);
+		env->top_set = true;
 		break;
 	case OPT_FORMAT:
 		if (!strcmp(arg, "json"))
@@ -228,7 +335,9 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 				     arg);
 		break;
 	case OPT_NO_CACHES:
-		env->no_caches = true;
+	case OPT_CACHES:
+		env->no_caches = key == OPT_NO_CACHES;
+		env->caches_set = true;
 		break;
 	case OPT_EXCLUDE: {
 		char msg[128];
@@ -276,10 +385,10 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		env->verbose = true;
 		break;
 	case 'h':
-		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, "kleak");
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, (char *)cmd_names[env->cmd]);
 		exit(0);
 	case OPT_USAGE:
-		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, "kleak");
+		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, (char *)cmd_names[env->cmd]);
 		exit(0);
 	case 'V':
 		printf("%s\n", argp_program_version);
@@ -303,8 +412,8 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		positional = 0;
 		break;
 	case ARGP_KEY_ERROR:
-		usage_error("bad option '%s': unknown, or missing its value (see kleak --help)",
-			    state->argv[state->next - 1]);
+		usage_error("bad option '%s': unknown, or missing its value (see %s --help)",
+			    state->argv[state->next - 1], cmd_names[env->cmd]);
 	case ARGP_KEY_END:
 		if (env->cmd == CMD_REPORT && positional != 1)
 			usage_error("report: expected one run FILE");
@@ -317,27 +426,57 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static char *join_args(int argc, char **argv)
+/* Whether a shell reads arg back unchanged without quotes: Python's shlex.quote() set. */
+static bool shell_safe(const char *arg)
 {
-	size_t len = 1;
-	char *s;
+	const char *p;
+
+	if (!*arg)
+		return false;
+	for (p = arg; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && !strchr("@%+=:,./-_", *p))
+			return false;
+	return true;
+}
+
+char *opts__join_args(int argc, char *const argv[])
+{
+	char *s = NULL;
+	size_t len = 0;
+	const char *p;
+	FILE *f;
 	int i;
 
-	for (i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	s = calloc(1, len);
-	if (!s)
+	f = open_memstream(&s, &len);
+	if (!f)
 		return NULL;
 	for (i = 0; i < argc; i++) {
 		if (i)
-			strcat(s, " ");
-		strcat(s, argv[i]);
+			fputc(' ', f);
+		if (shell_safe(argv[i])) {
+			fputs(argv[i], f);
+			continue;
+		}
+		/* nothing is special inside single quotes but the quote itself */
+		fputc('\'', f);
+		for (p = argv[i]; *p; p++) {
+			if (*p == '\'')
+				fputs("'\\''", f);
+			else
+				fputc(*p, f);
+		}
+		fputc('\'', f);
+	}
+	if (fclose(f)) {
+		free(s);
+		return NULL;
 	}
 	return s;
 }
 
 /* Cross-option checks, once, after everything is parsed. */
-static int validate(struct env *env, bool older_set)
+static int validate(struct env *env)
 {
 	bool tracing = env->cmd == CMD_TRACE;
 
@@ -362,42 +501,52 @@ static int validate(struct env *env, bool older_set)
 		pr_err("COUNT and --duration both end the run: give one");
 		return -EINVAL;
 	}
-	if (env->cmd == CMD_FEATURES &&
-	    (env->comm || env->pid || env->cgroup || env->command || env->trace || env->write_path ||
-	     env->sample_rate != 1 || env->interval_s || env->cache || env->exclude)) {
-		pr_err("features probes the kernel: it takes only --format, --btf and -v");
+	/* each command's own table refuses the other commands' options */
+	if (!tracing && env->command) {
+		pr_err("a command after -- is traced, and %s does not trace", cmd_names[env->cmd]);
 		return -EINVAL;
 	}
-	if (!tracing && (env->comm || env->pid || env->cgroup || env->command || env->trace ||
-			 env->write_path || env->sample_rate != 1 || env->interval_s)) {
-		pr_err("%s reads saved runs: tracing options do not apply",
-		       env->cmd == CMD_DIFF ? "diff" : "report");
-		return -EINVAL;
-	}
-	if (tracing && env->min_delta) {
-		pr_err("--min-delta applies to kleak diff only");
-		return -EINVAL;
-	}
-	if (!older_set && tracing && env->command)
+	if (!env->older_set && tracing && env->command)
 		env->older_ms = 0;
+	/* else every report of "kleak 5" would stay empty until the run is 6 s old */
+	if (!env->older_set && tracing && env->interval_s && env->interval_s * 1000 < env->older_ms)
+		env->older_ms = env->interval_s * 1000;
 	return 0;
 }
 
 int opts__parse(int argc, char **argv, struct env *env)
 {
-	static const struct argp argp = {
-		.options = options,
-		.parser = parse_arg,
-		.doc = doc,
+	static const struct argp argps[] = {
+		[CMD_TRACE] = {
+			.options = trace_options,
+			.parser = parse_arg,
+			.args_doc = "[INTERVAL [COUNT]] [-- COMMAND [ARG...]]",
+			.doc = trace_doc,
+		},
+		[CMD_REPORT] = {
+			.options = report_options,
+			.parser = parse_arg,
+			.args_doc = "FILE",
+			.doc = report_doc,
+		},
+		[CMD_DIFF] = {
+			.options = diff_options,
+			.parser = parse_arg,
+			.args_doc = "FILE_A FILE_B",
+			.doc = diff_doc,
+		},
+		[CMD_FEATURES] = {
+			.options = features_options,
+			.parser = parse_arg,
+			.doc = features_doc,
+		},
 	};
 	int i, dashdash = argc, first = 1;
-	bool older_set = false;
 	int err;
 
 	memset(env, 0, sizeof(*env));
 	env->max_size = ~0ULL;
 	env->sample_rate = 1;
-	env->older_ms = ~0ULL;
 	env->top = DEFAULT_TOP;
 	env->linger_s = DEFAULT_LINGER_S;
 	env->max_allocs = DEFAULT_MAX_ALLOCS;
@@ -426,7 +575,7 @@ int opts__parse(int argc, char **argv, struct env *env)
 		}
 		env->command = &argv[dashdash + 1];
 	}
-	env->cmdline = join_args(argc, argv);
+	env->cmdline = opts__join_args(argc, argv);
 	if (!env->cmdline)
 		return -ENOMEM;
 
@@ -435,16 +584,14 @@ int opts__parse(int argc, char **argv, struct env *env)
 		first = 2;
 		argv[1] = argv[0];
 	}
-	err = argp_parse(&argp, dashdash - first + 1, argv + first - 1, ARGP_NO_ERRS | ARGP_NO_HELP,
-			 NULL, env);
+	err = argp_parse(&argps[env->cmd], dashdash - first + 1, argv + first - 1,
+			 ARGP_NO_ERRS | ARGP_NO_HELP, NULL, env);
 	if (err)
 		return -EINVAL;
-	if (env->older_ms == ~0ULL)
+	if (!env->older_set)
 		env->older_ms = DEFAULT_OLDER_MS;
-	else
-		older_set = true;
 	log_verbose = env->verbose;
-	return validate(env, older_set);
+	return validate(env);
 }
 
 void opts__free(struct env *env)

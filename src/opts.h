@@ -51,6 +51,13 @@ struct env {
 	/* what the report shows */
 	__u64 older_ms;
 	__u64 top;		/* 0: all */
+	/*
+	 * Given on the command line: kleak report takes a saved run's own
+	 * --older, --top and per-cache summary only where these are false.
+	 */
+	bool older_set;
+	bool top_set;
+	bool caches_set;
 	__s64 min_delta;
 	const char *exclude;	/* --exclude, compiled into exclude_re */
 	regex_t exclude_re;
@@ -67,7 +74,7 @@ struct env {
 	const char *write_path;
 	const char *files[2];
 
-	/* the command line as typed, for the run's metadata */
+	/* the command line, quoted as a shell takes it, for the run's metadata */
 	char *cmdline;
 };
 
@@ -81,5 +88,14 @@ void opts__free(struct env *env);
 
 /* A one-line description of the active filters, for report headers. */
 char *opts__filters_str(const struct env *env);
+
+/*
+ * argv joined by single spaces, each argument quoted as a POSIX shell needs
+ * it to read the argument back unchanged: in single quotes where it holds
+ * anything but letters, digits and @%+=:,./-_ (or is empty), an embedded
+ * single quote written '\''. Returns a malloc'd string, or NULL with errno
+ * set.
+ */
+char *opts__join_args(int argc, char *const argv[]);
 
 #endif /* __KLEAK_OPTS_H */

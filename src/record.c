@@ -3,12 +3,17 @@
  * Saved-run files: struct model to and from the line-oriented format of
  * docs/record-format.md. Reading checks the whole file (header, end marker,
  * CRC32) before parsing a single record, so truncation and corruption are
- * reported as such and never as a confusing parse error.
+ * reported as such and never as a confusing parse error. Version 2 is
+ * written; version 1 is read as it was. Within version 2 a reader skips the
+ * line kinds and meta keys a newer writer added (extensions only add, see
+ * the format's Compatibility section) and refuses a file that requires a
+ * feature it does not know.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,10 +209,46 @@ static void put_site(struct rec_writer *w, const struct model_site *s)
 	put_values(w, "trend", s->trend, s->n_trend, true);
 }
 
+/*
+ * The report options, version 2; left out, as a group, for a model that does
+ * not know them (one read from a version 1 file).
+ */
+static void put_report_meta(struct rec_writer *w, const struct model_meta *mt)
+{
+	if (!mt->report_saved)
+		return;
+	putf(w, "meta older_ms %" PRIu64, (uint64_t)mt->older_ms);
+	end_line(w);
+	putf(w, "meta top %" PRIu64, (uint64_t)mt->top);
+	end_line(w);
+	putf(w, "meta caches %d", mt->caches ? 1 : 0);
+	end_line(w);
+	put_meta_str(w, "exclude", mt->exclude);
+	put_meta_str(w, "cache", mt->cache);
+}
+
+/* A merged cache and its aliases, at most RECORD_VALUES_PER_LINE a line. */
+static void put_merged(struct rec_writer *w, const struct model_merged *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_aliases; i++) {
+		if (i % RECORD_VALUES_PER_LINE == 0) {
+			if (i)
+				end_line(w);
+			put_raw(w, "merged", 6);
+			put_str(w, g->name);
+		}
+		put_str(w, g->aliases[i]);
+	}
+	if (g->n_aliases)
+		end_line(w);
+}
+
 /* What the reader would refuse is refused here, before anything is written. */
 static const char *check_model(const struct model *m)
 {
-	size_t i, ages = 0;
+	size_t i, ages = 0, aliases = 0;
 
 	if (m->n_sites > RECORD_MAX_SITES)
 		return "too many sites";
@@ -216,6 +257,21 @@ static const char *check_model(const struct model *m)
 	for (i = 0; i < m->n_slabs; i++)
 		if (strnlen(m->slabs[i].name, sizeof(m->slabs[i].name)) == sizeof(m->slabs[i].name))
 			return "unterminated slab cache name";
+	if (m->n_merged > RECORD_MAX_MERGED)
+		return "too many merged caches";
+	for (i = 0; i < m->n_merged; i++) {
+		const struct model_merged *g = &m->merged[i];
+		size_t j;
+
+		if (strnlen(g->name, sizeof(g->name)) == sizeof(g->name))
+			return "unterminated merged cache name";
+		aliases += g->n_aliases;
+		for (j = 0; j < g->n_aliases; j++)
+			if (!g->aliases[j])
+				return "merged cache alias missing";
+	}
+	if (aliases > RECORD_MAX_ALIASES)
+		return "more merged cache aliases than the format allows";
 	for (i = 0; i < m->n_sites; i++) {
 		const struct model_site *s = &m->sites[i];
 		size_t j;
@@ -265,6 +321,7 @@ static void put_model(struct rec_writer *w, const struct model *m)
 	end_line(w);
 	putf(w, "meta interval_s %" PRIu64, (uint64_t)mt->interval_s);
 	end_line(w);
+	put_report_meta(w, mt);
 	for (i = 0; i < STAT_MAX; i++) {
 		putf(w, "stat %s %" PRIu64, model__stat_name(i), (uint64_t)m->stats[i]);
 		end_line(w);
@@ -280,6 +337,8 @@ static void put_model(struct rec_writer *w, const struct model *m)
 		     (int64_t)m->slabs[i].active_end);
 		end_line(w);
 	}
+	for (i = 0; i < m->n_merged; i++)
+		put_merged(w, &m->merged[i]);
 	for (i = 0; i < m->n_sites && !w->err; i++)
 		put_site(w, &m->sites[i]);
 	/* the end line is outside its own checksum */
@@ -392,12 +451,19 @@ struct rec_reader {
 	size_t lineno;
 	char *tok[MAX_TOKENS];
 	int ntok;
+	bool too_many;		/* the line has more than MAX_TOKENS fields */
+	__u64 version;
 	size_t total_ages;
+	size_t total_aliases;
 	/* which meta keys and stats were seen, to refuse duplicates */
 	unsigned int meta_seen;
 	bool stat_seen[STAT_MAX];
 	bool misc_seen[2];
+	/* what a newer writer of this version added, skipped (see the format doc) */
 	size_t unknown_stats;
+	size_t unknown_meta;
+	size_t unknown_records;
+	char unknown_kinds[64];	/* the first of their kinds, for the warning */
 	/* the site whose ctx/comm/frame/ages/trend lines are being read */
 	struct model_site *site;
 	size_t site_line;
@@ -451,7 +517,11 @@ static int read_line(struct rec_reader *r)
 	return 1;
 }
 
-/* Splits r->line at single spaces; empty fields and control bytes are errors. */
+/*
+ * Splits r->line at single spaces; empty fields and control bytes are
+ * errors in any line. Past MAX_TOKENS fields only r->too_many is set: a line
+ * kind this reader does not know may have more, and is skipped whole.
+ */
 static int tokenize(struct rec_reader *r)
 {
 	char *p = r->line;
@@ -461,16 +531,20 @@ static int tokenize(struct rec_reader *r)
 		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
 			return bad_line(r, "control byte in record");
 	r->ntok = 0;
+	r->too_many = false;
 	for (;;) {
-		if (r->ntok == MAX_TOKENS)
-			return bad_line(r, "too many fields");
 		if (!*p || *p == ' ')
 			return bad_line(r, "empty field");
-		r->tok[r->ntok++] = p;
+		if (r->ntok < MAX_TOKENS)
+			r->tok[r->ntok++] = p;
+		else
+			r->too_many = true;
 		p = strchr(p, ' ');
 		if (!p)
 			return 0;
-		*p++ = '\0';
+		if (!r->too_many)
+			*p = '\0';
+		p++;
 	}
 }
 
@@ -594,50 +668,113 @@ static bool str_to_buf(char *s, char *buf, size_t n)
 	return true;
 }
 
-static const char *const meta_keys[] = {
-	"version", "kernel", "hostname", "boot_id", "cmdline", "filters", "attach",
-	"start_s", "end_s", "sample_rate", "interval_s",
+enum meta_type {
+	META_STR,
+	META_U64,
+	META_U32,
+	META_BOOL,
+};
+
+/* Every meta key this reader knows, and the version that added it. */
+static const struct meta_key {
+	const char *name;
+	enum meta_type type;
+	size_t off;		/* in struct model_meta */
+	unsigned int since;
+} meta_keys[] = {
+#define KEY(name, type, since) { #name, type, offsetof(struct model_meta, name), since }
+	KEY(version, META_STR, 1),
+	KEY(kernel, META_STR, 1),
+	KEY(hostname, META_STR, 1),
+	KEY(boot_id, META_STR, 1),
+	KEY(cmdline, META_STR, 1),
+	KEY(filters, META_STR, 1),
+	KEY(attach, META_STR, 1),
+	KEY(start_s, META_U64, 1),
+	KEY(end_s, META_U64, 1),
+	KEY(sample_rate, META_U32, 1),
+	KEY(interval_s, META_U64, 1),
+	/* the report options: all or none (none: a run read from version 1, saved again) */
+	KEY(older_ms, META_U64, 2),
+	KEY(top, META_U64, 2),
+	KEY(caches, META_BOOL, 2),
+	KEY(exclude, META_STR, 2),
+	KEY(cache, META_STR, 2),
+#undef KEY
 };
 
 #define N_META (sizeof(meta_keys) / sizeof(meta_keys[0]))
-#define N_META_STR 7
+/* meta_keys[REPORT_KEYS..N_META) are the report options */
+#define REPORT_KEYS 11
 
 static int parse_meta(struct rec_reader *r, struct model *m)
 {
-	char **strs[N_META_STR] = {
-		&m->meta.version, &m->meta.kernel, &m->meta.hostname, &m->meta.boot_id,
-		&m->meta.cmdline, &m->meta.filters, &m->meta.attach,
-	};
-	__u64 *nums[] = { &m->meta.start_s, &m->meta.end_s, NULL, &m->meta.interval_s };
+	const struct meta_key *k;
+	void *field;
 	bool is_null;
 	size_t i;
 	__u64 v;
 
-	if (r->ntok != 3)
+	if (r->ntok != 3 || r->too_many)
 		return bad_line(r, "bad meta record");
 	for (i = 0; i < N_META; i++)
-		if (!strcmp(r->tok[1], meta_keys[i]))
+		if (!strcmp(r->tok[1], meta_keys[i].name) && meta_keys[i].since <= r->version)
 			break;
+	if (i == N_META && r->version >= 2) {
+		/* a key a newer kleak added: see the format doc */
+		r->unknown_meta++;
+		return 0;
+	}
 	if (i == N_META)
 		return fail(r, -EINVAL, "line %zu: unknown meta key '%s'", r->lineno, r->tok[1]);
 	if (r->meta_seen & (1u << i))
 		return fail(r, -EINVAL, "line %zu: duplicate meta key '%s'", r->lineno, r->tok[1]);
 	r->meta_seen |= 1u << i;
-	if (i < N_META_STR) {
+	k = &meta_keys[i];
+	field = (char *)&m->meta + k->off;
+	switch (k->type) {
+	case META_STR:
 		if (!unescape(r->tok[2], &is_null))
 			return bad_line(r, "bad escape in meta record");
 		if (is_null)
 			return 0;
-		*strs[i] = strdup(r->tok[2]);
-		return *strs[i] ? 0 : fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+		*(char **)field = strdup(r->tok[2]);
+		return *(char **)field ? 0 : fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	case META_U64:
+		if (!parse_u64(r->tok[2], UINT64_MAX, &v))
+			return bad_line(r, "bad meta record");
+		*(__u64 *)field = v;
+		return 0;
+	case META_U32:
+		if (!parse_u64(r->tok[2], UINT32_MAX, &v))
+			return bad_line(r, "bad meta record");
+		*(__u32 *)field = v;
+		return 0;
+	case META_BOOL:
+		if (!parse_u64(r->tok[2], 1, &v))
+			return bad_line(r, "bad meta record");
+		*(bool *)field = v;
+		return 0;
 	}
-	i -= N_META_STR;
-	if (!parse_u64(r->tok[2], nums[i] ? UINT64_MAX : UINT32_MAX, &v))
-		return bad_line(r, "bad meta record");
-	if (nums[i])
-		*nums[i] = v;
-	else
-		m->meta.sample_rate = v;
+	return bad_line(r, "bad meta record");
+}
+
+/* Checks the meta keys of the whole file: each known one once, the report options as a group. */
+static int check_meta(struct rec_reader *r, struct model *m)
+{
+	unsigned int report = r->meta_seen >> REPORT_KEYS;
+	size_t i;
+
+	for (i = 0; i < REPORT_KEYS; i++)
+		if (!(r->meta_seen & (1u << i)))
+			return fail(r, -EINVAL, "meta key '%s' missing", meta_keys[i].name);
+	if (report && report != (1u << (N_META - REPORT_KEYS)) - 1) {
+		for (i = REPORT_KEYS; r->meta_seen & (1u << i); i++)
+			;
+		return fail(r, -EINVAL, "meta key '%s' missing (the report options come together)",
+			    meta_keys[i].name);
+	}
+	m->meta.report_saved = report != 0;
 	return 0;
 }
 
@@ -646,7 +783,7 @@ static int parse_stat(struct rec_reader *r, struct model *m)
 	__u64 v;
 	int i;
 
-	if (r->ntok != 3 || !parse_u64(r->tok[2], UINT64_MAX, &v))
+	if (r->ntok != 3 || r->too_many || !parse_u64(r->tok[2], UINT64_MAX, &v))
 		return bad_line(r, "bad stat record");
 	for (i = 0; i < STAT_MAX; i++)
 		if (!strcmp(r->tok[1], model__stat_name(i)))
@@ -690,6 +827,111 @@ static int parse_slab(struct rec_reader *r, struct model *m)
 	    !parse_s64(r->tok[3], INT64_MIN, INT64_MAX, &sl->active_end))
 		return bad_line(r, "bad slab record");
 	return 0;
+}
+
+/* "merged NAME ALIAS...": a cache's aliases; a cache with many takes several lines. */
+static int parse_merged(struct rec_reader *r, struct model *m)
+{
+	char name[KLEAK_CACHE_NAME_LEN];
+	struct model_merged *g = NULL;
+	bool is_null;
+	size_t i;
+	int i_tok, err;
+
+	if (r->ntok < 3 || !str_to_buf(r->tok[1], name, sizeof(name)))
+		return bad_line(r, "bad merged record");
+	for (i = 0; i < m->n_merged && !g; i++)
+		if (!strcmp(m->merged[i].name, name))
+			g = &m->merged[i];
+	if (!g && m->n_merged == RECORD_MAX_MERGED)
+		return fail(r, -EFBIG, "line %zu: more than %d merged caches", r->lineno,
+			    RECORD_MAX_MERGED);
+	if (!g) {
+		g = model__add_merged(m, name);
+		if (!g)
+			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	}
+	for (i_tok = 2; i_tok < r->ntok; i_tok++) {
+		if (++r->total_aliases > RECORD_MAX_ALIASES)
+			return fail(r, -EFBIG, "line %zu: more than %d merged cache aliases",
+				    r->lineno, RECORD_MAX_ALIASES);
+		if (!unescape(r->tok[i_tok], &is_null) || is_null || !*r->tok[i_tok])
+			return bad_line(r, "bad merged record");
+		err = model_merged__add_alias(g, r->tok[i_tok]);
+		if (err == -EEXIST)
+			return fail(r, -EINVAL, "line %zu: duplicate alias '%.32s' of %s", r->lineno,
+				    r->tok[i_tok], name);
+		if (err)
+			return fail(r, err, "%s", strerror(-err));
+	}
+	return 0;
+}
+
+/*
+ * "requires FEATURE": the file holds what a reader must not skip. This
+ * reader knows no such feature yet, so every one is refused.
+ */
+static int parse_requires(struct rec_reader *r)
+{
+	bool is_null;
+
+	if (r->ntok != 2 || !unescape(r->tok[1], &is_null) || is_null)
+		return bad_line(r, "bad requires record");
+	return fail(r, -ENOTSUP, "written by a newer kleak: it requires '%.32s', which this "
+		    "kleak does not know", r->tok[1]);
+}
+
+/* Line kinds of a site block, after its site line. */
+static bool is_site_kind(const char *k)
+{
+	return !strcmp(k, "ctx") || !strcmp(k, "comm") || !strcmp(k, "frame") ||
+	       !strcmp(k, "ages") || !strcmp(k, "trend");
+}
+
+static bool is_known_kind(const struct rec_reader *r, const char *k)
+{
+	static const char *const v1[] = {
+		"meta", "stat", "recursion_misses", "unresolved_frames", "slab", "site",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(v1) / sizeof(v1[0]); i++)
+		if (!strcmp(k, v1[i]))
+			return true;
+	if (r->version >= 2 && (!strcmp(k, "merged") || !strcmp(k, "requires")))
+		return true;
+	return is_site_kind(k);
+}
+
+/* Whether kind k is in the ", "-separated list. */
+static bool kind_listed(const char *list, const char *k)
+{
+	size_t n = strlen(k);
+	const char *p;
+
+	for (p = strstr(list, k); p; p = strstr(p + n, k))
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
+/* A record of a kind a newer kleak added: skipped, counted, its kind named in the warning. */
+static void skip_unknown(struct rec_reader *r, const char *k)
+{
+	size_t used = strlen(r->unknown_kinds);
+
+	r->unknown_records++;
+	if (kind_listed(r->unknown_kinds, k))
+		return;
+	/* a few kinds suffice to tell a person what was skipped */
+	if (used + 2 + strlen(k) + 5 > sizeof(r->unknown_kinds)) {
+		if (!strstr(r->unknown_kinds, ", ..."))
+			strcat(r->unknown_kinds, ", ...");
+		return;
+	}
+	if (used)
+		strcat(r->unknown_kinds, ", ");
+	strcat(r->unknown_kinds, k);
 }
 
 /* Checks that the open site got everything its site line announced. */
@@ -864,6 +1106,16 @@ static int parse_record(struct rec_reader *r, struct model *m)
 	struct model_site *s = r->site;
 	int err;
 
+	/*
+	 * A kind a newer kleak of this version added is skipped where it
+	 * stands, inside a site block too: it never closes one.
+	 */
+	if (r->version >= 2 && !is_known_kind(r, k)) {
+		skip_unknown(r, k);
+		return 0;
+	}
+	if (r->too_many)
+		return bad_line(r, "too many fields");
 	if (s && !strcmp(k, "ctx"))
 		return parse_ctx(r);
 	if (s && !strcmp(k, "comm"))
@@ -888,6 +1140,10 @@ static int parse_record(struct rec_reader *r, struct model *m)
 		return parse_misc(r, &m->unresolved_frames, 1);
 	if (!strcmp(k, "slab"))
 		return parse_slab(r, m);
+	if (r->version >= 2 && !strcmp(k, "merged"))
+		return parse_merged(r, m);
+	if (r->version >= 2 && !strcmp(k, "requires"))
+		return parse_requires(r);
 	if (!strcmp(k, "site"))
 		return parse_site(r, m);
 	return fail(r, -EINVAL, "line %zu: unexpected record '%.32s'", r->lineno, k);
@@ -931,9 +1187,11 @@ static int check_header(struct rec_reader *r)
 		return fail(r, -EINVAL, "not a kleak run file");
 	if (!parse_u64(buf + m, UINT32_MAX, &ver))
 		return fail(r, -EINVAL, "not a kleak run file (bad version '%.16s')", buf + m);
-	if (ver != RECORD_VERSION)
+	if (ver < RECORD_MIN_VERSION || ver > RECORD_VERSION)
 		return fail(r, -ENOTSUP, "unsupported format version %" PRIu64
-			    " (this kleak reads version %d)", (uint64_t)ver, RECORD_VERSION);
+			    " (this kleak reads versions %d to %d)", (uint64_t)ver,
+			    RECORD_MIN_VERSION, RECORD_VERSION);
+	r->version = ver;
 	return 0;
 }
 
@@ -1015,9 +1273,28 @@ static int check_integrity(struct rec_reader *r, off_t size, size_t *end_line, _
 	return 0;
 }
 
+/* One line for everything a newer writer added that this reader skipped. */
+static void warn_unknown(const struct rec_reader *r)
+{
+	char what[160] = "";
+	size_t n = 0;
+
+	if (r->unknown_stats)
+		n += snprintf(what + n, sizeof(what) - n, "%zu counters", r->unknown_stats);
+	if (r->unknown_meta && n < sizeof(what))
+		n += snprintf(what + n, sizeof(what) - n, "%s%zu meta keys", n ? ", " : "",
+			      r->unknown_meta);
+	if (r->unknown_records && n < sizeof(what))
+		n += snprintf(what + n, sizeof(what) - n, "%s%zu records (%s)", n ? ", " : "",
+			      r->unknown_records, r->unknown_kinds);
+	if (n)
+		pr_warn("%s: %s unknown to this kleak ignored (written by a newer kleak?)",
+			r->path, what);
+}
+
 static int read_model(struct rec_reader *r, struct model *m)
 {
-	size_t end_line, i;
+	size_t end_line;
 	struct stat st;
 	__u64 n_sites;
 	int err;
@@ -1058,12 +1335,10 @@ static int read_model(struct rec_reader *r, struct model *m)
 	if (n_sites != m->n_sites)
 		return fail(r, -EINVAL, "line %zu: end record counts %" PRIu64
 			    " sites, the file holds %zu", end_line, (uint64_t)n_sites, m->n_sites);
-	for (i = 0; i < N_META; i++)
-		if (!(r->meta_seen & (1u << i)))
-			return fail(r, -EINVAL, "meta key '%s' missing", meta_keys[i]);
-	if (r->unknown_stats)
-		pr_warn("%s: %zu counters unknown to this kleak ignored (written by a newer kleak?)",
-			r->path, r->unknown_stats);
+	err = check_meta(r, m);
+	if (err)
+		return err;
+	warn_unknown(r);
 	return 0;
 }
 

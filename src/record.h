@@ -10,12 +10,16 @@
 #include "model.h"
 
 #define RECORD_MAGIC		"kleak-run"
-#define RECORD_VERSION		1
+/* written; every version since RECORD_MIN_VERSION is read */
+#define RECORD_VERSION		2
+#define RECORD_MIN_VERSION	1
 
 /* Limits a reader enforces, so a hostile file cannot exhaust memory. */
 #define RECORD_MAX_LINE		(1 << 20)	/* bytes, newline included */
 #define RECORD_MAX_SITES	(1 << 20)
 #define RECORD_MAX_SLABS	4096
+#define RECORD_MAX_MERGED	4096		/* merged caches */
+#define RECORD_MAX_ALIASES	(1 << 16)	/* over all merged caches of a file */
 #define RECORD_MAX_AGES		(1 << 26)	/* over all sites of a file */
 #define RECORD_MAX_TREND	(1 << 20)	/* per site */
 #define RECORD_VALUES_PER_LINE	64		/* values on one ages/trend line */
@@ -30,12 +34,15 @@
 int record__write(const struct model *m, const char *path);
 
 /*
- * Reads a run written by record__write(). On success *out owns a new model
- * (free with model__free()) and 0 is returned. On any problem one pr_err()
- * line names the file and the problem, *out is left NULL and a negative errno
- * is returned: -EINVAL not a run file or a malformed record, -ENOTSUP another
- * format version, -EBADMSG truncated or checksum mismatch, -EFBIG a limit
- * above exceeded, -ENOMEM, or the error of open/read.
+ * Reads a run written by record__write() of this or an earlier kleak. On
+ * success *out owns a new model (free with model__free()) and 0 is returned;
+ * what a newer kleak of the same format version added and this one does not
+ * know (docs/record-format.md, Compatibility) is skipped with one pr_warn()
+ * line. On any problem one pr_err() line names the file and the problem,
+ * *out is left NULL and a negative errno is returned: -EINVAL not a run file
+ * or a malformed record, -ENOTSUP another format version or a feature the
+ * file requires that this kleak lacks, -EBADMSG truncated or checksum
+ * mismatch, -EFBIG a limit above exceeded, -ENOMEM, or the error of open/read.
  */
 int record__read(const char *path, struct model **out);
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 #include "model.h"
 
 struct report_opts {
@@ -19,5 +20,19 @@ struct report_opts {
 
 /* Returns 0, or -errno when out is not writable. */
 int report__print(const struct model *m, const struct report_opts *o, FILE *out);
+
+/*
+ * The text footer every report ends with, three lines: how the run's
+ * allocation events divide (recorded, sampled out, not recorded for each
+ * counted reason, and the remainder the filters left out), the frees seen
+ * and the frees found missing, and what kleak could not see. Only run-wide
+ * counters are used, never sums over sites, so --exclude or --cache cannot
+ * change it; kleak diff prints it for each run. Write errors are left in
+ * ferror(out).
+ */
+void report__print_not_seen(const struct model *m, FILE *out);
+
+/* ts as local time "HH:MM:SS.mmm", as --trace lines show it. */
+void report__fmt_clock(const struct timespec *ts, char *buf, size_t len);
 
 #endif /* __KLEAK_REPORT_H */

@@ -30,6 +30,7 @@
 #include "stackcache.h"
 
 #define SLABINFO "/proc/slabinfo"
+#define SLAB_SYSFS "/sys/kernel/slab"
 
 struct run {
 	const struct env *env;
@@ -43,6 +44,7 @@ struct run {
 	struct ksyms *ks;	/* --trace only; reports reload kallsyms */
 	__u64 intervals_left;
 	bool at_interval_end;	/* the run ended with its last interval */
+	bool hinted;		/* the task_struct hint was given */
 	int sig_fd, interval_fd, end_fd, ep_fd;
 	/* template requests, and --trace events */
 	struct ring_buffer *rb;
@@ -81,8 +83,16 @@ static int fill_meta(struct run *r, struct tracer *t)
 	mm->start_s = time(NULL);
 	mm->sample_rate = r->env->sample_rate;
 	mm->interval_s = r->env->interval_s;
+	/* as report_now() prints, so that kleak report prints the saved run alike */
+	mm->report_saved = true;
+	mm->older_ms = r->env->older_ms;
+	mm->top = r->env->top;
+	mm->caches = !r->env->no_caches;
+	mm->exclude = r->env->exclude ? strdup(r->env->exclude) : NULL;
+	mm->cache = r->env->cache ? strdup(r->env->cache) : NULL;
 	if (!mm->version || !mm->kernel || !mm->hostname || !mm->boot_id || !mm->cmdline ||
-	    !mm->filters || !mm->attach)
+	    !mm->filters || !mm->attach || (r->env->exclude && !mm->exclude) ||
+	    (r->env->cache && !mm->cache))
 		return -ENOMEM;
 	return 0;
 }
@@ -97,9 +107,12 @@ static int copy_meta(const struct model_meta *from, struct model_meta *to)
 	to->cmdline = strdup(from->cmdline);
 	to->filters = strdup(from->filters);
 	to->attach = strdup(from->attach);
+	to->exclude = from->exclude ? strdup(from->exclude) : NULL;
+	to->cache = from->cache ? strdup(from->cache) : NULL;
 	to->end_s = time(NULL);
 	if (!to->version || !to->kernel || !to->hostname || !to->boot_id || !to->cmdline ||
-	    !to->filters || !to->attach)
+	    !to->filters || !to->attach || (from->exclude && !to->exclude) ||
+	    (from->cache && !to->cache))
 		return -ENOMEM;
 	return 0;
 }
@@ -117,7 +130,7 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 	struct ksyms *ks = NULL;
 	struct model *m;
 	size_t i;
-	int err;
+	int err, merged_err;
 
 	m = model__new();
 	if (!m)
@@ -142,6 +155,11 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 	if (!ks)
 		pr_warn("cannot read /proc/kallsyms: %s; frames stay raw", strerror(errno));
 	err = snapshot__take(r->t, ks, m);
+	/* without SLUB's sysfs no cache is named as merged: nothing else is lost */
+	merged_err = err ? 0 : slabcache__read_merged(SLAB_SYSFS, m);
+	if (merged_err)
+		pr_debug("cannot read the merged caches in %s: %s", SLAB_SYSFS,
+			 strerror(-merged_err));
 	if (!err && r->env->exclude)
 		model__drop_sites(m, &r->env->exclude_re);
 	if (!err && r->env->interval_s)
@@ -154,6 +172,40 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 err_out:
 	model__free(m);
 	return err;
+}
+
+/* Whether some site of m allocates under copy_process, where fork allocates a child. */
+static bool has_fork_site(const struct model *m)
+{
+	static const char fork_frame[] = "copy_process+";
+	size_t i, j;
+
+	for (i = 0; i < m->n_sites; i++)
+		for (j = 0; j < m->sites[i].n_frames; j++)
+			if (m->sites[i].frames[j].sym &&
+			    !strncmp(m->sites[i].frames[j].sym, fork_frame, sizeof(fork_frame) - 1))
+				return true;
+	return false;
+}
+
+/*
+ * -c and -p select the allocating task, and fork allocates a process's
+ * task_struct (and the rest copy_process makes for it) in its parent: users
+ * chasing task_struct under -c see none of their processes' own. Said once
+ * per run, where that is what they look for.
+ */
+static void hint_parent(struct run *r, const struct model *m)
+{
+	const struct env *env = r->env;
+
+	if (r->hinted || !(env->comm || env->pid) || env->command)
+		return;
+	if ((!env->cache || strcmp(env->cache, "task_struct")) && has_fork_site(m))
+		return;
+	r->hinted = true;
+	pr_info("hint: fork allocates a process's task_struct (copy_process) in its parent, "
+		"which %s does not select: trace the parent (-c NAME, or -p PPID --follow) or "
+		"run the command under kleak (kleak -- COMMAND)", env->pid ? "-p" : "-c");
 }
 
 enum report_kind {
@@ -183,6 +235,8 @@ static int report_now(struct run *r, enum report_kind kind)
 	err = report__print(m, &ro, stdout);
 	if (err)
 		pr_err("failed to print the report: %s", strerror(-err));
+	else
+		hint_parent(r, m);
 	if (!err && kind == REPORT_FINAL && env->write_path)
 		err = record__write(m, env->write_path);
 	if (kind == REPORT_INTERVAL) {
@@ -203,19 +257,22 @@ static int on_event(void *arg, void *data, size_t len)
 	struct model_site s = {};
 	__u64 unresolved = 0;
 	struct timespec ts;
+	char now[16];
 	size_t i;
 
 	if (len < sizeof(*e))
 		return 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	report__fmt_clock(&ts, now, sizeof(now));
 	/* the site was created before the event was sent */
 	if (bpf_map_lookup_elem(r->t->totals_fd, &a->site, &tot)) {
 		memset(&tot, 0, sizeof(tot));
 		tot.site.stack_err = -ENOENT;
 	}
 	if (e->type == KLEAK_EVENT_FREE) {
-		printf("%ld.%06ld free  0x%llx %llu B by %s[%u], allocated %.3f s before by %s[%u]\n",
-		       (long)ts.tv_sec, ts.tv_nsec / 1000, (unsigned long long)e->addr,
+		/* the free's own stack is not walked: that would double the cost of -t */
+		printf("%s free  0x%llx %llu B by %s[%u], allocated %.3f s before by %s[%u]\n",
+		       now, (unsigned long long)e->addr,
 		       (unsigned long long)tot.obj_size, e->free_comm, e->free_pid,
 		       (e->free_ts_ns - a->ts_ns) / 1e9, a->comm, a->pid);
 		return 0;
@@ -223,8 +280,8 @@ static int on_event(void *arg, void *data, size_t len)
 	if (!tot.site.stack_err &&
 	    snapshot__symbolize(r->t, r->ks, tot.site.stack, &s, &unresolved))
 		return 0;
-	printf("%ld.%06ld alloc 0x%llx %llu B by %s[%u] in %s\n", (long)ts.tv_sec,
-	       ts.tv_nsec / 1000, (unsigned long long)e->addr, (unsigned long long)tot.obj_size,
+	printf("%s alloc 0x%llx %llu B by %s[%u] in %s\n", now,
+	       (unsigned long long)e->addr, (unsigned long long)tot.obj_size,
 	       a->comm, a->pid, tot.site.stack_err ? "?" : model__ctx_name(snapshot__ctx(&s)));
 	if (tot.site.stack_err)
 		printf("\t[stack not captured: %s]\n", model__stack_err_str(tot.site.stack_err));
@@ -390,6 +447,43 @@ static void run_free(struct run *r)
 		close(r->sig_fd);
 }
 
+/*
+ * --pid names a live process by its process id: a thread's id, a process
+ * gone or exited (a zombie) would trace nothing for the whole run.
+ */
+static int check_pid(__u32 pid)
+{
+	char path[64], line[256], state = '?';
+	long tgid = -1;
+	FILE *f;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		err = -errno;
+		if (err == -ENOENT)
+			pr_err("--pid %u: no such process", pid);
+		else
+			pr_err("--pid %u: cannot read %s: %s", pid, path, strerror(-err));
+		return err;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "State: %c", &state);
+		sscanf(line, "Tgid: %ld", &tgid);
+	}
+	fclose(f);
+	if (tgid > 0 && tgid != (long)pid) {
+		pr_err("--pid %u is a thread of process %ld: give the process id", pid, tgid);
+		return -EINVAL;
+	}
+	if (state == 'Z' || state == 'X') {
+		pr_err("--pid %u has exited (a zombie not yet reaped): it allocates nothing", pid);
+		return -ESRCH;
+	}
+	return 0;
+}
+
 static int start(struct run *r)
 {
 	const struct env *env = r->env;
@@ -445,6 +539,8 @@ int run__trace(const struct env *env)
 		pr_err("failed to set up signal handling: %s", strerror(errno));
 		return fail;
 	}
+	if (env->pid && check_pid(env->pid))
+		return fail;
 	if (r.has_cmd && spawn__prepare(env->command, &r.sp))
 		return fail;
 	err = start(&r);

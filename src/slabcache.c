@@ -150,6 +150,106 @@ void slabcache__say_merged(const struct cache_filter *f)
 		f->merged_into, aliases);
 }
 
+/* A /sys/kernel/slab name and the directory its symlink points at. */
+struct slab_link {
+	char *name;
+	char *target;
+};
+
+static void links_free(struct slab_link *links, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(links[i].name);
+		free(links[i].target);
+	}
+	free(links);
+}
+
+/* Every symlink under root, one readdir; directories are caches of their own. */
+static int read_links(const char *root, struct slab_link **out, size_t *n_out)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	struct slab_link *links = NULL, *grown;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int err = 0;
+	ssize_t len;
+	DIR *d;
+
+	d = opendir(root);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_name[0] == ':')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len < 0)
+			continue;
+		link[len] = '\0';
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(links, cap * sizeof(*links));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			links = grown;
+		}
+		links[n].name = strdup(de->d_name);
+		links[n].target = strdup(link);
+		n++;
+		if (!links[n - 1].name || !links[n - 1].target) {
+			err = -ENOMEM;
+			break;
+		}
+	}
+	closedir(d);
+	if (err) {
+		links_free(links, n);
+		return err;
+	}
+	*out = links;
+	*n_out = n;
+	return 0;
+}
+
+int slabcache__read_merged(const char *root, struct model *m)
+{
+	struct slab_link *links = NULL;
+	struct model_merged *g;
+	size_t n = 0, i, j, k;
+	int err;
+
+	err = read_links(root, &links, &n);
+	if (err)
+		return err;
+	for (i = 0; !err && i < m->n_sites; i++) {
+		const char *cache = m->sites[i].cache;
+
+		for (k = 0; k < m->n_merged && strcmp(m->merged[k].name, cache); k++)
+			;
+		if (k < m->n_merged)
+			continue;
+		for (j = 0; j < n && strcmp(links[j].name, cache); j++)
+			;
+		if (j == n)
+			continue;
+		g = NULL;
+		for (k = 0; !err && k < n; k++) {
+			if (k == j || strcmp(links[k].target, links[j].target))
+				continue;
+			if (!g)
+				g = model__add_merged(m, cache);
+			err = g ? model_merged__add_alias(g, links[k].name) : -errno;
+		}
+	}
+	links_free(links, n);
+	return err;
+}
+
 static struct model_slab *find_slab(struct model *m, const char *name)
 {
 	size_t i;

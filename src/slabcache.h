@@ -35,6 +35,14 @@ void slabcache__say_merged(const struct cache_filter *f);
 void slabcache__kmalloc_name(__u64 bytes_alloc, char *buf, size_t len);
 
 /*
+ * Fills m->merged from the /sys/kernel/slab symlinks under root, for every
+ * cache a site of m is in that is merged with others (call it once the
+ * sites are in): each name linking to the same directory is an alias.
+ * Returns 0, or -errno when root cannot be read (no SLUB sysfs: no names).
+ */
+int slabcache__read_merged(const char *root, struct model *m);
+
+/*
  * Reads active objects per cache from a slabinfo file into m->slabs, as
  * active_start (at_end false) or active_end of existing entries (at_end true).
  */

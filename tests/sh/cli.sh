@@ -68,6 +68,10 @@ diff a
 diff a b c
 report --pid 3 x.run
 diff --comm x a b
+diff --duration 5 a b
+diff --caches a b
+diff --stack-depth 3 a b
+diff --cache '' a b
 EOF
 	if [ -n "$BAD" ]; then
 		fail "$BAD"
@@ -199,7 +203,7 @@ test_report_golden() {
 	local args name bad=
 	while read -r name args; do
 		# shellcheck disable=SC2086
-		TZ=UTC "$KLEAK" report $args > "$TMP/$name" 2> "$TMP/err"
+		TZ=UTC "$KLEAK" $args > "$TMP/$name" 2> "$TMP/err"
 		if [ -n "${KLEAK_REGEN:-}" ]; then
 			cp "$TMP/$name" "tests/fixtures/$name"
 		elif ! cmp -s "$TMP/$name" "tests/fixtures/$name"; then
@@ -207,16 +211,32 @@ test_report_golden() {
 			break
 		fi
 	done <<'EOF'
-report-tcp.expected -o 0 tests/fixtures/tcp.run
-report-tcp-cache-json.expected -o 0 -T 2 --cache TCP --format json tests/fixtures/tcp.run
-report-files-older.expected -o 4 --min-size 200 tests/fixtures/files.run
-report-tcp-exclude.expected -o 0 --exclude inet_create|\[xfs\] tests/fixtures/tcp.run
+report-tcp.expected report -o 0 tests/fixtures/tcp.run
+report-tcp-cache-json.expected report -o 0 -T 2 --cache TCP --format json tests/fixtures/tcp.run
+report-files-older.expected report -o 4 --min-size 200 tests/fixtures/files.run
+report-tcp-exclude.expected report -o 0 --exclude inet_create|\[xfs\] tests/fixtures/tcp.run
+report-bulk.expected report tests/fixtures/report-bulk.run
+report-slabinfo.expected report tests/fixtures/report-slabinfo.run
+report-interval-first.expected report tests/fixtures/report-interval-first.run
+report-trend.expected report tests/fixtures/report-trend.run
+report-trend-json.expected report --format json tests/fixtures/report-trend.run
+report-merged.expected report tests/fixtures/report-merged.run
+report-merged-json.expected report --format json tests/fixtures/report-merged.run
+diff-k61-k618-cli.expected diff -T 0 tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
+diff-k61-k618-filp.expected diff --cache filp -o 1 --no-caches tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
+diff-k61-k618-exclude-json.expected diff --exclude alloc_pid|anon_vma -z 64 --format json tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"
 	elif ! jq -e '.sites | length == 2 and all(.[]; .cache == "TCP")' \
 			tests/fixtures/report-tcp-cache-json.expected > /dev/null; then
 		fail "--cache TCP -T 2 golden does not hold exactly two TCP sites"
+	elif ! jq -e '[.sites[] | select(.trend.likely_leak)] | length == 1' \
+			tests/fixtures/report-trend-json.expected > /dev/null; then
+		fail "the trend golden does not call exactly one site a likely leak"
+	elif ! jq -e '.kernels_differ and .excluded == {"a": 6, "b": 6} and .min_size == 64' \
+			tests/fixtures/diff-k61-k618-exclude-json.expected > /dev/null; then
+		fail "diff --exclude -z 64 golden: kernels, exclusions or filter not as given"
 	else
 		pass
 	fi
