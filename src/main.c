@@ -49,6 +49,15 @@ static int cmd_report(const struct env *env)
 
 	if (record__read(env->files[0], &m))
 		return 1;
+	/* a saved run prints with the options it printed with, unless told otherwise */
+	if (m->meta.report_saved) {
+		if (!env->older_set)
+			ro.older_ms = m->meta.older_ms;
+		if (!env->top_set)
+			ro.top = m->meta.top;
+		if (!env->caches_set)
+			ro.caches = m->meta.caches;
+	}
 	exclude_sites(env, m, env->files[0]);
 	err = report__print(m, &ro, stdout);
 	model__free(m);

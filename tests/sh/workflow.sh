@@ -227,6 +227,26 @@ test_follow() {
 	own_files_only "a child forked after attach"
 }
 
-for t in command_tree round_trip diff_runs bad_run_files growth cgroup follow; do
+# A saved run prints with the --older it ran with (0 for a command), unless
+# the report's own command line says otherwise.
+test_saved_options() {
+	need_root || return
+	"$KLEAK" --linger 0 -w "$TMP/s.run" -- "$WL" -c 5 -n "$COMM" files > "$TMP/live" 2>/dev/null ||
+		{ fail "kleak -w failed"; return; }
+	"$KLEAK" report "$TMP/s.run" > "$TMP/saved" 2>&1 || { fail "report failed"; return; }
+	"$KLEAK" report -o 6 "$TMP/s.run" > "$TMP/o6" 2>&1
+	local live saved
+	live=$(grep -m1 'allocation sites' "$TMP/live")
+	saved=$(grep -m1 'allocation sites' "$TMP/saved")
+	if [ -z "$live" ] || [ "$live" != "$saved" ]; then
+		fail "saved: '$saved', live: '$live'"
+	elif ! grep -q '6.0 s or older' "$TMP/o6"; then
+		fail "report -o 6 did not override the saved --older: $(grep -m1 'allocation sites' "$TMP/o6")"
+	else
+		pass
+	fi
+}
+
+for t in command_tree round_trip diff_runs bad_run_files growth cgroup follow saved_options; do
 	run_test $t
 done
