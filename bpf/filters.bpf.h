@@ -7,8 +7,10 @@
 #define __FILTERS_BPF_H
 
 #include <vmlinux.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "kleak.h"
+#include "stats.bpf.h"
 #include "task.bpf.h"
 
 const volatile __u32 self_tgid;
@@ -77,6 +79,74 @@ static __always_inline bool cache_matches(__u32 kind, __u64 bytes, const char *k
 			return true;
 	}
 	return false;
+}
+
+/* A task filter is set: an allocation in an interrupt is then not the current task's. */
+static __always_inline bool task_filtered(void)
+{
+	return targ_tgid || filter_comm || filter_cgroup;
+}
+
+/* A task stack's size where the kernel does not say it (no CONFIG_VMAP_STACK): x86_64's largest */
+#define THREAD_SIZE_MAX		32768
+/* in the preempt count, or the task's count on PREEMPT_RT: a softirq is being served */
+#define SOFTIRQ_OFFSET		0x100
+
+/* PREEMPT_RT counts softirqs per task; its softirqs run on the task's stack */
+struct task_struct___rt {
+	int softirq_disable_cnt;
+} __attribute__((preserve_access_index));
+
+/*
+ * Whether the allocation is made for the current task, not by a softirq or
+ * hardirq that interrupted it: in interrupt context the current task is
+ * whichever one was running (a TCP server's accepted sockets, cloned in
+ * softirq, were charged to the task the packet's softirq interrupted).
+ * x86_64 runs hardirqs, and softirqs (from irq exit and from
+ * local_bh_enable() alike), on a per-CPU IRQ stack, NMIs on their own: the
+ * allocation is the task's exactly when the event fired on the task's own
+ * stack. The preempt count says the same, but it is a per-CPU variable that
+ * BPF reaches only through a ksym, which the kernel resolves through
+ * kallsyms data symbols (CONFIG_KALLSYMS_ALL, missing on kernels such as this
+ * host's) and the compat set's 5.8-5.9 kernels cannot take as a typed ksym;
+ * the stack test needs neither, in every program set. Where the event fired
+ * is its context for tp_btf and raw_tp (the arguments, saved on the stack by
+ * the kernel's bpf_trace_run*()); for classic tracepoints, whose context is a
+ * record, the pt_regs perf stores in the record's first word, whose sp perf
+ * took from the tracepoint's frame. A program's own locals would not do:
+ * 6.13+ may run it on a private per-CPU stack. ksoftirqd serving softirqs on
+ * its own stack is ksoftirqd's (only a filter naming ksoftirqd selects it).
+ * Called only under a task filter, for an allocation that passed the rest:
+ * a few loads where a stack walk follows.
+ */
+static __always_inline bool in_task_context(struct kleak_stats *s, void *ctx, bool ctx_is_record,
+					    const struct cur *c, const bool compat)
+{
+	struct task_struct *task = compat ? (void *)bpf_get_current_task() : c->task;
+	struct pt_regs *regs = NULL;
+	__u64 base, size, sp;
+	__u32 pages;
+
+	if (bpf_core_field_exists(((struct task_struct___rt *)task)->softirq_disable_cnt) &&
+	    BPF_CORE_READ((struct task_struct___rt *)task, softirq_disable_cnt) & SOFTIRQ_OFFSET)
+		return false;
+	if (ctx_is_record) {
+		if (bpf_probe_read_kernel(&regs, sizeof(regs), ctx) || !regs)
+			return false;
+		sp = BPF_CORE_READ(regs, sp);
+	} else {
+		/* a context pointer is no number to the verifier: through the map and back */
+		*(volatile __u64 *)&s->ctx_addr = (__u64)ctx;
+		sp = *(volatile __u64 *)&s->ctx_addr;
+	}
+	base = cur_stack_base(c, compat);
+	size = THREAD_SIZE_MAX;
+	if (bpf_core_field_exists(task->stack_vm_area)) {
+		pages = BPF_CORE_READ(task, stack_vm_area, nr_pages);
+		if (pages)
+			size = (__u64)pages << 12;
+	}
+	return sp - base < size;
 }
 
 /* Cheapest checks first; all of them before the stack walk. */

@@ -60,6 +60,11 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	cur_get(&c, compat);
 	if (!alloc_wanted(&c, bytes, kind, name, compat))
 		return 0;
+	/* classic tracepoints pass no call site: their context is a record, off the stack */
+	if (task_filtered() && !in_task_context(s, ctx, !call_site, &c, compat)) {
+		s->counters[STAT_IRQ_NOT_ATTRIBUTED]++;
+		return 0;
+	}
 	if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate) {
 		s->counters[STAT_SAMPLED_OUT]++;
 		return 0;

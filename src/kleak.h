@@ -159,6 +159,8 @@ enum kleak_stat {
 	STAT_STACK_CACHED,	/* stack taken from a verified template instead of a walk */
 	STAT_STACK_CACHE_WRONG,	/* --stack-cache check: a template named another stack */
 	STAT_TPL_DROPPED,	/* template request lost: ring buffer full */
+	/* under a task filter: made in softirq or hardirq context, not the task's */
+	STAT_IRQ_NOT_ATTRIBUTED,
 	STAT_MAX,
 };
 

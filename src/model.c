@@ -220,6 +220,7 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_STACK_CACHED] = "stacks_from_templates",
 	[STAT_STACK_CACHE_WRONG] = "stack_templates_wrong",
 	[STAT_TPL_DROPPED] = "stack_template_requests_dropped",
+	[STAT_IRQ_NOT_ATTRIBUTED] = "irq_not_attributed",
 };
 
 const char *model__stat_name(int stat)

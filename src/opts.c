@@ -41,11 +41,14 @@ static const char trace_doc[] =
 "       kleak features [--format json]\n"
 "\n"
 "Allocations are filtered (process, cgroup, comm, cache, size) when they are\n"
-"made; frees are matched whoever does them. -c and -p name the allocating\n"
-"task: a process's own task_struct, and what else fork allocates for it\n"
-"(copy_process), is allocated by its parent, so trace the parent, or run the\n"
-"command under kleak (-- COMMAND). Ctrl-C, SIGTERM, the end of COUNT\n"
-"intervals or of --duration print the final report; SIGUSR1 prints one now.\n"
+"made; frees are matched whoever does them. Under a task filter (-c, -p,\n"
+"--cgroup, -- COMMAND), what a softirq or hardirq allocates while it\n"
+"interrupts a filtered task is not the task's: it is left out, and counted.\n"
+"-c and -p name the allocating task: a process's own task_struct, and what\n"
+"else fork allocates for it (copy_process), is allocated by its parent, so\n"
+"trace the parent, or run the command under kleak (-- COMMAND). Ctrl-C,\n"
+"SIGTERM, the end of COUNT intervals or of --duration print the final\n"
+"report; SIGUSR1 prints one now.\n"
 "\n"
 "EXAMPLES:\n"
 "  kleak --duration 10              # one-shot: trace 10 s, print, exit\n"
@@ -385,10 +388,10 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		env->verbose = true;
 		break;
 	case 'h':
-		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP, (char *)cmd_names[env->cmd]);
-		exit(0);
 	case OPT_USAGE:
-		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, (char *)cmd_names[env->cmd]);
+		argp_help(state->root_argp, stdout,
+			  key == 'h' ? ARGP_HELP_STD_HELP : ARGP_HELP_USAGE,
+			  (char *)cmd_names[env->cmd]);
 		exit(0);
 	case 'V':
 		printf("%s\n", argp_program_version);

@@ -859,8 +859,8 @@ static int parse_merged(struct rec_reader *r, struct model *m)
 			return bad_line(r, "bad merged record");
 		err = model_merged__add_alias(g, r->tok[i_tok]);
 		if (err == -EEXIST)
-			return fail(r, -EINVAL, "line %zu: duplicate alias '%.32s' of %s", r->lineno,
-				    r->tok[i_tok], name);
+			return fail(r, -EINVAL, "line %zu: duplicate alias '%.32s' of %s",
+				    r->lineno, r->tok[i_tok], name);
 		if (err)
 			return fail(r, err, "%s", strerror(-err));
 	}

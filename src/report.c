@@ -496,7 +496,7 @@ void report__print_not_seen(const struct model *m, FILE *out)
 		"%llu forked tasks not followed (tracking table full); "
 		"%llu events the kernel did not run kleak for (recursion guard); "
 		"%llu trace events dropped; "
-		"%llu frames unresolved\n",
+		"%llu frames unresolved",
 		(unsigned long long)st[STAT_ALLOC_MAP_FULL],
 		(unsigned long long)st[STAT_ALLOC_MAP_BUSY],
 		(unsigned long long)st[STAT_SITE_MAP_FULL],
@@ -507,6 +507,11 @@ void report__print_not_seen(const struct model *m, FILE *out)
 		(unsigned long long)m->recursion_misses,
 		(unsigned long long)st[STAT_EVENTS_DROPPED],
 		(unsigned long long)m->unresolved_frames);
+	/* among the first line's filtered-out events too, said apart for what they are */
+	if (has_task_filter(m) || st[STAT_IRQ_NOT_ATTRIBUTED])
+		fprintf(out, "; %llu irq-context allocations not attributed to the filtered tasks",
+			(unsigned long long)st[STAT_IRQ_NOT_ATTRIBUTED]);
+	fputc('\n', out);
 }
 
 static void json_meta(struct json_writer *w, const struct model *m)

@@ -289,7 +289,50 @@ test_stack_cache() {
 	fi
 }
 
+# Under a task filter, what a softirq allocates while the filtered task is
+# the one it interrupted is not the task's: a loopback connect() runs the
+# server side's handshake in a softirq on the connecting task's CPU, so the
+# accepted sockets (sk_clone_lock) must not be charged to the workload, and
+# are counted instead; the client's own sockets (inet_create) still are.
+# The control, with no task filter, finds the same accepted sockets, in
+# softirq context.
+test_irq_context() {
+	need_root || return
+	local own cloned irq_sites irq control
+	start_kleak -c "$COMM" -o 0 -T 0 --format json || { fail "kleak did not attach"; return; }
+	start_workload irq -c 50 -n "$COMM" tcp || { fail "workload failed"; return; }
+	report_now || { fail "no report on SIGUSR1"; return; }
+	release_workload irq
+	stop_kleak
+	own=$(jq -s '.[0]' "$TMP/out" | held_count '^inet_create\+' TCP)
+	cloned=$(jq -s '.[0]' "$TMP/out" | held_count '^sk_clone_lock\+' TCP)
+	irq_sites=$(jq -s '[.[0].sites[] | select(.context.softirq + .context.hardirq > 0)]
+		| length' "$TMP/out")
+	irq=$(last_report | jq '.stats.irq_not_attributed')
+	start_kleak --cache TCP -o 0 -T 0 --format json || { fail "kleak did not attach"; return; }
+	start_workload irq_control -c 50 -n "$COMM" tcp || { fail "workload failed"; return; }
+	report_now || { fail "no report on SIGUSR1"; return; }
+	release_workload irq_control
+	stop_kleak
+	control=$(jq -s --arg c "$COMM" '[.[0].sites[] | select(any(.comms[]; .comm == $c))
+		| select(any(.frames[]; (.sym // "") | test("^sk_clone_lock\\+")))
+		| .context.softirq] | add // 0' "$TMP/out")
+	if [ "$own" -lt 50 ]; then
+		fail "$own client sockets (inet_create) under -c $COMM, expected >= 50"
+	elif [ "$cloned" -ne 0 ]; then
+		fail "$cloned accepted sockets (sk_clone_lock, in softirq) charged to $COMM"
+	elif [ "$irq_sites" -ne 0 ]; then
+		fail "$irq_sites sites in softirq or hardirq context under -c $COMM"
+	elif [ "$irq" -lt 50 ]; then
+		fail "irq_not_attributed $irq, expected >= 50 (the accepted sockets)"
+	elif [ "$control" -lt 50 ]; then
+		fail "without a task filter: $control accepted sockets in softirq, expected >= 50"
+	else
+		pass
+	fi
+}
+
 for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
-	 map_full attach_mode stack_cache; do
+	 map_full attach_mode stack_cache irq_context; do
 	run_test $t
 done

@@ -72,6 +72,10 @@ diff --duration 5 a b
 diff --caches a b
 diff --stack-depth 3 a b
 diff --cache '' a b
+report --duration 5 x.run
+report --min-delta 5 x.run
+report x.run -- true
+features --top 3
 EOF
 	if [ -n "$BAD" ]; then
 		fail "$BAD"
@@ -242,6 +246,93 @@ EOF
 	fi
 }
 
-for t in bad_options help_version static env_errors features command_status report_golden; do
+# Each command's --help lists its own options only, fits 79 columns (argp
+# wraps nothing), names no made-up mail address, and says what -c and -p
+# select; report and diff refuse the tracing options in one line (bad_options)
+test_subcommand_help() {
+	local c long
+	BAD=
+	for c in trace report diff features; do
+		# shellcheck disable=SC2046
+		timeout 10 "$KLEAK" $([ $c = trace ] || echo $c) --help > "$TMP/help.$c" 2>&1 ||
+			BAD="kleak $c --help failed"
+		long=$(awk 'length > 79' "$TMP/help.$c" | head -1)
+		[ -z "$BAD" ] && [ -n "$long" ] && BAD="kleak $c --help: a line over 79 columns: $long"
+		# argp wraps what is longer: an example line cut in two starts without "kleak"
+		long=$(awk '/^EXAMPLES:/ { e = 1; next } /^$/ { e = 0 } e && !/^  kleak /' \
+			"$TMP/help.$c" | head -1)
+		[ -z "$BAD" ] && [ -n "$long" ] && BAD="kleak $c --help: an example wrapped: $long"
+		[ -z "$BAD" ] && grep -q 'localhost' "$TMP/help.$c" &&
+			BAD="kleak $c --help names a mail address that does not exist"
+		[ -n "$BAD" ] && break
+	done
+	if [ -n "$BAD" ]; then
+		fail "$BAD"
+	elif ! grep -q '^Usage: kleak report \[OPTION...\] FILE$' "$TMP/help.report" ||
+	     ! grep -q '^Usage: kleak diff \[OPTION...\] FILE_A FILE_B$' "$TMP/help.diff"; then
+		fail "report/diff --help has no usage line of its own"
+	elif grep -Eq -- '--(comm|pid|duration|max-allocs|linger|write)=' "$TMP/help.report" \
+			"$TMP/help.diff" "$TMP/help.features"; then
+		fail "report, diff or features --help lists tracing options"
+	elif grep -q -- '--min-delta' "$TMP/help.report" "$TMP/help.trace" ||
+	     ! grep -q -- '--min-delta' "$TMP/help.diff"; then
+		fail "--min-delta is diff's only"
+	elif ! grep -q 'not argv\[0\]' "$TMP/help.trace" ||
+	     ! grep -q "its own task_struct is its parent's" "$TMP/help.trace"; then
+		fail "kleak --help does not say what -c and -p select"
+	elif ! grep -q '125 when kleak fails' "$TMP/help.trace"; then
+		fail "kleak --help does not give the exit statuses"
+	else
+		pass
+	fi
+}
+
+# --pid of no process, or of one that has exited, is one line and status 1
+# before anything is loaded
+test_pid_checks() {
+	local z
+	BAD=
+	expect 1 --pid 2000000000 --duration 1
+	[ -z "$BAD" ] && ! grep -q 'no such process' "$TMP/e" && BAD="$(cat "$TMP/e")"
+	if [ -z "$BAD" ]; then
+		start_workload pz -c 1 -n "$TEST_COMM" zombies || BAD="workload failed"
+		# shellcheck disable=SC2046
+		z=$(grep -l '^State:[[:space:]]*Z' $(grep -l "^Name:[[:space:]]*$TEST_COMM\$" \
+			/proc/[0-9]*/status 2>/dev/null) /dev/null 2>/dev/null | head -1 | cut -d/ -f3)
+		[ -z "$BAD" ] && [ -z "$z" ] && BAD="no zombie of the workload found"
+		[ -z "$BAD" ] && expect 1 --pid "$z" --duration 1
+		[ -z "$BAD" ] && ! grep -q 'has exited' "$TMP/e" && BAD="zombie: $(cat "$TMP/e")"
+		release_workload pz
+	fi
+	if [ -n "$BAD" ]; then
+		fail "$BAD"
+	else
+		pass
+	fi
+}
+
+# -c or -p with --cache task_struct says once that a process's own task_struct
+# is its parent's; with no task filter or with -- COMMAND it says nothing
+test_parent_hint() {
+	local st n
+	need_root || return
+	"$KLEAK" -c "$TEST_COMM" --cache task_struct 1 2 > /dev/null 2> "$TMP/e"
+	st=$?
+	n=$(grep -c '^kleak: hint: fork allocates a process.s task_struct' "$TMP/e")
+	"$KLEAK" --cache task_struct --duration 1 > /dev/null 2> "$TMP/e2"
+	"$KLEAK" --linger 0 -c "$TEST_COMM" --cache task_struct -- true > /dev/null 2>> "$TMP/e2"
+	if [ $st -ne 0 ]; then
+		fail "kleak -c --cache task_struct exited $st: $(cat "$TMP/e")"
+	elif [ "$n" -ne 1 ]; then
+		fail "the hint came $n times over two reports: $(cat "$TMP/e")"
+	elif grep -q 'hint:' "$TMP/e2"; then
+		fail "a hint without -c/-p, or with -- COMMAND: $(grep 'hint:' "$TMP/e2")"
+	else
+		pass
+	fi
+}
+
+for t in bad_options help_version static env_errors features command_status report_golden \
+	 subcommand_help pid_checks parent_hint; do
 	run_test $t
 done

@@ -38,22 +38,32 @@ test_command_tree() {
 	fi
 }
 
-# kleak report FILE prints exactly what the live run printed
+# kleak report FILE prints exactly what the live run printed, with the
+# run's own report options (a command run's --older 0, its -T 5) or with
+# them given again; the saved command line reads back, in a shell, as the
+# arguments it was given
 test_round_trip() {
 	need_root || return
+	local -a argv=("$KLEAK" --linger 1 -T 5 -w "$TMP/rt.run" --
+		sh -c "$QUIET" sh "$WL" --detach --wait -c 20 -n "$COMM" files) saved
 	hold_stdin rt
-	(without_holds timeout 120 "$KLEAK" --linger 1 -T 5 -w "$TMP/rt.run" -- \
-		sh -c "$QUIET" sh "$WL" --detach --wait -c 20 -n "$COMM" files) \
-		< "$TMP/rt.fifo" > "$TMP/rt.live" 2> /dev/null
+	(without_holds timeout 120 "${argv[@]}") < "$TMP/rt.fifo" > "$TMP/rt.live" 2> /dev/null
 	release_stdin rt
-	"$KLEAK" report -T 5 -o 0 "$TMP/rt.run" > "$TMP/rt.again" 2> "$TMP/rt.err"
-	"$KLEAK" report -T 5 -o 0 --format json "$TMP/rt.run" > "$TMP/rt.json" 2>> "$TMP/rt.err"
+	"$KLEAK" report "$TMP/rt.run" > "$TMP/rt.plain" 2> "$TMP/rt.err"
+	"$KLEAK" report -T 5 -o 0 "$TMP/rt.run" > "$TMP/rt.again" 2>> "$TMP/rt.err"
+	"$KLEAK" report --format json "$TMP/rt.run" > "$TMP/rt.json" 2>> "$TMP/rt.err"
+	eval "saved=($(jq -r .meta.cmdline "$TMP/rt.json"))"
 	if ! grep -q alloc_empty_file "$TMP/rt.live"; then
 		fail "live report lacks the held files"
+	elif ! cmp -s "$TMP/rt.live" "$TMP/rt.plain"; then
+		fail "saved run prints differently: $(diff "$TMP/rt.live" "$TMP/rt.plain" | head -5)"
 	elif ! cmp -s "$TMP/rt.live" "$TMP/rt.again"; then
-		fail "saved run prints differently: $(diff "$TMP/rt.live" "$TMP/rt.again" | head -5)"
-	elif ! jq -e '.sites | length > 0' "$TMP/rt.json" > /dev/null; then
+		fail "saved run with -T 5 -o 0 prints differently: $(diff "$TMP/rt.live" \
+			"$TMP/rt.again" | head -5)"
+	elif ! jq -e '.sites | length > 0 and length <= 5' "$TMP/rt.json" > /dev/null; then
 		fail "report --format json of the saved run: $(head -2 "$TMP/rt.err")"
+	elif [ "$(printf '%s\n' "${saved[@]}")" != "$(printf '%s\n' "${argv[@]}")" ]; then
+		fail "saved command line $(jq .meta.cmdline "$TMP/rt.json") is not the one run"
 	else
 		pass
 	fi

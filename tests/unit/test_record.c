@@ -219,11 +219,10 @@ static bool model_equal(const struct model *a, const struct model *b)
 	     a->meta.sample_rate == b->meta.sample_rate &&
 	     a->meta.interval_s == b->meta.interval_s, "meta numbers");
 	SAME(a->meta.report_saved == b->meta.report_saved, "meta.report_saved");
-	SAME(!a->meta.report_saved || (a->meta.older_ms == b->meta.older_ms &&
-				       a->meta.top == b->meta.top &&
-				       a->meta.caches == b->meta.caches &&
-				       str_eq(a->meta.exclude, b->meta.exclude) &&
-				       str_eq(a->meta.cache, b->meta.cache)), "meta report options");
+	SAME(!a->meta.report_saved ||
+	     (a->meta.older_ms == b->meta.older_ms && a->meta.top == b->meta.top &&
+	      a->meta.caches == b->meta.caches && str_eq(a->meta.exclude, b->meta.exclude) &&
+	      str_eq(a->meta.cache, b->meta.cache)), "meta report options");
 	SAME(a->n_merged == b->n_merged, "n_merged");
 	for (i = 0; i < a->n_merged; i++) {
 		SAME(!strcmp(a->merged[i].name, b->merged[i].name) &&
@@ -873,12 +872,13 @@ void test_record_v2_bad_records(void)
 		  "meta key 'caches' missing (the report options come together)", -EINVAL },
 		{ 2, META_OK "meta older_ms 0\nmeta top 5\nmeta caches 2\n",
 		  "line 15: bad meta record", -EINVAL },
-		{ 2, META_OK REPORT_OK "meta top 6\n", "line 18: duplicate meta key 'top'", -EINVAL },
+		{ 2, META_OK REPORT_OK "meta top 6\n", "line 18: duplicate meta key 'top'",
+		  -EINVAL },
 		{ 2, "meta version 0.1.0\n" REPORT_OK, "meta key 'kernel' missing", -EINVAL },
 		{ 2, META_OK "merged TCP\n", "line 13: bad merged record", -EINVAL },
 		{ 2, META_OK "merged TCP a a\n", "line 13: duplicate alias 'a' of TCP", -EINVAL },
-		{ 2, META_OK "merged TCP a\nmerged TCP b a\n", "line 14: duplicate alias 'a' of TCP",
-		  -EINVAL },
+		{ 2, META_OK "merged TCP a\nmerged TCP b a\n",
+		  "line 14: duplicate alias 'a' of TCP", -EINVAL },
 		{ 2, META_OK "merged 0123456789012345678901234567890123 a\n",
 		  "line 13: bad merged record", -EINVAL },
 		{ 2, META_OK "merged TCP -\n", "line 13: bad merged record", -EINVAL },
