@@ -56,100 +56,6 @@ static int add_name(struct cache_filter *f, const char *name)
 	return 0;
 }
 
-/* Adds every name under root linking to target. */
-static int add_aliases(const char *root, const char *target, struct cache_filter *f)
-{
-	char path[PATH_MAX], link[PATH_MAX];
-	struct dirent *de;
-	int err = 0;
-	ssize_t n;
-	DIR *d;
-
-	d = opendir(root);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || de->d_name[0] == ':')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n < 0)
-			continue;
-		link[n] = '\0';
-		if (strcmp(link, target))
-			continue;
-		err = add_name(f, de->d_name);
-		if (err == -ENAMETOOLONG)
-			err = 0;
-		else if (err)
-			break;
-	}
-	closedir(d);
-	return err;
-}
-
-int slabcache__resolve(const char *root, const char *name, struct cache_filter *f)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int err;
-
-	memset(f, 0, sizeof(*f));
-	f->kmalloc_size = kmalloc_size_of(name);
-	snprintf(path, sizeof(path), "%s/%s", root, name);
-	if (access(path, F_OK)) {
-		err = -errno;
-		if (err == -ENOENT)
-			pr_err("unknown slab cache '%s': not in %s", name, root);
-		else
-			pr_err("cannot look up slab cache '%s' in %s: %s", name, root,
-			       strerror(-err));
-		return err;
-	}
-	err = add_name(f, name);
-	if (err)
-		return err;
-	n = readlink(path, f->merged_into, sizeof(f->merged_into) - 1);
-	if (n < 0) {
-		/* a directory: a cache of its own, not merged */
-		f->merged_into[0] = '\0';
-		return 0;
-	}
-	if (n == sizeof(f->merged_into) - 1) {
-		pr_err("slab cache '%s' links to an over-long name in %s", name, root);
-		return -ENAMETOOLONG;
-	}
-	f->merged_into[n] = '\0';
-	err = add_aliases(root, f->merged_into, f);
-	if (err == -E2BIG) {
-		pr_err("slab cache '%s' has more than %d merged aliases", name,
-		       KLEAK_MAX_CACHE_NAMES);
-		return err;
-	}
-	if (err) {
-		pr_err("cannot list aliases of slab cache '%s' in %s: %s", name, root,
-		       strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
-void slabcache__say_merged(const struct cache_filter *f)
-{
-	char aliases[KLEAK_MAX_CACHE_NAMES * (KLEAK_CACHE_NAME_LEN + 2)] = "";
-	size_t used = 0;
-	unsigned int i;
-
-	if (f->n_names < 2)
-		return;
-	for (i = 1; i < f->n_names; i++)
-		used += snprintf(aliases + used, sizeof(aliases) - used, "%s%s", i > 1 ? ", " : "",
-				 f->names[i]);
-	pr_warn("slab cache '%s' is merged into %s with %s; the tracepoints name the merged "
-		"cache by whichever alias created it, so all of them match", f->names[0],
-		f->merged_into, aliases);
-}
-
 /* A /sys/kernel/slab name and the directory its symlink points at. */
 struct slab_link {
 	char *name;
@@ -215,6 +121,90 @@ static int read_links(const char *root, struct slab_link **out, size_t *n_out)
 	*n_out = n;
 	return 0;
 }
+
+/* Adds every name under root linking to target. */
+static int add_aliases(const char *root, const char *target, struct cache_filter *f)
+{
+	struct slab_link *links;
+	size_t n, i;
+	int err;
+
+	err = read_links(root, &links, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n && !err; i++) {
+		if (strcmp(links[i].target, target))
+			continue;
+		err = add_name(f, links[i].name);
+		if (err == -ENAMETOOLONG)
+			err = 0;
+	}
+	links_free(links, n);
+	return err;
+}
+
+int slabcache__resolve(const char *root, const char *name, struct cache_filter *f)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->kmalloc_size = kmalloc_size_of(name);
+	snprintf(path, sizeof(path), "%s/%s", root, name);
+	if (access(path, F_OK)) {
+		err = -errno;
+		if (err == -ENOENT)
+			pr_err("unknown slab cache '%s': not in %s", name, root);
+		else
+			pr_err("cannot look up slab cache '%s' in %s: %s", name, root,
+			       strerror(-err));
+		return err;
+	}
+	err = add_name(f, name);
+	if (err)
+		return err;
+	n = readlink(path, f->merged_into, sizeof(f->merged_into) - 1);
+	if (n < 0) {
+		/* a directory: a cache of its own, not merged */
+		f->merged_into[0] = '\0';
+		return 0;
+	}
+	if (n == sizeof(f->merged_into) - 1) {
+		pr_err("slab cache '%s' links to an over-long name in %s", name, root);
+		return -ENAMETOOLONG;
+	}
+	f->merged_into[n] = '\0';
+	err = add_aliases(root, f->merged_into, f);
+	if (err == -E2BIG) {
+		pr_err("slab cache '%s' has more than %d merged aliases", name,
+		       KLEAK_MAX_CACHE_NAMES);
+		return err;
+	}
+	if (err) {
+		pr_err("cannot list aliases of slab cache '%s' in %s: %s", name, root,
+		       strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+void slabcache__say_merged(const struct cache_filter *f)
+{
+	char aliases[KLEAK_MAX_CACHE_NAMES * (KLEAK_CACHE_NAME_LEN + 2)] = "";
+	size_t used = 0;
+	unsigned int i;
+
+	if (f->n_names < 2)
+		return;
+	for (i = 1; i < f->n_names; i++)
+		used += snprintf(aliases + used, sizeof(aliases) - used, "%s%s", i > 1 ? ", " : "",
+				 f->names[i]);
+	pr_warn("slab cache '%s' is merged into %s with %s; the tracepoints name the merged "
+		"cache by whichever alias created it, so all of them match", f->names[0],
+		f->merged_into, aliases);
+}
+
 
 int slabcache__read_merged(const char *root, struct model *m)
 {
