@@ -295,7 +295,9 @@ test_stack_cache() {
 # accepted sockets (sk_clone_lock) must not be charged to the workload, and
 # are counted instead; the client's own sockets (inet_create) still are.
 # The control, with no task filter, finds the same accepted sockets, in
-# softirq context.
+# softirq context, whichever task the softirq interrupted (on a slow guest
+# some run in ksoftirqd or interrupt another task, so it is not selected by
+# comm).
 test_irq_context() {
 	need_root || return
 	local own cloned irq_sites irq control
@@ -314,7 +316,7 @@ test_irq_context() {
 	report_now || { fail "no report on SIGUSR1"; return; }
 	release_workload irq_control
 	stop_kleak
-	control=$(jq -s --arg c "$COMM" '[.[0].sites[] | select(any(.comms[]; .comm == $c))
+	control=$(jq -s '[.[0].sites[]
 		| select(any(.frames[]; (.sym // "") | test("^sk_clone_lock\\+")))
 		| .context.softirq] | add // 0' "$TMP/out")
 	if [ "$own" -lt 50 ]; then
