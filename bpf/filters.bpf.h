@@ -135,11 +135,9 @@ static __always_inline bool in_task_context(struct kleak_stats *s, void *ctx, bo
 			return false;
 		sp = BPF_CORE_READ(regs, sp);
 	} else {
-		/* a context pointer is no number to the verifier: through the map and back */
-		*(volatile __u64 *)&s->ctx_addr = (__u64)ctx;
-		sp = *(volatile __u64 *)&s->ctx_addr;
+		sp = as_number(s, ctx);
 	}
-	base = cur_stack_base(c, compat);
+	base = as_number(s, cur_stack_base(c, compat));
 	size = THREAD_SIZE_MAX;
 	if (bpf_core_field_exists(task->stack_vm_area)) {
 		pages = BPF_CORE_READ(task, stack_vm_area, nr_pages);

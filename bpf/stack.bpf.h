@@ -123,10 +123,9 @@ static __always_inline __u32 stack_capture(void *ctx, struct kleak_site *site, _
 static __always_inline int ctx_on_stack(struct kleak_stats *s, void *ctx, const struct cur *c,
 					struct kleak_tpl_key *key, __u64 *addr, const bool compat)
 {
-	__u64 base = cur_stack_base(c, compat);
+	__u64 base = as_number(s, cur_stack_base(c, compat));
 
-	*(volatile __u64 *)&s->ctx_addr = (__u64)ctx;
-	*addr = *(volatile __u64 *)&s->ctx_addr;
+	*addr = as_number(s, ctx);
 	if (*addr - base >= KLEAK_TASK_STACK_MIN ||
 	    *addr - base < KLEAK_TASK_STACK_MIN - KLEAK_TPL_WORDS * sizeof(__u64))
 		return -1;

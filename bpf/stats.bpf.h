@@ -24,6 +24,19 @@ static __always_inline struct kleak_stats *stats_get(void)
 	return bpf_map_lookup_elem(&stats, &zero);
 }
 
+/*
+ * A pointer as a plain number, stored in this CPU's stats and loaded back:
+ * the verifier refuses arithmetic on a context pointer, and newer kernels
+ * (6.18.44 here) type an untyped kernel pointer such as task->stack as
+ * read-only untrusted memory, whose difference with a number it then
+ * refuses to store in 32 bits.
+ */
+static __always_inline __u64 as_number(struct kleak_stats *s, const void *p)
+{
+	*(volatile __u64 *)&s->scratch = (__u64)p;
+	return *(volatile __u64 *)&s->scratch;
+}
+
 static __always_inline void stat_inc(enum kleak_stat i)
 {
 	struct kleak_stats *s = stats_get();

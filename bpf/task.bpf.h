@@ -74,11 +74,11 @@ static __always_inline void comm_copy(char *dst, const struct cur *c, const bool
 }
 
 /* Where the current task's kernel stack starts. */
-static __always_inline __u64 cur_stack_base(const struct cur *c, const bool compat)
+static __always_inline void *cur_stack_base(const struct cur *c, const bool compat)
 {
 	if (compat)
-		return (__u64)BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), stack);
-	return (__u64)c->task->stack;
+		return BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), stack);
+	return c->task->stack;
 }
 
 static __always_inline bool is_tracked(const struct cur *c, const bool compat)

@@ -173,12 +173,8 @@ struct kleak_stats {
 	 * reported as the traced process's.
 	 */
 	__u64 own_alloc;
-	/*
-	 * The program's context pointer, stored and loaded back as a number:
-	 * the verifier refuses arithmetic on a context pointer, and the stack
-	 * cache needs its address.
-	 */
-	__u64 ctx_addr;
+	/* as_number()'s: a pointer stored and loaded back as a number */
+	__u64 scratch;
 	/*
 	 * The site this CPU recorded last: a run of allocations from one stack
 	 * (any loop in the kernel) finds its index without the sites hash.
