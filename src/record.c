@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "log.h"
+#include "outfile.h"
 #include "record.h"
 
 #define MAX_TOKENS	(2 + RECORD_VALUES_PER_LINE)
@@ -350,91 +351,29 @@ static void put_model(struct rec_writer *w, const struct model *m)
 	}
 }
 
-/* Makes a rename durable; a filesystem that cannot sync a directory is not an error. */
-static int sync_dir(const char *tmp)
-{
-	char *dir = strdup(tmp), *slash;
-	int fd, err = 0;
-
-	if (!dir)
-		return -ENOMEM;
-	slash = strrchr(dir, '/');
-	if (slash)
-		slash[slash == dir ? 1 : 0] = '\0';
-	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-	} else {
-		if (fsync(fd) && errno != EINVAL)
-			err = -errno;
-		close(fd);
-	}
-	free(dir);
-	return err;
-}
-
 int record__write(const struct model *m, const char *path)
 {
 	struct rec_writer w = { .crc = crc32(0L, Z_NULL, 0) };
-	const char *slash, *why;
-	char *tmp = NULL;
-	int fd = -1, err;
+	struct outfile of;
+	const char *why;
+	int err;
 
 	why = check_model(m);
 	if (why) {
 		pr_err("failed to write run %s: %s", path, why);
 		return -EINVAL;
 	}
-	/* same directory, so rename() cannot cross filesystems */
-	slash = strrchr(path, '/');
-	if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-		     slash ? slash + 1 : path) < 0) {
-		tmp = NULL;
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		err = -errno;
-		free(tmp);
-		tmp = NULL;
-		goto cleanup;
-	}
-	w.f = fdopen(fd, "w");
-	if (!w.f) {
-		err = -errno;
-		goto cleanup;
-	}
-	fd = -1;
+	err = outfile__open(&of, path);
+	if (err)
+		goto out;
+	w.f = of.f;
 	put_model(&w, m);
 	err = w.err;
 	if (err)
-		goto cleanup;
-	if (fflush(w.f) || fsync(fileno(w.f))) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = fclose(w.f) ? -errno : 0;
-	w.f = NULL;
-	if (err)
-		goto cleanup;
-	if (rename(tmp, path)) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = sync_dir(path);
-	free(tmp);
-	tmp = NULL;
-
-cleanup:
-	if (w.f)
-		fclose(w.f);
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
+		outfile__abort(&of);
+	else
+		err = outfile__commit(&of);
+out:
 	free(w.buf);
 	if (err)
 		pr_err("failed to write run %s: %s", path, w.why ? w.why : strerror(-err));

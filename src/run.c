@@ -21,6 +21,7 @@
 #include "ksyms.h"
 #include "loader.h"
 #include "log.h"
+#include "outfile.h"
 #include "record.h"
 #include "report.h"
 #include "run.h"
@@ -540,6 +541,9 @@ int run__trace(const struct env *env)
 		return fail;
 	}
 	if (env->pid && check_pid(env->pid))
+		return fail;
+	/* a run file that cannot be written is refused now, not after the run */
+	if (env->write_path && outfile__check(env->write_path, "run file"))
 		return fail;
 	if (r.has_cmd && spawn__prepare(env->command, &r.sp))
 		return fail;

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Output files written atomically, never through a planted symlink. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "log.h"
+#include "outfile.h"
+
+/* The directory path is in, as a new string: "." for a bare file name. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, slash - path);
+}
+
+int outfile__check(const char *path, const char *what)
+{
+	struct stat st;
+	char *dir;
+	int err = 0;
+
+	if (!*path) {
+		pr_err("%s: empty path", what);
+		return -EINVAL;
+	}
+	dir = dir_of(path);
+	if (!dir)
+		return -ENOMEM;
+	if (stat(dir, &st)) {
+		err = -errno;
+		pr_err("cannot write %s %s: directory %s: %s", what, path, dir, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		err = -ENOTDIR;
+		pr_err("cannot write %s %s: %s is not a directory", what, path, dir);
+	} else if (access(dir, W_OK | X_OK)) {
+		err = -errno;
+		pr_err("cannot write %s %s: directory %s: %s", what, path, dir, strerror(errno));
+	} else if (!lstat(path, &st)) {
+		/*
+		 * rename() replaces a symlink rather than following it, but a file
+		 * of another user's (in a sticky /tmp, say) is theirs to keep.
+		 */
+		if (S_ISDIR(st.st_mode)) {
+			err = -EISDIR;
+			pr_err("cannot write %s %s: it is a directory", what, path);
+		} else if (st.st_uid != geteuid()) {
+			err = -EPERM;
+			pr_err("cannot write %s %s: it belongs to uid %u, not to this user",
+			       what, path, (unsigned int)st.st_uid);
+		}
+	} else if (errno != ENOENT) {
+		err = -errno;
+		pr_err("cannot write %s %s: %s", what, path, strerror(errno));
+	}
+	free(dir);
+	return err;
+}
+
+int outfile__open(struct outfile *of, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	of->path = path;
+	of->f = NULL;
+	/* hidden beside the target: ".NAME.XXXXXX" */
+	if (asprintf(&of->tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+		     slash ? slash + 1 : path) < 0) {
+		of->tmp = NULL;
+		return -ENOMEM;
+	}
+	/* mkstemp() creates with O_EXCL and mode 0600 */
+	fd = mkostemp(of->tmp, O_CLOEXEC);
+	if (fd < 0)
+		goto err;
+	of->f = fdopen(fd, "w");
+	if (!of->f) {
+		close(fd);
+		unlink(of->tmp);
+		goto err;
+	}
+	return 0;
+err:
+	fd = -errno;
+	free(of->tmp);
+	of->tmp = NULL;
+	return fd;
+}
+
+/* Makes the rename durable; a filesystem that cannot sync a directory is not an error. */
+static int sync_dir(const char *path)
+{
+	char *dir = dir_of(path);
+	int fd, err = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+	} else {
+		if (fsync(fd) && errno != EINVAL)
+			err = -errno;
+		close(fd);
+	}
+	free(dir);
+	return err;
+}
+
+int outfile__commit(struct outfile *of)
+{
+	int err = 0;
+
+	if (fflush(of->f) || fsync(fileno(of->f)))
+		err = -errno;
+	if (fclose(of->f) && !err)
+		err = -errno;
+	of->f = NULL;
+	if (!err && rename(of->tmp, of->path))
+		err = -errno;
+	if (err) {
+		unlink(of->tmp);
+	} else {
+		err = sync_dir(of->path);
+	}
+	free(of->tmp);
+	of->tmp = NULL;
+	return err;
+}
+
+void outfile__abort(struct outfile *of)
+{
+	if (of->f)
+		fclose(of->f);
+	of->f = NULL;
+	if (of->tmp) {
+		unlink(of->tmp);
+		free(of->tmp);
+	}
+	of->tmp = NULL;
+}
