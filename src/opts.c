@@ -165,8 +165,9 @@ static const struct argp_option trace_options[] = {
 	{ "stack-depth", OPT_STACK_DEPTH, "N", 0,
 	  "Frames kept per stack (default: 64, at most 127)", 4 },
 	{ "stack-cache", OPT_STACK_CACHE, "MODE", 0,
-	  "on (default): skip the stack walk where a verified template holds; off; "
-	  "check: walk anyway, count templates that disagree", 4 },
+	  "on (default): skip the stack walk where the stack words of one walked "
+	  "before (a template) still hold; off; check: walk anyway, count "
+	  "templates that disagree", 4 },
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not", 4 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf and sizing details", 4 },
 	HELP_OPTIONS,
