@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 VERSION := 0.1.0
 
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config \
-	make gcc jq iproute2
+	make gcc jq iproute2 prometheus prometheus-node-exporter util-linux man-db groff-base
 
 .DEFAULT_GOAL := all
 
