@@ -221,7 +221,7 @@ static int collect(const struct model *m, struct series_set *caches, struct seri
  */
 static void put_value(const char *v, FILE *out)
 {
-	const unsigned char *p = (const unsigned char *)v;
+	const unsigned char *p = (const unsigned char *)(v ? v : "");
 	size_t len, i;
 
 	while (*p) {
