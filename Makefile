@@ -161,6 +161,9 @@ deps:
 .PHONY: install
 install: kleak
 	install -D -m 0755 kleak $(DESTDIR)$(PREFIX)/sbin/kleak
+	install -D -m 0644 docs/kleak.8 $(DESTDIR)$(PREFIX)/share/man/man8/kleak.8
+	install -D -m 0644 tools/completion/kleak \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/kleak
 
 .PHONY: clean
 clean:
