@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 VERSION := 0.1.0
 
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config \
-	make gcc jq iproute2
+	make gcc jq iproute2 prometheus prometheus-node-exporter util-linux man-db groff-base
 
 .DEFAULT_GOAL := all
 
@@ -161,6 +161,9 @@ deps:
 .PHONY: install
 install: kleak
 	install -D -m 0755 kleak $(DESTDIR)$(PREFIX)/sbin/kleak
+	install -D -m 0644 docs/kleak.8 $(DESTDIR)$(PREFIX)/share/man/man8/kleak.8
+	install -D -m 0644 tools/completion/kleak \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/kleak
 
 .PHONY: clean
 clean:

@@ -192,6 +192,15 @@ __u64 model__alloc_events_left_out(const struct model *m)
 	return st[STAT_ALLOC_EVENTS] > known ? st[STAT_ALLOC_EVENTS] - known : 0;
 }
 
+__u64 model__not_seen_events(const struct model *m)
+{
+	const __u64 *st = m->stats;
+
+	return st[STAT_ALLOC_MAP_FULL] + st[STAT_ALLOC_MAP_BUSY] + st[STAT_SITE_MAP_FULL] +
+	       st[STAT_STACK_MAP_FULL] + st[STAT_STACK_FAULT] + st[STAT_TRACKED_FULL] +
+	       m->recursion_misses + st[STAT_EVENTS_DROPPED];
+}
+
 const char *model__stack_err_str(int err)
 {
 	switch (err) {

@@ -110,6 +110,9 @@ struct model_meta {
 	bool caches;		/* the per-cache summary was shown */
 	char *exclude;		/* --exclude REGEX, NULL: none */
 	char *cache;		/* --cache NAME the run was traced with, NULL: none */
+	/* the map sizes of a live run (--max-allocs, --max-sites); 0 in a saved run */
+	__u64 max_allocs;
+	__u64 max_sites;
 };
 
 struct model {
@@ -124,6 +127,8 @@ struct model {
 	__u64 recursion_misses;
 	/* frames kallsyms could not resolve, over all sites */
 	__u64 unresolved_frames;
+	/* slots of the sites map taken, freed or not (a live run's; 0 when unknown) */
+	__u64 sites_used;
 };
 
 /* Returns a zeroed model, or NULL with errno set. */
@@ -166,6 +171,14 @@ bool model_site__frees_unseen(const struct model_site *s);
  * (the filter-miss path stays one compare), so they are the remainder.
  */
 __u64 model__alloc_events_left_out(const struct model *m);
+
+/*
+ * What the run lost, summed over the causes the "not seen:" line names:
+ * allocations not recorded (maps full or busy), stacks lost, forked tasks not
+ * followed, recursion misses and dropped trace events. Frames left unresolved
+ * are not losses of events and are not in it.
+ */
+__u64 model__not_seen_events(const struct model *m);
 
 /* How a stack_err is shown: -ENOMEM stacks map full, else the walk failed. */
 const char *model__stack_err_str(int err);

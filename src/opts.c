@@ -27,9 +27,8 @@
 #define DEFAULT_STACK_ENTRIES	(32 * 1024)
 #define DEFAULT_STACK_DEPTH	64
 
+/* no argp_program_bug_address: kleak has no mail address; the help names the manual */
 const char *argp_program_version = "kleak " KLEAK_VERSION;
-/* argp prints "Report bugs to %s.": kleak has no mail address */
-const char *argp_program_bug_address = "the project's issue tracker";
 
 /* Every line under 80 columns, so argp never wraps one. */
 static const char trace_doc[] =
@@ -61,7 +60,8 @@ static const char trace_doc[] =
 "\v"
 "Exit status: 0, 1 when kleak fails, 64 for a bad option. With -- COMMAND,\n"
 "as env(1) and timeout(1): the command's status (128+N if signal N ended\n"
-"it), 125 when kleak fails, 126 when COMMAND cannot run, 127 if not found.";
+"it), 125 when kleak fails, 126 when COMMAND cannot run, 127 if not found.\n"
+"The manual, kleak(8) (man 8 kleak), explains every option and the report.";
 
 static const char report_doc[] =
 "Print a saved run (kleak -w FILE) again, as it printed live: with the\n"
@@ -74,7 +74,8 @@ static const char report_doc[] =
 "  kleak report -o 0 -T 0 rdma.run           # every site, of any age\n"
 "  kleak report --cache TCP --format json rdma.run"
 "\v"
-"Exit status: 0, 1 when the file cannot be read, 64 for a bad option.";
+"Exit status: 0, 1 when the file cannot be read, 64 for a bad option.\n"
+"The manual: kleak(8) (man 8 kleak).";
 
 static const char diff_doc[] =
 "Compare two saved runs (kleak -w FILE): outstanding objects and bytes per\n"
@@ -87,13 +88,15 @@ static const char diff_doc[] =
 "  kleak diff tcp.run rdma.run                # the 10 largest changes\n"
 "  kleak diff -T 0 --min-delta 4096 a.run b.run"
 "\v"
-"Exit status: 0, 1 when a file cannot be read, 64 for a bad option.";
+"Exit status: 0, 1 when a file cannot be read, 64 for a bad option.\n"
+"The manual: kleak(8) (man 8 kleak).";
 
 static const char features_doc[] =
 "Print what the running kernel offers kleak, each probed feature, and the\n"
 "program set kleak would load and what it gives up; attaches nothing.\n"
 "\v"
-"Exit status: 0, 1 when the kernel can load no program set.";
+"Exit status: 0, 1 when the kernel can load no program set.\n"
+"The manual: kleak(8) (man 8 kleak).";
 
 enum {
 	OPT_CACHE = 1000,
@@ -113,6 +116,7 @@ enum {
 	OPT_USAGE,
 	OPT_EXCLUDE,
 	OPT_STACK_CACHE,
+	OPT_METRICS,
 };
 
 /* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
@@ -146,6 +150,9 @@ static const struct argp_option trace_options[] = {
 	  "After COMMAND exits, wait SEC for deferred frees\n(default: 6)", 2 },
 	{ "trace", 't', NULL, 0, "Print each recorded allocation and its free, live", 2 },
 	{ "write", 'w', "FILE", 0, "Save the run in FILE, for kleak report and diff", 2 },
+	{ "metrics", OPT_METRICS, "FILE", 0,
+	  "Write Prometheus metrics to FILE at every report,\n"
+	  "for node_exporter's textfile collector", 2 },
 
 	{ NULL, 0, NULL, 0, "What the report shows:", 3 },
 	{ "older", 'o', "SEC", 0,
@@ -322,6 +329,9 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'w':
 		env->write_path = arg;
+		break;
+	case OPT_METRICS:
+		env->metrics_path = arg;
 		break;
 	case 'o':
 		env->older_ms = arg_u64("--older", arg, 0, 30 * 24 * 3600) * 1000;

@@ -72,6 +72,7 @@ struct env {
 
 	/* saved runs */
 	const char *write_path;
+	const char *metrics_path;	/* --metrics: Prometheus text format */
 	const char *files[2];
 
 	/* the command line, quoted as a shell takes it, for the run's metadata */

@@ -21,6 +21,7 @@
 #include "ksyms.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "outfile.h"
 #include "record.h"
 #include "report.h"
@@ -29,6 +30,7 @@
 #include "snapshot.h"
 #include "spawn.h"
 #include "stackcache.h"
+#include "status.h"
 
 #define SLABINFO "/proc/slabinfo"
 #define SLAB_SYSFS "/sys/kernel/slab"
@@ -47,6 +49,8 @@ struct run {
 	bool at_interval_end;	/* the run ended with its last interval */
 	bool hinted;		/* the task_struct hint was given */
 	int sig_fd, interval_fd, end_fd, ep_fd;
+	struct status *status;	/* NULL: no status line */
+	int status_fd;		/* its one-second timer */
 	/* template requests, and --trace events */
 	struct ring_buffer *rb;
 	struct stackcache sc;
@@ -91,6 +95,8 @@ static int fill_meta(struct run *r, struct tracer *t)
 	mm->caches = !r->env->no_caches;
 	mm->exclude = r->env->exclude ? strdup(r->env->exclude) : NULL;
 	mm->cache = r->env->cache ? strdup(r->env->cache) : NULL;
+	mm->max_allocs = r->env->max_allocs;
+	mm->max_sites = r->env->max_sites;
 	if (!mm->version || !mm->kernel || !mm->hostname || !mm->boot_id || !mm->cmdline ||
 	    !mm->filters || !mm->attach || (r->env->exclude && !mm->exclude) ||
 	    (r->env->cache && !mm->cache))
@@ -229,6 +235,7 @@ static int report_now(struct run *r, enum report_kind kind)
 	struct model *m;
 	int err;
 
+	status__clear(r->status);
 	err = build_model(r, kind == REPORT_INTERVAL || (kind == REPORT_FINAL && r->at_interval_end),
 			  &m);
 	if (err)
@@ -238,6 +245,8 @@ static int report_now(struct run *r, enum report_kind kind)
 		pr_err("failed to print the report: %s", strerror(-err));
 	else
 		hint_parent(r, m);
+	if (!err && env->metrics_path)
+		err = metrics__write(m, env->top, env->metrics_path);
 	if (!err && kind == REPORT_FINAL && env->write_path)
 		err = record__write(m, env->write_path);
 	if (kind == REPORT_INTERVAL) {
@@ -342,6 +351,14 @@ static int setup_loop(struct run *r)
 		return err;
 	if (env->duration_s && (err = arm_timer(r->end_fd, env->duration_s, 0)))
 		return err;
+	r->status = status__new(env, r->t, tracer__now_ns());
+	if (r->status) {
+		r->status_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+		if (r->status_fd < 0)
+			return -errno;
+		if ((err = add_fd(r, r->status_fd)) || (err = arm_timer(r->status_fd, 1, 1)))
+			return err;
+	}
 	r->sc.t = r->t;
 	if (r->t->tpl_requests_fd >= 0)
 		err = add_ring(r, r->t->tpl_requests_fd, stackcache__on_request, &r->sc);
@@ -413,6 +430,9 @@ static int loop(struct run *r)
 				err = on_signal(r, &interrupted);
 			} else if (fd == r->end_fd) {
 				return 0;
+			} else if (fd == r->status_fd) {
+				if (read(fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+					status__update(r->status);
 			} else if (fd == r->interval_fd) {
 				if (read(fd, &ticks, sizeof(ticks)) != sizeof(ticks))
 					continue;
@@ -433,6 +453,9 @@ static int loop(struct run *r)
 
 static void run_free(struct run *r)
 {
+	status__free(r->status);
+	if (r->status_fd >= 0)
+		close(r->status_fd);
 	ring_buffer__free(r->rb);
 	tracer__free(r->t);
 	model__free(r->base);
@@ -523,7 +546,7 @@ int run__trace(const struct env *env)
 		.env = env,
 		.has_cmd = env->command != NULL,
 		.intervals_left = env->count,
-		.sig_fd = -1, .interval_fd = -1, .end_fd = -1, .ep_fd = -1,
+		.sig_fd = -1, .interval_fd = -1, .end_fd = -1, .ep_fd = -1, .status_fd = -1,
 	};
 	int fail = r.has_cmd ? EXIT_KLEAK_FAILED : 1;
 	sigset_t mask;
@@ -544,6 +567,8 @@ int run__trace(const struct env *env)
 		return fail;
 	/* a run file that cannot be written is refused now, not after the run */
 	if (env->write_path && outfile__check(env->write_path, "run file"))
+		return fail;
+	if (env->metrics_path && outfile__check(env->metrics_path, "metrics file"))
 		return fail;
 	if (r.has_cmd && spawn__prepare(env->command, &r.sp))
 		return fail;

@@ -295,7 +295,7 @@ static void site_identity(struct model_site *s, const struct kleak_site_totals *
 	}
 }
 
-static int read_stats(const struct tracer *t, struct model *m)
+int snapshot__read_stats(const struct tracer *t, struct model *m)
 {
 	int ncpu = libbpf_num_possible_cpus(), i, j;
 	struct kleak_stats *per_cpu;
@@ -310,6 +310,7 @@ static int read_stats(const struct tracer *t, struct model *m)
 		free(per_cpu);
 		return -errno;
 	}
+	memset(m->stats, 0, sizeof(m->stats));
 	for (i = 0; i < ncpu; i++)
 		for (j = 0; j < STAT_MAX; j++)
 			m->stats[j] += per_cpu[i].counters[j];
@@ -449,7 +450,7 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	__u64 now;
 	int err;
 
-	err = read_stats(t, m);
+	err = snapshot__read_stats(t, m);
 	if (err) {
 		pr_err("failed to read the stats map: %s", strerror(-err));
 		return err;
@@ -476,6 +477,7 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 		size_t n_rows = first[i + 1] - first[i];
 		struct model_site *s;
 
+		m->sites_used += tot->allocs > 0;
 		if (!tot->count && !tot->retired && !n_rows)
 			continue;
 		s = model__add_site(m);

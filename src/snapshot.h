@@ -19,6 +19,12 @@
 int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m);
 
 /*
+ * Sets m->stats and m->recursion_misses from the tracer now: one map lookup,
+ * cheap enough for a status line every second. 0 or -errno.
+ */
+int snapshot__read_stats(const struct tracer *t, struct model *m);
+
+/*
  * Reads the stack with hash stack into s->frames, symbolized, without the
  * tracer's own frames on top; counts frames kallsyms cannot resolve in
  * *unresolved. A stack missing from the map sets s->stack_err to -ENOMEM.

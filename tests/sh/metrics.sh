@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# --metrics for node_exporter, and the status line: a real run, its metrics
+# file checked by promtool and served by a real prometheus-node-exporter
+# (Debian packages prometheus and prometheus-node-exporter), and the status
+# line read from a real pseudo-terminal (script, from util-linux).
+. "$(dirname "$0")/lib.sh"
+
+COMM=$TEST_COMM
+NODE_EXPORTER=${NODE_EXPORTER:-prometheus-node-exporter}
+NE_PID=
+
+# metric_value FILE 'NAME{LABELS}': the sample's value, empty when absent
+metric_value() {
+	awk -v s="$2" 'index($0, s " ") == 1 { print $NF }' "$1"
+}
+
+# start_node_exporter DIR: node_exporter on 127.0.0.1, reading DIR's *.prom
+# files as the prometheus user where there is one (as the Debian service
+# does, so the file must be readable by another user); sets NE_URL
+start_node_exporter() {
+	local port try as=()
+	id prometheus > /dev/null 2>&1 && as=(setpriv --reuid=prometheus --regid=prometheus
+		--clear-groups --inh-caps=-all)
+	for try in 1 2 3 4 5; do
+		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		# not holding the workload's stdin open (without_holds)
+		(without_holds "${as[@]}" "$NODE_EXPORTER" --web.listen-address="127.0.0.1:$port" \
+			--collector.disable-defaults --collector.textfile \
+			--collector.textfile.directory="$1") > "$TMP/ne.log" 2>&1 &
+		NE_PID=$!
+		NE_URL="http://127.0.0.1:$port/metrics"
+		local deadline=$((SECONDS + 20))
+		while kill -0 "$NE_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+			curl -sf "$NE_URL" -o /dev/null && return 0
+			sleep 0.1
+		done
+		# the port was taken between the probe and the listen: another one
+		kill "$NE_PID" 2>/dev/null
+		wait "$NE_PID" 2>/dev/null
+		NE_PID=
+	done
+	return 1
+}
+
+stop_node_exporter() {
+	[ -n "$NE_PID" ] && kill "$NE_PID" 2>/dev/null && wait "$NE_PID" 2>/dev/null
+	NE_PID=
+}
+
+# kleak -c COMM --metrics while the workload holds 200 files, then after it
+# released them: promtool accepts every file, node_exporter serves kleak's
+# series from it, and the series follow the objects (a negative control)
+test_node_exporter() {
+	local dir prom held after served site_series mode
+	# the workload's files: its other objects (its task, its pipes) stay
+	local filp='kleak_cache_outstanding_objects{cache="filp"}' 
+	need_root || return
+	if ! command -v promtool > /dev/null || ! command -v "$NODE_EXPORTER" > /dev/null; then
+		fail "promtool or $NODE_EXPORTER missing: make deps installs prometheus and prometheus-node-exporter"
+		return
+	fi
+	# a directory node_exporter's own user may enter
+	dir=$(mktemp -d /tmp/kleak-textfile.XXXXXX)
+	chmod 755 "$dir"
+	prom=$dir/kleak.prom
+	start_kleak -c "$COMM" -o 0 --format json --metrics "$prom" ||
+		{ fail "kleak did not attach"; rm -rf "$dir"; return; }
+	start_workload mf -c 200 -n "$COMM" files || { fail "workload failed"; rm -rf "$dir"; return; }
+	report_now || { fail "no report on SIGUSR1"; rm -rf "$dir"; return; }
+	cp "$prom" "$TMP/held.prom"
+	start_node_exporter "$dir" || { fail "node_exporter did not start: $(tail -2 "$TMP/ne.log")"; rm -rf "$dir"; return; }
+	curl -sf "$NE_URL" > "$TMP/served.prom"
+	release_workload mf
+	# the files' frees are deferred (RCU): ask until they are seen
+	local deadline=$((SECONDS + 20))
+	while :; do
+		report_now || break
+		after=$(metric_value "$prom" "$filp")
+		[ "${after:-0}" -lt 20 ] || [ $SECONDS -ge $deadline ] && break
+		sleep 0.2
+	done
+	curl -sf "$NE_URL" > "$TMP/served-after.prom"
+	stop_kleak
+	stop_node_exporter
+	promtool check metrics < "$TMP/held.prom" > "$TMP/promtool" 2>&1
+	local pst=$?
+	promtool check metrics < "$prom" >> "$TMP/promtool" 2>&1 || pst=1
+	held=$(metric_value "$TMP/held.prom" "kleak_comm_outstanding_objects{comm=\"$COMM\"}")
+	served=$(metric_value "$TMP/served.prom" "kleak_comm_outstanding_objects{comm=\"$COMM\"}")
+	site_series=$(grep -c '^kleak_site_outstanding_objects{' "$TMP/held.prom")
+	mode=$(stat -c %a "$prom")
+	if [ $pst -ne 0 ]; then
+		fail "promtool check metrics: $(head -3 "$TMP/promtool" | tr '\n' '|')"
+	elif [ "${held:-0}" -lt 200 ]; then
+		fail "held 200 files: kleak_comm_outstanding_objects{comm=\"$COMM\"} is '${held}'"
+	elif ! awk -v n=200 '/^kleak_cache_outstanding_objects\{cache="filp"\} / && $2 >= n { f = 1 }
+			END { exit !f }' "$TMP/held.prom"; then
+		fail "no filp series with 200 objects: $(grep 'cache="filp"' "$TMP/held.prom" | head -2)"
+	elif ! grep -q '^kleak_site_outstanding_objects{cache="filp",function="alloc_empty_file",caller="[^"]*"} ' \
+			"$TMP/held.prom"; then
+		fail "no site series for alloc_empty_file: $(grep '^kleak_site_outstanding_objects' "$TMP/held.prom" | head -3)"
+	elif [ "$site_series" -gt 10 ]; then
+		fail "$site_series site series, more than --top's 10"
+	elif [ "$served" != "$held" ]; then
+		fail "node_exporter serves '$served' for the comm, the file says '$held'"
+	elif ! grep -q '^node_textfile_scrape_error 0' "$TMP/served.prom"; then
+		fail "node_exporter could not read the file: $(grep textfile "$TMP/served.prom" | head -3)"
+	elif [ "${after:-0}" -ge 20 ]; then
+		fail "released: $filp still '$after'"
+	elif [ "$(metric_value "$TMP/served-after.prom" "$filp")" != "${after:-}" ]; then
+		fail "node_exporter serves $filp '$(metric_value "$TMP/served-after.prom" "$filp")' after the release, the file says '${after:-}'"
+	elif [ "$mode" != 644 ]; then
+		fail "metrics file mode $mode, expected 644 (node_exporter's user reads it)"
+	elif ls -A "$dir" | grep -qv '^kleak.prom$'; then
+		fail "temporary files left beside the metrics file: $(ls -A "$dir" | tr '\n' ' ')"
+	elif [ "$KLEAK_STATUS" -ne 0 ]; then
+		fail "kleak exited $KLEAK_STATUS"
+	else
+		pass
+	fi
+	rm -rf "$dir"
+}
+
+# interval mode writes the file at every interval; the counters and the
+# health series are there, the run's map sizes give the fill
+test_metrics_intervals() {
+	local st mtime1
+	need_root || return
+	"$KLEAK" -c "$COMM" --max-allocs 4096 --metrics "$TMP/i.prom" 1 3 > /dev/null 2> "$TMP/e"
+	st=$?
+	if [ $st -ne 0 ]; then
+		fail "kleak 1 3 --metrics exited $st: $(cat "$TMP/e")"
+	elif ! promtool check metrics < "$TMP/i.prom" > "$TMP/promtool" 2>&1; then
+		fail "promtool: $(head -3 "$TMP/promtool" | tr '\n' '|')"
+	elif [ -z "$(metric_value "$TMP/i.prom" kleak_alloc_events_total)" ] ||
+	     [ -z "$(metric_value "$TMP/i.prom" 'kleak_not_seen_total{reason="allocs_map_full"}')" ] ||
+	     [ -z "$(metric_value "$TMP/i.prom" 'kleak_not_seen_total{reason="recursion_misses"}')" ] ||
+	     [ -z "$(metric_value "$TMP/i.prom" kleak_alloc_events_per_second)" ] ||
+	     [ -z "$(metric_value "$TMP/i.prom" kleak_allocs_map_fill_ratio)" ] ||
+	     [ -z "$(metric_value "$TMP/i.prom" kleak_sites_map_fill_ratio)" ]; then
+		fail "counters or health series missing: $(grep -v '^#' "$TMP/i.prom" | tail -12 | tr '\n' '|')"
+	elif ! grep -q '^kleak_info{version="[0-9.]*",kernel="'"$(uname -r)"'",programs="[^"]*",filters="comm='"$COMM"'"} 1$' "$TMP/i.prom"; then
+		fail "kleak_info: $(grep '^kleak_info' "$TMP/i.prom")"
+	else
+		pass
+	fi
+}
+
+# a metrics file that cannot be written is refused before anything is traced
+test_metrics_bad_path() {
+	local st
+	timeout 30 "$KLEAK" --duration 1 --metrics /no/such/dir/kleak.prom > "$TMP/o" 2> "$TMP/e"
+	st=$?
+	if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+	   ! grep -q '^kleak: cannot write metrics file /no/such/dir/kleak.prom' "$TMP/e"; then
+		fail "status $st: $(tr '\n' '|' < "$TMP/e")"
+	elif [ -s "$TMP/o" ]; then
+		fail "wrote to stdout on error"
+	else
+		pass
+	fi
+}
+
+# the status line under a real pseudo-terminal: drawn while tracing (every
+# field, with a wide terminal), erased before the report, never drawn again
+# inside the report; nothing of it when stderr is not a terminal
+test_status_line() {
+	local ts=$TMP/typescript esc
+	need_root || return
+	if ! command -v script > /dev/null; then
+		fail "script (util-linux) missing"
+		return
+	fi
+	esc=$(printf '\r\033[K')
+	script -qfec "stty cols 200; $KLEAK --duration 3 -T 1 --no-caches" "$ts" > /dev/null 2>&1
+	# where the report starts: the erase must come right before its first line
+	local before after
+	before=$(grep -a -o "${esc}kleak: [0-9]*:[0-9][0-9] elapsed, [0-9:]* left, [0-9]* outstanding, [0-9]* lost, [0-9]* events/s, allocs map [0-9.]*%" "$ts" | wc -l)
+	# the status line and the report header share a terminal line: count from the header on
+	after=$(python3 -c 'import sys; d = open(sys.argv[1], "rb").read()
+print(d[d.find(b", kernel "):].count(b"elapsed"))' "$ts")
+	# the same run with stderr to a file, on a terminal stdout
+	script -qfec "$KLEAK --duration 2 -T 1 --no-caches 2> $TMP/err" "$TMP/ts2" > /dev/null 2>&1
+	"$KLEAK" --duration 2 -T 1 --no-caches > /dev/null 2> "$TMP/err3" < /dev/null
+	if [ "$before" -lt 1 ]; then
+		fail "no status line drawn: $(head -c 400 "$ts" | cat -v)"
+	elif ! grep -a -q "${esc}kleak [0-9.]*, kernel " "$ts"; then
+		fail "the status line is not erased right before the report: $(grep -a 'kernel ' "$ts" | head -1 | cat -v)"
+	elif [ "$after" -ne 0 ]; then
+		fail "a status line inside the report"
+	elif grep -q 'elapsed' "$TMP/err" "$TMP/err3" || grep -q "$(printf '\033')" "$TMP/err" "$TMP/err3"; then
+		fail "a status line on a stderr that is not a terminal: $(cat -v "$TMP/err" "$TMP/err3" | head -3)"
+	else
+		pass
+	fi
+}
+
+trap 'stop_node_exporter; cleanup' EXIT
+for t in node_exporter metrics_intervals metrics_bad_path status_line; do
+	run_test $t
+done
