@@ -22,6 +22,7 @@
 #include "loader.h"
 #include "log.h"
 #include "outfile.h"
+#include "output.h"
 #include "record.h"
 #include "report.h"
 #include "run.h"
@@ -233,10 +234,8 @@ static int report_now(struct run *r, enum report_kind kind)
 			  &m);
 	if (err)
 		return err;
-	err = report__print(m, &ro, stdout);
-	if (err)
-		pr_err("failed to print the report: %s", strerror(-err));
-	else
+	err = output__report(env, m, &ro, NULL);
+	if (!err)
 		hint_parent(r, m);
 	if (!err && kind == REPORT_FINAL && env->write_path)
 		err = record__write(m, env->write_path);
@@ -544,6 +543,8 @@ int run__trace(const struct env *env)
 		return fail;
 	/* a run file that cannot be written is refused now, not after the run */
 	if (env->write_path && outfile__check(env->write_path, "run file"))
+		return fail;
+	if (output__check(env))
 		return fail;
 	if (r.has_cmd && spawn__prepare(env->command, &r.sp))
 		return fail;
