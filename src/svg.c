@@ -25,7 +25,6 @@
 #define SVG_WIDTH	1200
 #define SVG_PAD		10
 #define FRAME_H		16
-#define TITLE_H		(5 * FRAME_H)
 #define FOOT_H		(3 * FRAME_H)
 /* frames narrower than this many pixels are not drawn, as flamegraph.pl's --minwidth */
 #define MIN_WIDTH_PX	0.1
@@ -67,6 +66,7 @@ static const struct subsys {
 	  "do_dentry_open", "filp", "file", "fget", "dentry", "lookup", "__lookup", "mnt",
 	  "do_open", "getname", "__x64_sys_open", "__x64_sys_read", "__x64_sys_write", "pipe",
 	  "fs", "dput", "iput", "simple_", "shmem", "tmpfs", "nfs", "fuse", "ovl_", "beegfs",
+	  "create_pipe", "do_pipe", "alloc_pipe", "__x64_sys_pipe", "epoll", "do_epoll", "ep_",
 	  NULL } },
 	{ "memory", 100, (const char *const[]){ "kmem", "kmalloc", "__kmalloc", "kmalloc_",
 	  "kvmalloc", "kzalloc", "slab", "___slab", "__slab", "alloc_pages", "__alloc_pages",
@@ -355,38 +355,69 @@ static void fmt_run_time(const struct model *m, char *buf, size_t len)
 				      m->meta.end_s - m->meta.start_s : 0));
 }
 
-/* One title line per run: host, kernel, filters, run time; then its "not seen:". */
-static int put_run(const struct draw *d, const struct model *m, const char *label,
-		   const char *name, int y)
+/* Wraps text at "; " into lines of at most max characters; prints them unless out is NULL. */
+static int put_wrapped(FILE *out, const char *text, size_t max, int x, int y)
+{
+	const char *p = text, *cut, *sep;
+	int lines = 0;
+
+	while (*p) {
+		cut = p + strlen(p);
+		if ((size_t)(cut - p) > max) {
+			/* the last "; " that fits, or a hard cut where none does */
+			for (cut = p + max, sep = p; (sep = strstr(sep, "; ")) && sep + 1 <= p + max;
+			     sep++)
+				cut = sep + 1;
+		}
+		if (out) {
+			fprintf(out, "<text class=\"meta small\" x=\"%d\" y=\"%d\">", x,
+				y + lines * (FRAME_H - 4));
+			put_xml(out, p, cut - p);
+			fputs("</text>\n", out);
+		}
+		lines++;
+		p = cut;
+		while (*p == ' ')
+			p++;
+	}
+	return lines;
+}
+
+#define WRAP_CHARS ((SVG_WIDTH - 2 * SVG_PAD) / 6)
+
+/*
+ * One title line per run: host, kernel, filters, run time; then its "not
+ * seen:", wrapped. Returns the pixels it took, or -ENOMEM. out NULL: only
+ * measures.
+ */
+static int put_run(FILE *out, const struct model *m, const char *label, const char *name, int y)
 {
 	char when[64], *not_seen = export__not_seen(m);
-	FILE *out = d->out;
+	int lines;
 
 	if (!not_seen)
 		return -ENOMEM;
-	fmt_run_time(m, when, sizeof(when));
-	fprintf(out, "<text class=\"meta\" x=\"%d\" y=\"%d\">", SVG_PAD, y);
-	put_xml(out, label, strlen(label));
-	if (name) {
-		put_xml(out, name, strlen(name));
-		fputs(": ", out);
+	if (out) {
+		fmt_run_time(m, when, sizeof(when));
+		fprintf(out, "<text class=\"meta\" x=\"%d\" y=\"%d\">", SVG_PAD, y);
+		put_xml(out, label, strlen(label));
+		if (name) {
+			put_xml(out, name, strlen(name));
+			fputs(": ", out);
+		}
+		fputs("host ", out);
+		put_xml(out, m->meta.hostname ?: "?", 256);
+		fputs(", kernel ", out);
+		put_xml(out, m->meta.kernel ?: "?", 256);
+		fputs(", filters: ", out);
+		put_xml(out, m->meta.filters && *m->meta.filters ? m->meta.filters : "none", 512);
+		fputs(", run ", out);
+		put_xml(out, when, sizeof(when));
+		fputs("</text>\n", out);
 	}
-	fputs("host ", out);
-	put_xml(out, m->meta.hostname ?: "?", 256);
-	fputs(", kernel ", out);
-	put_xml(out, m->meta.kernel ?: "?", 256);
-	fputs(", filters: ", out);
-	put_xml(out, m->meta.filters && *m->meta.filters ? m->meta.filters : "none", 512);
-	fputs(", run ", out);
-	put_xml(out, when, sizeof(when));
-	fprintf(out, "</text>\n<text class=\"meta small\" x=\"%d\" y=\"%d\">", SVG_PAD,
-		y + FRAME_H - 3);
-	put_xml(out, not_seen, strlen(not_seen));
-	fputs("<title>", out);
-	put_xml(out, not_seen, strlen(not_seen));
-	fputs("</title></text>\n", out);
+	lines = put_wrapped(out, not_seen, WRAP_CHARS, SVG_PAD, y + FRAME_H - 3);
 	free(not_seen);
-	return 0;
+	return FRAME_H + lines * (FRAME_H - 4) + 4;
 }
 
 /* The legend: the subsystems' hues, or the diff's two colours. */
@@ -512,15 +543,22 @@ int svg__write(const struct export_set *x, FILE *out)
 	struct tree t = {};
 	struct draw d = { .x = x, .t = &t, .out = out };
 	const char *what = x->value == VALUE_COUNT ? "objects" : "bytes";
-	int err, y;
+	int err, y, runs_h = 0, h, i;
 
 	err = tree_build(&t, x);
 	if (err)
 		goto out;
 	if (x->diff)
 		max_delta(&t, &t.root);
-	d.height = TITLE_H + (x->diff ? 2 * FRAME_H : 0) + (int)(t.max_depth + 1) * FRAME_H +
-		   FOOT_H;
+	for (i = 0; i < (x->diff ? 2 : 1); i++) {
+		h = put_run(NULL, x->run[i], "", x->name[i], 0);
+		if (h < 0) {
+			err = h;
+			goto out;
+		}
+		runs_h += h;
+	}
+	d.height = 2 * FRAME_H + runs_h + (int)(t.max_depth + 1) * FRAME_H + FOOT_H;
 	d.px_per_unit = t.root.width ? (double)(SVG_WIDTH - 2 * SVG_PAD) / t.root.width : 0;
 	fprintf(out, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
@@ -539,11 +577,14 @@ int svg__write(const struct export_set *x, FILE *out)
 		FRAME_H + 2, x->diff ? "difference of outstanding" : "outstanding", what,
 		x->diff ? ", B minus A" : "");
 	y = 2 * FRAME_H + 4;
-	err = put_run(&d, x->run[0], x->diff ? "A " : "", x->name[0], y);
-	if (!err && x->diff)
-		err = put_run(&d, x->run[1], "B ", x->name[1], y + 2 * FRAME_H);
-	if (err)
-		goto out;
+	for (i = 0; i < (x->diff ? 2 : 1); i++) {
+		h = put_run(out, x->run[i], x->diff ? (i ? "B " : "A ") : "", x->name[i], y);
+		if (h < 0) {
+			err = h;
+			goto out;
+		}
+		y += h;
+	}
 	fprintf(out, "<text class=\"button\" x=\"%d\" y=\"%d\" onclick=\"ask()\">Search</text>\n"
 		"<text id=\"unzoom\" class=\"button\" x=\"%d\" y=\"%d\" onclick=\"unzoom()\" "
 		"style=\"display:none\">Reset zoom</text>\n"
