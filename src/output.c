@@ -152,6 +152,14 @@ static int finish(const struct env *env, struct outfile *of, FILE *f, int err)
 	return err;
 }
 
+int output__render_report(const struct env *env, const struct model *m,
+			  const struct report_opts *ro, const char *name, FILE *f)
+{
+	if (env->format == FORMAT_TEXT || env->format == FORMAT_JSON)
+		return report__print(m, ro, f);
+	return report_set(env, m, ro, name, f);
+}
+
 int output__report(const struct env *env, const struct model *m, const struct report_opts *ro,
 		   const char *name)
 {
@@ -162,10 +170,7 @@ int output__report(const struct env *env, const struct model *m, const struct re
 	err = begin(env, &of, &f);
 	if (err)
 		return err;
-	if (env->format == FORMAT_TEXT || env->format == FORMAT_JSON)
-		err = report__print(m, ro, f);
-	else
-		err = report_set(env, m, ro, name, f);
+	err = output__render_report(env, m, ro, name, f);
 	return finish(env, &of, f, err);
 }
 

@@ -27,6 +27,10 @@ int output__check(const struct env *env);
 int output__report(const struct env *env, const struct model *m, const struct report_opts *ro,
 		   const char *name);
 
+/* Renders m in env's format to f, with no file handling or message: output__report()'s core. */
+int output__render_report(const struct env *env, const struct model *m,
+			  const struct report_opts *ro, const char *name, FILE *f);
+
 /* The same for diff__print(). */
 int output__diff(const struct env *env, const struct model *a, const struct model *b,
 		 const struct diff_opts *o);
