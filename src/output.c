@@ -29,20 +29,30 @@ int output__check(const struct env *env)
 	return 0;
 }
 
-/* The stack formats draw every selected site unless --top was given. */
+/* Writes x in env's stack format, then frees x->stacks. */
 static int write_set(const struct env *env, struct export_set *x, FILE *f)
 {
+	int err;
+
 	x->value = env->value;
-	switch (env->format) {
-	case FORMAT_FOLDED:
-		return folded__write(x, f);
-	case FORMAT_PPROF:
-		return pprof__write(x, f);
-	default:
-		return svg__write(x, f);
-	}
+	if (env->format == FORMAT_FOLDED)
+		err = folded__write(x, f);
+	else if (env->format == FORMAT_PPROF)
+		err = pprof__write(x, f);
+	else
+		err = svg__write(x, f);
+	free(x->stacks);
+	return err;
 }
 
+static int alloc_stacks(struct export_set *x, size_t n)
+{
+	x->n = n;
+	x->stacks = calloc(n ? n : 1, sizeof(*x->stacks));
+	return x->stacks ? 0 : -ENOMEM;
+}
+
+/* A flame graph or a profile is of the whole run: --top cuts it only when given. */
 static int report_set(const struct env *env, const struct model *m,
 		      const struct report_opts *ro, const char *name, FILE *f)
 {
@@ -52,28 +62,19 @@ static int report_set(const struct env *env, const struct model *m,
 	size_t i, n = 0;
 	int err;
 
-	/* a flame graph or a profile is of the whole run; --top cuts it only when given */
 	if (!env->top_set)
 		o.top = 0;
 	err = report__select(m, &o, &rs, &n);
-	if (err)
-		return err;
-	x.stacks = calloc(n ? n : 1, sizeof(*x.stacks));
-	if (!x.stacks) {
-		free(rs);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
+	if (!err)
+		err = alloc_stacks(&x, n);
+	for (i = 0; !err && i < n; i++) {
 		x.stacks[i].site = rs[i].s;
 		x.stacks[i].m = m;
 		x.stacks[i].count[0] = rs[i].count;
 		x.stacks[i].bytes[0] = rs[i].bytes;
 	}
-	x.n = n;
-	err = write_set(env, &x, f);
-	free(x.stacks);
 	free(rs);
-	return err;
+	return err ? err : write_set(env, &x, f);
 }
 
 static int diff_set(const struct env *env, const struct model *a, const struct model *b,
@@ -93,24 +94,16 @@ static int diff_set(const struct env *env, const struct model *a, const struct m
 	if (!env->top_set)
 		od.top = 0;
 	err = diff__changes(a, b, &od, &c, &n);
-	if (err)
-		return err;
-	x.stacks = calloc(n ? n : 1, sizeof(*x.stacks));
-	if (!x.stacks) {
-		free(c);
-		return -ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
+	if (!err)
+		err = alloc_stacks(&x, n);
+	for (i = 0; !err && i < n; i++) {
 		x.stacks[i].site = c[i].site;
 		x.stacks[i].m = c[i].m;
 		memcpy(x.stacks[i].count, c[i].count, sizeof(c[i].count));
 		memcpy(x.stacks[i].bytes, c[i].bytes, sizeof(c[i].bytes));
 	}
-	x.n = n;
-	err = write_set(env, &x, f);
-	free(x.stacks);
 	free(c);
-	return err;
+	return err ? err : write_set(env, &x, f);
 }
 
 /* Opens where the report goes: stdout, or a temporary file beside --output. */

@@ -154,23 +154,32 @@ static __s64 intern(struct builder *b, const char *s)
 	return *slot - 1;
 }
 
+static __s64 vintern(struct builder *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static __s64 vintern(struct builder *b, const char *fmt, va_list ap)
+{
+	char *s;
+	__s64 i;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		return -ENOMEM;
+	i = intern(b, s);
+	free(s);
+	return i;
+}
+
 static __s64 intern_fmt(struct builder *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static __s64 intern_fmt(struct builder *b, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 	__s64 i;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	i = vintern(b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	i = intern(b, s);
-	free(s);
 	return i;
 }
 
@@ -393,17 +402,11 @@ static int add_comment(struct builder *b, const char *fmt, ...)
 static int add_comment(struct builder *b, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 	__s64 i;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	i = vintern(b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	i = intern(b, s);
-	free(s);
 	if (i < 0 || grow(&b->p.comment, &b->cap_comments, b->p.n_comment + 1,
 			  sizeof(*b->p.comment)))
 		return -ENOMEM;
