@@ -126,8 +126,8 @@ enum {
 	  "Write the report to FILE (atomically; each\n"				\
 	  "interval replaces it) instead of stdout", group },				\
 	{ "value", OPT_VALUE, "WHAT", 0,						\
-	  "What folded stacks weigh: bytes (default) or\n"				\
-	  "count (objects)", group }
+	  "What folded and svg stacks weigh: bytes\n"				\
+	  "(default) or count (objects)", group }
 
 /* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
 #define HELP_OPTIONS									\

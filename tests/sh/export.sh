@@ -208,6 +208,9 @@ test_output_safety() {
 		[ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q 'belongs to uid 65534' "$TMP/err" ||
 			{ bad="$f.svg: $(cat "$TMP/err")"; break; }
 	done
+	# a run file the same: refused before anything is traced
+	"$KLEAK" --duration 1 -w "$d/theirs.svg" 2> "$TMP/err" && bad=${bad:-"-w wrote theirs.svg"}
+	grep -q tracing "$TMP/err" && bad=${bad:-"-w traced before refusing theirs.svg"}
 	"$KLEAK" report --format svg -O "$d/mine.svg" $FIX/tcp.run 2> "$TMP/err" ||
 		bad=${bad:-"own symlink: $(cat "$TMP/err")"}
 	"$KLEAK" diff --format folded -O "$d/new.folded" $FIX/tcp.run $FIX/files.run ||
@@ -251,27 +254,36 @@ EOF2
 
 # a full filesystem: one line, non-zero status, the previous file intact, no leftovers
 test_output_full_fs() {
-	local d=$TMP/full status intact
+	local d=$TMP/full status intact wstatus wintact
 	need_root || return
 	mkdir "$d"
 	mount -t tmpfs -o size=64k kleak-test "$d" || { skip "cannot mount a tmpfs"; return; }
 	"$KLEAK" report -o 0 --format folded -O "$d/out" $FIX/tcp.run
 	cp "$d/out" "$TMP/before"
+	cp "$d/out" "$d/x.run"
 	dd if=/dev/zero of="$d/fill" bs=4k 2> /dev/null
 	"$KLEAK" diff --format svg -O "$d/out" $FIX/diff-k61.run $FIX/diff-k618.run 2> "$TMP/err"
 	status=$?
-	ls -A "$d" > "$TMP/ls"
 	cmp -s "$TMP/before" "$d/out"
 	intact=$?
+	# a run file (-w) at the end of a live run: the same outfile code, the same outcome
+	"$KLEAK" --duration 1 -c "$COMM" -w "$d/x.run" > /dev/null 2> "$TMP/err.w"
+	wstatus=$?
+	cmp -s "$TMP/before" "$d/x.run"
+	wintact=$?
+	ls -A "$d" > "$TMP/ls"
 	umount "$d"
 	if [ "$status" -eq 0 ]; then
 		fail "wrote to a full filesystem"
 	elif [ "$(wc -l < "$TMP/err")" -ne 1 ] || ! grep -q 'No space left on device' "$TMP/err"; then
 		fail "error: $(cat "$TMP/err")"
-	elif [ "$(cat "$TMP/ls" | tr '\n' ' ')" != "fill out " ]; then
+	elif [ "$(tr '\n' ' ' < "$TMP/ls")" != "fill out x.run " ]; then
 		fail "left behind: $(tr '\n' ' ' < "$TMP/ls")"
 	elif [ "$intact" -ne 0 ]; then
 		fail "previous file changed"
+	elif [ "$wstatus" -eq 0 ] || [ "$wintact" -ne 0 ] ||
+	     [ "$(grep -c 'No space left on device' "$TMP/err.w")" -ne 1 ]; then
+		fail "-w on a full filesystem: status $wstatus: $(cat "$TMP/err.w")"
 	else
 		pass
 	fi
