@@ -124,19 +124,21 @@ static int begin(const struct env *env, struct outfile *of, FILE **f)
 	return 0;
 }
 
-static int finish(const struct env *env, struct outfile *of, FILE *f, int err)
+/* Ends the write; said: the renderer's error was printed already. */
+static int finish(const struct env *env, struct outfile *of, FILE *f, int err, bool said)
 {
 	if (!env->output_path) {
 		if (!err && (fflush(f) || ferror(f)))
 			err = -EIO;
-		if (err)
+		if (err && !said)
 			pr_err("failed to write the %s report: %s", format_names[env->format],
 			       strerror(-err));
 		return err;
 	}
 	if (err) {
 		outfile__abort(of);
-		pr_err("failed to write %s: %s", env->output_path, strerror(-err));
+		if (!said)
+			pr_err("failed to write %s: %s", env->output_path, strerror(-err));
 		return err;
 	}
 	err = outfile__commit(of);
@@ -164,7 +166,7 @@ int output__report(const struct env *env, const struct model *m, const struct re
 	if (err)
 		return err;
 	err = output__render_report(env, m, ro, name, f);
-	return finish(env, &of, f, err);
+	return finish(env, &of, f, err, false);
 }
 
 int output__diff(const struct env *env, const struct model *a, const struct model *b,
@@ -177,9 +179,9 @@ int output__diff(const struct env *env, const struct model *a, const struct mode
 	err = begin(env, &of, &f);
 	if (err)
 		return err;
+	/* diff__print() names what failed itself */
 	if (env->format == FORMAT_TEXT || env->format == FORMAT_JSON)
-		err = diff__print(a, b, o, f);
-	else
-		err = diff_set(env, a, b, o, f);
-	return finish(env, &of, f, err);
+		return finish(env, &of, f, diff__print(a, b, o, f), true);
+	err = diff_set(env, a, b, o, f);
+	return finish(env, &of, f, err, false);
 }
