@@ -1317,6 +1317,7 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 	if (!w)
 		return -errno;
 	jsonw_start_object(w);
+	jsonw_uint_field(w, "schema_version", KLEAK_JSON_SCHEMA);
 	json_run(w, "a", o->name_a, a);
 	json_run(w, "b", o->name_b, b);
 	jsonw_bool_field(w, "kernels_differ", d->kernels_differ);
@@ -1388,4 +1389,42 @@ int diff__print(const struct model *a, const struct model *b, const struct diff_
 		pr_err("failed to print diff of %s and %s: %s", o->name_a ? o->name_a : "A",
 		       o->name_b ? o->name_b : "B", strerror(-err));
 	return err;
+}
+
+int diff__changes(const struct model *a, const struct model *b, const struct diff_opts *o,
+		  struct diff_change **out, size_t *n)
+{
+	struct diff_data d = {};
+	size_t i;
+	int err;
+
+	err = prepare(&d, a, b, o);
+	if (!err) {
+		select_rows(&d, o);
+		*out = calloc(d.n_rows ? d.n_rows : 1, sizeof(**out));
+		if (!*out)
+			err = -ENOMEM;
+	}
+	for (i = 0; !err && i < d.n_rows; i++) {
+		const struct drow *r = &d.rows[i];
+		const struct dsite *rep = r->rep[1] ? r->rep[1] : r->rep[0];
+		const struct model *m = rep->run ? b : a;
+		int run;
+
+		(*out)[i].m = m;
+		(*out)[i].site = &m->sites[rep->index];
+		for (run = 0; run < 2; run++) {
+			(*out)[i].count[run] = r->t.count[run];
+			(*out)[i].bytes[run] = r->t.bytes[run];
+		}
+	}
+	if (!err)
+		*n = d.n_rows;
+	data_free(&d);
+	return err;
+}
+
+char *diff__frame_name(const char *sym)
+{
+	return strip_offset(sym);
 }

@@ -54,6 +54,27 @@ int diff__print(const struct model *a, const struct model *b, const struct diff_
 		FILE *out);
 
 /*
+ * A row of the comparison as the other formats (export.h) draw it: the site
+ * whose frames stand for it (B's where B has one) and what each run holds.
+ */
+struct diff_change {
+	const struct model_site *site;
+	const struct model *m;		/* the run site is in */
+	__s64 count[2];			/* A, B; scaled by each run's sample rate */
+	__s64 bytes[2];
+};
+
+/*
+ * The rows diff__print() shows, in its order, after every filter,
+ * --min-delta and --top. *out is malloc'd. Returns 0 or -errno.
+ */
+int diff__changes(const struct model *a, const struct model *b, const struct diff_opts *o,
+		  struct diff_change **out, size_t *n);
+
+/* "func+0x1a/0x80 [mod]" as a diff shows it: "func [mod]"; NULL: "?". To free(). */
+char *diff__frame_name(const char *sym);
+
+/*
  * The name a frame is matched by: "func+0x1a/0x80 [mod]" becomes
  * "func [mod]" without compiler suffixes (".isra.0", ".constprop.0",
  * ".cold", ...) or "_noprof"; every entry point of the slab allocator

@@ -12,6 +12,13 @@
 #include <stdio.h>
 #include <linux/types.h>
 
+/*
+ * The "schema_version" every JSON document kleak writes starts with
+ * (docs/json-format.md). Keys are only ever added: it changes when a key's
+ * meaning or type does, or one goes away.
+ */
+#define KLEAK_JSON_SCHEMA 1
+
 struct json_writer;
 
 /* Returns a writer on f, or NULL with errno set. */

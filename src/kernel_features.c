@@ -360,6 +360,7 @@ static void print_json(const struct features *f, const enum kleak_set *sets, int
 	if (!w)
 		return;
 	jsonw_start_object(w);
+	jsonw_uint_field(w, "schema_version", KLEAK_JSON_SCHEMA);
 	jsonw_string_field(w, "kernel", f->kernel);
 	jsonw_name(w, "tracefs");
 	if (f->tracefs_events)

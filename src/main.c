@@ -11,6 +11,7 @@
 #include "log.h"
 #include "model.h"
 #include "opts.h"
+#include "output.h"
 #include "record.h"
 #include "report.h"
 #include "run.h"
@@ -47,7 +48,7 @@ static int cmd_report(const struct env *env)
 	struct model *m;
 	int err;
 
-	if (record__read(env->files[0], &m))
+	if (output__check(env) || record__read(env->files[0], &m))
 		return 1;
 	/* a saved run prints with the options it printed with, unless told otherwise */
 	if (m->meta.report_saved) {
@@ -59,7 +60,7 @@ static int cmd_report(const struct env *env)
 			ro.caches = m->meta.caches;
 	}
 	exclude_sites(env, m, env->files[0]);
-	err = report__print(m, &ro, stdout);
+	err = output__report(env, m, &ro, env->files[0]);
 	model__free(m);
 	return err ? 1 : 0;
 }
@@ -87,8 +88,9 @@ static int cmd_diff(const struct env *env)
 	struct model *a = NULL, *b = NULL;
 	int err = 1;
 
-	if (!record__read(env->files[0], &a) && !record__read(env->files[1], &b))
-		err = diff__print(a, b, &o, stdout) ? 1 : 0;
+	if (!output__check(env) && !record__read(env->files[0], &a) &&
+	    !record__read(env->files[1], &b))
+		err = output__diff(env, a, b, &o) ? 1 : 0;
 	model__free(a);
 	model__free(b);
 	return err;

@@ -117,7 +117,21 @@ enum {
 	OPT_EXCLUDE,
 	OPT_STACK_CACHE,
 	OPT_METRICS,
+	OPT_VALUE,
 };
+
+/* Every report and diff writes these; features writes text or json only. */
+#define OUTPUT_OPTIONS(group)								\
+	{ "format", OPT_FORMAT, "FMT", 0,						\
+	  "text (default), json, folded (stacks for flame\n"				\
+	  "graphs), pprof (gzipped profile.proto) or svg (a\n"				\
+	  "flame graph)", group },							\
+	{ "output", 'O', "FILE", 0,							\
+	  "Write the report to FILE (atomically; each\n"				\
+	  "interval replaces it) instead of stdout", group },				\
+	{ "value", OPT_VALUE, "WHAT", 0,						\
+	  "What folded and svg stacks weigh: bytes\n"				\
+	  "(default) or count (objects)", group }
 
 /* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
 #define HELP_OPTIONS									\
@@ -159,7 +173,7 @@ static const struct argp_option trace_options[] = {
 	  "Only allocations at least SEC old\n(default: 6, at most INTERVAL; 0 with COMMAND)",
 	  3 },
 	{ "top", 'T', "N", 0, "The N sites holding most (default: 10; 0: all)", 3 },
-	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 3 },
+	OUTPUT_OPTIONS(3),
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 3 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 3 },
@@ -192,7 +206,7 @@ static const struct argp_option report_options[] = {
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 1 },
 	{ "caches", OPT_CACHES, NULL, 0, "Show the per-cache summary", 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
-	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 1 },
+	OUTPUT_OPTIONS(1),
 	{ "verbose", 'v', NULL, 0, "Print details", 1 },
 	HELP_OPTIONS,
 	{},
@@ -210,7 +224,7 @@ static const struct argp_option diff_options[] = {
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
-	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 1 },
+	OUTPUT_OPTIONS(1),
 	{ "verbose", 'v', NULL, 0, "Print details", 1 },
 	HELP_OPTIONS,
 	{},
@@ -341,12 +355,32 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		env->top = arg_u64("--top", arg, 0, UINT_MAX);
 		env->top_set = true;
 		break;
-	case OPT_FORMAT:
-		if (!strcmp(arg, "json"))
-			env->json = true;
-		else if (strcmp(arg, "text"))
-			usage_error("invalid --format '%s': text or json",
-				     arg);
+	case OPT_FORMAT: {
+		static const char *const names[] = {
+			[FORMAT_TEXT] = "text", [FORMAT_JSON] = "json", [FORMAT_FOLDED] = "folded",
+			[FORMAT_PPROF] = "pprof", [FORMAT_SVG] = "svg",
+		};
+		int n = env->cmd == CMD_FEATURES ? FORMAT_JSON + 1 : FORMAT_SVG + 1, i;
+
+		for (i = 0; i < n && strcmp(arg, names[i]); i++)
+			;
+		if (i == n)
+			usage_error(env->cmd == CMD_FEATURES ? "invalid --format '%s': text or json" :
+				    "invalid --format '%s': text, json, folded, pprof or svg", arg);
+		env->format = i;
+		env->json = i == FORMAT_JSON;
+		break;
+	}
+	case 'O':
+		env->output_path = arg;
+		break;
+	case OPT_VALUE:
+		if (!strcmp(arg, "bytes"))
+			env->value = VALUE_BYTES;
+		else if (!strcmp(arg, "count"))
+			env->value = VALUE_COUNT;
+		else
+			usage_error("invalid --value '%s': bytes or count", arg);
 		break;
 	case OPT_NO_CACHES:
 	case OPT_CACHES:
@@ -518,6 +552,21 @@ static int validate(struct env *env)
 	/* each command's own table refuses the other commands' options */
 	if (!tracing && env->command) {
 		pr_err("a command after -- is traced, and %s does not trace", cmd_names[env->cmd]);
+		return -EINVAL;
+	}
+	if (env->value == VALUE_COUNT && env->format != FORMAT_FOLDED &&
+	    env->format != FORMAT_SVG) {
+		pr_err("--value count weighs folded stacks and svg flame graphs: give --format "
+		       "folded or svg");
+		return -EINVAL;
+	}
+	/* one report after another on stdout reads as text or JSON lines, not as one graph */
+	if (tracing && env->format > FORMAT_JSON && !env->output_path &&
+	    (env->interval_s || env->trace)) {
+		pr_err("--format %s with %s: give --output FILE, which each report replaces",
+		       env->format == FORMAT_FOLDED ? "folded" :
+		       env->format == FORMAT_PPROF ? "pprof" : "svg",
+		       env->trace ? "--trace" : "INTERVAL");
 		return -EINVAL;
 	}
 	if (!env->older_set && tracing && env->command)

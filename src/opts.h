@@ -24,10 +24,28 @@ enum stack_cache_mode {
 	STACK_CACHE_CHECK,	/* walk anyway; count templates that name another stack */
 };
 
+/* --format: text and json for every command, the others for reports and diffs */
+enum out_format {
+	FORMAT_TEXT,
+	FORMAT_JSON,
+	FORMAT_FOLDED,
+	FORMAT_PPROF,
+	FORMAT_SVG,
+};
+
+/* --value: what folded stacks weigh */
+enum out_value {
+	VALUE_BYTES,
+	VALUE_COUNT,
+};
+
 struct env {
 	enum kleak_cmd cmd;
 	bool verbose;
-	bool json;
+	bool json;		/* format == FORMAT_JSON */
+	enum out_format format;
+	enum out_value value;
+	const char *output_path;	/* --output FILE, NULL: stdout */
 	bool no_caches;
 
 	/* what to trace */

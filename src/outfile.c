@@ -117,6 +117,7 @@ static int sync_dir(const char *path)
 
 int outfile__commit(struct outfile *of)
 {
+	struct stat st;
 	int err = 0;
 
 	if (fflush(of->f) || fsync(fileno(of->f)))
@@ -124,6 +125,9 @@ int outfile__commit(struct outfile *of)
 	if (fclose(of->f) && !err)
 		err = -errno;
 	of->f = NULL;
+	/* a file another user put in its place since outfile__check() stays theirs */
+	if (!err && !lstat(of->path, &st) && st.st_uid != geteuid())
+		err = -EPERM;
 	if (!err && rename(of->tmp, of->path))
 		err = -errno;
 	if (err) {

@@ -706,6 +706,7 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 			goto out;
 		}
 		jsonw_start_object(w);
+		jsonw_uint_field(w, "schema_version", KLEAK_JSON_SCHEMA);
 		json_meta(w, m);
 		jsonw_uint_field(w, "older_ms", o->older_ms);
 		jsonw_uint_field(w, "sites_matching", p.n_match);
@@ -737,4 +738,29 @@ out:
 	free(sums);
 	free(p.rows);
 	return err;
+}
+
+int report__select(const struct model *m, const struct report_opts *o,
+		   struct report_site **out, size_t *n)
+{
+	struct prepared p;
+	size_t i;
+	int err;
+
+	err = prepare(m, o, &p);
+	if (err)
+		return err;
+	*out = calloc(p.n_rows ? p.n_rows : 1, sizeof(**out));
+	if (!*out) {
+		free(p.rows);
+		return -ENOMEM;
+	}
+	for (i = 0; i < p.n_rows; i++) {
+		(*out)[i].s = p.rows[i].s;
+		(*out)[i].count = p.rows[i].n_old;
+		(*out)[i].bytes = p.rows[i].bytes_old;
+	}
+	*n = p.n_rows;
+	free(p.rows);
+	return 0;
 }

@@ -32,6 +32,21 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
  */
 void report__print_not_seen(const struct model *m, FILE *out);
 
+/* A site as the report shows it: what it holds of the age the report asks for. */
+struct report_site {
+	const struct model_site *s;
+	__u64 count;		/* scaled by the sample rate, as the report prints it */
+	__u64 bytes;
+};
+
+/*
+ * The sites report__print() shows, in its order, after every filter and
+ * --top: the one selection the other formats (export.h) draw. *out is
+ * malloc'd. Returns 0 or -ENOMEM.
+ */
+int report__select(const struct model *m, const struct report_opts *o,
+		   struct report_site **out, size_t *n);
+
 /* ts as local time "HH:MM:SS.mmm", as --trace lines show it. */
 void report__fmt_clock(const struct timespec *ts, char *buf, size_t len);
 

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outfile.h"
+#include "output.h"
 #include "record.h"
 #include "report.h"
 #include "run.h"
@@ -240,10 +241,8 @@ static int report_now(struct run *r, enum report_kind kind)
 			  &m);
 	if (err)
 		return err;
-	err = report__print(m, &ro, stdout);
-	if (err)
-		pr_err("failed to print the report: %s", strerror(-err));
-	else
+	err = output__report(env, m, &ro, NULL);
+	if (!err)
 		hint_parent(r, m);
 	if (!err && env->metrics_path)
 		err = metrics__write(m, env->top, env->metrics_path);
@@ -569,6 +568,8 @@ int run__trace(const struct env *env)
 	if (env->write_path && outfile__check(env->write_path, "run file"))
 		return fail;
 	if (env->metrics_path && outfile__check(env->metrics_path, "metrics file"))
+		return fail;
+	if (output__check(env))
 		return fail;
 	if (r.has_cmd && spawn__prepare(env->command, &r.sp))
 		return fail;

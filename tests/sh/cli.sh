@@ -229,6 +229,11 @@ report-merged-json.expected report --format json tests/fixtures/report-merged.ru
 diff-k61-k618-cli.expected diff -T 0 tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
 diff-k61-k618-filp.expected diff --cache filp -o 1 --no-caches tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
 diff-k61-k618-exclude-json.expected diff --exclude alloc_pid|anon_vma -z 64 --format json tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
+report-tcp-folded.expected report -o 0 --format folded tests/fixtures/tcp.run
+report-bulk-folded-count.expected report --format folded --value count tests/fixtures/report-bulk.run
+report-tcp-svg.expected report -o 0 --format svg tests/fixtures/tcp.run
+diff-k61-k618-folded.expected diff --format folded tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
+diff-tcp-files-svg.expected diff --format svg tests/fixtures/tcp.run tests/fixtures/files.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"

@@ -4,7 +4,7 @@
  * tracing. It creates maps shaped like the tracer's, fills them with N
  * outstanding allocations over a few thousand sites whose stacks are real
  * kernel text addresses from /proc/kallsyms, then times what a report costs
- * (ksyms__load + snapshot__take + report__print, text and JSON) and watches
+ * (ksyms__load + snapshot__take + the report, in each --format) and watches
  * VmRSS over 100 snapshot+report cycles. Results go to stdout as
  * "name value" lines for tools/bench/run.sh.
  */
@@ -21,6 +21,7 @@
 #include "kleak.skel.h"
 #include "loader.h"
 #include "model.h"
+#include "output.h"
 #include "report.h"
 #include "snapshot.h"
 
@@ -358,16 +359,21 @@ out:
 	return err;
 }
 
-/* One report as kleak prints it by default, built from the maps. */
-static int snapshot_report(const struct tracer *t, const struct ksyms *ks, bool json, FILE *out)
+/*
+ * One report as kleak prints it by default, built from the maps: text and
+ * JSON the top 10 sites, the stack formats every site (output.c).
+ */
+static int snapshot_report(const struct tracer *t, const struct ksyms *ks, enum out_format fmt,
+			   FILE *out)
 {
 	struct report_opts ro = {
 		.older_ms = 6000,
 		.top = 10,
 		.max_size = ~0ULL,
-		.json = json,
+		.json = fmt == FORMAT_JSON,
 		.caches = true,
 	};
+	struct env env = { .format = fmt, .json = fmt == FORMAT_JSON, .top = 10 };
 	struct model *m;
 	int err;
 
@@ -376,7 +382,7 @@ static int snapshot_report(const struct tracer *t, const struct ksyms *ks, bool 
 		return -ENOMEM;
 	err = snapshot__take(t, ks, m);
 	if (!err) {
-		err = report__print(m, &ro, out);
+		err = output__render_report(&env, m, &ro, NULL, out);
 		if (err)
 			pr_err("cannot print the report: %s", strerror(-err));
 	}
@@ -384,9 +390,9 @@ static int snapshot_report(const struct tracer *t, const struct ksyms *ks, bool 
 	return err;
 }
 
-/* Median ms of runs of ksyms__load + snapshot__take + report__print. */
-static int time_report(const struct tracer *t, const struct bench_opts *o, bool json, FILE *out,
-		       double *median)
+/* Median ms of runs of ksyms__load + snapshot__take + the report in fmt. */
+static int time_report(const struct tracer *t, const struct bench_opts *o, enum out_format fmt,
+		       FILE *out, double *median)
 {
 	double ms[BENCH_MAX_RUNS], start;
 	struct ksyms *ks;
@@ -401,7 +407,7 @@ static int time_report(const struct tracer *t, const struct bench_opts *o, bool 
 			pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
 			return err;
 		}
-		err = snapshot_report(t, ks, json, out);
+		err = snapshot_report(t, ks, fmt, out);
 		ksyms__free(ks);
 		if (err)
 			return err;
@@ -427,7 +433,7 @@ static int watch_rss(const struct tracer *t, const struct bench_opts *o, FILE *o
 		return err;
 	}
 	for (i = 1; i <= o->cycles; i++) {
-		err = snapshot_report(t, ks, false, out);
+		err = snapshot_report(t, ks, FORMAT_TEXT, out);
 		if (err)
 			break;
 		if (i != 1 && i != 10 && i != o->cycles)
@@ -501,7 +507,12 @@ int main(int argc, char **argv)
 		.stats_fd = -1, .events_fd = -1,
 		.stack_depth = BENCH_STACK_DEPTH, .max_sites = BENCH_MAX_SITES,
 	};
-	double text_ms, json_ms;
+	static const char *const names[] = {
+		[FORMAT_TEXT] = "", [FORMAT_JSON] = "_json", [FORMAT_FOLDED] = "_folded",
+		[FORMAT_PPROF] = "_pprof", [FORMAT_SVG] = "_svg",
+	};
+	double ms[FORMAT_SVG + 1];
+	int fmt;
 	__u32 groups, shift;
 	FILE *null;
 	int err;
@@ -540,16 +551,15 @@ int main(int argc, char **argv)
 		err = fill_maps(&t, &o);
 	if (!err)
 		err = tracer__map_buckets(&t);
-	if (!err)
-		err = time_report(&t, &o, false, null, &text_ms);
-	if (!err)
-		err = time_report(&t, &o, true, null, &json_ms);
+	for (fmt = FORMAT_TEXT; !err && fmt <= FORMAT_SVG; fmt++)
+		err = time_report(&t, &o, fmt, null, &ms[fmt]);
 	if (err)
 		goto cleanup;
 	printf("allocs %llu\nsites %llu\nstacks %llu\nruns %llu\n", (unsigned long long)o.allocs,
 	       (unsigned long long)o.sites, (unsigned long long)o.stacks,
 	       (unsigned long long)o.runs);
-	printf("report_1m_ms %.0f\nreport_1m_json_ms %.0f\n", text_ms, json_ms);
+	for (fmt = FORMAT_TEXT; fmt <= FORMAT_SVG; fmt++)
+		printf("report_1m%s_ms %.0f\n", names[fmt], ms[fmt]);
 	fflush(stdout);
 	err = watch_rss(&t, &o, null);
 cleanup:

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* What the stack formats share: frame names, root first, and the run's summary. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "diff.h"
+#include "export.h"
+#include "report.h"
+
+void export__free_frames(char **names, int n)
+{
+	int i;
+
+	for (i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int export__frames(const struct model_site *s, char ***names)
+{
+	size_t n = s->stack_err ? 1 : s->n_frames, i;
+	char **v = calloc(n + 1, sizeof(*v));
+	int k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++, k++) {
+		const struct model_frame *f = s->stack_err ? NULL : &s->frames[n - 1 - i];
+
+		if (!f) {
+			if (asprintf(&v[k], "[stack not captured: %s]",
+				     model__stack_err_str(s->stack_err)) < 0)
+				v[k] = NULL;
+		} else if (!f->sym) {
+			if (asprintf(&v[k], "0x%llx", (unsigned long long)f->addr) < 0)
+				v[k] = NULL;
+		} else {
+			v[k] = diff__frame_name(f->sym);
+		}
+		if (!v[k])
+			goto err_out;
+	}
+	if (asprintf(&v[k], "[cache %s]", s->cache) < 0)
+		goto err_out;
+	*names = v;
+	return k + 1;
+err_out:
+	export__free_frames(v, k);
+	return -ENOMEM;
+}
+
+const char *export__module(const char *sym, size_t *len)
+{
+	const char *open = strrchr(sym, '['), *close;
+
+	/* "[cache X]" and "[stack not captured: ...]" are whole names, not modules */
+	if (!open || open == sym || open[-1] != ' ')
+		return NULL;
+	close = strchr(open, ']');
+	if (!close || close[1])
+		return NULL;
+	*len = close - open - 1;
+	return open + 1;
+}
+
+char *export__not_seen(const struct model *m)
+{
+	char *buf = NULL, *line, *nl;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	report__print_not_seen(m, f);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	line = strstr(buf, "not seen:");
+	if (!line) {
+		free(buf);
+		return strdup("");
+	}
+	nl = strchr(line, '\n');
+	if (nl)
+		*nl = '\0';
+	memmove(buf, line, strlen(line) + 1);
+	return buf;
+}

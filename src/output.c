@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* --format, --output and --value: one renderer per format, one way to a file. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "export.h"
+#include "log.h"
+#include "outfile.h"
+#include "output.h"
+
+static const char *const format_names[] = {
+	[FORMAT_TEXT] = "text",
+	[FORMAT_JSON] = "json",
+	[FORMAT_FOLDED] = "folded",
+	[FORMAT_PPROF] = "pprof",
+	[FORMAT_SVG] = "svg",
+};
+
+int output__check(const struct env *env)
+{
+	if (env->output_path)
+		return outfile__check(env->output_path, "output file");
+	if (env->format == FORMAT_PPROF && isatty(STDOUT_FILENO)) {
+		pr_err("--format pprof writes gzip-compressed binary: give --output FILE, or "
+		       "redirect stdout to a file or a pipe");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Writes x in env's stack format, then frees x->stacks. */
+static int write_set(const struct env *env, struct export_set *x, FILE *f)
+{
+	int err;
+
+	x->value = env->value;
+	if (env->format == FORMAT_FOLDED)
+		err = folded__write(x, f);
+	else if (env->format == FORMAT_PPROF)
+		err = pprof__write(x, f);
+	else
+		err = svg__write(x, f);
+	free(x->stacks);
+	return err;
+}
+
+static int alloc_stacks(struct export_set *x, size_t n)
+{
+	x->n = n;
+	x->stacks = calloc(n ? n : 1, sizeof(*x->stacks));
+	return x->stacks ? 0 : -ENOMEM;
+}
+
+/* A flame graph or a profile is of the whole run: --top cuts it only when given. */
+static int report_set(const struct env *env, const struct model *m,
+		      const struct report_opts *ro, const char *name, FILE *f)
+{
+	struct report_opts o = *ro;
+	struct export_set x = { .run = { m }, .name = { name }, .older_ms = ro->older_ms };
+	struct report_site *rs = NULL;
+	size_t i, n = 0;
+	int err;
+
+	if (!env->top_set)
+		o.top = 0;
+	err = report__select(m, &o, &rs, &n);
+	if (!err)
+		err = alloc_stacks(&x, n);
+	for (i = 0; !err && i < n; i++) {
+		x.stacks[i].site = rs[i].s;
+		x.stacks[i].m = m;
+		x.stacks[i].count[0] = rs[i].count;
+		x.stacks[i].bytes[0] = rs[i].bytes;
+	}
+	free(rs);
+	return err ? err : write_set(env, &x, f);
+}
+
+static int diff_set(const struct env *env, const struct model *a, const struct model *b,
+		    const struct diff_opts *o, FILE *f)
+{
+	struct diff_opts od = *o;
+	struct export_set x = {
+		.diff = true,
+		.run = { a, b },
+		.name = { o->name_a, o->name_b },
+		.older_ms = o->older_ms,
+	};
+	struct diff_change *c = NULL;
+	size_t i, n = 0;
+	int err;
+
+	if (!env->top_set)
+		od.top = 0;
+	err = diff__changes(a, b, &od, &c, &n);
+	if (!err)
+		err = alloc_stacks(&x, n);
+	for (i = 0; !err && i < n; i++) {
+		x.stacks[i].site = c[i].site;
+		x.stacks[i].m = c[i].m;
+		memcpy(x.stacks[i].count, c[i].count, sizeof(c[i].count));
+		memcpy(x.stacks[i].bytes, c[i].bytes, sizeof(c[i].bytes));
+	}
+	free(c);
+	return err ? err : write_set(env, &x, f);
+}
+
+/* Opens where the report goes: stdout, or a temporary file beside --output. */
+static int begin(const struct env *env, struct outfile *of, FILE **f)
+{
+	int err;
+
+	if (!env->output_path) {
+		*f = stdout;
+		return 0;
+	}
+	err = outfile__open(of, env->output_path);
+	if (err) {
+		pr_err("cannot write %s: %s", env->output_path, strerror(-err));
+		return err;
+	}
+	*f = of->f;
+	return 0;
+}
+
+/* Ends the write; said: the renderer's error was printed already. */
+static int finish(const struct env *env, struct outfile *of, FILE *f, int err, bool said)
+{
+	if (!env->output_path) {
+		if (!err && (fflush(f) || ferror(f)))
+			err = -EIO;
+		if (err && !said)
+			pr_err("failed to write the %s report: %s", format_names[env->format],
+			       strerror(-err));
+		return err;
+	}
+	if (err) {
+		outfile__abort(of);
+		if (!said)
+			pr_err("failed to write %s: %s", env->output_path, strerror(-err));
+		return err;
+	}
+	err = outfile__commit(of);
+	if (err)
+		pr_err("failed to write %s: %s", env->output_path, strerror(-err));
+	return err;
+}
+
+int output__render_report(const struct env *env, const struct model *m,
+			  const struct report_opts *ro, const char *name, FILE *f)
+{
+	if (env->format == FORMAT_TEXT || env->format == FORMAT_JSON)
+		return report__print(m, ro, f);
+	return report_set(env, m, ro, name, f);
+}
+
+int output__report(const struct env *env, const struct model *m, const struct report_opts *ro,
+		   const char *name)
+{
+	struct outfile of;
+	FILE *f;
+	int err;
+
+	err = begin(env, &of, &f);
+	if (err)
+		return err;
+	err = output__render_report(env, m, ro, name, f);
+	return finish(env, &of, f, err, false);
+}
+
+int output__diff(const struct env *env, const struct model *a, const struct model *b,
+		 const struct diff_opts *o)
+{
+	struct outfile of;
+	FILE *f;
+	int err;
+
+	err = begin(env, &of, &f);
+	if (err)
+		return err;
+	/* diff__print() names what failed itself */
+	if (env->format == FORMAT_TEXT || env->format == FORMAT_JSON)
+		return finish(env, &of, f, diff__print(a, b, o, f), true);
+	err = diff_set(env, a, b, o, f);
+	return finish(env, &of, f, err, false);
+}
