@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 VERSION := 0.1.0
 
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config \
-	make gcc jq iproute2
+	make gcc jq iproute2 libdw-dev libiberty-dev g++ libc6-dbg binutils
 
 .DEFAULT_GOAL := all
 
@@ -37,7 +37,9 @@ CFLAGS ?= -g -O2
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
 	-Wformat-security -Wno-unused-parameter
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE -DKLEAK_VERSION='"$(VERSION)"' $(INCLUDES)
-LIBS := $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null) -lzstd
+# libdw (user frames: symbols, debuginfo by build ID, lines), libiberty (demangling)
+LIBS := -ldw $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null) -liberty -llzma -lbz2 \
+	-lzstd -lpthread
 LDFLAGS ?= -static
 
 APP_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
@@ -63,7 +65,7 @@ $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 BPF_HDRS := bpf/allocs.bpf.h bpf/core_fixes.bpf.h bpf/filters.bpf.h bpf/sites.bpf.h \
-	bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h
+	bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h bpf/ustack.bpf.h
 $(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c $(BPF_HDRS) src/kleak.h vmlinux/vmlinux.h \
 		| $(OUTPUT) check-tools
 	$(call msg,BPF,$@)

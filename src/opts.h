@@ -24,6 +24,12 @@ enum stack_cache_mode {
 	STACK_CACHE_CHECK,	/* walk anyway; count templates that name another stack */
 };
 
+/* --ustack */
+enum ustack_mode {
+	USTACK_OFF,
+	USTACK_FP,	/* frame pointers, walked in BPF with build IDs */
+};
+
 struct env {
 	enum kleak_cmd cmd;
 	bool verbose;
@@ -68,6 +74,8 @@ struct env {
 	__u64 stack_entries;
 	__u32 stack_depth;
 	enum stack_cache_mode stack_cache;
+	enum ustack_mode ustack;
+	__u32 ustack_depth;
 	const char *btf_path;
 
 	/* saved runs */
