@@ -522,6 +522,10 @@ static int validate(struct env *env)
 		pr_err("COUNT and --duration both end the run: give one");
 		return -EINVAL;
 	}
+	if (env->ustack == USTACK_OFF && env->ustack_depth != DEFAULT_USTACK_DEPTH) {
+		pr_err("--ustack-depth caps user stacks: it needs --ustack");
+		return -EINVAL;
+	}
 	/* each command's own table refuses the other commands' options */
 	if (!tracing && env->command) {
 		pr_err("a command after -- is traced, and %s does not trace", cmd_names[env->cmd]);

@@ -8,6 +8,11 @@
 // task_structs, the files and sockets they hold) outlive it, made under its
 // methods' user stacks.
 #include <cstdio>
+// VARIANT: another build of the same source (another build ID), for the test
+// of a binary replaced on disk
+#ifndef VARIANT
+#define VARIANT 0
+#endif
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -25,6 +30,9 @@ public:
 	__attribute__((noinline)) void openFiles(const std::string &path);
 	__attribute__((noinline)) void forkChildren(unsigned seconds);
 	__attribute__((noinline)) void makeSockets(int domain);
+	// calls the three: with frame pointers, the caller of a libc syscall
+	// wrapper (which sets up no frame) is skipped, its caller is seen
+	__attribute__((noinline)) void run(unsigned seconds);
 
 private:
 	int n_;
@@ -70,6 +78,13 @@ void Holder::makeSockets(int domain)
 	}
 }
 
+void Holder::run(unsigned seconds)
+{
+	openFiles("/proc/self/stat");
+	makeSockets(AF_UNIX);
+	forkChildren(seconds);
+}
+
 } // namespace kleaktest
 
 int main(int argc, char **argv)
@@ -77,6 +92,8 @@ int main(int argc, char **argv)
 	unsigned seconds = 10;
 	int n = 50, opt;
 
+	if (VARIANT)
+		fputs("variant build\n", stderr);
 	while ((opt = getopt(argc, argv, "n:s:")) != -1) {
 		if (opt == 'n')
 			n = atoi(optarg);
@@ -86,8 +103,6 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	kleaktest::Holder h(n);
-	h.openFiles("/proc/self/stat");
-	h.makeSockets(AF_UNIX);
-	h.forkChildren(seconds);
+	h.run(seconds);
 	return 0;
 }
