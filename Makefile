@@ -112,9 +112,10 @@ $(OUTPUT)/kleak-workload: tools/workload/kleak-workload.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE $< -o $@
 
+# frame pointers: the --ustack rows walk the workload's own frames
 $(OUTPUT)/bench-churn: tools/bench/churn.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE $< -o $@
+	$(Q)$(CC) $(CFLAGS) -fno-omit-frame-pointer $(WARNINGS) -D_GNU_SOURCE $< -o $@
 
 # Links the report path (APP_OBJS) and opens, never loads, the skeleton.
 $(OUTPUT)/bench-report1m: tools/bench/report1m.c $(APP_OBJS) $(OUTPUT)/kleak.skel.h | $(OUTPUT)
