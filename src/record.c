@@ -190,10 +190,11 @@ static void put_ustack(struct rec_writer *w, const struct model_site *s)
 	end_line(w);
 	for (i = 0; i < s->n_uframes; i++) {
 		f = &s->uframes[i];
-		putf(w, "uframe 0x%" PRIx64, (uint64_t)f->offset);
-		put_str(w, f->build_id);
-		put_str(w, f->module);
+		put_raw(w, "uframe", 6);
+		put_str(w, f->build_id[0] ? f->build_id : NULL);
+		putf(w, " 0x%" PRIx64, (uint64_t)f->offset);
 		put_str(w, f->sym);
+		put_str(w, f->module);
 		put_str(w, f->srcline);
 		putf(w, " %d", f->replaced ? 1 : 0);
 		end_line(w);
@@ -1063,7 +1064,7 @@ static bool take_str(char *tok, char **out, bool *oom)
 	return *out != NULL;
 }
 
-/* "uframe OFFSET BUILD_ID MODULE SYM SRCLINE REPLACED", version 3. */
+/* "uframe BUILD_ID FILE_OFFSET SYM MODULE SRCLINE REPLACED", version 3. */
 static int parse_uframe(struct rec_reader *r)
 {
 	struct model_site *s = r->site;
@@ -1081,10 +1082,13 @@ static int parse_uframe(struct rec_reader *r)
 	s->uframes = grown;
 	f = &s->uframes[s->n_uframes++];
 	memset(f, 0, sizeof(*f));
-	if (!parse_addr(r->tok[1], &f->offset) ||
-	    !str_to_buf(r->tok[2], f->build_id, sizeof(f->build_id)) ||
-	    strspn(f->build_id, "0123456789abcdef") != strlen(f->build_id) ||
-	    !take_str(r->tok[3], &f->module, &oom) || !take_str(r->tok[4], &f->sym, &oom) ||
+	/* BUILD_ID "-": the kernel gave a raw address, which FILE_OFFSET then is */
+	if ((strcmp(r->tok[1], "-") &&
+	     (!str_to_buf(r->tok[1], f->build_id, sizeof(f->build_id)) ||
+	      strlen(f->build_id) != 2 * KLEAK_BUILD_ID_SIZE ||
+	      strspn(f->build_id, "0123456789abcdef") != strlen(f->build_id))) ||
+	    !parse_addr(r->tok[2], &f->offset) ||
+	    !take_str(r->tok[3], &f->sym, &oom) || !take_str(r->tok[4], &f->module, &oom) ||
 	    !take_str(r->tok[5], &f->srcline, &oom) || !parse_u64(r->tok[6], 1, &replaced))
 		return oom ? fail(r, -ENOMEM, "%s", strerror(ENOMEM)) :
 			     bad_line(r, "bad uframe record");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -122,55 +123,79 @@ out:
 	model__free(back);
 }
 
+/* Reads a file of the uframe model with its user stack lines replaced by body. */
+static int read_with(const char *path, const char *body, bool quiet)
+{
+	struct model *m = ustack_model();
+	char *text = NULL, *at, *end, *buf = NULL;
+	int err = -ENOMEM, err_fd, null_fd, n;
+	size_t len = 0;
+	FILE *f;
+
+	m->sites[0].n_uframes = 0;
+	m->n_sites = 1;
+	if (record__write(m, path) || !(f = fopen(path, "r")))
+		goto out;
+	if (getdelim(&text, &len, '\0', f) < 0)
+		len = 0;
+	fclose(f);
+	at = text ? strstr(text, "ustack captured\n") : NULL;
+	end = text ? strstr(text, "\nend ") : NULL;
+	if (!at || !end)
+		goto out;
+	n = asprintf(&buf, "%.*s%s%.*s\n", (int)(at - text), text, body,
+		     (int)(end - at - strlen("ustack captured\n")), at + strlen("ustack captured\n"));
+	f = n < 0 ? NULL : fopen(path, "w");
+	if (!f)
+		goto out;
+	fprintf(f, "%send 1 %08lx\n", buf,
+		(unsigned long)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, n));
+	fclose(f);
+	model__free(m);
+	m = NULL;
+	/* the reader's one error line is expected: kept off the test output */
+	fflush(stderr);
+	err_fd = dup(2);
+	null_fd = open("/dev/null", O_WRONLY);
+	if (quiet)
+		dup2(null_fd, 2);
+	err = record__read(path, &m);
+	dup2(err_fd, 2);
+	close(err_fd);
+	close(null_fd);
+out:
+	free(text);
+	free(buf);
+	model__free(m);
+	return err;
+}
+
 /* A uframe outside a captured site's block, or malformed, is refused. */
 void test_record_ustack_bad(void)
 {
 	static const char *const bodies[] = {
-		"uframe 0x1 \\e - - - 0\n",
+		/* the control: read */
+		"ustack captured\nuframe - 0x1 - - - 0\n",
+		"uframe - 0x1 - - - 0\n",
 		"ustack bogus\n",
 		"ustack captured\nustack captured\n",
-		"ustack irq\nuframe 0x1 \\e - - - 0\n",
-		"ustack captured\nuframe 1 \\e - - - 0\n",
-		"ustack captured\nuframe 0x1 XYZ - - - 0\n",
-		"ustack captured\nuframe 0x1 \\e - - - 2\n",
-		"ustack captured\nuframe 0x1 \\e - - -\n",
+		"ustack irq\nuframe - 0x1 - - - 0\n",
+		"ustack captured\nuframe - 1 - - - 0\n",
+		"ustack captured\nuframe XYZ 0x1 - - - 0\n",
+		"ustack captured\nuframe 0011 0x1 - - - 0\n",
+		"ustack captured\nuframe - 0x1 - - - 2\n",
+		"ustack captured\nuframe - 0x1 - - -\n",
 	};
 	char dir[] = "/tmp/kleak-test-XXXXXX", path[64];
-	int err, err_fd, null_fd;
-	struct model *m;
 	size_t i;
+	int err;
 
 	if (!ASSERT_OK_PTR(mkdtemp(dir), "mkdtemp"))
 		return;
 	snprintf(path, sizeof(path), "%s/b.kleak", dir);
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-		char *buf = NULL;
-		FILE *f;
-		int n;
-
-		n = asprintf(&buf, "kleak-run 3\nsite cache filp 192 0 1 192 1 0 0 0 0 0\n"
-			     "ctx 1 0 0 0\n%s", bodies[i]);
-		f = fopen(path, "w");
-		if (n < 0 || !f) {
-			free(buf);
-			break;
-		}
-		fprintf(f, "%send 1 %08lx\n", buf,
-			(unsigned long)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)buf, n));
-		fclose(f);
-		free(buf);
-		m = NULL;
-		/* the reader's one error line is expected: kept off the test output */
-		fflush(stderr);
-		err_fd = dup(2);
-		null_fd = open("/dev/null", O_WRONLY);
-		dup2(null_fd, 2);
-		err = record__read(path, &m);
-		dup2(err_fd, 2);
-		close(err_fd);
-		close(null_fd);
-		ASSERT_TRUE(err < 0, bodies[i]);
-		model__free(m);
+		err = read_with(path, bodies[i], i > 0);
+		ASSERT_TRUE(i ? err < 0 && err != -ENOMEM : !err, bodies[i]);
 	}
 	unlink(path);
 	rmdir(dir);
