@@ -12,11 +12,12 @@ PREFIX ?= /usr/local
 VERSION := 0.1.0
 
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config \
-	make gcc jq iproute2 libprotobuf-c-dev protobuf-c-compiler
-# the real consumers the tests hand kleak's outputs to: go tool pprof, a
-# browser, promtool and node_exporter, man and groff for the man page
+	make gcc jq iproute2 libprotobuf-c-dev protobuf-c-compiler libdw-dev libiberty-dev
+# the real consumers the tests hand kleak's outputs to (go tool pprof, a
+# browser, promtool and node_exporter, man and groff for the man page), and
+# what the user-stack tests build and symbolize with
 TEST_DEB_PACKAGES := golang-go chromium prometheus prometheus-node-exporter util-linux man-db \
-	groff-base
+	groff-base g++ libc6-dbg binutils
 
 .DEFAULT_GOAL := all
 
@@ -41,7 +42,10 @@ CFLAGS ?= -g -O2
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
 	-Wformat-security -Wno-unused-parameter
 ALL_CFLAGS := $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE -DKLEAK_VERSION='"$(VERSION)"' $(INCLUDES)
-LIBS := $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null) -lzstd -lprotobuf-c -lz
+# libdw (user frames: symbols, debuginfo by build ID, lines), libiberty
+# (demangling), protobuf-c (pprof)
+LIBS := -ldw $(shell $(PKG_CONFIG) --static --libs libbpf 2>/dev/null) -liberty -llzma -lbz2 \
+	-lzstd -lprotobuf-c -lz -lpthread
 LDFLAGS ?= -static
 
 APP_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
@@ -67,7 +71,7 @@ $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 BPF_HDRS := bpf/allocs.bpf.h bpf/core_fixes.bpf.h bpf/filters.bpf.h bpf/sites.bpf.h \
-	bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h
+	bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h bpf/ustack.bpf.h
 $(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c $(BPF_HDRS) src/kleak.h vmlinux/vmlinux.h \
 		| $(OUTPUT) check-tools
 	$(call msg,BPF,$@)
@@ -125,9 +129,10 @@ $(OUTPUT)/kleak-workload: tools/workload/kleak-workload.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE $< -o $@
 
+# frame pointers: the --ustack rows walk the workload's own frames
 $(OUTPUT)/bench-churn: tools/bench/churn.c | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARNINGS) -D_GNU_SOURCE $< -o $@
+	$(Q)$(CC) $(CFLAGS) -fno-omit-frame-pointer $(WARNINGS) -D_GNU_SOURCE $< -o $@
 
 # Links the report path (APP_OBJS) and opens, never loads, the skeleton.
 $(OUTPUT)/bench-report1m: tools/bench/report1m.c $(APP_OBJS) $(OUTPUT)/kleak.skel.h | $(OUTPUT)

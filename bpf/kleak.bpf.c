@@ -35,6 +35,7 @@
 #include "stack.bpf.h"
 #include "stats.bpf.h"
 #include "task.bpf.h"
+#include "ustack.bpf.h"
 
 const volatile __u32 sample_rate = 1;
 
@@ -75,6 +76,7 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	stack_get(ctx, s, &c, call_site, &site, &frames, compat);
 	if (site.stack_err)
 		s->counters[STAT_STACK_FAULT]++;
+	ustack_get(ctx, s, &c, !call_site, &site, compat);
 	if (!site_index(s, &site, bytes, frames, kind == KLEAK_SITE_CACHE ? name : NULL,
 			&rec.site)) {
 		s->counters[STAT_SITE_MAP_FULL]++;

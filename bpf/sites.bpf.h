@@ -63,7 +63,8 @@ static __always_inline bool site_index(struct kleak_stats *s, const struct kleak
 	long err;
 
 	if (s->last_site.stack == site->stack && s->last_site.cache == site->cache &&
-	    s->last_site.kind == site->kind && s->last_site.stack_err == site->stack_err) {
+	    s->last_site.kind == site->kind && s->last_site.stack_err == site->stack_err &&
+	    s->last_site.ustack == site->ustack && s->last_site.ustate == site->ustate) {
 		*idx = s->last_idx;
 		return true;
 	}

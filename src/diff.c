@@ -184,6 +184,46 @@ static char *strip_offset(const char *sym)
 	return s;
 }
 
+/*
+ * A user frame as shown and as matched: its function, offset cut at the last
+ * '+' (C++ names hold '.', ' ' and '+' of their own), and its binary's file
+ * name, the same in two runs from other paths or machines.
+ */
+static char *user_frame_str(const struct model_uframe *f, const char *prefix)
+{
+	const char *mod = f->module ? strrchr(f->module, '/') : NULL;
+	const char *plus = f->sym ? strrchr(f->sym, '+') : NULL;
+	int len = f->sym ? (plus ? (int)(plus - f->sym) : (int)strlen(f->sym)) : 1;
+	char *s;
+
+	mod = mod ? mod + 1 : f->module ? f->module : "?";
+	if (asprintf(&s, "%s%.*s (%s)", prefix, len, f->sym ? f->sym : UNRESOLVED, mod) < 0)
+		return NULL;
+	return s;
+}
+
+/* Appends the site's user frames (--ustack) to its shown frames and keys, one key each. */
+static int site_init_user(struct dsite *d, const struct model_site *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_uframes; i++) {
+		char *shown = user_frame_str(&s->uframes[i], "");
+		char *key = user_frame_str(&s->uframes[i], "user:");
+
+		if (!shown || !key) {
+			free(shown);
+			free(key);
+			return -ENOMEM;
+		}
+		d->shown[d->n_shown++] = shown;
+		d->first[d->n_keys] = d->n_shown - 1;
+		d->keys[d->n_keys++] = key;
+	}
+	d->first[d->n_keys] = d->n_shown;
+	return 0;
+}
+
 /* ---- sites ---- */
 
 static bool site_excluded(const struct model_site *s, const regex_t *re)
@@ -198,7 +238,7 @@ static bool site_excluded(const struct model_site *s, const regex_t *re)
 
 static int site_init(struct dsite *d, const struct model_site *s, int run)
 {
-	size_t n = s->stack_err ? 1 : s->n_frames, i;
+	size_t n = (s->stack_err ? 1 : s->n_frames) + s->n_uframes, i;
 
 	d->cache = s->cache;
 	d->run = run;
@@ -208,7 +248,7 @@ static int site_init(struct dsite *d, const struct model_site *s, int run)
 	d->ids = calloc(n ? n : 1, sizeof(*d->ids));
 	if (!d->shown || !d->keys || !d->first || !d->ids)
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n - s->n_uframes; i++) {
 		const char *sym = s->stack_err ? NULL : s->frames[i].sym;
 		char *shown = s->stack_err ? strdup(NO_STACK) : strip_offset(sym);
 		char *key = s->stack_err ? strdup(NO_STACK) : diff__frame_key(sym);
@@ -228,8 +268,7 @@ static int site_init(struct dsite *d, const struct model_site *s, int run)
 		d->first[d->n_keys] = d->n_shown - 1;
 		d->keys[d->n_keys++] = key;
 	}
-	d->first[d->n_keys] = d->n_shown;
-	return 0;
+	return site_init_user(d, s);
 }
 
 /*

@@ -18,6 +18,9 @@
 #define KLEAK_MAX_STACK_DEPTH	127
 /* threads of a followed process tree alive at once, in the compat set */
 #define KLEAK_MAX_TRACKED	65536
+/* --ustack-depth's bound: 64 frames of 32 bytes, 2 KiB a user stack */
+#define KLEAK_MAX_USTACK_DEPTH	64
+#define KLEAK_BUILD_ID_SIZE	20
 
 /* How kleak_site.cache is to be read. */
 enum kleak_site_kind {
@@ -42,6 +45,54 @@ struct kleak_site {
 	__u64 stack;
 	__u32 kind;
 	__s32 stack_err;
+	/* --ustack: a hash of the user frames, as stack names the kernel's; 0 without */
+	__u64 ustack;
+	__u32 ustate;	/* enum kleak_ustack_state */
+	__u32 pad;
+};
+
+/* Whether a site has a user stack, and why not. */
+enum kleak_ustack_state {
+	KLEAK_USTACK_OFF,	/* --ustack not given */
+	KLEAK_USTACK_OK,	/* ustack names the frames in the ustacks map */
+	KLEAK_USTACK_KTHREAD,	/* a kernel thread: no user context */
+	KLEAK_USTACK_IRQ,	/* softirq or hardirq: not the interrupted task's */
+	KLEAK_USTACK_FAULT,	/* the walk failed or found no frame */
+	KLEAK_USTACK_MAP_FULL,	/* captured, not stored: ustacks map full */
+	KLEAK_USTACK_STATES,
+};
+
+/*
+ * One user frame, as bpf_get_stack(BPF_F_USER_STACK | BPF_F_USER_BUILD_ID)
+ * writes it (struct bpf_stack_build_id): the file's build ID and the
+ * offset in it, or the raw address where the kernel could not read the
+ * build ID (status BPF_STACK_BUILD_ID_IP).
+ */
+struct kleak_uframe {
+	__s32 status;
+	__u8 build_id[KLEAK_BUILD_ID_SIZE];
+	__u64 offset;	/* or the ip */
+};
+
+#define KLEAK_UFRAME_EMPTY	0	/* BPF_STACK_BUILD_ID_EMPTY */
+#define KLEAK_UFRAME_VALID	1	/* BPF_STACK_BUILD_ID_VALID */
+#define KLEAK_UFRAME_IP		2	/* BPF_STACK_BUILD_ID_IP */
+
+/*
+ * A user stack, stored once per distinct stack. tgid is the first
+ * process that made it: raw-IP frames are resolved through its mappings.
+ */
+struct kleak_ustack {
+	__u32 tgid;
+	__u32 nframes;
+	struct kleak_uframe frames[KLEAK_MAX_USTACK_DEPTH];
+};
+
+/* BPF -> userspace: a process made a user stack not seen before. */
+struct kleak_proc_event {
+	__u32 tgid;
+	__u32 pid;
+	__u64 ustack;
 };
 
 /*
@@ -161,6 +212,19 @@ enum kleak_stat {
 	STAT_TPL_DROPPED,	/* template request lost: ring buffer full */
 	/* under a task filter: made in softirq or hardirq context, not the task's */
 	STAT_IRQ_NOT_ATTRIBUTED,
+	/* --ustack (see kleak_ustack_state), per allocation */
+	STAT_USTACK_KTHREAD,	/* no user stack: a kernel thread */
+	STAT_USTACK_IRQ,	/* no user stack: softirq or hardirq */
+	STAT_USTACK_FAULT,	/* no user stack: the walk failed or found no frame */
+	STAT_USTACK_MAP_FULL,	/* user stack not stored: ustacks map full */
+	STAT_USTACK_TRUNCATED,	/* user stack cut at --ustack-depth */
+	STAT_USTACK_SHORT,	/* two frames or fewer: frame pointers missing? */
+	STAT_USTACK_RAW_IP,	/* a frame given as a raw address: no build ID read */
+	STAT_USTACK_PROC_DROPPED,	/* a new stack's announcement lost: ring buffer full */
+	/* counted by userspace at each report, over the sites */
+	STAT_USTACK_MAPS_MISSED,	/* processes whose mappings could not be read */
+	STAT_USTACK_UNRESOLVED,	/* user frames without a symbol */
+	STAT_USTACK_REPLACED,	/* user frames whose binary changed on disk */
 	STAT_MAX,
 };
 

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -142,6 +143,32 @@ __u32 tracer__alloc_geometry(__u64 max_allocs, __u32 *groups, __u32 *group_shift
 	return *groups << *group_shift;
 }
 
+/*
+ * --ustack: a user stack is stored once per distinct stack, like a kernel
+ * one, in a value sized by --ustack-depth; a quarter as many as kernel
+ * stacks (8 MiB at the defaults), since most kernel stacks of a workload
+ * have few user callers. Without --ustack the maps are left minimal.
+ */
+static int size_ustack_maps(struct kleak_bpf *skel, const struct env *env)
+{
+	__u32 entries = env->stack_entries / 4 ? env->stack_entries / 4 : 1;
+	int err;
+
+	if (env->ustack == USTACK_OFF)
+		return bpf_map__set_max_entries(skel->maps.ustacks, 1) ?:
+		       bpf_map__set_max_entries(skel->maps.ustack_procs, getpagesize());
+	err = bpf_map__set_max_entries(skel->maps.ustacks, entries);
+	if (err)
+		return err;
+	err = bpf_map__set_value_size(skel->maps.ustacks,
+				      offsetof(struct kleak_ustack, frames) +
+				      env->ustack_depth * sizeof(struct kleak_uframe));
+	if (err)
+		return err;
+	/* 24 bytes a new stack: room for a burst of short-lived processes */
+	return bpf_map__set_max_entries(skel->maps.ustack_procs, 256 * 1024);
+}
+
 static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target,
 		     const struct cache_filter *cf, enum kleak_set set, const struct features *f)
 {
@@ -175,6 +202,8 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->sample_rate = env->sample_rate;
 	ro->trace_events = env->trace;
 	ro->stack_bytes = env->stack_depth * sizeof(__u64);
+	ro->ustack_on = env->ustack != USTACK_OFF;
+	ro->ustack_bytes = env->ustack_depth * sizeof(struct kleak_uframe);
 	ro->nr_cpus = libbpf_num_possible_cpus();
 	ro->stack_cache = env->stack_cache != STACK_CACHE_OFF;
 	ro->stack_cache_check = env->stack_cache == STACK_CACHE_CHECK;
@@ -206,7 +235,8 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	    (err = bpf_map__set_max_entries(skel->maps.stacks, env->stack_entries)) ||
 	    (err = bpf_map__set_value_size(skel->maps.stacks, env->stack_depth * sizeof(__u64))) ||
 	    (err = bpf_map__set_max_entries(skel->maps.events,
-					    env->trace ? TRACE_RINGBUF_SIZE : getpagesize())))
+					    env->trace ? TRACE_RINGBUF_SIZE : getpagesize())) ||
+	    (err = size_ustack_maps(skel, env)))
 		return err;
 	if (env->stack_cache == STACK_CACHE_OFF &&
 	    ((err = bpf_map__set_max_entries(skel->maps.stack_tpls, 1)) ||
@@ -510,6 +540,11 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	tp->pub.tpl_routes_fd = bpf_map__fd(tp->pub.skel->maps.tpl_routes);
 	tp->pub.tpl_pending_fd = bpf_map__fd(tp->pub.skel->maps.tpl_pending);
 	tp->pub.stack_depth = env->stack_depth;
+	tp->pub.ustacks_fd = env->ustack != USTACK_OFF ?
+			     bpf_map__fd(tp->pub.skel->maps.ustacks) : -1;
+	tp->pub.ustack_procs_fd = env->ustack != USTACK_OFF ?
+				  bpf_map__fd(tp->pub.skel->maps.ustack_procs) : -1;
+	tp->pub.ustack_depth = env->ustack_depth;
 	if (tp->pub.allocs_fd >= 0) {
 		tp->pub.alloc_buckets = bpf_map__max_entries(tp->pub.skel->maps.allocs);
 		err = tracer__map_buckets(&tp->pub);

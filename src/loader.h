@@ -11,6 +11,8 @@
 #include "kleak.h"
 #include "opts.h"
 
+struct ustack;
+
 struct tracer {
 	struct kleak_bpf *skel;
 	/* the program set: "tp_btf", "raw_tp, pre-6.1 events", "compat", ... */
@@ -26,6 +28,11 @@ struct tracer {
 	int tpl_routes_fd;
 	int tpl_pending_fd;
 	__u32 stack_depth;
+	int ustacks_fd;		/* --ustack: user stacks, or -1 */
+	int ustack_procs_fd;	/* --ustack: ring buffer of new processes, or -1 */
+	__u32 ustack_depth;
+	/* --ustack: the mappings and symbols of user frames; set by the run */
+	struct ustack *ustack;
 	/* the allocs map, mapped read-only; alloc_buckets of them (NULL, 0 in compat) */
 	const struct kleak_bucket *buckets;
 	__u32 alloc_buckets;

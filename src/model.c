@@ -17,6 +17,12 @@ static void site_free(struct model_site *s)
 	for (i = 0; i < s->n_frames; i++)
 		free(s->frames[i].sym);
 	free(s->frames);
+	for (i = 0; i < s->n_uframes; i++) {
+		free(s->uframes[i].sym);
+		free(s->uframes[i].module);
+		free(s->uframes[i].srcline);
+	}
+	free(s->uframes);
 	free(s->ages_ms);
 	free(s->trend);
 }
@@ -230,6 +236,17 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_STACK_CACHE_WRONG] = "stack_templates_wrong",
 	[STAT_TPL_DROPPED] = "stack_template_requests_dropped",
 	[STAT_IRQ_NOT_ATTRIBUTED] = "irq_not_attributed",
+	[STAT_USTACK_KTHREAD] = "ustack_kthread",
+	[STAT_USTACK_IRQ] = "ustack_irq",
+	[STAT_USTACK_FAULT] = "ustack_fault",
+	[STAT_USTACK_MAP_FULL] = "ustack_map_full",
+	[STAT_USTACK_TRUNCATED] = "ustack_truncated",
+	[STAT_USTACK_SHORT] = "ustack_short",
+	[STAT_USTACK_RAW_IP] = "ustack_raw_ip",
+	[STAT_USTACK_PROC_DROPPED] = "ustack_proc_dropped",
+	[STAT_USTACK_MAPS_MISSED] = "ustack_maps_missed",
+	[STAT_USTACK_UNRESOLVED] = "ustack_unresolved",
+	[STAT_USTACK_REPLACED] = "ustack_replaced",
 };
 
 const char *model__stat_name(int stat)
@@ -247,4 +264,34 @@ static const char *const ctx_names[KLEAK_CTX_MAX] = {
 const char *model__ctx_name(int ctx)
 {
 	return ctx >= 0 && ctx < KLEAK_CTX_MAX ? ctx_names[ctx] : NULL;
+}
+
+const char *model__ustate_str(__u32 ustate)
+{
+	switch (ustate) {
+	case KLEAK_USTACK_KTHREAD:
+		return "no user context: a kernel thread";
+	case KLEAK_USTACK_IRQ:
+		return "no user context: softirq or hardirq";
+	case KLEAK_USTACK_FAULT:
+		return "user stack not captured: the walk failed";
+	case KLEAK_USTACK_MAP_FULL:
+		return "user stack not stored: ustacks map full";
+	default:
+		return NULL;
+	}
+}
+
+static const char *const ustate_names[KLEAK_USTACK_STATES] = {
+	[KLEAK_USTACK_OFF] = "off",
+	[KLEAK_USTACK_OK] = "captured",
+	[KLEAK_USTACK_KTHREAD] = "kernel_thread",
+	[KLEAK_USTACK_IRQ] = "irq",
+	[KLEAK_USTACK_FAULT] = "walk_failed",
+	[KLEAK_USTACK_MAP_FULL] = "map_full",
+};
+
+const char *model__ustate_name(__u32 ustate)
+{
+	return ustate < KLEAK_USTACK_STATES ? ustate_names[ustate] : NULL;
 }

@@ -37,6 +37,23 @@ struct model_frame {
 	char *sym;
 };
 
+/*
+ * A user frame (--ustack), symbolized when the run was taken: a saved run
+ * carries it as it is, so it prints after the process, and its binary, are
+ * gone.
+ */
+struct model_uframe {
+	/* "ns::Class::method(args)+0xoff", or NULL when no symbol was found */
+	char *sym;
+	char *module;		/* the binary's path as mapped, NULL: not known */
+	char *srcline;		/* "file:line" from DWARF, NULL: none */
+	/* lowercase hex; empty where the kernel gave a raw address */
+	char build_id[2 * KLEAK_BUILD_ID_SIZE + 1];
+	__u64 offset;		/* in the file; the raw address where build_id is empty */
+	/* the binary at module has another build ID now: sym is NULL, never guessed */
+	bool replaced;
+};
+
 struct model_comm {
 	char comm[KLEAK_COMM_LEN];
 	__u64 count;
@@ -50,6 +67,10 @@ struct model_site {
 	int stack_err;
 	size_t n_frames;
 	struct model_frame *frames;
+	/* --ustack: enum kleak_ustack_state; the user frames, innermost first */
+	__u32 ustate;
+	size_t n_uframes;
+	struct model_uframe *uframes;
 	/* age in ms of every outstanding allocation, sorted oldest first */
 	size_t n_ages;
 	__u32 *ages_ms;
@@ -179,6 +200,10 @@ __u64 model__alloc_events_left_out(const struct model *m);
  * are not losses of events and are not in it.
  */
 __u64 model__not_seen_events(const struct model *m);
+/* A user stack state's name in saved runs and JSON ("captured", "irq", ...), or NULL. */
+const char *model__ustate_name(__u32 ustate);
+/* Why a site has no user frames, as reports say it; NULL for one that has them. */
+const char *model__ustate_str(__u32 ustate);
 
 /* How a stack_err is shown: -ENOMEM stacks map full, else the walk failed. */
 const char *model__stack_err_str(int err);

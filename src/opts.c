@@ -25,6 +25,7 @@
 #define DEFAULT_MAX_ALLOCS	(512 * 1024)
 #define DEFAULT_MAX_SITES	(64 * 1024)
 #define DEFAULT_STACK_ENTRIES	(32 * 1024)
+#define DEFAULT_USTACK_DEPTH	32
 #define DEFAULT_STACK_DEPTH	64
 
 /* no argp_program_bug_address: kleak has no mail address; the help names the manual */
@@ -118,6 +119,8 @@ enum {
 	OPT_STACK_CACHE,
 	OPT_METRICS,
 	OPT_VALUE,
+	OPT_USTACK,
+	OPT_USTACK_DEPTH,
 };
 
 /* Every report and diff writes these; features writes text or json only. */
@@ -157,6 +160,12 @@ static const struct argp_option trace_options[] = {
 	{ "max-size", 'Z', "BYTES", 0, "Objects of at most BYTES", 1 },
 	{ "sample-rate", 's', "N", 0,
 	  "Record one allocation in N at random; counts are scaled estimates", 1 },
+	{ "ustack", OPT_USTACK, "MODE", OPTION_ARG_OPTIONAL,
+	  "The allocating thread's user stack becomes part of\n"
+	  "the site, shown under the kernel frames; MODE fp\n"
+	  "(default: frame pointers)", 1 },
+	{ "ustack-depth", OPT_USTACK_DEPTH, "N", 0,
+	  "User frames kept per stack (default: 32, at most 64)", 1 },
 
 	{ NULL, 0, NULL, 0, "When to report:", 2 },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds", 2 },
@@ -426,6 +435,15 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		else
 			usage_error("invalid --stack-cache '%s': on, off or check", arg);
 		break;
+	case OPT_USTACK:
+		if (!arg || !strcmp(arg, "fp"))
+			env->ustack = USTACK_FP;
+		else
+			usage_error("invalid --ustack '%s': fp", arg);
+		break;
+	case OPT_USTACK_DEPTH:
+		env->ustack_depth = arg_u64("--ustack-depth", arg, 1, KLEAK_MAX_USTACK_DEPTH);
+		break;
 	case OPT_BTF:
 		env->btf_path = arg;
 		break;
@@ -549,6 +567,10 @@ static int validate(struct env *env)
 		pr_err("COUNT and --duration both end the run: give one");
 		return -EINVAL;
 	}
+	if (env->ustack == USTACK_OFF && env->ustack_depth != DEFAULT_USTACK_DEPTH) {
+		pr_err("--ustack-depth caps user stacks: it needs --ustack");
+		return -EINVAL;
+	}
 	/* each command's own table refuses the other commands' options */
 	if (!tracing && env->command) {
 		pr_err("a command after -- is traced, and %s does not trace", cmd_names[env->cmd]);
@@ -616,6 +638,7 @@ int opts__parse(int argc, char **argv, struct env *env)
 	env->max_sites = DEFAULT_MAX_SITES;
 	env->stack_entries = DEFAULT_STACK_ENTRIES;
 	env->stack_depth = DEFAULT_STACK_DEPTH;
+	env->ustack_depth = DEFAULT_USTACK_DEPTH;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		env->cmd = CMD_REPORT;

@@ -39,6 +39,12 @@ enum out_value {
 	VALUE_COUNT,
 };
 
+/* --ustack */
+enum ustack_mode {
+	USTACK_OFF,
+	USTACK_FP,	/* frame pointers, walked in BPF with build IDs */
+};
+
 struct env {
 	enum kleak_cmd cmd;
 	bool verbose;
@@ -86,6 +92,8 @@ struct env {
 	__u64 stack_entries;
 	__u32 stack_depth;
 	enum stack_cache_mode stack_cache;
+	enum ustack_mode ustack;
+	__u32 ustack_depth;
 	const char *btf_path;
 
 	/* saved runs */

@@ -177,6 +177,30 @@ static void put_meta_str(struct rec_writer *w, const char *key, const char *val)
 	end_line(w);
 }
 
+/* --ustack, version 3: the site's user stack state and its user frames. */
+static void put_ustack(struct rec_writer *w, const struct model_site *s)
+{
+	const struct model_uframe *f;
+	size_t i;
+
+	if (s->ustate == KLEAK_USTACK_OFF)
+		return;
+	put_raw(w, "ustack", 6);
+	put_str(w, model__ustate_name(s->ustate));
+	end_line(w);
+	for (i = 0; i < s->n_uframes; i++) {
+		f = &s->uframes[i];
+		put_raw(w, "uframe", 6);
+		put_str(w, f->build_id[0] ? f->build_id : NULL);
+		putf(w, " 0x%" PRIx64, (uint64_t)f->offset);
+		put_str(w, f->sym);
+		put_str(w, f->module);
+		put_str(w, f->srcline);
+		putf(w, " %d", f->replaced ? 1 : 0);
+		end_line(w);
+	}
+}
+
 static void put_site(struct rec_writer *w, const struct model_site *s)
 {
 	size_t i;
@@ -206,6 +230,7 @@ static void put_site(struct rec_writer *w, const struct model_site *s)
 		put_str(w, s->frames[i].sym);
 		end_line(w);
 	}
+	put_ustack(w, s);
 	put_values(w, "ages", s->ages_ms, s->n_ages, false);
 	put_values(w, "trend", s->trend, s->n_trend, true);
 }
@@ -283,6 +308,10 @@ static const char *check_model(const struct model *m)
 			return "unterminated cache name";
 		if (s->n_frames > KLEAK_MAX_STACK_DEPTH)
 			return "stack deeper than the format allows";
+		if (s->n_uframes > KLEAK_MAX_USTACK_DEPTH)
+			return "user stack deeper than the format allows";
+		if (s->n_uframes && !model__ustate_name(s->ustate))
+			return "unknown user stack state";
 		if (s->n_comms > MODEL_TOP_COMMS)
 			return "too many comms in a site";
 		for (j = 0; j < s->n_comms; j++)
@@ -839,6 +868,8 @@ static bool is_known_kind(const struct rec_reader *r, const char *k)
 			return true;
 	if (r->version >= 2 && (!strcmp(k, "merged") || !strcmp(k, "requires")))
 		return true;
+	if (r->version >= 3 && (!strcmp(k, "ustack") || !strcmp(k, "uframe")))
+		return true;
 	return is_site_kind(k);
 }
 
@@ -1000,6 +1031,71 @@ static int parse_frame(struct rec_reader *r)
 	return 0;
 }
 
+/* "ustack STATE", version 3: once per site, before its uframe lines. */
+static int parse_ustack(struct rec_reader *r)
+{
+	struct model_site *s = r->site;
+	bool is_null;
+	__u32 st;
+
+	if (r->ntok != 2 || !unescape(r->tok[1], &is_null) || is_null)
+		return bad_line(r, "bad ustack record");
+	for (st = KLEAK_USTACK_OK; st < KLEAK_USTACK_STATES; st++)
+		if (!strcmp(r->tok[1], model__ustate_name(st)))
+			break;
+	if (st == KLEAK_USTACK_STATES || s->ustate != KLEAK_USTACK_OFF)
+		return bad_line(r, "bad ustack record");
+	s->ustate = st;
+	return 0;
+}
+
+/* An unescaped string field into *out, NULL for "-"; false on a bad one. */
+static bool take_str(char *tok, char **out, bool *oom)
+{
+	bool is_null;
+
+	*out = NULL;
+	if (!unescape(tok, &is_null))
+		return false;
+	if (is_null)
+		return true;
+	*out = strdup(tok);
+	*oom = !*out;
+	return *out != NULL;
+}
+
+/* "uframe BUILD_ID FILE_OFFSET SYM MODULE SRCLINE REPLACED", version 3. */
+static int parse_uframe(struct rec_reader *r)
+{
+	struct model_site *s = r->site;
+	struct model_uframe *f, *grown;
+	bool oom = false;
+	__u64 replaced;
+
+	if (r->ntok != 7 || s->ustate != KLEAK_USTACK_OK)
+		return bad_line(r, "bad uframe record");
+	if (s->n_uframes == KLEAK_MAX_USTACK_DEPTH)
+		return bad_line(r, "more user frames than the format allows");
+	grown = realloc(s->uframes, (s->n_uframes + 1) * sizeof(*grown));
+	if (!grown)
+		return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	s->uframes = grown;
+	f = &s->uframes[s->n_uframes++];
+	memset(f, 0, sizeof(*f));
+	/* BUILD_ID "-": the kernel gave a raw address, which FILE_OFFSET then is */
+	if ((strcmp(r->tok[1], "-") &&
+	     (!str_to_buf(r->tok[1], f->build_id, sizeof(f->build_id)) ||
+	      strlen(f->build_id) != 2 * KLEAK_BUILD_ID_SIZE ||
+	      strspn(f->build_id, "0123456789abcdef") != strlen(f->build_id))) ||
+	    !parse_addr(r->tok[2], &f->offset) ||
+	    !take_str(r->tok[3], &f->sym, &oom) || !take_str(r->tok[4], &f->module, &oom) ||
+	    !take_str(r->tok[5], &f->srcline, &oom) || !parse_u64(r->tok[6], 1, &replaced))
+		return oom ? fail(r, -ENOMEM, "%s", strerror(ENOMEM)) :
+			     bad_line(r, "bad uframe record");
+	f->replaced = replaced;
+	return 0;
+}
+
 /* Appends the values of an ages or trend line, growing the array by doubling. */
 static int parse_values(struct rec_reader *r, void **arr, size_t *n, size_t want, bool is_signed)
 {
@@ -1061,6 +1157,10 @@ static int parse_record(struct rec_reader *r, struct model *m)
 		return parse_comm(r);
 	if (s && !strcmp(k, "frame"))
 		return parse_frame(r);
+	if (s && r->version >= 3 && !strcmp(k, "ustack"))
+		return parse_ustack(r);
+	if (s && r->version >= 3 && !strcmp(k, "uframe"))
+		return parse_uframe(r);
 	if (s && !strcmp(k, "ages") && r->ntok > 1)
 		return parse_values(r, (void **)&s->ages_ms, &s->n_ages, r->want_ages, false);
 	if (s && !strcmp(k, "trend") && r->ntok > 1)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include "json.h"
 #include "report.h"
+#include "report_ustack.h"
 
 /*
  * "likely leak" in interval mode: a site that grew in every interval is only
@@ -411,6 +412,7 @@ static void text_site(const struct model *m, const struct prepared *p, const str
 		else
 			fprintf(out, "\t0x%016llx\n", (unsigned long long)s->frames[i].addr);
 	}
+	report_ustack__text(s, out);
 }
 
 static void text_caches(const struct model *m, struct cache_sum *sums, size_t n, FILE *out)
@@ -512,6 +514,7 @@ void report__print_not_seen(const struct model *m, FILE *out)
 		fprintf(out, "; %llu irq-context allocations not attributed to the filtered tasks",
 			(unsigned long long)st[STAT_IRQ_NOT_ATTRIBUTED]);
 	fputc('\n', out);
+	report_ustack__not_seen(m, out);
 }
 
 static void json_meta(struct json_writer *w, const struct model *m)
@@ -625,6 +628,7 @@ static void json_site(struct json_writer *w, const struct model *m, const struct
 		jsonw_end_object(w);
 	}
 	jsonw_end_array(w);
+	report_ustack__json(w, s);
 	jsonw_end_object(w);
 }
 

@@ -32,6 +32,7 @@
 #include "spawn.h"
 #include "stackcache.h"
 #include "status.h"
+#include "ustack.h"
 
 #define SLABINFO "/proc/slabinfo"
 #define SLAB_SYSFS "/sys/kernel/slab"
@@ -55,6 +56,7 @@ struct run {
 	/* template requests, and --trace events */
 	struct ring_buffer *rb;
 	struct stackcache sc;
+	struct ustack *us;	/* --ustack, else NULL */
 };
 
 static char *read_line_file(const char *path)
@@ -162,6 +164,9 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 	}
 	if (!ks)
 		pr_warn("cannot read /proc/kallsyms: %s; frames stay raw", strerror(errno));
+	/* processes announced since the last wakeup get their mappings read first */
+	if (r->us && r->rb)
+		ring_buffer__consume(r->rb);
 	err = snapshot__take(r->t, ks, m);
 	/* without SLUB's sysfs no cache is named as merged: nothing else is lost */
 	merged_err = err ? 0 : slabcache__read_merged(SLAB_SYSFS, m);
@@ -363,6 +368,8 @@ static int setup_loop(struct run *r)
 		err = add_ring(r, r->t->tpl_requests_fd, stackcache__on_request, &r->sc);
 	if (!err && r->t->events_fd >= 0)
 		err = add_ring(r, r->t->events_fd, on_event, r);
+	if (!err && r->us)
+		err = add_ring(r, r->t->ustack_procs_fd, ustack__on_proc, r->us);
 	if (!err && r->rb)
 		err = add_fd(r, ring_buffer__epoll_fd(r->rb));
 	return err;
@@ -457,6 +464,7 @@ static void run_free(struct run *r)
 		close(r->status_fd);
 	ring_buffer__free(r->rb);
 	tracer__free(r->t);
+	ustack__free(r->us);
 	model__free(r->base);
 	model__free(r->prev);
 	ksyms__free(r->ks);
@@ -515,6 +523,12 @@ static int start(struct run *r)
 	r->t = tracer__start(env, r->has_cmd ? r->sp.pid : 0);
 	if (!r->t)
 		return -errno;
+	if (env->ustack != USTACK_OFF) {
+		r->us = ustack__new(r->t);
+		if (!r->us)
+			return -errno;
+		r->t->ustack = r->us;
+	}
 	/* fail now, not after the run, when stacks could never be symbolized */
 	r->ks = ksyms__load();
 	if (!r->ks)

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "slabcache.h"
 #include "snapshot.h"
+#include "ustack.h"
 
 /* site_totals (65536 slots by default) in one or two syscalls */
 #define BATCH 65536
@@ -489,11 +490,16 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 		err = fill_from_rows(s, grouped + first[i], n_rows);
 		if (!err && !tot->site.stack_err)
 			err = snapshot__symbolize(t, ks, tot->site.stack, s, &m->unresolved_frames);
+		s->ustate = tot->site.ustate;
+		if (!err && t->ustack && s->ustate == KLEAK_USTACK_OK)
+			err = ustack__fill(t->ustack, tot->site.ustack, s, m->stats);
 		if (err)
 			goto out;
 		if (!s->stack_err)
 			s->ctx[snapshot__ctx(s)] = s->n_ages;
 	}
+	if (t->ustack)
+		m->stats[STAT_USTACK_MAPS_MISSED] = ustack__maps_missed(t->ustack);
 out:
 	if (err == -ENOMEM)
 		pr_err("out of memory reading %zu allocations", n_allocs);
@@ -525,6 +531,11 @@ static __u64 site_hash(const struct model_site *s)
 	h = fnv1a(h, &s->stack_err, sizeof(s->stack_err));
 	for (i = 0; i < s->n_frames; i++)
 		h = fnv1a(h, &s->frames[i].addr, sizeof(s->frames[i].addr));
+	h = fnv1a(h, &s->ustate, sizeof(s->ustate));
+	for (i = 0; i < s->n_uframes; i++) {
+		h = fnv1a(h, s->uframes[i].build_id, strlen(s->uframes[i].build_id));
+		h = fnv1a(h, &s->uframes[i].offset, sizeof(s->uframes[i].offset));
+	}
 	return h;
 }
 

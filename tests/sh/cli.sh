@@ -31,6 +31,11 @@ test_bad_options() {
 	done <<'EOF'
 --pid 0
 --pid abc
+--ustack=xyz
+--ustack=
+--ustack --ustack-depth 0
+--ustack --ustack-depth 65
+--ustack-depth 8
 --pid -3
 --pid 12x
 --pid 99999999999

@@ -106,7 +106,8 @@ rm -rf "$WORK" && mkdir -p "$WORK" || die "cannot create $WORK"
 if [ ! -x "$CHURN" ] || [ tools/bench/churn.c -nt "$CHURN" ]; then
 	${CC:-cc} -g -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 		-Wmissing-prototypes -Wundef -Wformat-security -Wno-unused-parameter \
-		-D_GNU_SOURCE tools/bench/churn.c -o "$CHURN" || die "failed to build $CHURN"
+		-fno-omit-frame-pointer -D_GNU_SOURCE tools/bench/churn.c -o "$CHURN" ||
+		die "failed to build $CHURN"
 fi
 
 # memleak's and bpftrace's classic kmem tracepoints need tracefs, which a
@@ -140,12 +141,13 @@ label[kleak_nomatch]="kleak -c $NOMATCH_COMM (filter misses)"
 label[kleak_comm]="kleak -c $BENCH_COMM (filter matches)"
 label[kleak_s16]="kleak -s 16 (sampled)"
 label[kleak_cmd]="kleak -- sleep (traces a command holding a few records; the workload is not traced)"
-for c in kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd; do
+label[kleak_ustack]="kleak -c $BENCH_COMM --ustack (filter matches; user stacks by frame pointers)"
+for c in kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack; do
 	ready[$c]="^kleak: tracing"
 done
 label[kleak_v]=${label[kleak]}
 ready[kleak_v]=${ready[kleak]}
-kleak_configs=(kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd)
+kleak_configs=(kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack)
 
 # The compat program set (kernels without BPF atomics or task storage),
 # forced on this kernel. Named outside kleak* so that each is preflighted on
@@ -215,6 +217,7 @@ tracer_cmd() {
 	kleak_comm) cmd=("$KLEAK" -c "$BENCH_COMM") ;;
 	kleak_s16) cmd=("$KLEAK" -s 16) ;;
 	kleak_cmd) cmd=("$KLEAK" --linger 0 -- sleep 3600) ;;
+	kleak_ustack) cmd=("$KLEAK" -c "$BENCH_COMM" --ustack) ;;
 	compat) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK") ;;
 	compat_nomatch) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK" -c "$NOMATCH_COMM") ;;
 	compat_comm) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK" -c "$BENCH_COMM") ;;
@@ -612,6 +615,17 @@ miss_rows() {
 	fi
 }
 
+# ustack_rows: --ustack's cost on a recorded allocation, against the same filter without it.
+ustack_rows() {
+	local with without r
+
+	with=$(hook_ns kleak_ustack kmalloc kmem_cache_alloc)
+	without=$(hook_ns kleak_comm kmalloc kmem_cache_alloc)
+	[ -n "$with" ] && [ -n "$without" ] || return 0
+	r=$(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.0f", 100 * (a - b) / b }')
+	echo "| --ustack (frame pointers) adds ≤ 50% to a recorded allocation's BPF cost | +${r}% (${with} vs ${without} ns, -c $BENCH_COMM) | $(verdict "$r" "<=" 50) |"
+}
+
 # targets: the issue's targets, as rows of | target | measured | verdict |.
 targets() {
 	local c w m k mem="" r free_k free_c
@@ -635,6 +649,7 @@ targets() {
 	done
 	miss_rows kleak_nomatch "filter not matching"
 	miss_rows kleak_cmd "a command traced, the workload not"
+	ustack_rows
 	free_k=$(hook_ns kleak kfree)
 	free_c=$(hook_ns kleak kmem_cache_free)
 	if [ -n "$free_k" ] && [ -n "$free_c" ]; then

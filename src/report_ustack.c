@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* User frames in reports (see report_ustack.h). */
+#include <string.h>
+#include "report_ustack.h"
+
+void report_ustack__frame_str(const struct model_uframe *f, char *buf, size_t size)
+{
+	const char *mod = f->module ? f->module : "?";
+
+	if (f->sym)
+		snprintf(buf, size, "%s (%s)%s%s", f->sym, mod, f->srcline ? " " : "",
+			 f->srcline ?: "");
+	else if (f->replaced)
+		snprintf(buf, size, "[0x%llx in %s: replaced on disk by another build; build ID "
+			 "%s ran]", (unsigned long long)f->offset, mod, f->build_id);
+	else if (f->build_id[0])
+		snprintf(buf, size, "0x%llx (%s, build ID %s)", (unsigned long long)f->offset,
+			 mod, f->build_id);
+	else
+		snprintf(buf, size, "0x%016llx", (unsigned long long)f->offset);
+}
+
+void report_ustack__text(const struct model_site *s, FILE *out)
+{
+	const char *why = model__ustate_str(s->ustate);
+	char buf[1024];
+	size_t i;
+
+	if (s->ustate == KLEAK_USTACK_OFF)
+		return;
+	if (why) {
+		fprintf(out, "\t[%s]\n", why);
+		return;
+	}
+	fputs("\t-- user --\n", out);
+	for (i = 0; i < s->n_uframes; i++) {
+		report_ustack__frame_str(&s->uframes[i], buf, sizeof(buf));
+		fprintf(out, "\t%s\n", buf);
+	}
+}
+
+void report_ustack__json(struct json_writer *w, const struct model_site *s)
+{
+	char off[32];
+	size_t i;
+
+	if (s->ustate == KLEAK_USTACK_OFF || !model__ustate_name(s->ustate))
+		return;
+	jsonw_string_field(w, "user_stack", model__ustate_name(s->ustate));
+	jsonw_name(w, "user_frames");
+	jsonw_start_array(w);
+	for (i = 0; i < s->n_uframes; i++) {
+		const struct model_uframe *f = &s->uframes[i];
+
+		snprintf(off, sizeof(off), "0x%llx", (unsigned long long)f->offset);
+		jsonw_start_object(w);
+		jsonw_string_field(w, "sym", f->sym);
+		jsonw_string_field(w, "module", f->module);
+		jsonw_string_field(w, "build_id", f->build_id[0] ? f->build_id : NULL);
+		jsonw_string_field(w, f->build_id[0] ? "offset" : "addr", off);
+		jsonw_string_field(w, "srcline", f->srcline);
+		jsonw_bool_field(w, "replaced", f->replaced);
+		jsonw_end_object(w);
+	}
+	jsonw_end_array(w);
+}
+
+bool report_ustack__in_run(const struct model *m)
+{
+	size_t i;
+
+	for (i = STAT_USTACK_KTHREAD; i <= STAT_USTACK_REPLACED; i++)
+		if (m->stats[i])
+			return true;
+	for (i = 0; i < m->n_sites; i++)
+		if (m->sites[i].ustate != KLEAK_USTACK_OFF)
+			return true;
+	return false;
+}
+
+void report_ustack__not_seen(const struct model *m, FILE *out)
+{
+	const __u64 *st = m->stats;
+
+	if (!report_ustack__in_run(m))
+		return;
+	fprintf(out, "user stacks: %llu allocations without one (%llu in kernel threads, %llu "
+		"in softirq or hardirq, %llu walks failed), %llu not stored (ustacks map full), "
+		"%llu cut at --ustack-depth, %llu of two frames or fewer, %llu with frames the "
+		"kernel gave as raw addresses (no build ID read); %llu processes whose mappings "
+		"were missed (%llu announcements dropped); %llu user frames unresolved, %llu in "
+		"binaries replaced on disk\n",
+		(unsigned long long)(st[STAT_USTACK_KTHREAD] + st[STAT_USTACK_IRQ] +
+				     st[STAT_USTACK_FAULT]),
+		(unsigned long long)st[STAT_USTACK_KTHREAD], (unsigned long long)st[STAT_USTACK_IRQ],
+		(unsigned long long)st[STAT_USTACK_FAULT],
+		(unsigned long long)st[STAT_USTACK_MAP_FULL],
+		(unsigned long long)st[STAT_USTACK_TRUNCATED],
+		(unsigned long long)st[STAT_USTACK_SHORT],
+		(unsigned long long)st[STAT_USTACK_RAW_IP],
+		(unsigned long long)(st[STAT_USTACK_MAPS_MISSED] + st[STAT_USTACK_PROC_DROPPED]),
+		(unsigned long long)st[STAT_USTACK_PROC_DROPPED],
+		(unsigned long long)st[STAT_USTACK_UNRESOLVED],
+		(unsigned long long)st[STAT_USTACK_REPLACED]);
+	if (st[STAT_USTACK_SHORT])
+		fputs("  a user stack of two frames or fewer is the sign of code built without "
+		      "frame pointers: rebuild it with -fno-omit-frame-pointer\n", out);
+}

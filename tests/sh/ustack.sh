@@ -1,0 +1,200 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# --ustack tests: kleak loaded for real, tracing a C++ workload of the tests'
+# own (tests/ustack/workload.cc, built here with Debian's g++) through
+# -- COMMAND. Its process exits at once; the children it forked keep its
+# files, sockets and their own task_structs, which were allocated under its
+# methods' user stacks. Every report is taken after the process is gone.
+. "$(dirname "$0")/lib.sh"
+
+SRC=tests/ustack/workload.cc
+N=40
+
+# build NAME FLAGS...: $TMP/NAME from the workload source
+build() {
+	local name=$1
+	shift
+	g++ -O2 -g "$@" "$SRC" -o "$TMP/$name" 2> "$TMP/$name.cc.err"
+}
+
+need_gxx() {
+	need_root || return 1
+	if ! command -v g++ > /dev/null; then
+		skip "needs g++ (Debian package g++)"
+		return 1
+	fi
+}
+
+# trace_cmd ARGS... -- CMD...: kleak --ustack in the foreground, JSON report in $TMP/out
+trace_cmd() {
+	"$KLEAK" --ustack -o 0 -T 0 --linger 2 --format json "$@" > "$TMP/out" 2> "$TMP/err"
+}
+
+# user_count CACHE FUNC_REGEX: on stdin a report; the outstanding objects of
+# the sites of CACHE with a user frame whose symbol matches
+user_count() {
+	jq --arg cache "$1" --arg re "$2" '[.sites[] | select(.cache == $cache)
+		| select(any(.user_frames[]?; (.sym // "") | test($re))) | .outstanding]
+		| add // 0'
+}
+
+RUN_RE='^kleaktest::Holder::run\(unsigned int\)\+0x'
+
+# With frame pointers: the sockets' sites show the workload's method (demangled,
+# in its namespace and class) under the kernel's socket frames, with the
+# binary, the source line and glibc's wrapper; the saved run prints the same
+# once the binary itself is gone.
+test_fp() {
+	need_gxx || return
+	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	trace_cmd -w "$TMP/run" -- "$TMP/wl" -n $N -s 8 || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local held kernel frame saved
+	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
+	kernel=$(jq --arg re "$RUN_RE" '[.sites[] | select(.cache == "sock_inode_cache")
+		| select(any(.user_frames[]?; (.sym // "") | test($re)))
+		| select(any(.frames[]; (.sym // "") | test("^__sys_socket\\+|^__x64_sys_socket\\+")))]
+		| length' "$TMP/out")
+	frame=$(jq -r --arg re "$RUN_RE" '[.sites[].user_frames[]? | select((.sym // "") | test($re))][0]
+		| "\(.module) \(.srcline) \(.build_id | length)"' "$TMP/out")
+	rm -f "$TMP/wl"
+	"$KLEAK" report --format json "$TMP/run" > "$TMP/saved" 2> "$TMP/err2"
+	saved=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/saved")
+	if [ "$held" -lt $N ]; then
+		fail "$held sockets under kleaktest::Holder::run(unsigned int), expected >= $N"
+	elif [ "$kernel" -lt 1 ]; then
+		fail "the method's sites do not have the socket syscall's kernel frames"
+	elif ! [[ $frame =~ ^$TMP/wl\ .*workload\.cc:[0-9]+\ 40$ ]]; then
+		fail "frame of the method: '$frame', expected its binary, workload.cc:LINE, a build ID"
+	elif [ "$saved" -ne "$held" ]; then
+		fail "the saved run shows $saved sockets under the method, live $held"
+	elif ! jq -e '[.sites[].user_frames[]? | .sym // "" | test("^__socket\\+")] | any' \
+			"$TMP/out" > /dev/null; then
+		fail "no frame in glibc's socket wrapper"
+	else
+		pass
+	fi
+}
+
+# Without frame pointers the walk ends in glibc's wrapper or on a garbage word:
+# the method is not found, and the footer counts the short chains.
+test_fp_missing() {
+	need_gxx || return
+	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	trace_cmd -- "$TMP/wl" -n $N -s 8 || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local held short
+	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
+	short=$(jq '.stats.ustack_short' "$TMP/out")
+	if [ "$held" -ne 0 ]; then
+		fail "$held sockets under the method without frame pointers: the test proves nothing"
+	elif [ "$short" -lt $N ]; then
+		fail "ustack_short $short, expected >= $N"
+	else
+		pass
+	fi
+}
+
+# A stripped binary resolves through its debug file under the build-ID directory.
+test_stripped() {
+	need_gxx || return
+	command -v objcopy > /dev/null || { skip "needs objcopy (binutils)"; return; }
+	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	local id dir held syms
+	id=$(readelf -n "$TMP/wl" | awk '/Build ID/ { print $3 }')
+	dir=/usr/lib/debug/.build-id/${id:0:2}
+	mkdir -p "$dir"
+	objcopy --only-keep-debug "$TMP/wl" "$dir/${id:2}.debug"
+	strip -s "$TMP/wl"
+	syms=$(nm "$TMP/wl" 2>&1 | grep -c Holder)
+	trace_cmd -- "$TMP/wl" -n $N -s 8
+	rm -f "$dir/${id:2}.debug"
+	rmdir "$dir" 2>/dev/null
+	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
+	if [ "$syms" -ne 0 ]; then
+		fail "the stripped binary still has symbols"
+	elif [ "$held" -lt $N ]; then
+		fail "$held sockets under the method through the debug file, expected >= $N"
+	else
+		pass
+	fi
+}
+
+# The binary replaced on disk by another build before the report: said, and
+# none of its frames named from the build that replaced it.
+test_replaced() {
+	need_gxx || return
+	build wl -fno-omit-frame-pointer && build wl2 -fno-omit-frame-pointer -DVARIANT=1 ||
+		{ fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	trace_cmd -w "$TMP/run" -- sh -c "'$TMP/wl' -n $N -s 8; mv '$TMP/wl2' '$TMP/wl'" ||
+		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local replaced named text
+	replaced=$(jq --arg m "$TMP/wl" '[.sites[].user_frames[]? | select(.module == $m)
+		| select(.replaced and .sym == null)] | length' "$TMP/out")
+	named=$(jq --arg m "$TMP/wl" '[.sites[].user_frames[]? | select(.module == $m)
+		| select(.sym != null)] | length' "$TMP/out")
+	text=$("$KLEAK" report "$TMP/run" | grep -c "replaced on disk by another build")
+	if [ "$replaced" -lt 1 ]; then
+		fail "no frame in $TMP/wl said to be replaced"
+	elif [ "$named" -ne 0 ]; then
+		fail "$named frames of the replaced binary named from the build that replaced it"
+	elif [ "$(jq '.stats.ustack_replaced' "$TMP/out")" -lt 1 ]; then
+		fail "ustack_replaced not counted"
+	elif [ "$text" -lt 1 ]; then
+		fail "the text report does not say the binary was replaced"
+	else
+		pass
+	fi
+}
+
+# Run per item through xargs: each process has its own ASLR layout, and the
+# sites of them all add up under one user stack.
+test_xargs() {
+	need_gxx || return
+	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	trace_cmd -- sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" ||
+		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local sites held
+	sites=$(jq --arg re "$RUN_RE" '[.sites[] | select(.cache == "sock_inode_cache")
+		| select(any(.user_frames[]?; (.sym // "") | test($re)))] | length' "$TMP/out")
+	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
+	if [ "$held" -lt 100 ]; then
+		fail "$held sockets of 20 processes under the method, expected >= 100"
+	elif [ "$sites" -ne 1 ]; then
+		fail "the 20 processes' sockets are in $sites sites, expected 1"
+	else
+		pass
+	fi
+}
+
+# Allocations made in softirq keep a kernel-only site, said so; the client's
+# own sockets, in task context, have their user stack. No task filter: under
+# one, softirq allocations are not recorded at all.
+test_softirq() {
+	need_root || return
+	start_kleak --ustack --cache TCP -o 0 -T 0 --format json ||
+		{ fail "kleak did not attach"; return; }
+	start_workload irq -c 50 -n "$TEST_COMM" tcp || { fail "workload failed"; return; }
+	report_now || { fail "no report on SIGUSR1"; return; }
+	release_workload irq
+	stop_kleak
+	local cloned with_frames own
+	cloned=$(jq -s '[.[0].sites[] | select(any(.frames[]; (.sym // "") | test("^sk_clone_lock\\+")))
+		| select(.context.softirq > 0 and .user_stack == "irq") | .context.softirq] | add // 0' \
+		"$TMP/out")
+	with_frames=$(jq -s '[.[0].sites[] | select(.user_stack != "captured")
+		| select((.user_frames | length) > 0)] | length' "$TMP/out")
+	own=$(jq -s '[.[0].sites[] | select(any(.frames[]; (.sym // "") | test("^inet_create\\+")))
+		| select(.user_stack == "captured" and (.user_frames | length) > 0) | .outstanding]
+		| add // 0' "$TMP/out")
+	if [ "$cloned" -lt 50 ]; then
+		fail "$cloned accepted sockets (softirq) in kernel-only sites said so, expected >= 50"
+	elif [ "$with_frames" -ne 0 ]; then
+		fail "$with_frames sites without a user context show user frames"
+	elif [ "$own" -lt 50 ]; then
+		fail "$own client sockets (task context) with a user stack, expected >= 50"
+	else
+		pass
+	fi
+}
+
+for t in fp fp_missing stripped replaced xargs softirq; do
+	run_test $t
+done

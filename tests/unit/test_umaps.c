@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The --ustack parsers over buffers: /proc/PID/maps lines (well-formed,
+ * pseudo mappings, malformed and cut short) and build IDs from ELF images
+ * (this test binary's own, a copy without its note, not ELF at all).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "buildid.h"
+#include "test.h"
+#include "umaps.h"
+
+void test_umaps_parse_line(void)
+{
+	static const char line[] = "7f0e1c228000-7f0e1c3bd000 r-xp 00028000 fe:01 1312 "
+				   "/usr/lib/x86_64-linux-gnu/libc.so.6\n";
+	static const char *const bad[] = {
+		"", "7f0e1c228000", "7f0e1c228000-", "zz-10 r-xp 0 fe:01 1 /x",
+		"10-20 r-x 0 fe:01 1 /x", "20-10 r-xp 0 fe:01 1 /x", "10-20 r-xp", "10-20 r-xp 0",
+		"10-20 r-xp 0 fe:01", "10000000000000000-10000000000000001 r-xp 0 fe:01 1 /x",
+	};
+	struct umaps_line l;
+	size_t i;
+
+	if (!ASSERT_OK(umaps__parse_line(line, strlen(line), &l), "libc line"))
+		return;
+	ASSERT_EQ(l.start, 0x7f0e1c228000ULL, "start");
+	ASSERT_EQ(l.end, 0x7f0e1c3bd000ULL, "end");
+	ASSERT_EQ(l.pgoff, 0x28000ULL, "pgoff");
+	ASSERT_TRUE(l.exec, "executable");
+	ASSERT_TRUE(l.path && l.path_len == strlen("/usr/lib/x86_64-linux-gnu/libc.so.6") &&
+		    !strncmp(l.path, "/usr/lib/x86_64-linux-gnu/libc.so.6", l.path_len), "path");
+	ASSERT_OK(umaps__parse_line("7ffd-7ffe r-xp 00000000 00:00 0 [vdso]", 38, &l), "vdso");
+	ASSERT_NULL(l.path, "a pseudo mapping is no file");
+	ASSERT_OK(umaps__parse_line("1000-2000 rw-p 00000000 00:00 0", 31, &l), "anonymous");
+	ASSERT_TRUE(!l.exec && !l.path, "anonymous, not executable");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ASSERT_EQ(umaps__parse_line(bad[i], strlen(bad[i]), &l), -EINVAL, bad[i]);
+	/* the length bounds the parse: a line cut before its path has none */
+	ASSERT_OK(umaps__parse_line(line, strlen(line) - 36, &l), "cut before the path");
+	ASSERT_NULL(l.path, "no path past the length");
+}
+
+static int fake_build_id(const char *path, __u8 id[KLEAK_BUILD_ID_SIZE], struct elf_loads *loads)
+{
+	memset(id, path[1], KLEAK_BUILD_ID_SIZE);
+	loads->n = 0;
+	return 0;
+}
+
+void test_umaps_tables(void)
+{
+	static const char text[] = "1000-2000 r--p 00000000 fe:01 1 /a\n"
+				   "2000-3000 r-xp 00001000 fe:01 1 /a\n"
+				   "5000-6000 r-xp 00000000 fe:01 2 /b\n"
+				   "7000-8000 r-xp 00000000 00:00 0 [vdso]";
+	struct umaps *u = umaps__new();
+	const struct umap *m;
+	__u8 id[KLEAK_BUILD_ID_SIZE];
+
+	if (!ASSERT_OK_PTR(u, "umaps__new"))
+		return;
+	ASSERT_OK(umaps__add_text(u, 42, text, strlen(text), fake_build_id), "add");
+	m = umaps__find(u, 42, 0x2abc);
+	ASSERT_TRUE(m && !strcmp(m->path, "/a") && m->pgoff == 0x1000, "ip in /a's text");
+	ASSERT_NULL(umaps__find(u, 42, 0x1800), "not executable: not kept");
+	ASSERT_NULL(umaps__find(u, 42, 0x7800), "[vdso]: not a file");
+	ASSERT_NULL(umaps__find(u, 43, 0x2abc), "another process");
+	memset(id, 'b', sizeof(id));
+	m = umaps__binary_of(u, id);
+	ASSERT_TRUE(m && !strcmp(m->path, "/b"), "binary by build ID");
+	ASSERT_EQ(umaps__add_text(u, 43, "junk\n", 5, NULL), -EINVAL, "bad text");
+	umaps__free(u);
+}
+
+static char *slurp_self(size_t *len)
+{
+	FILE *f = fopen("/proc/self/exe", "r");
+	char *buf = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	*len = 0;
+	for (;;) {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 1 << 20;
+			buf = realloc(buf, cap);
+			if (!buf)
+				break;
+		}
+		size_t n = fread(buf + *len, 1, cap - *len, f);
+		if (!n)
+			break;
+		*len += n;
+	}
+	fclose(f);
+	return buf;
+}
+
+void test_buildid_of_buf(void)
+{
+	__u8 id[KLEAK_BUILD_ID_SIZE], again[KLEAK_BUILD_ID_SIZE], zero[KLEAK_BUILD_ID_SIZE] = {};
+	char hex[2 * KLEAK_BUILD_ID_SIZE + 1], *img, *p;
+	struct elf_loads loads;
+	size_t len, i;
+	__u64 va;
+
+	img = slurp_self(&len);
+	if (!ASSERT_OK_PTR(img, "read /proc/self/exe"))
+		return;
+	ASSERT_OK(buildid__of_buf(img, len, id, &loads), "this binary's build ID");
+	ASSERT_TRUE(memcmp(id, zero, sizeof(id)), "not zero");
+	ASSERT_OK(buildid__of_file("/proc/self/exe", again, NULL), "the same from the file");
+	ASSERT_TRUE(!memcmp(id, again, sizeof(id)), "equal");
+	ASSERT_GT(loads.n, 0U, "load segments");
+	ASSERT_TRUE(buildid__offset_to_vaddr(&loads, loads.seg[0].offset, &va) &&
+		    va == loads.seg[0].vaddr, "first segment's offset");
+	buildid__hex(id, hex);
+	ASSERT_EQ(strlen(hex), (size_t)40, "hex length");
+	/* every image cut short or with its note's owner broken reads no ID, and no further */
+	for (i = 0; i < 64 && i < len; i += 7)
+		buildid__of_buf(img, i, again, NULL);
+	/* every note owned by "GNU" (the ABI tag, the properties, the build ID) renamed */
+	for (p = img; (p = memmem(p, len - (p - img), "GNU", 4)); p += 4)
+		p[0] = 'X';
+	ASSERT_EQ(buildid__of_buf(img, len, again, NULL), -ENOENT, "no GNU note");
+	ASSERT_EQ(buildid__of_buf((char[]){ "not an ELF image" }, 16, again, NULL), -EINVAL,
+		  "not ELF");
+	free(img);
+}
