@@ -113,6 +113,10 @@ enum {
 	OPT_USAGE,
 	OPT_EXCLUDE,
 	OPT_STACK_CACHE,
+	OPT_PAGES,
+	OPT_VMALLOC,
+	OPT_PERCPU,
+	OPT_ALL_ALLOCATORS,
 };
 
 /* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
@@ -139,6 +143,15 @@ static const struct argp_option trace_options[] = {
 	{ "max-size", 'Z', "BYTES", 0, "Objects of at most BYTES", 1 },
 	{ "sample-rate", 's', "N", 0,
 	  "Record one allocation in N at random; counts are scaled estimates", 1 },
+	{ "pages", OPT_PAGES, "all", OPTION_ARG_OPTIONAL,
+	  "Also the page allocator's blocks (2^order pages),\n"
+	  "kernel pages only; =all: also pages for user\n"
+	  "mappings and the page cache, as sites apart", 1 },
+	{ "vmalloc", OPT_VMALLOC, NULL, 0, "Also vmap areas (vmalloc, vmap, ioremap)", 1 },
+	{ "percpu", OPT_PERCPU, NULL, 0, "Also percpu allocations (all CPUs' copies)", 1 },
+	{ "all-allocators", OPT_ALL_ALLOCATORS, NULL, 0,
+	  "Slab, pages, vmalloc and percpu; those this kernel\n"
+	  "has no events for are left out with a warning", 1 },
 
 	{ NULL, 0, NULL, 0, "When to report:", 2 },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds", 2 },
@@ -291,6 +304,21 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FOLLOW:
 		env->follow = true;
+		break;
+	case OPT_PAGES:
+		if (arg && strcmp(arg, "all"))
+			usage_error("invalid --pages '%s': only --pages=all takes a value", arg);
+		env->pages = true;
+		env->pages_user |= arg != NULL;
+		break;
+	case OPT_VMALLOC:
+		env->vmalloc = true;
+		break;
+	case OPT_PERCPU:
+		env->percpu = true;
+		break;
+	case OPT_ALL_ALLOCATORS:
+		env->all_allocators = env->pages = env->vmalloc = env->percpu = true;
 		break;
 	case OPT_CGROUP:
 		env->cgroup = arg;
@@ -630,6 +658,8 @@ char *opts__filters_str(const struct env *env)
 		fprintf(f, " max-size=%llu", (unsigned long long)env->max_size);
 	if (env->sample_rate > 1)
 		fprintf(f, " sample=1/%u", env->sample_rate);
+	if (env->pages_user)
+		fputs(" pages=all", f);
 	if (!len && !ftell(f))
 		fputs(" none", f);
 	if (fclose(f))

@@ -627,7 +627,7 @@ void test_record_header(void)
 	buf[10] = '7';
 	spill(path, buf, len);
 	expect_fail(path, -ENOTSUP,
-		    "unsupported format version 7 (this kleak reads versions 1 to 2)", "version 7");
+		    "unsupported format version 7 (this kleak reads versions 1 to 3)", "version 7");
 	buf[10] = '0';
 	spill(path, buf, len);
 	expect_fail(path, -ENOTSUP, "unsupported format version 0", "version 0");
@@ -777,7 +777,7 @@ void test_record_v1_to_v2(void)
 	buf = slurp(path, &len);
 	if (!ASSERT_OK_PTR(buf, "read back"))
 		goto out;
-	ASSERT_TRUE(!strncmp(buf, "kleak-run 2\n", 12), "written as version 2");
+	ASSERT_TRUE(!strncmp(buf, "kleak-run 3\n", 12), "written as version 3");
 	ASSERT_NULL(strstr(buf, "\nmeta older_ms "), "no report options made up");
 	if (ASSERT_OK(record__read(path, &back), "read version 2"))
 		model_equal(v1, back);
