@@ -70,8 +70,8 @@ all: kleak $(TOOLS)
 $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-BPF_HDRS := bpf/allocs.bpf.h bpf/core_fixes.bpf.h bpf/filters.bpf.h bpf/sites.bpf.h \
-	bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h bpf/ustack.bpf.h
+BPF_HDRS := bpf/allocators.bpf.h bpf/allocs.bpf.h bpf/core_fixes.bpf.h bpf/filters.bpf.h \
+	bpf/sites.bpf.h bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h bpf/ustack.bpf.h
 $(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c $(BPF_HDRS) src/kleak.h vmlinux/vmlinux.h \
 		| $(OUTPUT) check-tools
 	$(call msg,BPF,$@)

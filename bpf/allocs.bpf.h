@@ -140,7 +140,7 @@ static __always_inline void bucket_mark_used(__u32 idx)
  * allocated again, so its free was never seen: the record is retired and
  * charged to its site instead of staying behind as a false leak.
  */
-static __always_inline int take(struct kleak_bucket *b, __u64 addr, bool retired)
+static __always_inline int take(struct kleak_bucket *b, __u64 addr, bool retired, __u32 *taken)
 {
 	struct kleak_alloc copy;
 	__u32 i, site;
@@ -161,6 +161,8 @@ static __always_inline int take(struct kleak_bucket *b, __u64 addr, bool retired
 			return -1;
 		b->addr[i] = 0;
 		site_sub(site, retired);
+		if (taken)
+			*taken = site;
 		if (trace_events && !retired)
 			emit(KLEAK_EVENT_FREE, addr, &copy, false);
 		return 1;
@@ -169,7 +171,7 @@ static __always_inline int take(struct kleak_bucket *b, __u64 addr, bool retired
 }
 
 /* The bucket store's forget() (see take()). */
-static __always_inline bool forget_bucketed(__u64 addr, bool retired)
+static __always_inline bool forget_bucketed(__u64 addr, bool retired, __u32 *taken)
 {
 	struct kleak_bucket *first, *b;
 	__u32 w, idx;
@@ -182,7 +184,7 @@ static __always_inline bool forget_bucketed(__u64 addr, bool retired)
 	first = bucket_get(idx);
 	if (!first)
 		return false;
-	r = take(first, addr, retired);
+	r = take(first, addr, retired, taken);
 	if (r || !first->spilled)
 		return r > 0;
 	for (w = 1; w < KLEAK_BUCKET_WAYS; w++) {
@@ -192,7 +194,7 @@ static __always_inline bool forget_bucketed(__u64 addr, bool retired)
 		b = bucket_get(idx);
 		if (!b)
 			continue;
-		r = take(b, addr, retired);
+		r = take(b, addr, retired, taken);
 		if (r > 0)
 			__sync_fetch_and_add(&first->spilled, -1);
 		if (r)
@@ -286,7 +288,7 @@ static __always_inline bool record_bucketed(__u64 addr, const struct kleak_alloc
 }
 
 /* The compat store's forget(): the CPU whose delete succeeds took the record. */
-static __always_inline bool forget_hashed(__u64 addr, bool retired)
+static __always_inline bool forget_hashed(__u64 addr, bool retired, __u32 *taken)
 {
 	struct kleak_alloc *a, copy;
 	__u32 site;
@@ -300,6 +302,8 @@ static __always_inline bool forget_hashed(__u64 addr, bool retired)
 	if (bpf_map_delete_elem(&allocs_hash, &addr))
 		return false;
 	site_sub(site, retired);
+	if (taken)
+		*taken = site;
 	if (trace_events && !retired)
 		emit(KLEAK_EVENT_FREE, addr, &copy, true);
 	return true;
@@ -309,13 +313,14 @@ static __always_inline bool forget_hashed(__u64 addr, bool retired)
  * Removes the record of addr, if any; true when this call did. With retired
  * set, the address is being allocated again, so its free was never seen:
  * the record is retired and charged to its site instead of staying behind
- * as a false leak.
+ * as a false leak. *taken (when not NULL) gets the record's site.
  */
-static __always_inline bool forget(__u64 addr, bool retired, const bool compat)
+static __always_inline bool forget(__u64 addr, bool retired, __u32 *taken, const bool compat)
 {
 	if (!any_recorded)
 		return false;
-	return compat ? forget_hashed(addr, retired) : forget_bucketed(addr, retired);
+	return compat ? forget_hashed(addr, retired, taken) :
+			forget_bucketed(addr, retired, taken);
 }
 
 /*

@@ -27,6 +27,8 @@ const volatile __u32 n_cache_names;
 const volatile char cache_names[KLEAK_MAX_CACHE_NAMES][KLEAK_CACHE_NAME_LEN];
 /* bytes_alloc of the kmalloc-N cache named by --cache; 0: kmalloc never matches */
 const volatile __u64 cache_kmalloc_size;
+/* --pages=all: pages for user mappings and the page cache are recorded too */
+const volatile bool pages_user;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);

@@ -39,8 +39,22 @@
 
 const volatile __u32 sample_rate = 1;
 
-static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u64 bytes,
-				    __u32 kind, __u64 cache, const char *name, const bool compat)
+/* Allocator kind's own counter beside the total (see KLEAK_STAT_OF); none for slab. */
+static __always_inline void allocator_inc(struct kleak_stats *s, __u32 kind, __u32 pages_stat)
+{
+	enum kleak_allocator a = kleak_allocator_of(kind);
+
+	if (a != KLEAK_ALLOC_SLAB)
+		s->counters[KLEAK_STAT_OF(a, pages_stat)]++;
+}
+
+/*
+ * An allocation of any allocator: kind says which (and so which counters).
+ * ctx_record: the context is a classic tracepoint's record, off the stack.
+ */
+static __always_inline int alloc_event(void *ctx, __u64 call_site, bool ctx_record, __u64 addr,
+				       __u64 bytes, __u32 kind, __u64 cache, const char *name,
+				       const bool compat)
 {
 	struct kleak_stats *s = stats_get();
 	struct kleak_site_totals *t;
@@ -53,21 +67,29 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	if (!s)
 		return 0;
 	s->counters[STAT_ALLOC_EVENTS]++;
+	allocator_inc(s, kind, STAT_PAGES_EVENTS);
 	if (!addr || s->own_alloc)
 		return 0;
 	/* any allocation of a recorded address, filtered or not, proves its free was missed */
-	if (forget(addr, true, compat))
+	if (forget(addr, true, NULL, compat)) {
 		s->counters[STAT_REALLOC_RETIRED]++;
+		allocator_inc(s, kind, STAT_PAGES_RETIRED);
+	}
+	if (kind == KLEAK_SITE_PAGES_USER && !pages_user) {
+		s->counters[STAT_PAGES_USER]++;
+		return 0;
+	}
 	cur_get(&c, compat);
 	if (!alloc_wanted(&c, bytes, kind, name, compat))
 		return 0;
-	/* classic tracepoints pass no call site: their context is a record, off the stack */
-	if (task_filtered() && !in_task_context(s, ctx, !call_site, &c, compat)) {
+	if (task_filtered() && !in_task_context(s, ctx, ctx_record, &c, compat)) {
 		s->counters[STAT_IRQ_NOT_ATTRIBUTED]++;
+		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 	if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate) {
 		s->counters[STAT_SAMPLED_OUT]++;
+		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 
@@ -80,6 +102,7 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	if (!site_index(s, &site, bytes, frames, kind == KLEAK_SITE_CACHE ? name : NULL,
 			&rec.site)) {
 		s->counters[STAT_SITE_MAP_FULL]++;
+		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 	t = totals_of(rec.site);
@@ -92,20 +115,46 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 
 	if (!record(addr, &rec, &busy, compat)) {
 		s->counters[busy ? STAT_ALLOC_MAP_BUSY : STAT_ALLOC_MAP_FULL]++;
+		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 	__sync_fetch_and_add(&t->count, 1);
 	__sync_fetch_and_add(&t->allocs, 1);
 	s->counters[STAT_ALLOCS]++;
+	allocator_inc(s, kind, STAT_PAGES_ALLOCS);
 	if (trace_events)
 		emit(KLEAK_EVENT_ALLOC, addr, &rec, compat);
 	return 0;
 }
 
+/* A slab allocation: classic tracepoints alone pass no call site (their context is a record). */
+static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u64 bytes,
+				    __u32 kind, __u64 cache, const char *name, const bool compat)
+{
+	return alloc_event(ctx, call_site, !call_site, addr, bytes, kind, cache, name, compat);
+}
+
+/*
+ * A free of a kind's allocation: true when it matched a record, whose
+ * site *taken (when not NULL) then gets.
+ */
+static __always_inline bool free_event(__u64 addr, __u32 kind, __u32 *taken, const bool compat)
+{
+	struct kleak_stats *s;
+
+	if (!addr || !forget(addr, false, taken, compat))
+		return false;
+	s = stats_get();
+	if (s) {
+		s->counters[STAT_FREES]++;
+		allocator_inc(s, kind, STAT_PAGES_FREES);
+	}
+	return true;
+}
+
 static __always_inline int on_free(__u64 addr, const bool compat)
 {
-	if (addr && forget(addr, false, compat))
-		stat_inc(STAT_FREES);
+	free_event(addr, KLEAK_SITE_CACHE, NULL, compat);
 	return 0;
 }
 
@@ -321,6 +370,9 @@ int kmem_cache_alloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 {
 	return on_alloc_tp_old(ctx, ctx, KLEAK_SITE_CACHE_UNNAMED);
 }
+
+/* pages, vmalloc and percpu: on alloc_event() and free_event() above */
+#include "allocators.bpf.h"
 
 /* --follow and -- CMD: every task forked by a traced one is traced too. */
 SEC("tp_btf/sched_process_fork")

@@ -1302,7 +1302,8 @@ static void json_run(struct json_writer *w, const char *key, const char *name,
 	jsonw_name(w, "stats");
 	jsonw_start_object(w);
 	for (i = 0; i < STAT_MAX; i++)
-		jsonw_uint_field(w, model__stat_name(i), m->stats[i]);
+		if (model__stat_shown(m, i))
+			jsonw_uint_field(w, model__stat_name(i), m->stats[i]);
 	jsonw_uint_field(w, "recursion_misses", m->recursion_misses);
 	jsonw_uint_field(w, "unresolved_frames", m->unresolved_frames);
 	jsonw_end_object(w);

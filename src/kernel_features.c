@@ -39,6 +39,22 @@ static const struct {
 	[FEAT_RINGBUF] = { "ringbuf", "BPF ring buffer" },
 	[FEAT_MMAP_ARRAY] = { "mmapable_arrays", "mmap-able BPF arrays" },
 	[FEAT_PROBE_READ_KERNEL] = { "probe_read_kernel", "bpf_probe_read_kernel()" },
+	[FEAT_PAGE_EVENTS] = { "page_events",
+		"kmem:mm_page_alloc, mm_page_free and mm_page_free_batched (--pages)" },
+	[FEAT_VMALLOC_EVENTS] = { "vmalloc_events",
+		"vmalloc:alloc_vmap_area and free_vmap_area_noflush (--vmalloc)" },
+	[FEAT_PERCPU_EVENTS] = { "percpu_events",
+		"percpu:percpu_alloc_percpu and percpu_free_percpu (--percpu)" },
+};
+
+/* Each allocator's events, "system/name": all present, or the allocator is unavailable. */
+static const char *const allocator_events[][3] = {
+	[FEAT_PAGE_EVENTS - FEAT_PAGE_EVENTS] = {
+		"kmem/mm_page_alloc", "kmem/mm_page_free", "kmem/mm_page_free_batched" },
+	[FEAT_VMALLOC_EVENTS - FEAT_PAGE_EVENTS] = {
+		"vmalloc/alloc_vmap_area", "vmalloc/free_vmap_area_noflush" },
+	[FEAT_PERCPU_EVENTS - FEAT_PAGE_EVENTS] = {
+		"percpu/percpu_alloc_percpu", "percpu/percpu_free_percpu" },
 };
 
 /* What every set's programs and maps use; src/loader.c loads them. */
@@ -194,6 +210,26 @@ static bool btf_has_typedef(const struct btf *btf, const char *name)
 	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
 }
 
+/* Whether the kernel has every event of events: its BTF's btf_trace_<name>, else tracefs. */
+static bool has_events(const struct btf *btf, const char *tracefs_events,
+		       const char *const events[3])
+{
+	char buf[256];
+	int i;
+
+	for (i = 0; i < 3 && events[i]; i++) {
+		if (btf)
+			snprintf(buf, sizeof(buf), "btf_trace_%s", strchr(events[i], '/') + 1);
+		else if (tracefs_events)
+			snprintf(buf, sizeof(buf), "%s/%s", tracefs_events, events[i]);
+		else
+			return false;
+		if (btf ? !btf_has_typedef(btf, buf) : access(buf, F_OK))
+			return false;
+	}
+	return true;
+}
+
 /* Whether struct or union id has member name, looking into anonymous members. */
 static bool btf_has_member(const struct btf *btf, __u32 id, const char *name, int depth)
 {
@@ -233,6 +269,7 @@ int features__probe(struct features *f, const char *btf_path)
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	struct btf *kbtf = NULL, *btf;
 	struct utsname u;
+	int i;
 
 	memset(f, 0, sizeof(*f));
 	if (!uname(&u))
@@ -259,6 +296,8 @@ int features__probe(struct features *f, const char *btf_path)
 	f->has[FEAT_RINGBUF] = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
 	f->has[FEAT_MMAP_ARRAY] = probe_mmap_array();
 	f->has[FEAT_PROBE_READ_KERNEL] = has_helper(BPF_FUNC_probe_read_kernel);
+	for (i = FEAT_PAGE_EVENTS; i <= FEAT_PERCPU_EVENTS; i++)
+		f->has[i] = has_events(btf, f->tracefs_events, allocator_events[i - FEAT_PAGE_EVENTS]);
 	if (btf != kbtf)
 		btf__free(btf);
 	btf__free(kbtf);

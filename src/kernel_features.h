@@ -23,6 +23,9 @@ enum kleak_feature {
 	FEAT_RINGBUF,		/* BPF_MAP_TYPE_RINGBUF (5.8) */
 	FEAT_MMAP_ARRAY,	/* BPF_F_MMAPABLE arrays (5.5) */
 	FEAT_PROBE_READ_KERNEL,	/* bpf_probe_read_kernel() (5.5) */
+	FEAT_PAGE_EVENTS,	/* kmem:mm_page_alloc, mm_page_free, mm_page_free_batched: --pages */
+	FEAT_VMALLOC_EVENTS,	/* vmalloc:alloc_vmap_area, free_vmap_area_noflush (6.12): --vmalloc */
+	FEAT_PERCPU_EVENTS,	/* percpu:percpu_alloc_percpu, percpu_free_percpu: --percpu */
 	FEAT_MAX,
 };
 

@@ -30,7 +30,52 @@ enum kleak_site_kind {
 	KLEAK_SITE_KMALLOC,
 	/* cache is bytes_alloc of a kmem_cache_alloc() whose tracepoint names no cache */
 	KLEAK_SITE_CACHE_UNNAMED,
+	/* the page allocator (--pages): cache is the order; a kernel page */
+	KLEAK_SITE_PAGES,
+	/* the same, gfp for user mappings or the page cache (--pages=all) */
+	KLEAK_SITE_PAGES_USER,
+	/* a vmap area (--vmalloc): cache is its size, guard page included */
+	KLEAK_SITE_VMALLOC,
+	/* a percpu allocation (--percpu): cache is its bytes over all CPUs */
+	KLEAK_SITE_PERCPU,
+	KLEAK_SITE_MAX,
 };
+
+/* The allocators a site kind belongs to; slab's are the kinds before pages. */
+enum kleak_allocator {
+	KLEAK_ALLOC_SLAB,
+	KLEAK_ALLOC_PAGES,
+	KLEAK_ALLOC_VMALLOC,
+	KLEAK_ALLOC_PERCPU,
+	KLEAK_ALLOC_MAX,
+};
+
+static inline enum kleak_allocator kleak_allocator_of(__u32 kind)
+{
+	switch (kind) {
+	case KLEAK_SITE_PAGES:
+	case KLEAK_SITE_PAGES_USER:
+		return KLEAK_ALLOC_PAGES;
+	case KLEAK_SITE_VMALLOC:
+		return KLEAK_ALLOC_VMALLOC;
+	case KLEAK_SITE_PERCPU:
+		return KLEAK_ALLOC_PERCPU;
+	default:
+		return KLEAK_ALLOC_SLAB;
+	}
+}
+
+/*
+ * The allocs store is keyed by address, and the allocators' addresses must
+ * not meet there. Slab objects are direct-map addresses, vmap areas are in
+ * the vmalloc range and pages are keyed by their struct page (vmemmap):
+ * kernel addresses, whose top 16 bits are all ones. A percpu pointer is an
+ * offset into the per-CPU areas on x86_64 (a small number), and the
+ * tracepoint set sees a page's pfn only: both are moved into the
+ * non-canonical range, where no kernel address lies and each has its own bit.
+ */
+#define KLEAK_PERCPU_KEY(ptr)	((__u64)(ptr) ^ (1ULL << 62))
+#define KLEAK_PFN_KEY(pfn)	(((__u64)(pfn) << 6) ^ (1ULL << 61))
 
 /*
  * Key of the per-site totals: one stack in one cache. The stack is named by
@@ -225,8 +270,46 @@ enum kleak_stat {
 	STAT_USTACK_MAPS_MISSED,	/* processes whose mappings could not be read */
 	STAT_USTACK_UNRESOLVED,	/* user frames without a symbol */
 	STAT_USTACK_REPLACED,	/* user frames whose binary changed on disk */
+	/*
+	 * Per allocator beside slab (--pages, --vmalloc, --percpu), counted
+	 * in the totals above too; slab's are the totals less these. Per
+	 * allocator: events = left out + recorded + not recorded, and
+	 * recorded = frees matched + retired + outstanding. Not recorded
+	 * counts every reason above (sampled out, in an interrupt, a full map).
+	 */
+	STAT_PAGES_EVENTS,
+	STAT_PAGES_ALLOCS,
+	STAT_PAGES_FREES,
+	STAT_PAGES_RETIRED,
+	STAT_PAGES_NOT_RECORDED,
+	STAT_VMALLOC_EVENTS,
+	STAT_VMALLOC_ALLOCS,
+	STAT_VMALLOC_FREES,
+	STAT_VMALLOC_RETIRED,
+	STAT_VMALLOC_NOT_RECORDED,
+	STAT_PERCPU_EVENTS,
+	STAT_PERCPU_ALLOCS,
+	STAT_PERCPU_FREES,
+	STAT_PERCPU_RETIRED,
+	STAT_PERCPU_NOT_RECORDED,
+	/* pages left out (without --pages=all): gfp for user mappings or the page cache */
+	STAT_PAGES_USER,
+	/*
+	 * a recorded block freed at a lower order than it was allocated at (a
+	 * split page or folio): the record ends, the rest of the block goes
+	 * untracked whether freed or kept
+	 */
+	STAT_PAGES_SPLIT,
 	STAT_MAX,
 };
+
+/* Allocator a's counter: pages_stat (a STAT_PAGES_*) at a's offset. */
+#define KLEAK_ALLOCATOR_STATS	(STAT_VMALLOC_EVENTS - STAT_PAGES_EVENTS)
+#define KLEAK_STAT_OF(a, pages_stat) \
+	((pages_stat) + ((a) - KLEAK_ALLOC_PAGES) * KLEAK_ALLOCATOR_STATS)
+_Static_assert(STAT_PERCPU_EVENTS - STAT_VMALLOC_EVENTS == KLEAK_ALLOCATOR_STATS &&
+	       STAT_PAGES_USER - STAT_PERCPU_EVENTS == KLEAK_ALLOCATOR_STATS,
+	       "every allocator has the same counters in the same order");
 
 /* Per CPU: the counters, and state the programs keep between events. */
 struct kleak_stats {

@@ -24,13 +24,14 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "allocators.h"
 #include "kernel_features.h"
 #include "kleak.skel.h"
 #include "loader.h"
 #include "log.h"
 #include "slabcache.h"
 
-#define MAX_LINKS 16
+#define MAX_LINKS 24
 #define TRACE_RINGBUF_SIZE (8 << 20)
 #define TRACEFS_DIR "/sys/kernel/tracing"
 
@@ -39,7 +40,7 @@ struct tracer_priv {
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
 	int cgroup_fd;
-	char attach[64];
+	char attach[128];
 	/* tracefs was mounted for the tracepoint set: unmounted once attached */
 	bool mounted_tracefs;
 };
@@ -125,9 +126,9 @@ static bool prog_in_set(const struct kleak_bpf *skel, const struct bpf_program *
 static bool tp_exists(const char *events, const char *section)
 {
 	char path[256];
-	const char *name = strrchr(section, '/');
+	const char *event = strchr(section, '/');
 
-	snprintf(path, sizeof(path), "%s/kmem/%s", events, name ? name + 1 : section);
+	snprintf(path, sizeof(path), "%s/%s", events, event ? event + 1 : section);
 	return !access(path, F_OK);
 }
 
@@ -170,7 +171,8 @@ static int size_ustack_maps(struct kleak_bpf *skel, const struct env *env)
 }
 
 static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target,
-		     const struct cache_filter *cf, enum kleak_set set, const struct features *f)
+		     const struct cache_filter *cf, enum kleak_set set, const struct features *f,
+		     const bool allocators[KLEAK_ALLOC_MAX])
 {
 	bool compat = set == SET_COMPAT;
 	struct kleak_bpf__rodata *ro = skel->rodata;
@@ -208,9 +210,14 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->stack_cache = env->stack_cache != STACK_CACHE_OFF;
 	ro->stack_cache_check = env->stack_cache == STACK_CACHE_CHECK;
 
+	ro->pages_user = env->pages_user;
 	bpf_object__for_each_program(p, skel->obj) {
-		bool load = prog_in_set(skel, p, set, f->has[FEAT_EVENTS_61], follow);
+		bool load = prog_in_set(skel, p, set, f->has[FEAT_EVENTS_61], follow), in_set;
+		enum kleak_allocator a = allocators__of_prog(skel, p, set, &in_set);
 
+		/* the other allocators' programs only where asked for: slab's cost stays */
+		if (a != KLEAK_ALLOC_SLAB)
+			load = in_set && allocators[a];
 		if (load && set == SET_TRACEPOINT)
 			load = tp_exists(f->tracefs_events, bpf_program__section_name(p));
 		err = bpf_program__set_autoload(p, load);
@@ -417,7 +424,7 @@ static int load_set(struct tracer_priv *tp, const struct env *env, pid_t target,
 		return err;
 	}
 	tp->pub.skel = skel;
-	err = configure(skel, env, target, cf, set, f);
+	err = configure(skel, env, target, cf, set, f, tp->pub.allocators);
 	if (err) {
 		pr_err("failed to configure BPF object: %s", strerror(-err));
 		return err;
@@ -460,6 +467,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	struct tracer_priv *tp;
 	struct features f;
 	int i, n, err, zero = 0;
+	char also[64];
 
 	if (!has_bpf_caps()) {
 		pr_err("permission denied: kleak needs root, or CAP_BPF and CAP_PERFMON");
@@ -490,6 +498,10 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	if (!tp)
 		return NULL;
 	tp->cgroup_fd = -1;
+	err = allocators__choose(env, &f, tp->pub.allocators);
+	if (err)
+		goto err_out;
+	allocators__list(tp->pub.allocators, also, sizeof(also));
 	libbpf_set_print(libbpf_print_fn);
 
 	for (i = 0; i < n; i++) {
@@ -502,8 +514,10 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		err = load_set(tp, env, target, cfp, sets[i], &f);
 		quiet_libbpf = false;
 		if (!err) {
-			snprintf(tp->attach, sizeof(tp->attach), "%s%s", features__set_name(sets[i]),
-				 f.has[FEAT_EVENTS_61] ? "" : ", pre-6.1 events");
+			snprintf(tp->attach, sizeof(tp->attach), "%s%s%s%s",
+				 features__set_name(sets[i]),
+				 f.has[FEAT_EVENTS_61] ? "" : ", pre-6.1 events",
+				 *also ? "; slab, " : "", also);
 			tp->pub.attach = tp->attach;
 			if (i)
 				pr_warn("the %s programs failed to load (-v shows why); loaded %s%s%s",

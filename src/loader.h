@@ -37,6 +37,8 @@ struct tracer {
 	const struct kleak_bucket *buckets;
 	__u32 alloc_buckets;
 	__u32 max_sites;
+	/* the allocators traced: slab always, the others as asked and available */
+	bool allocators[KLEAK_ALLOC_MAX];
 };
 
 /*

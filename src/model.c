@@ -247,6 +247,23 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_USTACK_MAPS_MISSED] = "ustack_maps_missed",
 	[STAT_USTACK_UNRESOLVED] = "ustack_unresolved",
 	[STAT_USTACK_REPLACED] = "ustack_replaced",
+	[STAT_PAGES_EVENTS] = "pages_alloc_events",
+	[STAT_PAGES_ALLOCS] = "pages_allocs_recorded",
+	[STAT_PAGES_FREES] = "pages_frees_matched",
+	[STAT_PAGES_RETIRED] = "pages_retired_unseen_frees",
+	[STAT_PAGES_NOT_RECORDED] = "pages_not_recorded",
+	[STAT_VMALLOC_EVENTS] = "vmalloc_alloc_events",
+	[STAT_VMALLOC_ALLOCS] = "vmalloc_allocs_recorded",
+	[STAT_VMALLOC_FREES] = "vmalloc_frees_matched",
+	[STAT_VMALLOC_RETIRED] = "vmalloc_retired_unseen_frees",
+	[STAT_VMALLOC_NOT_RECORDED] = "vmalloc_not_recorded",
+	[STAT_PERCPU_EVENTS] = "percpu_alloc_events",
+	[STAT_PERCPU_ALLOCS] = "percpu_allocs_recorded",
+	[STAT_PERCPU_FREES] = "percpu_frees_matched",
+	[STAT_PERCPU_RETIRED] = "percpu_retired_unseen_frees",
+	[STAT_PERCPU_NOT_RECORDED] = "percpu_not_recorded",
+	[STAT_PAGES_USER] = "pages_user_left_out",
+	[STAT_PAGES_SPLIT] = "pages_freed_split",
 };
 
 const char *model__stat_name(int stat)
@@ -294,4 +311,35 @@ static const char *const ustate_names[KLEAK_USTACK_STATES] = {
 const char *model__ustate_name(__u32 ustate)
 {
 	return ustate < KLEAK_USTACK_STATES ? ustate_names[ustate] : NULL;
+}
+
+static const char *const kcounter_names[KC_MAX] = {
+	[KC_SLAB] = "Slab",
+	[KC_SUNRECLAIM] = "SUnreclaim",
+	[KC_MEMFREE] = "MemFree",
+	[KC_VMALLOC_USED] = "VmallocUsed",
+	[KC_PERCPU] = "Percpu",
+};
+
+const char *model__kcounter_name(int kc)
+{
+	return kc >= 0 && kc < KC_MAX ? kcounter_names[kc] : NULL;
+}
+
+bool model__traced_allocator(const struct model *m, int a)
+{
+	return a == KLEAK_ALLOC_SLAB ||
+	       (a < KLEAK_ALLOC_MAX && m->stats[KLEAK_STAT_OF(a, STAT_PAGES_EVENTS)]);
+}
+
+bool model__stat_shown(const struct model *m, int stat)
+{
+	int a;
+
+	if (stat == STAT_PAGES_USER || stat == STAT_PAGES_SPLIT)
+		return model__traced_allocator(m, KLEAK_ALLOC_PAGES);
+	if (stat < STAT_PAGES_EVENTS || stat >= STAT_PAGES_USER)
+		return true;
+	a = KLEAK_ALLOC_PAGES + (stat - STAT_PAGES_EVENTS) / KLEAK_ALLOCATOR_STATS;
+	return model__traced_allocator(m, a);
 }

@@ -136,8 +136,28 @@ struct model_meta {
 	__u64 max_sites;
 };
 
+/*
+ * The kernel's own counters of the allocators beside the per-cache
+ * slabinfo, at start and end (#17): /proc/meminfo's, in kB.
+ */
+enum model_kcounter {
+	KC_SLAB,		/* Slab */
+	KC_SUNRECLAIM,		/* SUnreclaim */
+	KC_MEMFREE,		/* MemFree: its fall is the pages the page allocator gave out */
+	KC_VMALLOC_USED,	/* VmallocUsed: pages backing vmalloc areas */
+	KC_PERCPU,		/* Percpu: the percpu allocator's chunks */
+	KC_MAX,
+};
+
+struct model_kcounter_val {
+	bool seen;		/* read at start and end */
+	__s64 start_kb;
+	__s64 end_kb;
+};
+
 struct model {
 	struct model_meta meta;
+	struct model_kcounter_val kcounters[KC_MAX];
 	size_t n_sites;
 	struct model_site *sites;
 	size_t n_slabs;
@@ -210,5 +230,11 @@ const char *model__stack_err_str(int err);
 /* Display names of STAT_* counters and of contexts, as used in reports and records. */
 const char *model__stat_name(int stat);
 const char *model__ctx_name(int ctx);
+/* Whether the run traced allocator a (enum kleak_allocator): slab always, the others where they saw events. */
+bool model__traced_allocator(const struct model *m, int a);
+/* Whether stat belongs in a report: the counters of allocators not traced are left out. */
+bool model__stat_shown(const struct model *m, int stat);
+/* A kernel counter's /proc/meminfo key ("VmallocUsed"), as saved runs name it too. */
+const char *model__kcounter_name(int kc);
 
 #endif /* __KLEAK_MODEL_H */

@@ -121,6 +121,10 @@ enum {
 	OPT_VALUE,
 	OPT_USTACK,
 	OPT_USTACK_DEPTH,
+	OPT_PAGES,
+	OPT_VMALLOC,
+	OPT_PERCPU,
+	OPT_ALL_ALLOCATORS,
 };
 
 /* Every report and diff writes these; features writes text or json only. */
@@ -166,6 +170,15 @@ static const struct argp_option trace_options[] = {
 	  "(default: frame pointers)", 1 },
 	{ "ustack-depth", OPT_USTACK_DEPTH, "N", 0,
 	  "User frames kept per stack (default: 32, at most 64)", 1 },
+	{ "pages", OPT_PAGES, "all", OPTION_ARG_OPTIONAL,
+	  "Also the page allocator's blocks (2^order pages),\n"
+	  "kernel pages only; =all: also pages for user\n"
+	  "mappings and the page cache, as sites apart", 1 },
+	{ "vmalloc", OPT_VMALLOC, NULL, 0, "Also vmap areas (vmalloc, vmap, ioremap)", 1 },
+	{ "percpu", OPT_PERCPU, NULL, 0, "Also percpu allocations (all CPUs' copies)", 1 },
+	{ "all-allocators", OPT_ALL_ALLOCATORS, NULL, 0,
+	  "Slab, pages, vmalloc and percpu; those this kernel\n"
+	  "has no events for are left out with a warning", 1 },
 
 	{ NULL, 0, NULL, 0, "When to report:", 2 },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds", 2 },
@@ -322,6 +335,21 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FOLLOW:
 		env->follow = true;
+		break;
+	case OPT_PAGES:
+		if (arg && strcmp(arg, "all"))
+			usage_error("invalid --pages '%s': only --pages=all takes a value", arg);
+		env->pages = true;
+		env->pages_user |= arg != NULL;
+		break;
+	case OPT_VMALLOC:
+		env->vmalloc = true;
+		break;
+	case OPT_PERCPU:
+		env->percpu = true;
+		break;
+	case OPT_ALL_ALLOCATORS:
+		env->all_allocators = env->pages = env->vmalloc = env->percpu = true;
 		break;
 	case OPT_CGROUP:
 		env->cgroup = arg;
@@ -713,6 +741,8 @@ char *opts__filters_str(const struct env *env)
 		fprintf(f, " max-size=%llu", (unsigned long long)env->max_size);
 	if (env->sample_rate > 1)
 		fprintf(f, " sample=1/%u", env->sample_rate);
+	if (env->pages_user)
+		fputs(" pages=all", f);
 	if (!len && !ftell(f))
 		fputs(" none", f);
 	if (fclose(f))

@@ -64,6 +64,12 @@ struct env {
 	__u64 max_size;
 	__u32 sample_rate;
 	char **command;		/* -- CMD ARGS..., NULL-terminated */
+	/* allocators traced beside slab: --pages[=all], --vmalloc, --percpu, --all-allocators */
+	bool pages;
+	bool pages_user;	/* --pages=all: pages for user mappings and the page cache too */
+	bool vmalloc;
+	bool percpu;
+	bool all_allocators;	/* an allocator the kernel lacks is then a warning, not an error */
 
 	/* how long, and how often to report */
 	__u64 interval_s;

@@ -33,6 +33,11 @@ static const char *const kind_names[] = {
 	[KLEAK_SITE_CACHE] = "cache",
 	[KLEAK_SITE_KMALLOC] = "kmalloc",
 	[KLEAK_SITE_CACHE_UNNAMED] = "cache_unnamed",
+	/* since 3 */
+	[KLEAK_SITE_PAGES] = "page",
+	[KLEAK_SITE_PAGES_USER] = "page_user",
+	[KLEAK_SITE_VMALLOC] = "vmalloc",
+	[KLEAK_SITE_PERCPU] = "percpu",
 };
 
 #define N_KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
@@ -369,6 +374,13 @@ static void put_model(struct rec_writer *w, const struct model *m)
 	}
 	for (i = 0; i < m->n_merged; i++)
 		put_merged(w, &m->merged[i]);
+	for (i = 0; i < KC_MAX; i++) {
+		if (!m->kcounters[i].seen)
+			continue;
+		putf(w, "meminfo %s %" PRId64 " %" PRId64, model__kcounter_name(i),
+		     (int64_t)m->kcounters[i].start_kb, (int64_t)m->kcounters[i].end_kb);
+		end_line(w);
+	}
 	for (i = 0; i < m->n_sites && !w->err; i++)
 		put_site(w, &m->sites[i]);
 	/* the end line is outside its own checksum */
@@ -868,7 +880,8 @@ static bool is_known_kind(const struct rec_reader *r, const char *k)
 			return true;
 	if (r->version >= 2 && (!strcmp(k, "merged") || !strcmp(k, "requires")))
 		return true;
-	if (r->version >= 3 && (!strcmp(k, "ustack") || !strcmp(k, "uframe")))
+	if (r->version >= 3 && (!strcmp(k, "ustack") || !strcmp(k, "uframe") ||
+				!strcmp(k, "meminfo")))
 		return true;
 	return is_site_kind(k);
 }
@@ -944,7 +957,9 @@ static int parse_site(struct rec_reader *r, struct model *m)
 	for (kind = 0; kind < N_KINDS; kind++)
 		if (!strcmp(r->tok[1], kind_names[kind]))
 			break;
-	if (kind == N_KINDS || !str_to_buf(r->tok[2], s->cache, sizeof(s->cache)) ||
+	/* the allocators beside slab came with version 3 */
+	if (kind == N_KINDS || (kind >= KLEAK_SITE_PAGES && r->version < 3) ||
+	    !str_to_buf(r->tok[2], s->cache, sizeof(s->cache)) ||
 	    !parse_u64(r->tok[3], UINT64_MAX, &s->obj_size) ||
 	    !parse_s64(r->tok[4], INT_MIN, 0, &serr) ||
 	    !parse_s64(r->tok[5], INT64_MIN, INT64_MAX, &s->count) ||
@@ -1135,6 +1150,32 @@ static int parse_values(struct rec_reader *r, void **arr, size_t *n, size_t want
 	return 0;
 }
 
+/* "meminfo KEY START END", since 3: a kernel counter of an allocator, in kB. */
+static int parse_meminfo(struct rec_reader *r, struct model *m)
+{
+	struct model_kcounter_val *v;
+	int i;
+
+	if (r->ntok != 4)
+		return bad_line(r, "bad meminfo record");
+	for (i = 0; i < KC_MAX; i++)
+		if (!strcmp(r->tok[1], model__kcounter_name(i)))
+			break;
+	/* a counter a newer kleak added says less when skipped, never something wrong */
+	if (i == KC_MAX) {
+		skip_unknown(r, "meminfo");
+		return 0;
+	}
+	v = &m->kcounters[i];
+	if (v->seen)
+		return fail(r, -EINVAL, "line %zu: duplicate meminfo '%s'", r->lineno, r->tok[1]);
+	if (!parse_s64(r->tok[2], INT64_MIN, INT64_MAX, &v->start_kb) ||
+	    !parse_s64(r->tok[3], INT64_MIN, INT64_MAX, &v->end_kb))
+		return bad_line(r, "bad meminfo record");
+	v->seen = true;
+	return 0;
+}
+
 static int parse_record(struct rec_reader *r, struct model *m)
 {
 	const char *k = r->tok[0];
@@ -1183,6 +1224,8 @@ static int parse_record(struct rec_reader *r, struct model *m)
 		return parse_merged(r, m);
 	if (r->version >= 2 && !strcmp(k, "requires"))
 		return parse_requires(r);
+	if (r->version >= 3 && !strcmp(k, "meminfo"))
+		return parse_meminfo(r, m);
 	if (!strcmp(k, "site"))
 		return parse_site(r, m);
 	return fail(r, -EINVAL, "line %zu: unexpected record '%.32s'", r->lineno, k);

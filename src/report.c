@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "allocators.h"
 #include "json.h"
 #include "report.h"
+#include "report_allocators.h"
 #include "report_ustack.h"
 
 /*
@@ -575,6 +577,7 @@ static void json_site(struct json_writer *w, const struct model *m, const struct
 
 	jsonw_start_object(w);
 	jsonw_string_field(w, "cache", s->cache);
+	jsonw_string_field(w, "allocator", allocators__name(kleak_allocator_of(s->kind)));
 	json_merged(w, m, s->cache);
 	jsonw_uint_field(w, "object_size", s->obj_size);
 	jsonw_uint_field(w, "count", r->n_old);
@@ -673,7 +676,8 @@ static void json_not_seen(struct json_writer *w, const struct model *m)
 	jsonw_name(w, "stats");
 	jsonw_start_object(w);
 	for (i = 0; i < STAT_MAX; i++)
-		jsonw_uint_field(w, model__stat_name(i), m->stats[i]);
+		if (model__stat_shown(m, i))
+			jsonw_uint_field(w, model__stat_name(i), m->stats[i]);
 	jsonw_uint_field(w, "recursion_misses", m->recursion_misses);
 	jsonw_uint_field(w, "unresolved_frames", m->unresolved_frames);
 	/* derived, not a BPF counter: see model__alloc_events_left_out() */
@@ -723,6 +727,8 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 		jsonw_end_array(w);
 		if (o->caches)
 			json_caches(w, m, sums, n_sums);
+		if (report_allocators__traced(m))
+			report_allocators__json(w, m);
 		json_not_seen(w, m);
 		jsonw_end_object(w);
 		jsonw_destroy(w);
@@ -734,6 +740,8 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 			text_site(m, &p, &p.rows[i], i + 1, out);
 		if (o->caches && n_sums)
 			text_caches(m, sums, n_sums, out);
+		if (report_allocators__traced(m))
+			report_allocators__text(m, out);
 		fputc('\n', out);
 		report__print_not_seen(m, out);
 	}

@@ -21,6 +21,7 @@
 #include "ksyms.h"
 #include "loader.h"
 #include "log.h"
+#include "meminfo.h"
 #include "metrics.h"
 #include "outfile.h"
 #include "output.h"
@@ -35,6 +36,7 @@
 #include "ustack.h"
 
 #define SLABINFO "/proc/slabinfo"
+#define MEMINFO "/proc/meminfo"
 #define SLAB_SYSFS "/sys/kernel/slab"
 
 struct run {
@@ -157,6 +159,8 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 	if (err)
 		goto err_out;
 	slabcache__read_slabinfo(SLABINFO, m, true);
+	memcpy(m->kcounters, r->base->kcounters, sizeof(m->kcounters));
+	meminfo__read(MEMINFO, m, true);
 	ks = ksyms__load();
 	if (!ks && errno == EPERM) {
 		err = hidden_kallsyms_error();
@@ -545,6 +549,8 @@ static int start(struct run *r)
 		return err;
 	if (slabcache__read_slabinfo(SLABINFO, r->base, false))
 		pr_warn("cannot read %s: the per-cache summary has no slabinfo column", SLABINFO);
+	if (meminfo__read(MEMINFO, r->base, false))
+		pr_warn("cannot read %s: the per-allocator summary has no kernel counters", MEMINFO);
 	err = setup_loop(r);
 	if (err) {
 		pr_err("failed to set up the event loop: %s", strerror(-err));

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "allocators.h"
 #include "log.h"
 #include "slabcache.h"
 #include "snapshot.h"
@@ -282,6 +283,8 @@ static void site_identity(struct model_site *s, const struct kleak_site_totals *
 	s->allocs = t->allocs;
 	s->retired = t->retired;
 	s->retired_bytes = t->retired * t->obj_size;
+	if (allocators__site_name(t->site.kind, t->site.cache, s->cache, sizeof(s->cache)))
+		return;
 	switch (t->site.kind) {
 	case KLEAK_SITE_KMALLOC:
 		slabcache__kmalloc_name(s->obj_size, s->cache, sizeof(s->cache));

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The allocators beside slab: what the kernel offers for each, and their
+ * programs per set (see bpf/allocators.bpf.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "allocators.h"
+#include "kleak.skel.h"
+#include "log.h"
+
+static const char *const names[KLEAK_ALLOC_MAX] = {
+	[KLEAK_ALLOC_SLAB] = "slab",
+	[KLEAK_ALLOC_PAGES] = "pages",
+	[KLEAK_ALLOC_VMALLOC] = "vmalloc",
+	[KLEAK_ALLOC_PERCPU] = "percpu",
+};
+
+const char *allocators__name(enum kleak_allocator a)
+{
+	return a < KLEAK_ALLOC_MAX ? names[a] : "?";
+}
+
+/* What is missing where an allocator is unavailable, in a phrase. */
+static const char *const missing[KLEAK_ALLOC_MAX] = {
+	[KLEAK_ALLOC_PAGES] = "no kmem:mm_page_alloc, mm_page_free and mm_page_free_batched events",
+	/* hooking vmalloc's functions (kprobes, fentry) is not done: events only */
+	[KLEAK_ALLOC_VMALLOC] = "no vmalloc:alloc_vmap_area and free_vmap_area_noflush events "
+				"(6.12 and later have them)",
+	[KLEAK_ALLOC_PERCPU] = "no percpu:percpu_alloc_percpu and percpu_free_percpu events",
+};
+
+static const enum kleak_feature feature_of[KLEAK_ALLOC_MAX] = {
+	[KLEAK_ALLOC_PAGES] = FEAT_PAGE_EVENTS,
+	[KLEAK_ALLOC_VMALLOC] = FEAT_VMALLOC_EVENTS,
+	[KLEAK_ALLOC_PERCPU] = FEAT_PERCPU_EVENTS,
+};
+
+int allocators__choose(const struct env *env, const struct features *f,
+		       bool want[KLEAK_ALLOC_MAX])
+{
+	const bool asked[KLEAK_ALLOC_MAX] = {
+		[KLEAK_ALLOC_SLAB] = true,
+		[KLEAK_ALLOC_PAGES] = env->pages,
+		[KLEAK_ALLOC_VMALLOC] = env->vmalloc,
+		[KLEAK_ALLOC_PERCPU] = env->percpu,
+	};
+	int a;
+
+	want[KLEAK_ALLOC_SLAB] = true;
+	for (a = KLEAK_ALLOC_PAGES; a < KLEAK_ALLOC_MAX; a++) {
+		want[a] = asked[a] && f->has[feature_of[a]];
+		if (!asked[a] || want[a])
+			continue;
+		if (!env->all_allocators) {
+			pr_err("--%s: %s is unavailable on this kernel: %s", names[a], names[a],
+			       missing[a]);
+			return -EOPNOTSUPP;
+		}
+		pr_warn("%s is unavailable on this kernel (%s); tracing the others", names[a],
+			missing[a]);
+	}
+	return 0;
+}
+
+enum kleak_allocator allocators__of_prog(const struct kleak_bpf *skel,
+					 const struct bpf_program *p, enum kleak_set set,
+					 bool *in_set)
+{
+	const struct bpf_program *progs[SET_MAX][KLEAK_ALLOC_MAX][3] = {
+		[SET_TP_BTF] = {
+			[KLEAK_ALLOC_PAGES] = { skel->progs.mm_page_alloc_btf,
+				skel->progs.mm_page_free_btf, skel->progs.mm_page_free_batched_btf },
+			[KLEAK_ALLOC_VMALLOC] = { skel->progs.alloc_vmap_area_btf,
+				skel->progs.free_vmap_area_noflush_btf },
+			[KLEAK_ALLOC_PERCPU] = { skel->progs.percpu_alloc_percpu_btf,
+				skel->progs.percpu_free_percpu_btf },
+		},
+		[SET_RAW_TP] = {
+			[KLEAK_ALLOC_PAGES] = { skel->progs.mm_page_alloc_raw,
+				skel->progs.mm_page_free_raw, skel->progs.mm_page_free_batched_raw },
+			[KLEAK_ALLOC_VMALLOC] = { skel->progs.alloc_vmap_area_raw,
+				skel->progs.free_vmap_area_noflush_raw },
+			[KLEAK_ALLOC_PERCPU] = { skel->progs.percpu_alloc_percpu_raw,
+				skel->progs.percpu_free_percpu_raw },
+		},
+		[SET_COMPAT] = {
+			[KLEAK_ALLOC_PAGES] = { skel->progs.mm_page_alloc_compat,
+				skel->progs.mm_page_free_compat,
+				skel->progs.mm_page_free_batched_compat },
+			[KLEAK_ALLOC_VMALLOC] = { skel->progs.alloc_vmap_area_compat,
+				skel->progs.free_vmap_area_noflush_compat },
+			[KLEAK_ALLOC_PERCPU] = { skel->progs.percpu_alloc_percpu_compat,
+				skel->progs.percpu_free_percpu_compat },
+		},
+		[SET_TRACEPOINT] = {
+			[KLEAK_ALLOC_PAGES] = { skel->progs.mm_page_alloc_tp,
+				skel->progs.mm_page_free_tp, skel->progs.mm_page_free_batched_tp },
+			[KLEAK_ALLOC_VMALLOC] = { skel->progs.alloc_vmap_area_tp,
+				skel->progs.free_vmap_area_noflush_tp },
+			[KLEAK_ALLOC_PERCPU] = { skel->progs.percpu_alloc_percpu_tp,
+				skel->progs.percpu_free_percpu_tp },
+		},
+	};
+	int s, a, i;
+
+	for (s = 0; s < SET_MAX; s++)
+		for (a = KLEAK_ALLOC_PAGES; a < KLEAK_ALLOC_MAX; a++)
+			for (i = 0; i < 3 && progs[s][a][i]; i++)
+				if (progs[s][a][i] == p) {
+					*in_set = s == (int)set;
+					return a;
+				}
+	*in_set = false;
+	return KLEAK_ALLOC_SLAB;
+}
+
+void allocators__list(const bool want[KLEAK_ALLOC_MAX], char *buf, size_t len)
+{
+	size_t used = 0;
+	int a;
+
+	buf[0] = '\0';
+	for (a = KLEAK_ALLOC_PAGES; a < KLEAK_ALLOC_MAX; a++)
+		if (want[a] && used < len)
+			used += snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+					 names[a]);
+}
+
+bool allocators__site_name(__u32 kind, __u64 cache, char *buf, size_t len)
+{
+	switch (kind) {
+	case KLEAK_SITE_PAGES:
+	case KLEAK_SITE_PAGES_USER:
+		snprintf(buf, len, "%spages/order-%llu", kind == KLEAK_SITE_PAGES_USER ? "user " : "",
+			 (unsigned long long)cache);
+		return true;
+	case KLEAK_SITE_VMALLOC:
+	case KLEAK_SITE_PERCPU:
+		snprintf(buf, len, "%s", names[kleak_allocator_of(kind)]);
+		return true;
+	default:
+		return false;
+	}
+}

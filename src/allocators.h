@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The allocators traced beside slab (--pages, --vmalloc, --percpu,
+ * --all-allocators): which ones this kernel has the events for, and which
+ * BPF programs are theirs in each program set, so that programs of
+ * allocators not asked for are never loaded.
+ */
+#ifndef __KLEAK_ALLOCATORS_H
+#define __KLEAK_ALLOCATORS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "kernel_features.h"
+#include "kleak.h"
+#include "opts.h"
+
+struct kleak_bpf;
+struct bpf_program;
+
+/*
+ * Fills want[] with the allocators to trace: slab always, the others as
+ * asked and where the kernel has their events. One that was asked for by
+ * name and is missing is an error line and -EOPNOTSUPP; under
+ * --all-allocators a warning line, and the rest run.
+ */
+int allocators__choose(const struct env *env, const struct features *f,
+		       bool want[KLEAK_ALLOC_MAX]);
+
+/*
+ * The allocator program p serves (KLEAK_ALLOC_SLAB for slab's and the
+ * others kleak loads), and in *in_set whether it is of set.
+ */
+enum kleak_allocator allocators__of_prog(const struct kleak_bpf *skel,
+					 const struct bpf_program *p, enum kleak_set set,
+					 bool *in_set);
+
+/* "pages, vmalloc, percpu": the allocators of want beside slab; "" for none. */
+void allocators__list(const bool want[KLEAK_ALLOC_MAX], char *buf, size_t len);
+
+/*
+ * A site's display name where its kind is not slab's ("pages/order-2",
+ * "user pages/order-0", "vmalloc", "percpu"): false for slab's kinds.
+ */
+bool allocators__site_name(__u32 kind, __u64 cache, char *buf, size_t len);
+
+/* The name of an allocator, as reports, JSON and saved runs show it. */
+const char *allocators__name(enum kleak_allocator a);
+
+#endif /* __KLEAK_ALLOCATORS_H */
