@@ -95,7 +95,7 @@ $(OUTPUT)/profile.pb-c.o: $(OUTPUT)/profile.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT) -c $< -o $@
 
-$(OUTPUT)/pprof.o: $(OUTPUT)/profile.pb-c.h
+$(OUTPUT)/pprof.o $(OUTPUT)/tests/test_export.o: $(OUTPUT)/profile.pb-c.h
 
 $(OUTPUT)/%.o: src/%.c | $(OUTPUT)
 	$(call msg,CC,$@)

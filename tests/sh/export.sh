@@ -51,7 +51,7 @@ cum_by_function() {
 test_pprof_totals() {
 	local f args text prof bad=
 	need_go || return
-	for f in $FIX/*.run; do
+	for f in "$FIX"/*.run; do
 		for args in "" "-o 0 -T 0"; do
 			# the stack formats draw every site unless --top is given
 			# shellcheck disable=SC2086
@@ -193,7 +193,7 @@ test_svg_chromium() {
 stat_of() { stat -c '%U %a %F' "$1"; }
 
 test_output_safety() {
-	local d=$TMP/sticky bad= f
+	local d=$TMP/sticky bad='' f
 	need_root || return
 	mkdir -m 1777 "$d"
 	echo victim > "$TMP/victim"
@@ -205,8 +205,10 @@ test_output_safety() {
 	for f in theirs planted; do
 		"$KLEAK" report --format svg -O "$d/$f.svg" $FIX/tcp.run 2> "$TMP/err" &&
 			{ bad="wrote $f.svg"; break; }
-		[ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q 'belongs to uid 65534' "$TMP/err" ||
-			{ bad="$f.svg: $(cat "$TMP/err")"; break; }
+		if [ "$(wc -l < "$TMP/err")" -ne 1 ] || ! grep -q 'belongs to uid 65534' "$TMP/err"; then
+			bad="$f.svg: $(cat "$TMP/err")"
+			break
+		fi
 	done
 	# a run file the same: refused before anything is traced
 	"$KLEAK" --duration 1 -w "$d/theirs.svg" 2> "$TMP/err" && bad=${bad:-"-w wrote theirs.svg"}
@@ -233,7 +235,7 @@ test_output_safety() {
 
 # an output that cannot be written is refused before anything is read or traced
 test_output_refused() {
-	local bad= args
+	local bad='' args
 	while read -r args; do
 		# shellcheck disable=SC2086
 		"$KLEAK" $args > "$TMP/out" 2> "$TMP/err" && { bad="accepted: $args"; break; }
@@ -249,7 +251,7 @@ report --format folded -O $TMP $FIX/tcp.run
 --duration 1 -w /nonexistent/x.run
 --format folded 1 3
 EOF2
-	[ -n "$bad" ] && fail "$bad" || pass
+	if [ -n "$bad" ]; then fail "$bad"; else pass; fi
 }
 
 # a full filesystem: one line, non-zero status, the previous file intact, no leftovers
