@@ -5,7 +5,9 @@
  * outstanding allocations over a few thousand sites whose stacks are real
  * kernel text addresses from /proc/kallsyms, then times what a report costs
  * (ksyms__load + snapshot__take + report__print, text and JSON) and watches
- * VmRSS over 100 snapshot+report cycles. Results go to stdout as
+ * VmRSS over 100 snapshot+report cycles; then the same for --metrics files
+ * (snapshot + metrics__write, with and without the interval trend). Results
+ * go to stdout as
  * "name value" lines for tools/bench/run.sh.
  */
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include "alloc_place.h"
 #include "kleak.skel.h"
 #include "loader.h"
+#include "metrics.h"
 #include "model.h"
 #include "report.h"
 #include "snapshot.h"
@@ -444,6 +447,131 @@ static int watch_rss(const struct tracer *t, const struct bench_opts *o, FILE *o
 	return err;
 }
 
+/*
+ * --metrics as interval mode writes it: a model from the maps, then the
+ * metrics file written atomically (temporary file, fsync, rename). With
+ * trend, each model also carries the previous one's trends, as run.c does.
+ */
+static int snapshot_metrics(const struct tracer *t, const struct ksyms *ks, const char *path,
+			    struct model **prev)
+{
+	struct model *m;
+	int err;
+
+	m = model__new();
+	if (!m)
+		return -ENOMEM;
+	m->meta.sample_rate = 1;
+	m->meta.interval_s = 1;
+	m->meta.max_allocs = t->alloc_buckets * KLEAK_BUCKET_SLOTS / 2;
+	m->meta.max_sites = t->max_sites;
+	err = snapshot__take(t, ks, m);
+	if (!err && prev)
+		err = snapshot__carry_trend(*prev, m, true);
+	if (!err)
+		err = metrics__write(m, 10, path);
+	if (prev && !err) {
+		model__free(*prev);
+		*prev = m;
+	} else {
+		model__free(m);
+	}
+	return err;
+}
+
+/* Median ms of runs of ksyms__load + snapshot__take + metrics__write. */
+static int time_metrics(const struct tracer *t, const struct bench_opts *o, const char *path,
+			double *median)
+{
+	double ms[BENCH_MAX_RUNS], start;
+	struct ksyms *ks;
+	__u64 i;
+	int err;
+
+	for (i = 0; i < o->runs; i++) {
+		start = now_ms();
+		ks = ksyms__load();
+		if (!ks) {
+			err = -errno;
+			pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+			return err;
+		}
+		err = snapshot_metrics(t, ks, path, NULL);
+		ksyms__free(ks);
+		if (err)
+			return err;
+		ms[i] = now_ms() - start;
+	}
+	qsort(ms, o->runs, sizeof(ms[0]), cmp_double);
+	*median = o->runs % 2 ? ms[o->runs / 2] : (ms[o->runs / 2 - 1] + ms[o->runs / 2]) / 2;
+	return 0;
+}
+
+/*
+ * VmRSS over o->cycles metrics writes (kallsyms loaded once, as interval
+ * mode keeps it): "metrics" without the interval trend, "metrics_trend"
+ * with it, as run.c writes them. With the trend the previous interval's
+ * model stays alive while the next is built, so RSS steps up once in the
+ * first intervals; growth is counted from the tenth write on.
+ */
+static int watch_metrics_rss(const struct tracer *t, const struct bench_opts *o,
+			     const char *path, bool trend)
+{
+	const char *name = trend ? "metrics_trend" : "metrics";
+	struct model *prev = NULL;
+	long first = -1, tenth = -1;
+	struct ksyms *ks;
+	__u64 i;
+	int err = 0;
+
+	ks = ksyms__load();
+	if (!ks) {
+		err = -errno;
+		pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+		return err;
+	}
+	for (i = 1; i <= o->cycles && !err; i++) {
+		err = snapshot_metrics(t, ks, path, trend ? &prev : NULL);
+		if (i == 1)
+			first = status_kib("VmRSS");
+		if (i == 10)
+			tenth = status_kib("VmRSS");
+	}
+	if (!err && o->cycles >= 10)
+		printf("%s_rss_kib_after_1 %ld\n%s_rss_kib_after_10 %ld\n"
+		       "%s_rss_kib_after_%llu %ld\n%s_rss_growth_kib %ld\n", name, first, name,
+		       tenth, name, (unsigned long long)o->cycles, status_kib("VmRSS"), name,
+		       status_kib("VmRSS") - tenth);
+	model__free(prev);
+	ksyms__free(ks);
+	return err;
+}
+
+static int bench_metrics(const struct tracer *t, const struct bench_opts *o)
+{
+	char dir[] = "/tmp/kleak-bench-metrics.XXXXXX", path[64];
+	double ms = 0;
+	int err;
+
+	if (!mkdtemp(dir)) {
+		err = -errno;
+		pr_err("cannot create a directory for the metrics file: %s", strerror(-err));
+		return err;
+	}
+	snprintf(path, sizeof(path), "%s/kleak.prom", dir);
+	err = time_metrics(t, o, path, &ms);
+	if (!err) {
+		printf("metrics_1m_ms %.0f\n", ms);
+		fflush(stdout);
+		err = watch_metrics_rss(t, o, path, false);
+	}
+	if (!err)
+		err = watch_metrics_rss(t, o, path, true);
+	unlink(path);
+	rmdir(dir);
+	return err;
+}
+
 static int usage(const char *prog)
 {
 	fprintf(stderr,
@@ -552,6 +680,8 @@ int main(int argc, char **argv)
 	printf("report_1m_ms %.0f\nreport_1m_json_ms %.0f\n", text_ms, json_ms);
 	fflush(stdout);
 	err = watch_rss(&t, &o, null);
+	if (!err)
+		err = bench_metrics(&t, &o);
 cleanup:
 	tracer__unmap_buckets(&t);
 	if (t.allocs_fd >= 0)
