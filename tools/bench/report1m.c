@@ -7,8 +7,7 @@
  * (ksyms__load + snapshot__take + report__print, text and JSON) and watches
  * VmRSS over 100 snapshot+report cycles; then the same for --metrics files
  * (snapshot + metrics__write, with and without the interval trend). Results
- * go to stdout as
- * "name value" lines for tools/bench/run.sh.
+ * go to stdout as "name value" lines for tools/bench/run.sh.
  */
 #include <errno.h>
 #include <stdarg.h>
