@@ -386,9 +386,48 @@ static int snapshot_report(const struct tracer *t, const struct ksyms *ks, bool 
 	return err;
 }
 
-/* Median ms of runs of ksyms__load + snapshot__take + report__print. */
-static int time_report(const struct tracer *t, const struct bench_opts *o, bool json, FILE *out,
-		       double *median)
+/*
+ * --metrics as interval mode writes it: a model from the maps, then the
+ * metrics file written atomically (temporary file, fsync, rename). With
+ * trend, each model also carries the previous one's trends, as run.c does.
+ */
+static int snapshot_metrics(const struct tracer *t, const struct ksyms *ks, const char *path,
+			    struct model **prev)
+{
+	struct model *m;
+	int err;
+
+	m = model__new();
+	if (!m)
+		return -ENOMEM;
+	m->meta.sample_rate = 1;
+	m->meta.interval_s = 1;
+	m->meta.max_allocs = t->alloc_buckets * KLEAK_BUCKET_SLOTS / 2;
+	m->meta.max_sites = t->max_sites;
+	err = snapshot__take(t, ks, m);
+	if (!err && prev)
+		err = snapshot__carry_trend(*prev, m, true);
+	if (!err)
+		err = metrics__write(m, 10, path);
+	if (prev && !err) {
+		model__free(*prev);
+		*prev = m;
+	} else {
+		model__free(m);
+	}
+	return err;
+}
+
+/* What a timed run writes: a report to out (text or JSON), or a metrics file. */
+struct bench_output {
+	bool json;
+	FILE *out;
+	const char *metrics_path;	/* set: metrics__write() there instead of a report */
+};
+
+/* Median ms of runs of ksyms__load + snapshot__take + report__print or metrics__write. */
+static int time_report(const struct tracer *t, const struct bench_opts *o,
+		       const struct bench_output *w, double *median)
 {
 	double ms[BENCH_MAX_RUNS], start;
 	struct ksyms *ks;
@@ -403,7 +442,8 @@ static int time_report(const struct tracer *t, const struct bench_opts *o, bool 
 			pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
 			return err;
 		}
-		err = snapshot_report(t, ks, json, out);
+		err = w->metrics_path ? snapshot_metrics(t, ks, w->metrics_path, NULL) :
+					snapshot_report(t, ks, w->json, w->out);
 		ksyms__free(ks);
 		if (err)
 			return err;
@@ -444,66 +484,6 @@ static int watch_rss(const struct tracer *t, const struct bench_opts *o, FILE *o
 		       status_kib("VmHWM"));
 	ksyms__free(ks);
 	return err;
-}
-
-/*
- * --metrics as interval mode writes it: a model from the maps, then the
- * metrics file written atomically (temporary file, fsync, rename). With
- * trend, each model also carries the previous one's trends, as run.c does.
- */
-static int snapshot_metrics(const struct tracer *t, const struct ksyms *ks, const char *path,
-			    struct model **prev)
-{
-	struct model *m;
-	int err;
-
-	m = model__new();
-	if (!m)
-		return -ENOMEM;
-	m->meta.sample_rate = 1;
-	m->meta.interval_s = 1;
-	m->meta.max_allocs = t->alloc_buckets * KLEAK_BUCKET_SLOTS / 2;
-	m->meta.max_sites = t->max_sites;
-	err = snapshot__take(t, ks, m);
-	if (!err && prev)
-		err = snapshot__carry_trend(*prev, m, true);
-	if (!err)
-		err = metrics__write(m, 10, path);
-	if (prev && !err) {
-		model__free(*prev);
-		*prev = m;
-	} else {
-		model__free(m);
-	}
-	return err;
-}
-
-/* Median ms of runs of ksyms__load + snapshot__take + metrics__write. */
-static int time_metrics(const struct tracer *t, const struct bench_opts *o, const char *path,
-			double *median)
-{
-	double ms[BENCH_MAX_RUNS], start;
-	struct ksyms *ks;
-	__u64 i;
-	int err;
-
-	for (i = 0; i < o->runs; i++) {
-		start = now_ms();
-		ks = ksyms__load();
-		if (!ks) {
-			err = -errno;
-			pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
-			return err;
-		}
-		err = snapshot_metrics(t, ks, path, NULL);
-		ksyms__free(ks);
-		if (err)
-			return err;
-		ms[i] = now_ms() - start;
-	}
-	qsort(ms, o->runs, sizeof(ms[0]), cmp_double);
-	*median = o->runs % 2 ? ms[o->runs / 2] : (ms[o->runs / 2 - 1] + ms[o->runs / 2]) / 2;
-	return 0;
 }
 
 /*
@@ -558,7 +538,7 @@ static int bench_metrics(const struct tracer *t, const struct bench_opts *o)
 		return err;
 	}
 	snprintf(path, sizeof(path), "%s/kleak.prom", dir);
-	err = time_metrics(t, o, path, &ms);
+	err = time_report(t, o, &(struct bench_output){ .metrics_path = path }, &ms);
 	if (!err) {
 		printf("metrics_1m_ms %.0f\n", ms);
 		fflush(stdout);
@@ -668,9 +648,10 @@ int main(int argc, char **argv)
 	if (!err)
 		err = tracer__map_buckets(&t);
 	if (!err)
-		err = time_report(&t, &o, false, null, &text_ms);
+		err = time_report(&t, &o, &(struct bench_output){ .out = null }, &text_ms);
 	if (!err)
-		err = time_report(&t, &o, true, null, &json_ms);
+		err = time_report(&t, &o, &(struct bench_output){ .json = true, .out = null },
+				  &json_ms);
 	if (err)
 		goto cleanup;
 	printf("allocs %llu\nsites %llu\nstacks %llu\nruns %llu\n", (unsigned long long)o.allocs,
