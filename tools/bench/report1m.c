@@ -360,6 +360,18 @@ out:
 	return err;
 }
 
+/* kallsyms, or NULL with *err set after one error line. */
+static struct ksyms *load_ksyms(int *err)
+{
+	struct ksyms *ks = ksyms__load();
+
+	if (!ks) {
+		*err = -errno;
+		pr_err("cannot load /proc/kallsyms: %s", strerror(-*err));
+	}
+	return ks;
+}
+
 /* One report as kleak prints it by default, built from the maps. */
 static int snapshot_report(const struct tracer *t, const struct ksyms *ks, bool json, FILE *out)
 {
@@ -436,12 +448,9 @@ static int time_report(const struct tracer *t, const struct bench_opts *o,
 
 	for (i = 0; i < o->runs; i++) {
 		start = now_ms();
-		ks = ksyms__load();
-		if (!ks) {
-			err = -errno;
-			pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+		ks = load_ksyms(&err);
+		if (!ks)
 			return err;
-		}
 		err = w->metrics_path ? snapshot_metrics(t, ks, w->metrics_path, NULL) :
 					snapshot_report(t, ks, w->json, w->out);
 		ksyms__free(ks);
@@ -462,12 +471,9 @@ static int watch_rss(const struct tracer *t, const struct bench_opts *o, FILE *o
 	__u64 i;
 	int err = 0;
 
-	ks = ksyms__load();
-	if (!ks) {
-		err = -errno;
-		pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+	ks = load_ksyms(&err);
+	if (!ks)
 		return err;
-	}
 	for (i = 1; i <= o->cycles; i++) {
 		err = snapshot_report(t, ks, false, out);
 		if (err)
@@ -503,12 +509,9 @@ static int watch_metrics_rss(const struct tracer *t, const struct bench_opts *o,
 	__u64 i;
 	int err = 0;
 
-	ks = ksyms__load();
-	if (!ks) {
-		err = -errno;
-		pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+	ks = load_ksyms(&err);
+	if (!ks)
 		return err;
-	}
 	for (i = 1; i <= o->cycles && !err; i++) {
 		err = snapshot_metrics(t, ks, path, trend ? &prev : NULL);
 		if (i == 1)
