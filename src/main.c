@@ -9,6 +9,7 @@
 #include "diff.h"
 #include "kernel_features.h"
 #include "log.h"
+#include "metrics.h"
 #include "model.h"
 #include "opts.h"
 #include "output.h"
@@ -60,7 +61,10 @@ static int cmd_report(const struct env *env)
 			ro.caches = m->meta.caches;
 	}
 	exclude_sites(env, m, env->files[0]);
-	err = output__report(env, m, &ro, env->files[0]);
+	/* the metrics file first: the report on stdout may go to a closed pipe */
+	err = env->metrics_path ? metrics__write(m, ro.top, env->metrics_path) : 0;
+	if (!err)
+		err = output__report(env, m, &ro, env->files[0]);
 	model__free(m);
 	return err ? 1 : 0;
 }

@@ -16,6 +16,8 @@
 #include "outfile.h"
 
 #define OTHER_COMMS "(other)"
+#define STR(x) #x
+#define XSTR(x) STR(x)
 #define NO_STACK "(no stack)"
 #define NO_FRAME "-"
 
@@ -419,7 +421,8 @@ int metrics__print(const struct model *m, size_t top_sites, FILE *out)
 	family(out, "kleak_outstanding_bytes", "gauge", "Outstanding bytes (any age).");
 	sample(out, "kleak_outstanding_bytes", bytes);
 	series_families(out, "cache", "per slab cache", &caches, caches.n);
-	series_families(out, "comm", "per allocating comm, the 20 holding most and (other)",
+	series_families(out, "comm",
+			"per allocating comm, the " XSTR(METRICS_TOP_COMMS) " holding most and (other)",
 			&comms, comms.n);
 	series_families(out, "site",
 			"of the top sites: cache and the first two frames outside the allocator",

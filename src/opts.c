@@ -229,6 +229,7 @@ static const struct argp_option report_options[] = {
 	{ "caches", OPT_CACHES, NULL, 0, "Show the per-cache summary", 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
 	OUTPUT_OPTIONS(1),
+	{ "metrics", OPT_METRICS, "FILE", 0, "Also write the run as Prometheus metrics to FILE", 1 },
 	{ "verbose", 'v', NULL, 0, "Print details", 1 },
 	HELP_OPTIONS,
 	{},

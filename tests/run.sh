@@ -22,7 +22,8 @@ if [ "$(id -u)" = 0 ] && [ -z "${KLEAK_PROGRAMS:-}" ]; then
 	./kleak features --format json > "$log.features" 2>/dev/null
 	for set in $(jq -r '.set as $d | .sets[] | select(.supported and .name != $d and
 			(.name == "raw_tp" or .name == "compat")) | .name' "$log.features"); do
-		for suite in tests/sh/bpf.sh tests/sh/workflow.sh tests/sh/ustack.sh; do
+		for suite in tests/sh/bpf.sh tests/sh/workflow.sh tests/sh/ustack.sh \
+			     tests/sh/metrics.sh; do
 			KLEAK_PROGRAMS=$set bash "$suite" "$filter" 2>&1 | tee -a "$log"
 		done
 	done

@@ -146,6 +146,39 @@ test_metrics_intervals() {
 	fi
 }
 
+# kleak report --metrics on checked-in runs: byte-for-byte goldens that
+# promtool accepts (no BPF needed). KLEAK_REGEN=1 rewrites them.
+test_metrics_golden() {
+	local name run bad=
+	if ! command -v promtool > /dev/null; then
+		fail "promtool missing: make deps installs prometheus"
+		return
+	fi
+	while read -r name run; do
+		"$KLEAK" report --metrics "$TMP/$name" "tests/fixtures/$run" > /dev/null 2> "$TMP/err" ||
+			{ bad="kleak report --metrics $run: $(cat "$TMP/err")"; break; }
+		if [ -n "${KLEAK_REGEN:-}" ]; then
+			cp "$TMP/$name" "tests/fixtures/$name"
+		elif ! cmp -s "$TMP/$name" "tests/fixtures/$name"; then
+			bad="$name: $(diff "tests/fixtures/$name" "$TMP/$name" | head -3 | tr '\n' ' ')"
+			break
+		fi
+		if ! promtool check metrics < "$TMP/$name" > "$TMP/p" 2>&1; then
+			bad="promtool on $name: $(head -2 "$TMP/p" | tr '\n' '|')"
+			break
+		fi
+	done <<'EOF'
+metrics-tcp.expected tcp.run
+metrics-merged.expected report-merged.run
+metrics-diff-k618.expected diff-k618.run
+EOF
+	if [ -n "$bad" ]; then
+		fail "$bad"
+	else
+		pass
+	fi
+}
+
 # a metrics file that cannot be written is refused before anything is traced
 test_metrics_bad_path() {
 	local st
@@ -196,6 +229,6 @@ print(d[d.find(b", kernel "):].count(b"elapsed"))' "$ts")
 }
 
 trap 'stop_node_exporter; cleanup' EXIT
-for t in node_exporter metrics_intervals metrics_bad_path status_line; do
+for t in node_exporter metrics_intervals metrics_golden metrics_bad_path status_line; do
 	run_test $t
 done

@@ -5,8 +5,9 @@
  * outstanding allocations over a few thousand sites whose stacks are real
  * kernel text addresses from /proc/kallsyms, then times what a report costs
  * (ksyms__load + snapshot__take + the report, in each --format) and watches
- * VmRSS over 100 snapshot+report cycles. Results go to stdout as
- * "name value" lines for tools/bench/run.sh.
+ * VmRSS over 100 snapshot+report cycles; then the same for --metrics files
+ * (snapshot + metrics__write, with and without the interval trend). Results
+ * go to stdout as "name value" lines for tools/bench/run.sh.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "alloc_place.h"
 #include "kleak.skel.h"
 #include "loader.h"
+#include "metrics.h"
 #include "model.h"
 #include "output.h"
 #include "report.h"
@@ -359,6 +361,18 @@ out:
 	return err;
 }
 
+/* kallsyms, or NULL with *err set after one error line. */
+static struct ksyms *load_ksyms(int *err)
+{
+	struct ksyms *ks = ksyms__load();
+
+	if (!ks) {
+		*err = -errno;
+		pr_err("cannot load /proc/kallsyms: %s", strerror(-*err));
+	}
+	return ks;
+}
+
 /*
  * One report as kleak prints it by default, built from the maps: text and
  * JSON the top 10 sites, the stack formats every site (output.c).
@@ -390,9 +404,48 @@ static int snapshot_report(const struct tracer *t, const struct ksyms *ks, enum 
 	return err;
 }
 
-/* Median ms of runs of ksyms__load + snapshot__take + the report in fmt. */
-static int time_report(const struct tracer *t, const struct bench_opts *o, enum out_format fmt,
-		       FILE *out, double *median)
+/*
+ * --metrics as interval mode writes it: a model from the maps, then the
+ * metrics file written atomically (temporary file, fsync, rename). With
+ * trend, each model also carries the previous one's trends, as run.c does.
+ */
+static int snapshot_metrics(const struct tracer *t, const struct ksyms *ks, const char *path,
+			    struct model **prev)
+{
+	struct model *m;
+	int err;
+
+	m = model__new();
+	if (!m)
+		return -ENOMEM;
+	m->meta.sample_rate = 1;
+	m->meta.interval_s = 1;
+	m->meta.max_allocs = t->alloc_buckets * KLEAK_BUCKET_SLOTS / 2;
+	m->meta.max_sites = t->max_sites;
+	err = snapshot__take(t, ks, m);
+	if (!err && prev)
+		err = snapshot__carry_trend(*prev, m, true);
+	if (!err)
+		err = metrics__write(m, 10, path);
+	if (prev && !err) {
+		model__free(*prev);
+		*prev = m;
+	} else {
+		model__free(m);
+	}
+	return err;
+}
+
+/* What a timed run writes: a report to out in fmt, or a metrics file. */
+struct bench_output {
+	enum out_format fmt;
+	FILE *out;
+	const char *metrics_path;	/* set: metrics__write() there instead of a report */
+};
+
+/* Median ms of runs of ksyms__load + snapshot__take + the report or metrics__write. */
+static int time_report(const struct tracer *t, const struct bench_opts *o,
+		       const struct bench_output *w, double *median)
 {
 	double ms[BENCH_MAX_RUNS], start;
 	struct ksyms *ks;
@@ -401,13 +454,11 @@ static int time_report(const struct tracer *t, const struct bench_opts *o, enum 
 
 	for (i = 0; i < o->runs; i++) {
 		start = now_ms();
-		ks = ksyms__load();
-		if (!ks) {
-			err = -errno;
-			pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+		ks = load_ksyms(&err);
+		if (!ks)
 			return err;
-		}
-		err = snapshot_report(t, ks, fmt, out);
+		err = w->metrics_path ? snapshot_metrics(t, ks, w->metrics_path, NULL) :
+					snapshot_report(t, ks, w->fmt, w->out);
 		ksyms__free(ks);
 		if (err)
 			return err;
@@ -426,12 +477,9 @@ static int watch_rss(const struct tracer *t, const struct bench_opts *o, FILE *o
 	__u64 i;
 	int err = 0;
 
-	ks = ksyms__load();
-	if (!ks) {
-		err = -errno;
-		pr_err("cannot load /proc/kallsyms: %s", strerror(-err));
+	ks = load_ksyms(&err);
+	if (!ks)
 		return err;
-	}
 	for (i = 1; i <= o->cycles; i++) {
 		err = snapshot_report(t, ks, FORMAT_TEXT, out);
 		if (err)
@@ -447,6 +495,68 @@ static int watch_rss(const struct tracer *t, const struct bench_opts *o, FILE *o
 		printf("rss_growth_kib %ld\nrss_peak_kib %ld\n", status_kib("VmRSS") - first,
 		       status_kib("VmHWM"));
 	ksyms__free(ks);
+	return err;
+}
+
+/*
+ * VmRSS over o->cycles metrics writes (kallsyms loaded once, as interval
+ * mode keeps it): "metrics" without the interval trend, "metrics_trend"
+ * with it, as run.c writes them. With the trend the previous interval's
+ * model stays alive while the next is built, so RSS steps up once in the
+ * first intervals; growth is counted from the tenth write on.
+ */
+static int watch_metrics_rss(const struct tracer *t, const struct bench_opts *o,
+			     const char *path, bool trend)
+{
+	const char *name = trend ? "metrics_trend" : "metrics";
+	struct model *prev = NULL;
+	long first = -1, tenth = -1;
+	struct ksyms *ks;
+	__u64 i;
+	int err = 0;
+
+	ks = load_ksyms(&err);
+	if (!ks)
+		return err;
+	for (i = 1; i <= o->cycles && !err; i++) {
+		err = snapshot_metrics(t, ks, path, trend ? &prev : NULL);
+		if (i == 1)
+			first = status_kib("VmRSS");
+		if (i == 10)
+			tenth = status_kib("VmRSS");
+	}
+	if (!err && o->cycles >= 10)
+		printf("%s_rss_kib_after_1 %ld\n%s_rss_kib_after_10 %ld\n"
+		       "%s_rss_kib_after_%llu %ld\n%s_rss_growth_kib %ld\n", name, first, name,
+		       tenth, name, (unsigned long long)o->cycles, status_kib("VmRSS"), name,
+		       status_kib("VmRSS") - tenth);
+	model__free(prev);
+	ksyms__free(ks);
+	return err;
+}
+
+static int bench_metrics(const struct tracer *t, const struct bench_opts *o)
+{
+	char dir[] = "/tmp/kleak-bench-metrics.XXXXXX", path[64];
+	double ms = 0;
+	int err;
+
+	if (!mkdtemp(dir)) {
+		err = -errno;
+		pr_err("cannot create a directory for the metrics file: %s", strerror(-err));
+		return err;
+	}
+	snprintf(path, sizeof(path), "%s/kleak.prom", dir);
+	err = time_report(t, o, &(struct bench_output){ .metrics_path = path }, &ms);
+	if (!err) {
+		printf("metrics_1m_ms %.0f\n", ms);
+		fflush(stdout);
+		err = watch_metrics_rss(t, o, path, false);
+	}
+	if (!err)
+		err = watch_metrics_rss(t, o, path, true);
+	unlink(path);
+	rmdir(dir);
 	return err;
 }
 
@@ -552,7 +662,8 @@ int main(int argc, char **argv)
 	if (!err)
 		err = tracer__map_buckets(&t);
 	for (fmt = FORMAT_TEXT; !err && fmt <= FORMAT_SVG; fmt++)
-		err = time_report(&t, &o, fmt, null, &ms[fmt]);
+		err = time_report(&t, &o, &(struct bench_output){ .fmt = fmt, .out = null },
+				  &ms[fmt]);
 	if (err)
 		goto cleanup;
 	printf("allocs %llu\nsites %llu\nstacks %llu\nruns %llu\n", (unsigned long long)o.allocs,
@@ -562,6 +673,8 @@ int main(int argc, char **argv)
 		printf("report_1m%s_ms %.0f\n", names[fmt], ms[fmt]);
 	fflush(stdout);
 	err = watch_rss(&t, &o, null);
+	if (!err)
+		err = bench_metrics(&t, &o);
 cleanup:
 	tracer__unmap_buckets(&t);
 	if (t.allocs_fd >= 0)

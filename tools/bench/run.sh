@@ -665,6 +665,10 @@ targets() {
 		echo "| each stack format from 1,000,000 outstanding allocations < 1 s (every site) | ${report1m[report_1m_folded_ms]:-?} ms folded, ${report1m[report_1m_pprof_ms]:-?} ms pprof, ${report1m[report_1m_svg_ms]:-?} ms svg | $(verdict "$r" "<=" 999) |"
 		echo "| no RSS growth over $REPORT1M_CYCLES reports | ${report1m[rss_growth_kib]} KiB | $(verdict "${report1m[rss_growth_kib]}" "<=" 0) |"
 	fi
+	if [ -n "${report1m[metrics_1m_ms]:-}" ]; then
+		echo "| --metrics written from 1,000,000 outstanding allocations < 1 s | ${report1m[metrics_1m_ms]} ms | $(verdict "${report1m[metrics_1m_ms]}" "<=" 999) |"
+		echo "| no RSS growth over $REPORT1M_CYCLES --metrics writes | ${report1m[metrics_rss_growth_kib]} KiB; with interval trends ${report1m[metrics_trend_rss_growth_kib]} KiB | $(verdict "${report1m[metrics_rss_growth_kib]}" "<=" 0) |"
+	fi
 }
 
 {
@@ -776,6 +780,19 @@ targets() {
 		echo "| growth over $REPORT1M_CYCLES cycles | $(fmt_int "${report1m[rss_growth_kib]:-0}") KiB |"
 		echo "| peak RSS | $(fmt_int "${report1m[rss_peak_kib]:-0}") KiB |"
 		echo "| runtime | ${report1m_time} s |"
+		echo
+		echo "--metrics: kallsyms load + snapshot + metrics__write() (top 10 sites; temporary"
+		echo "file, fsync, rename), median of ${report1m[runs]:-5} runs; RSS over $REPORT1M_CYCLES writes with"
+		echo "kallsyms loaded once, counted from the 10th write, without and with the interval"
+		echo "trend (the previous interval's model kept while the next is built, as run.c does)."
+		echo
+		echo "| measure | value |"
+		echo "| --- | ---: |"
+		echo "| metrics file | $(fmt_int "${report1m[metrics_1m_ms]:-0}") ms |"
+		echo "| RSS after write 1, 10, $REPORT1M_CYCLES | $(fmt_int "${report1m[metrics_rss_kib_after_1]:-0}"), $(fmt_int "${report1m[metrics_rss_kib_after_10]:-0}"), $(fmt_int "${report1m[metrics_rss_kib_after_$REPORT1M_CYCLES]:-0}") KiB |"
+		echo "| growth from write 10 to $REPORT1M_CYCLES | $(fmt_int "${report1m[metrics_rss_growth_kib]:-0}") KiB |"
+		echo "| with trends: RSS after write 1, 10, $REPORT1M_CYCLES | $(fmt_int "${report1m[metrics_trend_rss_kib_after_1]:-0}"), $(fmt_int "${report1m[metrics_trend_rss_kib_after_10]:-0}"), $(fmt_int "${report1m[metrics_trend_rss_kib_after_$REPORT1M_CYCLES]:-0}") KiB |"
+		echo "| with trends: growth from write 10 to $REPORT1M_CYCLES | $(fmt_int "${report1m[metrics_trend_rss_growth_kib]:-0}") KiB |"
 	fi
 } >"$BENCH_OUT.tmp" && mv "$BENCH_OUT.tmp" "$BENCH_OUT"
 
