@@ -28,6 +28,7 @@ enum stack_cache_mode {
 enum ustack_mode {
 	USTACK_OFF,
 	USTACK_FP,	/* frame pointers, walked in BPF with build IDs */
+	USTACK_DWARF,	/* registers and stack copied, unwound in userspace from .eh_frame */
 };
 
 struct env {

@@ -69,7 +69,7 @@ bool report_ustack__in_run(const struct model *m)
 {
 	size_t i;
 
-	for (i = STAT_USTACK_KTHREAD; i <= STAT_USTACK_REPLACED; i++)
+	for (i = STAT_USTACK_KTHREAD; i <= STAT_USTACK_NO_SAMPLE; i++)
 		if (m->stats[i])
 			return true;
 	for (i = 0; i < m->n_sites; i++)

@@ -13,11 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "buildid.h"
 #include "umaps.h"
 
 struct uproc {
 	__u32 tgid;
+	__u32 gen;	/* reads of this process so far */
+	__u64 read_ns;	/* CLOCK_MONOTONIC, as BPF timestamps are */
+	__u64 event_ns;	/* the last mmap event's time, perf's clock */
 	size_t n_maps;
 	struct umap *maps;
 };
@@ -54,6 +58,24 @@ static bool hex_field(const char **p, const char *end, __u64 *v)
 	return true;
 }
 
+/* Reads a decimal number at *p, bounded by end; false if there is none. */
+static bool dec_field(const char **p, const char *end, __u64 *v)
+{
+	const char *s = *p;
+	__u64 x = 0;
+
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		if (x > (~0ULL - 9) / 10)
+			return false;
+		x = x * 10 + (*s - '0');
+	}
+	if (s == *p || (s < end && *s != ' '))
+		return false;
+	*v = x;
+	*p = s;
+	return true;
+}
+
 static const char *skip_spaces(const char *p, const char *end)
 {
 	while (p < end && *p == ' ')
@@ -77,6 +99,7 @@ static bool skip_field(const char **p, const char *end)
 int umaps__parse_line(const char *line, size_t len, struct umaps_line *out)
 {
 	const char *p = line, *end = line + len, *perms;
+	__u64 major, minor;
 
 	if (len && end[-1] == '\n')
 		end--;
@@ -93,10 +116,12 @@ int umaps__parse_line(const char *line, size_t len, struct umaps_line *out)
 	if (!hex_field(&p, end, &out->pgoff))
 		return -EINVAL;
 	p = skip_spaces(p, end);
-	if (!skip_field(&p, end))	/* dev */
+	if (!hex_field(&p, end, &major) || p == end || *p++ != ':' ||
+	    !hex_field(&p, end, &minor) || major >> 32 || minor >> 32)
 		return -EINVAL;
+	out->dev = major << 32 | minor;
 	p = skip_spaces(p, end);
-	if (!skip_field(&p, end))	/* inode */
+	if (!dec_field(&p, end, &out->inode))
 		return -EINVAL;
 	p = skip_spaces(p, end);
 	/* a file's path is absolute; "[vdso]", "[heap]" and anonymous ones are not files */
@@ -135,14 +160,17 @@ void umaps__free(struct umaps *u)
 	free(u);
 }
 
-static struct uproc *proc_get(struct umaps *u, __u32 tgid)
+/* Process tgid's entry, added empty if new; with clear, emptied for a new reading. */
+static struct uproc *proc_get(struct umaps *u, __u32 tgid, bool clear)
 {
 	struct uproc *grown;
 	size_t i;
 
 	for (i = u->n_procs; i-- > 0;)
 		if (u->procs[i].tgid == tgid) {
-			proc_clear(&u->procs[i]);
+			if (clear)
+				proc_clear(&u->procs[i]);
+			u->procs[i].gen++;
 			return &u->procs[i];
 		}
 	if (u->n_procs == u->cap) {
@@ -157,10 +185,35 @@ static struct uproc *proc_get(struct umaps *u, __u32 tgid)
 	return &u->procs[u->n_procs++];
 }
 
-/* Appends a mapping; the build ID is read from id_path (the mapped file itself). */
-static int add_map(struct uproc *pr, const struct umaps_line *l, const char *id_path,
-		   umaps_build_id_fn build_id)
+/*
+ * A mapping of the same file (device, inode, path) read before: its build
+ * ID is reused, where processes of one binary (forked children, xargs
+ * runs) would each read every library again. A file replaced on disk is a
+ * new inode; one rewritten in place while mapped is not told apart (its
+ * users get SIGBUS on the changed pages anyway).
+ */
+static const struct umap *known_file(const struct umaps *u, const struct umaps_line *l)
 {
+	size_t i, j;
+
+	if (!l->inode)
+		return NULL;
+	for (i = u->n_procs; i-- > 0;)
+		for (j = 0; j < u->procs[i].n_maps; j++) {
+			const struct umap *m = &u->procs[i].maps[j];
+
+			if (m->inode == l->inode && m->dev == l->dev && m->has_build_id &&
+			    strlen(m->path) == l->path_len && !memcmp(m->path, l->path, l->path_len))
+				return m;
+		}
+	return NULL;
+}
+
+/* Appends a mapping; the build ID is read from id_path (the mapped file itself). */
+static int add_map(struct umaps *u, struct uproc *pr, const struct umaps_line *l,
+		   const char *id_path, umaps_build_id_fn build_id)
+{
+	const struct umap *known;
 	struct umap *grown, *m;
 
 	grown = realloc(pr->maps, (pr->n_maps + 1) * sizeof(*grown));
@@ -169,14 +222,24 @@ static int add_map(struct uproc *pr, const struct umaps_line *l, const char *id_
 	pr->maps = grown;
 	m = &pr->maps[pr->n_maps];
 	memset(m, 0, sizeof(*m));
+	/* after the realloc: it may find one of this process's own mappings */
+	known = known_file(u, l);
 	m->start = l->start;
 	m->end = l->end;
 	m->pgoff = l->pgoff;
+	m->dev = l->dev;
+	m->inode = l->inode;
 	m->path = strndup(l->path, l->path_len);
 	if (!m->path)
 		return -ENOMEM;
-	m->has_build_id = build_id &&
-			  !build_id(id_path ? id_path : m->path, m->build_id, &m->loads);
+	if (known) {
+		m->has_build_id = true;
+		memcpy(m->build_id, known->build_id, sizeof(m->build_id));
+		m->loads = known->loads;
+	} else {
+		m->has_build_id = build_id &&
+				  !build_id(id_path ? id_path : m->path, m->build_id, &m->loads);
+	}
 	pr->n_maps++;
 	return 0;
 }
@@ -186,13 +249,16 @@ static int add_lines(struct umaps *u, __u32 tgid, const char *buf, size_t len,
 {
 	const char *p = buf, *end = buf + len, *nl;
 	struct umaps_line l;
+	struct timespec ts;
 	struct uproc *pr;
 	char id_path[64];
 	int err;
 
-	pr = proc_get(u, tgid);
+	pr = proc_get(u, tgid, true);
 	if (!pr)
 		return -ENOMEM;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pr->read_ns = (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	for (; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', end - p);
 		if (!nl)
@@ -204,7 +270,7 @@ static int add_lines(struct umaps *u, __u32 tgid, const char *buf, size_t len,
 		/* the file mapped, even once replaced or deleted on disk */
 		snprintf(id_path, sizeof(id_path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64,
 			 tgid, (uint64_t)l.start, (uint64_t)l.end);
-		err = add_map(pr, &l, live ? id_path : NULL, build_id);
+		err = add_map(u, pr, &l, live ? id_path : NULL, build_id);
 		if (err)
 			return err;
 	}
@@ -242,6 +308,90 @@ int umaps__add_proc(struct umaps *u, __u32 tgid)
 	if (err)
 		u->missed++;
 	return err;
+}
+
+const struct umap *umaps__proc(const struct umaps *u, __u32 tgid, size_t *n, __u32 *gen)
+{
+	size_t i;
+
+	for (i = u->n_procs; i-- > 0;)
+		if (u->procs[i].tgid == tgid) {
+			*n = u->procs[i].n_maps;
+			*gen = u->procs[i].gen;
+			return u->procs[i].maps;
+		}
+	return NULL;
+}
+
+int umaps__add_mapping(struct umaps *u, __u32 tgid, const struct umaps_line *l, __u64 time,
+		       umaps_build_id_fn build_id)
+{
+	struct uproc *pr = proc_get(u, tgid, false);
+
+	if (!pr)
+		return -ENOMEM;
+	pr->read_ns = ~0ULL;
+	pr->event_ns = time;
+	return add_map(u, pr, l, NULL, build_id);
+}
+
+int umaps__exec(struct umaps *u, __u32 tgid, __u64 time)
+{
+	struct uproc *pr = proc_get(u, tgid, true);
+
+	if (!pr)
+		return -ENOMEM;
+	pr->read_ns = ~0ULL;
+	pr->event_ns = time;
+	return 0;
+}
+
+int umaps__fork(struct umaps *u, __u32 parent, __u32 child, __u64 time)
+{
+	struct uproc *pr = NULL, *pp = NULL;
+	size_t i;
+
+	/* the child's own events, read first from another CPU's ring, come after its fork */
+	for (i = u->n_procs; i-- > 0;)
+		if (u->procs[i].tgid == child) {
+			if (u->procs[i].event_ns > time)
+				return 0;
+			break;
+		}
+	pr = proc_get(u, child, true);
+	/* the parent is looked up after: adding the child may move the table */
+	if (!pr)
+		return -ENOMEM;
+	pr->read_ns = ~0ULL;
+	pr->event_ns = time;
+	for (i = u->n_procs; i-- > 0;)
+		if (u->procs[i].tgid == parent) {
+			pp = &u->procs[i];
+			break;
+		}
+	if (!pp || !pp->n_maps)
+		return 0;
+	pr->maps = calloc(pp->n_maps, sizeof(*pr->maps));
+	if (!pr->maps)
+		return -ENOMEM;
+	for (i = 0; i < pp->n_maps; i++) {
+		pr->maps[i] = pp->maps[i];
+		pr->maps[i].path = strdup(pp->maps[i].path);
+		if (!pr->maps[i].path)
+			return -ENOMEM;
+		pr->n_maps++;
+	}
+	return 0;
+}
+
+__u64 umaps__read_ns(const struct umaps *u, __u32 tgid)
+{
+	size_t i;
+
+	for (i = u->n_procs; i-- > 0;)
+		if (u->procs[i].tgid == tgid)
+			return u->procs[i].read_ns;
+	return 0;
 }
 
 const struct umap *umaps__find(const struct umaps *u, __u32 tgid, __u64 ip)
