@@ -106,6 +106,17 @@ static __always_inline bool user_regs(struct kleak_stats *s, const struct cur *c
 }
 
 /*
+ * A wakeup per sample is an irq_work and a context switch of kleak's at
+ * tens of thousands of samples a second: userspace is woken once 2 MiB
+ * (~250 samples) wait, and drains the rest before each report.
+ */
+static __always_inline __u64 sample_wakeup(void)
+{
+	return bpf_ringbuf_query(&ustack_samples, BPF_RB_AVAIL_DATA) >= (2 << 20) ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/*
  * --ustack=dwarf, after the allocation was recorded: its registers and the
  * top of its user stack, for userspace to unwind (see kleak_usample). The
  * stack is read a page at a time: past sp's page the stack may end.
@@ -139,11 +150,11 @@ static __always_inline void ustack_sample(struct kleak_stats *s, const struct cu
 	    !bpf_probe_read_user(e->stack + len, 4096, (void *)(sp + len)))
 		len += 4096;
 	e->len = len;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, sample_wakeup());
 	return;
 fault:
 	s->counters[STAT_USTACK_SAMPLE_FAULT]++;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, sample_wakeup());
 }
 
 /* A new user stack's process, for userspace to read its mappings while it lives. */

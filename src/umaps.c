@@ -30,6 +30,12 @@ struct umaps {
 	size_t n_procs;
 	size_t cap;
 	struct uproc *procs;
+	/* tgid -> index + 1 into procs, open addressing; cap_index a power of two */
+	size_t cap_index;
+	__u32 *index;
+	/* each distinct file with a build ID, once: what frames are resolved in */
+	size_t n_files;
+	struct umap *files;
 	__u64 missed;
 };
 
@@ -156,23 +162,65 @@ void umaps__free(struct umaps *u)
 		return;
 	for (i = 0; i < u->n_procs; i++)
 		proc_clear(&u->procs[i]);
+	for (i = 0; i < u->n_files; i++)
+		free(u->files[i].path);
 	free(u->procs);
+	free(u->index);
+	free(u->files);
 	free(u);
+}
+
+static size_t index_slot(const struct umaps *u, __u32 tgid)
+{
+	size_t i = (tgid * 0x9e3779b1U) & (u->cap_index - 1);
+
+	while (u->index[i] && u->procs[u->index[i] - 1].tgid != tgid)
+		i = (i + 1) & (u->cap_index - 1);
+	return i;
+}
+
+/* Process tgid's entry, or NULL: with every process of a system-wide run, no scan. */
+static struct uproc *proc_find(const struct umaps *u, __u32 tgid)
+{
+	size_t i;
+
+	if (!u->cap_index)
+		return NULL;
+	i = index_slot(u, tgid);
+	return u->index[i] ? &u->procs[u->index[i] - 1] : NULL;
+}
+
+/* Indexes procs[n_procs - 1], the table kept at most half full. */
+static int index_add(struct umaps *u)
+{
+	size_t i;
+
+	if (u->n_procs * 2 > u->cap_index) {
+		free(u->index);
+		u->cap_index = u->cap_index ? u->cap_index * 2 : 256;
+		u->index = calloc(u->cap_index, sizeof(*u->index));
+		if (!u->index) {
+			u->cap_index = 0;
+			return -ENOMEM;
+		}
+		for (i = 0; i + 1 < u->n_procs; i++)
+			u->index[index_slot(u, u->procs[i].tgid)] = i + 1;
+	}
+	u->index[index_slot(u, u->procs[u->n_procs - 1].tgid)] = u->n_procs;
+	return 0;
 }
 
 /* Process tgid's entry, added empty if new; with clear, emptied for a new reading. */
 static struct uproc *proc_get(struct umaps *u, __u32 tgid, bool clear)
 {
-	struct uproc *grown;
-	size_t i;
+	struct uproc *grown, *pr = proc_find(u, tgid);
 
-	for (i = u->n_procs; i-- > 0;)
-		if (u->procs[i].tgid == tgid) {
-			if (clear)
-				proc_clear(&u->procs[i]);
-			u->procs[i].gen++;
-			return &u->procs[i];
-		}
+	if (pr) {
+		if (clear)
+			proc_clear(pr);
+		pr->gen++;
+		return pr;
+	}
 	if (u->n_procs == u->cap) {
 		u->cap = u->cap ? u->cap * 2 : 64;
 		grown = realloc(u->procs, u->cap * sizeof(*grown));
@@ -182,7 +230,12 @@ static struct uproc *proc_get(struct umaps *u, __u32 tgid, bool clear)
 	}
 	memset(&u->procs[u->n_procs], 0, sizeof(u->procs[0]));
 	u->procs[u->n_procs].tgid = tgid;
-	return &u->procs[u->n_procs++];
+	u->n_procs++;
+	if (index_add(u)) {
+		u->n_procs--;
+		return NULL;
+	}
+	return &u->procs[u->n_procs - 1];
 }
 
 /*
@@ -194,19 +247,34 @@ static struct uproc *proc_get(struct umaps *u, __u32 tgid, bool clear)
  */
 static const struct umap *known_file(const struct umaps *u, const struct umaps_line *l)
 {
-	size_t i, j;
+	size_t i;
 
 	if (!l->inode)
 		return NULL;
-	for (i = u->n_procs; i-- > 0;)
-		for (j = 0; j < u->procs[i].n_maps; j++) {
-			const struct umap *m = &u->procs[i].maps[j];
+	for (i = u->n_files; i-- > 0;) {
+		const struct umap *m = &u->files[i];
 
-			if (m->inode == l->inode && m->dev == l->dev && m->has_build_id &&
-			    strlen(m->path) == l->path_len && !memcmp(m->path, l->path, l->path_len))
-				return m;
-		}
+		if (m->inode == l->inode && m->dev == l->dev && strlen(m->path) == l->path_len &&
+		    !memcmp(m->path, l->path, l->path_len))
+			return m;
+	}
 	return NULL;
+}
+
+/* Keeps m's file among the distinct files; 0 or -ENOMEM. */
+static int file_add(struct umaps *u, const struct umap *m)
+{
+	struct umap *grown = realloc(u->files, (u->n_files + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	u->files = grown;
+	u->files[u->n_files] = *m;
+	u->files[u->n_files].path = strdup(m->path);
+	if (!u->files[u->n_files].path)
+		return -ENOMEM;
+	u->n_files++;
+	return 0;
 }
 
 /* Appends a mapping; the build ID is read from id_path (the mapped file itself). */
@@ -239,6 +307,8 @@ static int add_map(struct umaps *u, struct uproc *pr, const struct umaps_line *l
 	} else {
 		m->has_build_id = build_id &&
 				  !build_id(id_path ? id_path : m->path, m->build_id, &m->loads);
+		if (m->has_build_id && file_add(u, m))
+			return -ENOMEM;
 	}
 	pr->n_maps++;
 	return 0;
@@ -312,15 +382,13 @@ int umaps__add_proc(struct umaps *u, __u32 tgid)
 
 const struct umap *umaps__proc(const struct umaps *u, __u32 tgid, size_t *n, __u32 *gen)
 {
-	size_t i;
+	const struct uproc *pr = proc_find(u, tgid);
 
-	for (i = u->n_procs; i-- > 0;)
-		if (u->procs[i].tgid == tgid) {
-			*n = u->procs[i].n_maps;
-			*gen = u->procs[i].gen;
-			return u->procs[i].maps;
-		}
-	return NULL;
+	if (!pr)
+		return NULL;
+	*n = pr->n_maps;
+	*gen = pr->gen;
+	return pr->maps;
 }
 
 int umaps__add_mapping(struct umaps *u, __u32 tgid, const struct umaps_line *l, __u64 time,
@@ -352,23 +420,16 @@ int umaps__fork(struct umaps *u, __u32 parent, __u32 child, __u64 time)
 	size_t i;
 
 	/* the child's own events, read first from another CPU's ring, come after its fork */
-	for (i = u->n_procs; i-- > 0;)
-		if (u->procs[i].tgid == child) {
-			if (u->procs[i].event_ns > time)
-				return 0;
-			break;
-		}
+	pr = proc_find(u, child);
+	if (pr && pr->event_ns > time)
+		return 0;
 	pr = proc_get(u, child, true);
 	/* the parent is looked up after: adding the child may move the table */
 	if (!pr)
 		return -ENOMEM;
 	pr->read_ns = ~0ULL;
 	pr->event_ns = time;
-	for (i = u->n_procs; i-- > 0;)
-		if (u->procs[i].tgid == parent) {
-			pp = &u->procs[i];
-			break;
-		}
+	pp = proc_find(u, parent);
 	if (!pp || !pp->n_maps)
 		return 0;
 	pr->maps = calloc(pp->n_maps, sizeof(*pr->maps));
@@ -386,42 +447,30 @@ int umaps__fork(struct umaps *u, __u32 parent, __u32 child, __u64 time)
 
 __u64 umaps__read_ns(const struct umaps *u, __u32 tgid)
 {
-	size_t i;
+	const struct uproc *pr = proc_find(u, tgid);
 
-	for (i = u->n_procs; i-- > 0;)
-		if (u->procs[i].tgid == tgid)
-			return u->procs[i].read_ns;
-	return 0;
+	return pr ? pr->read_ns : 0;
 }
 
 const struct umap *umaps__find(const struct umaps *u, __u32 tgid, __u64 ip)
 {
-	size_t i, j;
+	const struct uproc *pr = proc_find(u, tgid);
+	size_t j;
 
-	for (i = u->n_procs; i-- > 0;) {
-		const struct uproc *pr = &u->procs[i];
-
-		if (pr->tgid != tgid)
-			continue;
-		for (j = 0; j < pr->n_maps; j++)
-			if (ip >= pr->maps[j].start && ip < pr->maps[j].end)
-				return &pr->maps[j];
-		return NULL;
-	}
+	for (j = 0; pr && j < pr->n_maps; j++)
+		if (ip >= pr->maps[j].start && ip < pr->maps[j].end)
+			return &pr->maps[j];
 	return NULL;
 }
 
+/* The file last seen with build ID id: its path then, and the segments it loads. */
 const struct umap *umaps__binary_of(const struct umaps *u, const __u8 id[KLEAK_BUILD_ID_SIZE])
 {
-	size_t i, j;
+	size_t i;
 
-	for (i = u->n_procs; i-- > 0;)
-		for (j = 0; j < u->procs[i].n_maps; j++) {
-			const struct umap *m = &u->procs[i].maps[j];
-
-			if (m->has_build_id && !memcmp(m->build_id, id, KLEAK_BUILD_ID_SIZE))
-				return m;
-		}
+	for (i = u->n_files; i-- > 0;)
+		if (!memcmp(u->files[i].build_id, id, KLEAK_BUILD_ID_SIZE))
+			return &u->files[i];
 	return NULL;
 }
 
