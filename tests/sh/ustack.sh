@@ -155,24 +155,32 @@ test_replaced() {
 	fi
 }
 
-# Run per item through xargs: each process has its own ASLR layout, and the
-# sites of them all add up under one user stack.
-test_xargs() {
+# xargs_test MODE CFLAGS FUNC_REGEX: the workload run per item through xargs,
+# twenty processes, each with its own ASLR layout: their sockets add up in one
+# site under the method (those whose dwarf sample was lost counted apart).
+xargs_test() {
+	local mode=$1 cflags=$2 re=$3 sites held lost
 	need_gxx || return
-	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
-	trace_cmd -- sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" ||
+	build wl "$cflags" || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	"$KLEAK" --ustack="$mode" -o 0 -T 0 --linger 2 --format json -- \
+		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" > "$TMP/out" 2> "$TMP/err" ||
 		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
-	local sites held
-	sites=$(jq --arg re "$RUN_RE" '[.sites[] | select(.cache == "sock_inode_cache")
+	sites=$(jq --arg re "$re" '[.sites[] | select(.cache == "sock_inode_cache")
 		| select(any(.user_frames[]?; (.sym // "") | test($re)))] | length' "$TMP/out")
-	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
-	if [ "$held" -lt 100 ]; then
-		fail "$held sockets of 20 processes under the method, expected >= 100"
+	held=$(user_count sock_inode_cache "$re" < "$TMP/out")
+	lost=$(unsampled sock_inode_cache < "$TMP/out")
+	if ! enough "$held" "$lost" 100; then
+		fail "$held sockets of 20 processes under the method ($lost without a sample), expected 100"
 	elif [ "$sites" -ne 1 ]; then
 		fail "the 20 processes' sockets are in $sites sites, expected 1"
 	else
 		pass
 	fi
+}
+
+test_xargs() { xargs_test fp -fno-omit-frame-pointer "$RUN_RE"; }
+test_dwarf_xargs() {
+	xargs_test dwarf -fomit-frame-pointer '^kleaktest::Holder::makeSockets\(int\)\+'
 }
 
 # --ustack=dwarf on the workload built without frame pointers: each object
@@ -210,27 +218,6 @@ test_dwarf() {
 		fail "the saved run shows $saved task_structs under the method, live $tasks"
 	elif [ "$lost_socks" -gt 0 ] && [ "$(jq '.stats.ustack_sample_dropped' "$TMP/out")" -eq 0 ]; then
 		fail "$lost_socks sockets without a sample, but no sample counted as dropped"
-	else
-		pass
-	fi
-}
-
-# The same through xargs: twenty processes, ASLR each, one site per method.
-test_dwarf_xargs() {
-	need_gxx || return
-	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
-	"$KLEAK" --ustack=dwarf -o 0 -T 0 --linger 2 --format json -- \
-		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" > "$TMP/out" 2> "$TMP/err" ||
-		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
-	local re='^kleaktest::Holder::makeSockets\(int\)\+' sites held lost
-	sites=$(jq --arg re "$re" '[.sites[] | select(.cache == "sock_inode_cache")
-		| select(any(.user_frames[]?; (.sym // "") | test($re)))] | length' "$TMP/out")
-	held=$(user_count sock_inode_cache "$re" < "$TMP/out")
-	lost=$(unsampled sock_inode_cache < "$TMP/out")
-	if ! enough "$held" "$lost" 100; then
-		fail "$held sockets of 20 processes under the method ($lost without a sample), expected 100"
-	elif [ "$sites" -ne 1 ]; then
-		fail "the 20 processes' sockets are in $sites sites, expected 1"
 	else
 		pass
 	fi
