@@ -122,6 +122,8 @@ static __always_inline int alloc_event(void *ctx, __u64 call_site, bool ctx_reco
 	__sync_fetch_and_add(&t->allocs, 1);
 	s->counters[STAT_ALLOCS]++;
 	allocator_inc(s, kind, STAT_PAGES_ALLOCS);
+	if (site.ustate == KLEAK_USTACK_SAMPLED)
+		ustack_sample(s, &c, addr, &rec, compat);
 	if (trace_events)
 		emit(KLEAK_EVENT_ALLOC, addr, &rec, compat);
 	return 0;

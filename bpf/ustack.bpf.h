@@ -32,6 +32,8 @@
 #define EEXIST		17
 
 const volatile bool ustack_on;
+/* --ustack=dwarf: registers and stack go to userspace, which unwinds them */
+const volatile bool ustack_dwarf;
 /* --ustack-depth in bytes of struct kleak_uframe */
 const volatile __u32 ustack_bytes = KLEAK_MAX_USTACK_DEPTH * sizeof(struct kleak_uframe);
 
@@ -55,6 +57,105 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1);	/* sized by the loader with --ustack */
 } ustack_procs SEC(".maps");
+
+/* ~8.4 KiB a sample, sized by the loader with --ustack=dwarf */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1);
+} ustack_samples SEC(".maps");
+
+/* x86_64's THREAD_SIZE without KASAN, where the task does not say its stack's size */
+#define THREAD_SIZE_DEFAULT	16384
+
+/*
+ * The user registers at kernel entry, at the top of the task's kernel stack
+ * (x86_64 pads nothing above them), in DWARF numbering. Read from where
+ * task_pt_regs() finds them, in every set: bpf_task_pt_regs() is 5.15.
+ */
+static __always_inline bool user_regs(struct kleak_stats *s, const struct cur *c, __u64 *regs,
+				      const bool compat)
+{
+	struct task_struct *task = compat ? (void *)bpf_get_current_task() : c->task;
+	__u64 base = as_number(s, cur_stack_base(c, compat)), size = THREAD_SIZE_DEFAULT;
+	struct pt_regs *r;
+	__u32 pages = 0;
+
+	if (bpf_core_field_exists(task->stack_vm_area))
+		pages = BPF_CORE_READ(task, stack_vm_area, nr_pages);
+	if (pages)
+		size = (__u64)pages << 12;
+	r = (void *)(base + size - bpf_core_type_size(struct pt_regs));
+	regs[0] = BPF_CORE_READ(r, ax);
+	regs[1] = BPF_CORE_READ(r, dx);
+	regs[2] = BPF_CORE_READ(r, cx);
+	regs[3] = BPF_CORE_READ(r, bx);
+	regs[4] = BPF_CORE_READ(r, si);
+	regs[5] = BPF_CORE_READ(r, di);
+	regs[6] = BPF_CORE_READ(r, bp);
+	regs[7] = BPF_CORE_READ(r, sp);
+	regs[8] = BPF_CORE_READ(r, r8);
+	regs[9] = BPF_CORE_READ(r, r9);
+	regs[10] = BPF_CORE_READ(r, r10);
+	regs[11] = BPF_CORE_READ(r, r11);
+	regs[12] = BPF_CORE_READ(r, r12);
+	regs[13] = BPF_CORE_READ(r, r13);
+	regs[14] = BPF_CORE_READ(r, r14);
+	regs[15] = BPF_CORE_READ(r, r15);
+	regs[16] = BPF_CORE_READ(r, ip);
+	return regs[7] && regs[16];
+}
+
+/*
+ * A wakeup per sample is an irq_work and a context switch of kleak's at
+ * tens of thousands of samples a second: userspace is woken once 2 MiB
+ * (~250 samples) wait, and drains the rest before each report.
+ */
+static __always_inline __u64 sample_wakeup(void)
+{
+	return bpf_ringbuf_query(&ustack_samples, BPF_RB_AVAIL_DATA) >= (2 << 20) ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+/*
+ * --ustack=dwarf, after the allocation was recorded: its registers and the
+ * top of its user stack, for userspace to unwind (see kleak_usample). The
+ * stack is read a page at a time: past sp's page the stack may end.
+ */
+static __always_inline void ustack_sample(struct kleak_stats *s, const struct cur *c, __u64 addr,
+					  const struct kleak_alloc *rec, const bool compat)
+{
+	struct kleak_usample *e;
+	__u32 len, first;
+	__u64 sp;
+
+	e = bpf_ringbuf_reserve(&ustack_samples, sizeof(*e), 0);
+	if (!e) {
+		s->counters[STAT_USTACK_SAMPLE_DROPPED]++;
+		return;
+	}
+	e->addr = addr;
+	e->ts_ns = rec->ts_ns;
+	e->site = rec->site;
+	e->tgid = c->tgid;
+	e->pid = c->pid;
+	e->len = 0;
+	if (!user_regs(s, c, e->regs, compat))
+		goto fault;
+	sp = e->regs[7];
+	first = 4096 - (sp & 4095);
+	if (bpf_probe_read_user(e->stack, first, (void *)sp))
+		goto fault;
+	len = first;
+	if (len <= KLEAK_USTACK_COPY - 4096 &&
+	    !bpf_probe_read_user(e->stack + len, 4096, (void *)(sp + len)))
+		len += 4096;
+	e->len = len;
+	bpf_ringbuf_submit(e, sample_wakeup());
+	return;
+fault:
+	s->counters[STAT_USTACK_SAMPLE_FAULT]++;
+	bpf_ringbuf_submit(e, sample_wakeup());
+}
 
 /* A new user stack's process, for userspace to read its mappings while it lives. */
 static __always_inline void ustack_announce(struct kleak_stats *s, const struct cur *c, __u64 hash)
@@ -115,6 +216,10 @@ static __always_inline void ustack_get(void *ctx, struct kleak_stats *s, const s
 	if (!in_task_context(s, ctx, ctx_is_record, c, compat)) {
 		site->ustate = KLEAK_USTACK_IRQ;
 		s->counters[STAT_USTACK_IRQ]++;
+		return;
+	}
+	if (ustack_dwarf) {
+		site->ustate = KLEAK_USTACK_SAMPLED;
 		return;
 	}
 	u = bpf_map_lookup_elem(&ustack_buf, &zero);

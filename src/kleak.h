@@ -104,6 +104,8 @@ enum kleak_ustack_state {
 	KLEAK_USTACK_IRQ,	/* softirq or hardirq: not the interrupted task's */
 	KLEAK_USTACK_FAULT,	/* the walk failed or found no frame */
 	KLEAK_USTACK_MAP_FULL,	/* captured, not stored: ustacks map full */
+	/* --ustack=dwarf: each allocation's sample went to userspace to unwind */
+	KLEAK_USTACK_SAMPLED,
 	KLEAK_USTACK_STATES,
 };
 
@@ -131,6 +133,30 @@ struct kleak_ustack {
 	__u32 tgid;
 	__u32 nframes;
 	struct kleak_uframe frames[KLEAK_MAX_USTACK_DEPTH];
+};
+
+/*
+ * --ustack=dwarf: one per recorded allocation in task context, for
+ * userspace to unwind from .eh_frame: the thread's user registers at the
+ * system call (DWARF numbering, x86_64: rax rdx rcx rbx rsi rdi rbp rsp
+ * r8-r15 rip) and the top of its user stack, from sp to the end of the page
+ * after sp's: 4-8 KiB, at most KLEAK_USTACK_COPY. 8 KiB holds the frames of
+ * all but deep or stack-hungry call chains (a frame with a large local
+ * buffer ends the unwinding there, counted); perf's default is 8 KiB too.
+ * The record it belongs to is named by its address and timestamp.
+ */
+#define KLEAK_USTACK_COPY	8192
+#define KLEAK_UREGS		17
+
+struct kleak_usample {
+	__u64 addr;
+	__u64 ts_ns;
+	__u32 site;	/* index into site_totals */
+	__u32 tgid;
+	__u32 pid;
+	__u32 len;	/* bytes of stack */
+	__u64 regs[KLEAK_UREGS];
+	__u8 stack[KLEAK_USTACK_COPY];
 };
 
 /* BPF -> userspace: a process made a user stack not seen before. */
@@ -266,10 +292,14 @@ enum kleak_stat {
 	STAT_USTACK_SHORT,	/* two frames or fewer: frame pointers missing? */
 	STAT_USTACK_RAW_IP,	/* a frame given as a raw address: no build ID read */
 	STAT_USTACK_PROC_DROPPED,	/* a new stack's announcement lost: ring buffer full */
+	STAT_USTACK_SAMPLE_DROPPED,	/* --ustack=dwarf: a sample lost: ring buffer full */
+	STAT_USTACK_SAMPLE_FAULT,	/* --ustack=dwarf: registers or stack unreadable */
 	/* counted by userspace at each report, over the sites */
 	STAT_USTACK_MAPS_MISSED,	/* processes whose mappings could not be read */
 	STAT_USTACK_UNRESOLVED,	/* user frames without a symbol */
 	STAT_USTACK_REPLACED,	/* user frames whose binary changed on disk */
+	STAT_USTACK_UNWIND_FAILED,	/* --ustack=dwarf: samples whose unwinding stopped early */
+	STAT_USTACK_NO_SAMPLE,	/* --ustack=dwarf: outstanding allocations without a sample */
 	/*
 	 * Per allocator beside slab (--pages, --vmalloc, --percpu), counted
 	 * in the totals above too; slab's are the totals less these. Per

@@ -148,14 +148,21 @@ __u32 tracer__alloc_geometry(__u64 max_allocs, __u32 *groups, __u32 *group_shift
  * --ustack: a user stack is stored once per distinct stack, like a kernel
  * one, in a value sized by --ustack-depth; a quarter as many as kernel
  * stacks (8 MiB at the defaults), since most kernel stacks of a workload
- * have few user callers. Without --ustack the maps are left minimal.
+ * have few user callers. Without --ustack the maps are left minimal, and
+ * the samples ring buffer is sized for --ustack=dwarf only.
  */
 static int size_ustack_maps(struct kleak_bpf *skel, const struct env *env)
 {
 	__u32 entries = env->stack_entries / 4 ? env->stack_entries / 4 : 1;
 	int err;
 
-	if (env->ustack == USTACK_OFF)
+	/* --ustack=dwarf: 64 MiB, room for a burst of ~7500 samples not yet unwound */
+	err = bpf_map__set_max_entries(skel->maps.ustack_samples, env->ustack == USTACK_DWARF ?
+				       64 << 20 : getpagesize());
+	if (err)
+		return err;
+	/* dwarf mode's stacks are unwound and kept in userspace */
+	if (env->ustack != USTACK_FP)
 		return bpf_map__set_max_entries(skel->maps.ustacks, 1) ?:
 		       bpf_map__set_max_entries(skel->maps.ustack_procs, getpagesize());
 	err = bpf_map__set_max_entries(skel->maps.ustacks, entries);
@@ -205,6 +212,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->trace_events = env->trace;
 	ro->stack_bytes = env->stack_depth * sizeof(__u64);
 	ro->ustack_on = env->ustack != USTACK_OFF;
+	ro->ustack_dwarf = env->ustack == USTACK_DWARF;
 	ro->ustack_bytes = env->ustack_depth * sizeof(struct kleak_uframe);
 	ro->nr_cpus = libbpf_num_possible_cpus();
 	ro->stack_cache = env->stack_cache != STACK_CACHE_OFF;
@@ -559,6 +567,8 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	tp->pub.ustack_procs_fd = env->ustack != USTACK_OFF ?
 				  bpf_map__fd(tp->pub.skel->maps.ustack_procs) : -1;
 	tp->pub.ustack_depth = env->ustack_depth;
+	tp->pub.ustack_samples_fd = env->ustack == USTACK_DWARF ?
+				    bpf_map__fd(tp->pub.skel->maps.ustack_samples) : -1;
 	if (tp->pub.allocs_fd >= 0) {
 		tp->pub.alloc_buckets = bpf_map__max_entries(tp->pub.skel->maps.allocs);
 		err = tracer__map_buckets(&tp->pub);

@@ -31,6 +31,7 @@ struct tracer {
 	int ustacks_fd;		/* --ustack: user stacks, or -1 */
 	int ustack_procs_fd;	/* --ustack: ring buffer of new processes, or -1 */
 	__u32 ustack_depth;
+	int ustack_samples_fd;	/* --ustack=dwarf: ring buffer of samples, or -1 */
 	/* --ustack: the mappings and symbols of user frames; set by the run */
 	struct ustack *ustack;
 	/* the allocs map, mapped read-only; alloc_buckets of them (NULL, 0 in compat) */

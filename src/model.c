@@ -244,9 +244,13 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_USTACK_SHORT] = "ustack_short",
 	[STAT_USTACK_RAW_IP] = "ustack_raw_ip",
 	[STAT_USTACK_PROC_DROPPED] = "ustack_proc_dropped",
+	[STAT_USTACK_SAMPLE_DROPPED] = "ustack_sample_dropped",
+	[STAT_USTACK_SAMPLE_FAULT] = "ustack_sample_fault",
 	[STAT_USTACK_MAPS_MISSED] = "ustack_maps_missed",
 	[STAT_USTACK_UNRESOLVED] = "ustack_unresolved",
 	[STAT_USTACK_REPLACED] = "ustack_replaced",
+	[STAT_USTACK_UNWIND_FAILED] = "ustack_unwind_failed",
+	[STAT_USTACK_NO_SAMPLE] = "ustack_no_sample",
 	[STAT_PAGES_EVENTS] = "pages_alloc_events",
 	[STAT_PAGES_ALLOCS] = "pages_allocs_recorded",
 	[STAT_PAGES_FREES] = "pages_frees_matched",
@@ -294,6 +298,8 @@ const char *model__ustate_str(__u32 ustate)
 		return "user stack not captured: the walk failed";
 	case KLEAK_USTACK_MAP_FULL:
 		return "user stack not stored: ustacks map full";
+	case KLEAK_USTACK_SAMPLED:
+		return "user stack not unwound: its sample was lost";
 	default:
 		return NULL;
 	}
@@ -306,6 +312,7 @@ static const char *const ustate_names[KLEAK_USTACK_STATES] = {
 	[KLEAK_USTACK_IRQ] = "irq",
 	[KLEAK_USTACK_FAULT] = "walk_failed",
 	[KLEAK_USTACK_MAP_FULL] = "map_full",
+	[KLEAK_USTACK_SAMPLED] = "sampled",
 };
 
 const char *model__ustate_name(__u32 ustate)

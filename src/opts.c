@@ -167,7 +167,8 @@ static const struct argp_option trace_options[] = {
 	{ "ustack", OPT_USTACK, "MODE", OPTION_ARG_OPTIONAL,
 	  "The allocating thread's user stack becomes part of\n"
 	  "the site, shown under the kernel frames; MODE fp\n"
-	  "(default: frame pointers)", 1 },
+	  "(default: frame pointers) or dwarf (code without\n"
+	  "them: 8 KiB of stack copied, unwound from .eh_frame)", 1 },
 	{ "ustack-depth", OPT_USTACK_DEPTH, "N", 0,
 	  "User frames kept per stack (default: 32, at most 64)", 1 },
 	{ "pages", OPT_PAGES, "all", OPTION_ARG_OPTIONAL,
@@ -467,8 +468,10 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_USTACK:
 		if (!arg || !strcmp(arg, "fp"))
 			env->ustack = USTACK_FP;
+		else if (!strcmp(arg, "dwarf"))
+			env->ustack = USTACK_DWARF;
 		else
-			usage_error("invalid --ustack '%s': fp", arg);
+			usage_error("invalid --ustack '%s': fp or dwarf", arg);
 		break;
 	case OPT_USTACK_DEPTH:
 		env->ustack_depth = arg_u64("--ustack-depth", arg, 1, KLEAK_MAX_USTACK_DEPTH);

@@ -43,6 +43,7 @@ enum out_value {
 enum ustack_mode {
 	USTACK_OFF,
 	USTACK_FP,	/* frame pointers, walked in BPF with build IDs */
+	USTACK_DWARF,	/* registers and stack copied, unwound in userspace from .eh_frame */
 };
 
 struct env {

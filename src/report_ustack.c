@@ -69,7 +69,7 @@ bool report_ustack__in_run(const struct model *m)
 {
 	size_t i;
 
-	for (i = STAT_USTACK_KTHREAD; i <= STAT_USTACK_REPLACED; i++)
+	for (i = STAT_USTACK_KTHREAD; i <= STAT_USTACK_NO_SAMPLE; i++)
 		if (m->stats[i])
 			return true;
 	for (i = 0; i < m->n_sites; i++)
@@ -102,7 +102,18 @@ void report_ustack__not_seen(const struct model *m, FILE *out)
 		(unsigned long long)st[STAT_USTACK_PROC_DROPPED],
 		(unsigned long long)st[STAT_USTACK_UNRESOLVED],
 		(unsigned long long)st[STAT_USTACK_REPLACED]);
+	if (st[STAT_USTACK_SAMPLE_DROPPED] + st[STAT_USTACK_SAMPLE_FAULT] +
+	    st[STAT_USTACK_UNWIND_FAILED] + st[STAT_USTACK_NO_SAMPLE])
+		fprintf(out, "  --ustack=dwarf: %llu samples lost (ring buffer full), %llu not taken "
+			"(registers or stack unreadable), %llu unwound only part of the way (no call "
+			"frame information, or past the stack copied); %llu outstanding allocations "
+			"without a sample\n",
+			(unsigned long long)st[STAT_USTACK_SAMPLE_DROPPED],
+			(unsigned long long)st[STAT_USTACK_SAMPLE_FAULT],
+			(unsigned long long)st[STAT_USTACK_UNWIND_FAILED],
+			(unsigned long long)st[STAT_USTACK_NO_SAMPLE]);
 	if (st[STAT_USTACK_SHORT])
 		fputs("  a user stack of two frames or fewer is the sign of code built without "
-		      "frame pointers: rebuild it with -fno-omit-frame-pointer\n", out);
+		      "frame pointers: try --ustack=dwarf, or rebuild with "
+		      "-fno-omit-frame-pointer\n", out);
 }

@@ -374,6 +374,8 @@ static int setup_loop(struct run *r)
 		err = add_ring(r, r->t->events_fd, on_event, r);
 	if (!err && r->us)
 		err = add_ring(r, r->t->ustack_procs_fd, ustack__on_proc, r->us);
+	if (!err && r->us && r->t->ustack_samples_fd >= 0)
+		err = add_ring(r, r->t->ustack_samples_fd, ustack__on_sample, r->us);
 	if (!err && r->rb)
 		err = add_fd(r, ring_buffer__epoll_fd(r->rb));
 	return err;
@@ -533,6 +535,11 @@ static int start(struct run *r)
 			return -errno;
 		r->t->ustack = r->us;
 	}
+	/* before the command runs, so that its exec's mappings are seen */
+	if (env->ustack == USTACK_DWARF &&
+	    (err = ustack__watch_mmaps(r->us, r->has_cmd ? r->sp.pid : env->pid ? (pid_t)env->pid : -1)))
+		pr_warn("no mmap events (%s): mappings are read from /proc/PID/maps, and those of "
+			"processes that exit first are missed", strerror(-err));
 	/* fail now, not after the run, when stacks could never be symbolized */
 	r->ks = ksyms__load();
 	if (!r->ks)

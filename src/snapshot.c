@@ -29,6 +29,10 @@ struct alloc_row {
 	__u32 site;
 	__u32 age_ms;
 	char comm[KLEAK_COMM_LEN];
+	/* which allocation: --ustack=dwarf finds its user stack by them */
+	__u64 addr;
+	__u64 ts_ns;
+	__u32 ustack;	/* --ustack=dwarf: its unwound stack (ustack__stack_of()), 0: none */
 };
 
 
@@ -325,8 +329,8 @@ int snapshot__read_stats(const struct tracer *t, struct model *m)
 }
 
 /* Appends a's row to *rows (*n of *cap); 0 or -ENOMEM, rows freed. */
-static int add_row(struct alloc_row **rows, size_t *n, size_t *cap, const struct kleak_alloc *a,
-		   __u64 now)
+static int add_row(struct alloc_row **rows, size_t *n, size_t *cap, __u64 addr,
+		   const struct kleak_alloc *a, __u64 now)
 {
 	struct alloc_row *grown;
 
@@ -343,6 +347,9 @@ static int add_row(struct alloc_row **rows, size_t *n, size_t *cap, const struct
 	(*rows)[*n].site = a->site;
 	(*rows)[*n].age_ms = now > a->ts_ns ? (now - a->ts_ns) / 1000000 : 0;
 	memcpy((*rows)[*n].comm, a->comm, KLEAK_COMM_LEN);
+	(*rows)[*n].addr = addr;
+	(*rows)[*n].ts_ns = a->ts_ns;
+	(*rows)[*n].ustack = 0;
 	(*n)++;
 	return 0;
 }
@@ -368,7 +375,7 @@ static int read_buckets(const struct tracer *t, size_t n_slots, __u64 now,
 			if (b->addr[j] == 0 || b->addr[j] == KLEAK_ADDR_CLAIMED)
 				continue;
 			memcpy(&a, (const void *)&b->rec[j], sizeof(a));
-			if (a.site < n_slots && add_row(rows, n, &cap, &a, now))
+			if (a.site < n_slots && add_row(rows, n, &cap, b->addr[j], &a, now))
 				return -ENOMEM;
 		}
 	}
@@ -406,7 +413,7 @@ static int read_hash(const struct tracer *t, size_t n_slots, __u64 now, struct a
 			break;
 		}
 		for (i = 0; i < cnt; i++)
-			if (vals[i].site < n_slots && add_row(rows, n, &cap, &vals[i], now)) {
+			if (vals[i].site < n_slots && add_row(rows, n, &cap, keys[i], &vals[i], now)) {
 				err = -ENOMEM;
 				goto out;
 			}
@@ -424,7 +431,7 @@ static int read_hash(const struct tracer *t, size_t n_slots, __u64 now, struct a
 	     key = next, first = false) {
 		if (bpf_map_lookup_elem(t->allocs_hash_fd, &next, vals))
 			continue;
-		if (vals->site < n_slots && add_row(rows, n, &cap, vals, now)) {
+		if (vals->site < n_slots && add_row(rows, n, &cap, next, vals, now)) {
 			err = -ENOMEM;
 			break;
 		}
@@ -462,6 +469,87 @@ static void keep_big_blocks_mapped(void)
 	if (!done)
 		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	done = true;
+}
+
+static int cmp_row_ustack(const void *a, const void *b)
+{
+	const struct alloc_row *x = a, *y = b;
+
+	return x->ustack < y->ustack ? -1 : x->ustack > y->ustack;
+}
+
+/* A site of its own for each user stack among site si's rows: its identity and kernel frames. */
+static struct model_site *add_split(struct model *m, size_t si)
+{
+	struct model_site *g = model__add_site(m), *s = &m->sites[si];
+	size_t i;
+
+	if (!g)
+		return NULL;
+	g->kind = s->kind;
+	memcpy(g->cache, s->cache, sizeof(g->cache));
+	g->obj_size = s->obj_size;
+	g->stack_err = s->stack_err;
+	g->frames = calloc(s->n_frames ? s->n_frames : 1, sizeof(*g->frames));
+	if (!g->frames)
+		return NULL;
+	for (i = 0; i < s->n_frames; i++, g->n_frames++) {
+		g->frames[i].addr = s->frames[i].addr;
+		if (s->frames[i].sym && !(g->frames[i].sym = strdup(s->frames[i].sym)))
+			return NULL;
+	}
+	return g;
+}
+
+/*
+ * --ustack=dwarf: the kernel keeps one site per kernel stack and cache, and
+ * userspace unwound each allocation's user stack; the site becomes one per
+ * user stack, each with the outstanding allocations that have it (the
+ * kernel's allocated and retired totals cannot be split: a split site's
+ * allocated count is its outstanding one). Allocations without a sample
+ * (lost, or not yet read) stay in a site of their own, said so.
+ */
+static int split_sampled(struct ustack *us, struct model *m, size_t si, struct alloc_row *rows,
+			 size_t n)
+{
+	size_t i, j;
+	int err;
+
+	/* no record read: the kernel's totals stand, without a user stack */
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		rows[i].ustack = ustack__stack_of(us, rows[i].addr, rows[i].ts_ns);
+		m->stats[STAT_USTACK_NO_SAMPLE] += !rows[i].ustack;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_row_ustack);
+	free(m->sites[si].ages_ms);
+	m->sites[si].ages_ms = NULL;
+	m->sites[si].n_comms = 0;
+	for (i = 0; i < n; i = j) {
+		struct model_site *g = i ? add_split(m, si) : &m->sites[si];
+
+		for (j = i; j < n && rows[j].ustack == rows[i].ustack; j++)
+			;
+		if (!g)
+			return -ENOMEM;
+		g->count = j - i;
+		g->bytes = g->count * (__s64)g->obj_size;
+		g->allocs = g->count;
+		if (i) {
+			g->retired = 0;
+			g->retired_bytes = 0;
+		}
+		g->ustate = rows[i].ustack ? KLEAK_USTACK_OK : KLEAK_USTACK_SAMPLED;
+		err = fill_from_rows(g, rows + i, j - i);
+		if (!err && rows[i].ustack)
+			err = ustack__fill_sampled(us, rows[i].ustack, g, m->stats);
+		if (err)
+			return err;
+		if (i && !g->stack_err)
+			g->ctx[snapshot__ctx(g)] = g->n_ages;
+	}
+	return 0;
 }
 
 int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m)
@@ -515,13 +603,19 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 		s->ustate = tot->site.ustate;
 		if (!err && t->ustack && s->ustate == KLEAK_USTACK_OK)
 			err = ustack__fill(t->ustack, tot->site.ustack, s, m->stats);
+		if (!err && t->ustack && s->ustate == KLEAK_USTACK_SAMPLED)
+			err = split_sampled(t->ustack, m, m->n_sites - 1, grouped + first[i], n_rows);
 		if (err)
 			goto out;
+		s = &m->sites[m->n_sites - 1];
 		if (!s->stack_err)
 			s->ctx[snapshot__ctx(s)] = s->n_ages;
 	}
-	if (t->ustack)
+	if (t->ustack) {
 		m->stats[STAT_USTACK_MAPS_MISSED] = ustack__maps_missed(t->ustack);
+		m->stats[STAT_USTACK_UNWIND_FAILED] = ustack__unwind_failed(t->ustack);
+		ustack__forget_unseen(t->ustack, now);
+	}
 out:
 	if (err == -ENOMEM)
 		pr_err("out of memory reading %zu allocations", n_allocs);

@@ -18,6 +18,8 @@ struct umap {
 	__u64 start;
 	__u64 end;
 	__u64 pgoff;
+	__u64 dev;	/* major << 32 | minor */
+	__u64 inode;
 	char *path;
 	bool has_build_id;
 	__u8 build_id[KLEAK_BUILD_ID_SIZE];
@@ -29,6 +31,8 @@ struct umaps_line {
 	__u64 start;
 	__u64 end;
 	__u64 pgoff;
+	__u64 dev;	/* major << 32 | minor */
+	__u64 inode;
 	bool exec;
 	const char *path;	/* NULL for an anonymous mapping or a [pseudo] one */
 	size_t path_len;
@@ -63,6 +67,28 @@ typedef int (*umaps_build_id_fn)(const char *path, __u8 id[KLEAK_BUILD_ID_SIZE],
 				 struct elf_loads *loads);
 int umaps__add_text(struct umaps *u, __u32 tgid, const char *buf, size_t len,
 		    umaps_build_id_fn build_id);
+
+/*
+ * The executable mappings of process tgid, *n of them, and a generation
+ * that changes whenever they are read again; NULL for a process not read.
+ */
+const struct umap *umaps__proc(const struct umaps *u, __u32 tgid, size_t *n, __u32 *gen);
+
+/*
+ * From mmap events (mmap_events.c): a mapping made by process tgid (its
+ * build ID read from the path), a process that exec'd (its mappings gone),
+ * a process forked (its parent's mappings copied), each at its event's
+ * time (perf's clock). 0 or -ENOMEM. Such a
+ * process counts as read at every moment: its mappings are complete.
+ */
+int umaps__add_mapping(struct umaps *u, __u32 tgid, const struct umaps_line *l, __u64 time,
+		       umaps_build_id_fn build_id);
+int umaps__exec(struct umaps *u, __u32 tgid, __u64 time);
+/* A child whose own events (time later than the fork's) were read first keeps them. */
+int umaps__fork(struct umaps *u, __u32 parent, __u32 child, __u64 time);
+
+/* When process tgid's mappings were last read (CLOCK_MONOTONIC ns), 0: never. */
+__u64 umaps__read_ns(const struct umaps *u, __u32 tgid);
 
 /* The mapping of process tgid that holds ip, or NULL. */
 const struct umap *umaps__find(const struct umaps *u, __u32 tgid, __u64 ip);

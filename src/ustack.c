@@ -11,14 +11,35 @@
 #include <bpf/bpf.h>
 #include "buildid.h"
 #include "log.h"
+#include "mmap_events.h"
 #include "umaps.h"
+#include "unwind.h"
 #include "ustack.h"
 #include "usym.h"
+
+/* --ustack=dwarf: an allocation's unwound user stack, by its address and timestamp */
+struct sampled {
+	__u64 addr;	/* 0: a free slot */
+	__u64 ts_ns;
+	__u32 stack;	/* index + 1 into stacks */
+	__u32 seen;	/* the report that last found it outstanding */
+};
 
 struct ustack {
 	const struct tracer *t;
 	struct umaps *maps;
 	struct usym *syms;
+	/* --ustack=dwarf */
+	struct unwind *uw;
+	struct mmap_events *me;		/* NULL: mappings from /proc only */
+	size_t n_stacks;
+	struct kleak_ustack *stacks;	/* distinct unwound stacks */
+	__u64 *stack_hashes;
+	size_t cap_samples;		/* a power of two */
+	size_t n_samples;
+	struct sampled *samples;	/* open addressing by address and timestamp */
+	__u32 report;
+	__u64 unwind_failed;
 };
 
 struct ustack *ustack__new(const struct tracer *t)
@@ -30,7 +51,8 @@ struct ustack *ustack__new(const struct tracer *t)
 	us->t = t;
 	us->maps = umaps__new();
 	us->syms = usym__new();
-	if (!us->maps || !us->syms) {
+	us->uw = us->maps ? unwind__new(us->maps) : NULL;
+	if (!us->maps || !us->syms || !us->uw) {
 		ustack__free(us);
 		errno = ENOMEM;
 		return NULL;
@@ -42,8 +64,13 @@ void ustack__free(struct ustack *us)
 {
 	if (!us)
 		return;
+	unwind__free(us->uw);
+	mmap_events__free(us->me);
 	umaps__free(us->maps);
 	usym__free(us->syms);
+	free(us->stacks);
+	free(us->stack_hashes);
+	free(us->samples);
 	free(us);
 }
 
@@ -136,19 +163,16 @@ static int fill_frame(struct ustack *us, const struct kleak_uframe *uf, __u32 tg
 			     bin && bin->has_build_id ? &bin->loads : NULL, f->offset, is_return, f);
 }
 
-int ustack__fill(struct ustack *us, __u64 hash, struct model_site *s, __u64 *stats)
+/* The site's user frames from u, symbolized. */
+static int fill_from(struct ustack *us, const struct kleak_ustack *u, struct model_site *s,
+		     __u64 *stats)
 {
-	struct kleak_ustack *u = read_stack(us, hash);
 	__u32 i;
 	int err = 0;
 
-	if (!u)
-		return 0;
 	s->uframes = calloc(u->nframes ? u->nframes : 1, sizeof(*s->uframes));
-	if (!s->uframes) {
-		free(u);
+	if (!s->uframes)
 		return -ENOMEM;
-	}
 	for (i = 0; i < u->nframes && !err; i++) {
 		struct model_uframe *f = &s->uframes[s->n_uframes++];
 
@@ -158,11 +182,213 @@ int ustack__fill(struct ustack *us, __u64 hash, struct model_site *s, __u64 *sta
 		if (f->replaced)
 			stats[STAT_USTACK_REPLACED]++;
 	}
+	return err;
+}
+
+int ustack__fill(struct ustack *us, __u64 hash, struct model_site *s, __u64 *stats)
+{
+	struct kleak_ustack *u = read_stack(us, hash);
+	int err;
+
+	if (!u)
+		return 0;
+	err = fill_from(us, u, s, stats);
 	free(u);
 	return err;
 }
 
+int ustack__fill_sampled(struct ustack *us, __u32 stack, struct model_site *s, __u64 *stats)
+{
+	if (!stack || stack > us->n_stacks)
+		return 0;
+	return fill_from(us, &us->stacks[stack - 1], s, stats);
+}
+
+static __u64 frames_hash(const struct kleak_ustack *u)
+{
+	const unsigned char *p = (const unsigned char *)u->frames;
+	size_t i, n = u->nframes * sizeof(u->frames[0]);
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The index + 1 of u among the distinct stacks, added if new; 0 out of memory. */
+static __u32 intern(struct ustack *us, const struct kleak_ustack *u)
+{
+	__u64 h = frames_hash(u), *hashes;
+	struct kleak_ustack *grown;
+	size_t i;
+
+	/* distinct user stacks are few (one per call path): a scan of their hashes */
+	for (i = 0; i < us->n_stacks; i++)
+		if (us->stack_hashes[i] == h && us->stacks[i].nframes == u->nframes &&
+		    !memcmp(us->stacks[i].frames, u->frames, u->nframes * sizeof(u->frames[0])))
+			return i + 1;
+	grown = realloc(us->stacks, (us->n_stacks + 1) * sizeof(*grown));
+	if (!grown)
+		return 0;
+	us->stacks = grown;
+	hashes = realloc(us->stack_hashes, (us->n_stacks + 1) * sizeof(*hashes));
+	if (!hashes)
+		return 0;
+	us->stack_hashes = hashes;
+	us->stacks[us->n_stacks] = *u;
+	us->stack_hashes[us->n_stacks] = h;
+	return ++us->n_stacks;
+}
+
+static size_t slot_of(const struct ustack *us, __u64 addr, __u64 ts_ns)
+{
+	__u64 h = (addr ^ ts_ns * 0x9e3779b97f4a7c15ULL) * 0xc2b2ae3d27d4eb4fULL;
+
+	return (h >> 17) & (us->cap_samples - 1);
+}
+
+static struct sampled *sample_find(const struct ustack *us, __u64 addr, __u64 ts_ns, bool *found)
+{
+	size_t i;
+
+	for (i = slot_of(us, addr, ts_ns);; i = (i + 1) & (us->cap_samples - 1)) {
+		struct sampled *e = &us->samples[i];
+
+		*found = e->addr == addr && e->ts_ns == ts_ns;
+		if (*found || !e->addr)
+			return e;
+	}
+}
+
+/* Rehashes into a table of cap slots, keeping the entries keep() wants. */
+static int samples_rehash(struct ustack *us, size_t cap, __u32 keep_report, __u64 keep_after)
+{
+	struct sampled *old = us->samples, *e;
+	size_t old_cap = us->cap_samples, i;
+	bool found;
+
+	us->samples = calloc(cap, sizeof(*us->samples));
+	if (!us->samples) {
+		us->samples = old;
+		return -ENOMEM;
+	}
+	us->cap_samples = cap;
+	us->n_samples = 0;
+	for (i = 0; i < old_cap; i++) {
+		if (!old[i].addr ||
+		    (keep_report && old[i].seen != keep_report && old[i].ts_ns < keep_after))
+			continue;
+		e = sample_find(us, old[i].addr, old[i].ts_ns, &found);
+		*e = old[i];
+		us->n_samples++;
+	}
+	free(old);
+	return 0;
+}
+
+/* Unwinds, with the process's mappings read first where they are not known. */
+static int unwind_sample(struct ustack *us, const struct kleak_usample *smp,
+			 struct kleak_ustack *u)
+{
+	size_t n = 0;
+	bool complete, reread = false;
+	__u32 gen, i;
+	int err;
+
+	if (us->me && mmap_events__drain(us->me))
+		return -ENOMEM;
+	/* a process that was there before the mmap events (-p): its mappings so far */
+	if (!umaps__proc(us->maps, smp->tgid, &n, &gen)) {
+		umaps__add_proc(us->maps, smp->tgid);
+		reread = true;
+	}
+	err = unwind__sample(us->uw, smp, us->t->ustack_depth, u, &complete);
+	/*
+	 * A frame in no mapping known: a library mapped since they were read,
+	 * if they were read before the allocation ([vdso], JIT code never are)
+	 */
+	reread |= umaps__read_ns(us->maps, smp->tgid) > smp->ts_ns;
+	for (i = 0; !err && !reread && i < u->nframes; i++)
+		if (u->frames[i].status != KLEAK_UFRAME_VALID) {
+			if (!umaps__add_proc(us->maps, smp->tgid))
+				err = unwind__sample(us->uw, smp, us->t->ustack_depth, u, &complete);
+			break;
+		}
+	if (!err && !complete)
+		us->unwind_failed++;
+	return err;
+}
+
+int ustack__on_sample(void *ctx, void *data, size_t size)
+{
+	const struct kleak_usample *smp = data;
+	struct ustack *us = ctx;
+	struct kleak_ustack u;
+	struct sampled *e;
+	bool found;
+	__u32 stack;
+	int err;
+
+	/* registers or stack unreadable: counted by the BPF side */
+	if (size < sizeof(*smp) || !smp->len || smp->len > sizeof(smp->stack) || !smp->addr)
+		return 0;
+	err = unwind_sample(us, smp, &u);
+	if (err == -ENOMEM)
+		return err;
+	if (err) {
+		us->unwind_failed++;
+		return 0;
+	}
+	stack = intern(us, &u);
+	if (!stack)
+		return -ENOMEM;
+	if (us->n_samples * 2 >= us->cap_samples &&
+	    samples_rehash(us, us->cap_samples ? us->cap_samples * 2 : 4096, 0, 0))
+		return -ENOMEM;
+	e = sample_find(us, smp->addr, smp->ts_ns, &found);
+	if (!found)
+		us->n_samples++;
+	e->addr = smp->addr;
+	e->ts_ns = smp->ts_ns;
+	e->stack = stack;
+	e->seen = us->report;
+	return 0;
+}
+
+__u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns)
+{
+	struct sampled *e;
+	bool found;
+
+	if (!us->cap_samples)
+		return 0;
+	e = sample_find(us, addr, ts_ns, &found);
+	if (!found)
+		return 0;
+	e->seen = us->report + 1;
+	return e->stack;
+}
+
+void ustack__forget_unseen(struct ustack *us, __u64 now_ns)
+{
+	/* failing to shrink keeps the table as it is: entries stay valid */
+	us->report++;
+	if (us->cap_samples)
+		samples_rehash(us, us->cap_samples, us->report, now_ns);
+}
+
+__u64 ustack__unwind_failed(const struct ustack *us)
+{
+	return us->unwind_failed;
+}
+
+int ustack__watch_mmaps(struct ustack *us, pid_t pid)
+{
+	us->me = mmap_events__open(pid, us->maps);
+	return us->me ? 0 : -errno;
+}
+
 __u64 ustack__maps_missed(const struct ustack *us)
 {
-	return umaps__missed(us->maps);
+	return umaps__missed(us->maps) + (us->me ? mmap_events__lost(us->me) : 0);
 }

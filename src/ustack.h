@@ -8,6 +8,7 @@
 #define __KLEAK_USTACK_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include "loader.h"
 #include "model.h"
 
@@ -28,7 +29,37 @@ int ustack__on_proc(void *ctx, void *data, size_t size);
  */
 int ustack__fill(struct ustack *us, __u64 hash, struct model_site *s, __u64 *stats);
 
-/* Processes whose mappings could not be read. */
+/* ring_buffer_sample_fn for --ustack=dwarf's samples: unwinds one, keeps its stack. */
+int ustack__on_sample(void *ctx, void *data, size_t size);
+
+/*
+ * --ustack=dwarf: the unwound stack of the allocation at addr made at
+ * ts_ns, as an index for ustack__fill_sampled(), 0 when it has none (its
+ * sample was lost or not read yet). Marks it outstanding for
+ * ustack__forget_unseen().
+ */
+__u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns);
+
+/* Fills s->uframes from an unwound stack as ustack__fill() does. */
+int ustack__fill_sampled(struct ustack *us, __u32 stack, struct model_site *s, __u64 *stats);
+
+/*
+ * After a report: forgets the allocations it did not find outstanding
+ * (freed) that were made before now_ns (later ones it could not see yet).
+ */
+void ustack__forget_unseen(struct ustack *us, __u64 now_ns);
+
+/* --ustack=dwarf: samples whose unwinding stopped before the outermost frame. */
+__u64 ustack__unwind_failed(const struct ustack *us);
+
+/*
+ * --ustack=dwarf: follows the mappings of process pid and its children (-1:
+ * every process) as they are made; 0, or -errno where perf events are
+ * refused (mappings then come from /proc/PID/maps alone).
+ */
+int ustack__watch_mmaps(struct ustack *us, pid_t pid);
+
+/* Processes whose mappings could not be read, and mmap events lost. */
 __u64 ustack__maps_missed(const struct ustack *us);
 
 #endif /* __KLEAK_USTACK_H */

@@ -39,6 +39,17 @@ user_count() {
 
 RUN_RE='^kleaktest::Holder::run\(unsigned int\)\+0x'
 
+# unsampled CACHE: on stdin a --ustack=dwarf report; the objects of CACHE whose
+# sample was lost (ring buffer full under load: counted, said in the footer)
+unsampled() {
+	jq --arg cache "$1" '[.sites[] | select(.cache == $cache and .user_stack == "sampled")
+		| .outstanding] | add // 0'
+}
+
+# enough HELD LOST WANT: HELD objects found under the method, and LOST
+# without a sample, make WANT, and the method holds at least half of them
+enough() { [ $(($1 + $2)) -ge "$3" ] && [ "$1" -ge $(($3 / 2)) ]; }
+
 # With frame pointers: the sockets' sites show the workload's method (demangled,
 # in its namespace and class) under the kernel's socket frames, with the
 # binary, the source line and glibc's wrapper; the saved run prints the same
@@ -144,21 +155,69 @@ test_replaced() {
 	fi
 }
 
-# Run per item through xargs: each process has its own ASLR layout, and the
-# sites of them all add up under one user stack.
-test_xargs() {
+# xargs_test MODE CFLAGS FUNC_REGEX: the workload run per item through xargs,
+# twenty processes, each with its own ASLR layout: their sockets add up in one
+# site under the method (those whose dwarf sample was lost counted apart).
+xargs_test() {
+	local mode=$1 cflags=$2 re=$3 sites held lost
 	need_gxx || return
-	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
-	trace_cmd -- sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" ||
+	build wl "$cflags" || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	"$KLEAK" --ustack="$mode" -o 0 -T 0 --linger 2 --format json -- \
+		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" > "$TMP/out" 2> "$TMP/err" ||
 		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
-	local sites held
-	sites=$(jq --arg re "$RUN_RE" '[.sites[] | select(.cache == "sock_inode_cache")
+	sites=$(jq --arg re "$re" '[.sites[] | select(.cache == "sock_inode_cache")
 		| select(any(.user_frames[]?; (.sym // "") | test($re)))] | length' "$TMP/out")
-	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
-	if [ "$held" -lt 100 ]; then
-		fail "$held sockets of 20 processes under the method, expected >= 100"
+	held=$(user_count sock_inode_cache "$re" < "$TMP/out")
+	lost=$(unsampled sock_inode_cache < "$TMP/out")
+	if ! enough "$held" "$lost" 100; then
+		fail "$held sockets of 20 processes under the method ($lost without a sample), expected 100"
 	elif [ "$sites" -ne 1 ]; then
 		fail "the 20 processes' sockets are in $sites sites, expected 1"
+	else
+		pass
+	fi
+}
+
+test_xargs() { xargs_test fp -fno-omit-frame-pointer "$RUN_RE"; }
+test_dwarf_xargs() {
+	xargs_test dwarf -fomit-frame-pointer '^kleaktest::Holder::makeSockets\(int\)\+'
+}
+
+# --ustack=dwarf on the workload built without frame pointers: each object
+# kind under its own method, through glibc's wrappers (built without frame
+# pointers too), unwound from .eh_frame after the process exited.
+test_dwarf() {
+	need_gxx || return
+	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	"$KLEAK" --ustack=dwarf -o 0 -T 0 --linger 2 --format json -w "$TMP/run" -- \
+		"$TMP/wl" -n $N -s 8 > "$TMP/out" 2> "$TMP/err" || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local files socks tasks glibc saved
+	files=$(user_count filp '^kleaktest::Holder::openFiles\(std::__cxx11::basic_string<' < "$TMP/out")
+	socks=$(user_count sock_inode_cache '^kleaktest::Holder::makeSockets\(int\)\+' < "$TMP/out")
+	tasks=$(user_count task_struct '^kleaktest::Holder::forkChildren\(unsigned int\)\+' < "$TMP/out")
+	# files: the sockets are files too; only the opened ones' stack has openFiles
+	local lost_files lost_socks lost_tasks
+	lost_files=$(unsampled filp < "$TMP/out")
+	lost_socks=$(unsampled sock_inode_cache < "$TMP/out")
+	lost_tasks=$(unsampled task_struct < "$TMP/out")
+	# the wrapper's frame comes first, its caller's next: glibc's CFI unwound
+	glibc=$(jq '[.sites[] | select(.cache == "sock_inode_cache") | .user_frames
+		| select(length > 1) | select((.[0].sym // "" | test("^__socket\\+"))
+		and (.[1].sym // "" | test("^kleaktest::Holder::makeSockets")))] | length' "$TMP/out")
+	"$KLEAK" report --format json "$TMP/run" > "$TMP/saved" 2> "$TMP/err2"
+	saved=$(user_count task_struct '^kleaktest::Holder::forkChildren\(unsigned int\)\+' < "$TMP/saved")
+	if ! enough "$files" "$lost_files" $N; then
+		fail "$files files under Holder::openFiles ($lost_files without a sample), expected $N"
+	elif ! enough "$socks" "$lost_socks" $N; then
+		fail "$socks sockets under Holder::makeSockets ($lost_socks without a sample), expected $N"
+	elif ! enough "$tasks" "$lost_tasks" $N; then
+		fail "$tasks task_structs under Holder::forkChildren ($lost_tasks without a sample), expected $N"
+	elif [ "$glibc" -lt 1 ]; then
+		fail "no socket stack unwound through glibc's __socket into its caller"
+	elif [ "$saved" -ne "$tasks" ]; then
+		fail "the saved run shows $saved task_structs under the method, live $tasks"
+	elif [ "$lost_socks" -gt 0 ] && [ "$(jq '.stats.ustack_sample_dropped' "$TMP/out")" -eq 0 ]; then
+		fail "$lost_socks sockets without a sample, but no sample counted as dropped"
 	else
 		pass
 	fi
@@ -195,6 +254,6 @@ test_softirq() {
 	fi
 }
 
-for t in fp fp_missing stripped replaced xargs softirq; do
+for t in fp fp_missing stripped replaced xargs dwarf dwarf_xargs softirq; do
 	run_test $t
 done

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "diff.h"
 #include "record.h"
 #include "report.h"
 #include "test.h"
@@ -199,4 +200,63 @@ void test_record_ustack_bad(void)
 	}
 	unlink(path);
 	rmdir(dir);
+}
+
+static char *diff_of(const struct model *a, const struct model *b)
+{
+	struct diff_opts o = { .top = 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	diff__print(a, b, &o, f);
+	fclose(f);
+	return buf;
+}
+
+static size_t count_of(const char *text, const char *word)
+{
+	size_t n = 0;
+
+	for (; (text = strstr(text, word)); text += strlen(word))
+		n++;
+	return n;
+}
+
+/*
+ * kleak diff matches user frames by function and binary name: another
+ * offset (another build, another boot) is the same site, another method is
+ * another site.
+ */
+void test_record_ustack_diff(void)
+{
+	struct model *a = ustack_model(), *b = ustack_model(), *c = ustack_model();
+	char *same = NULL, *other = NULL;
+
+	if (!ASSERT_OK_PTR(a, "a") || !ASSERT_OK_PTR(b, "b") || !ASSERT_OK_PTR(c, "c"))
+		goto out;
+	free(b->sites[0].uframes[0].sym);
+	b->sites[0].uframes[0].sym = strdup("ns::Files::open(std::string const&)+0x99");
+	b->sites[0].uframes[0].offset = 0x5678;
+	b->sites[0].count = 5;
+	free(c->sites[0].uframes[0].sym);
+	c->sites[0].uframes[0].sym = strdup("ns::Sockets::make(int)+0x1c");
+	same = diff_of(a, b);
+	other = diff_of(a, c);
+	if (!ASSERT_OK_PTR(same, "diff") || !ASSERT_OK_PTR(other, "diff"))
+		goto out;
+	ASSERT_EQ(count_of(same, "only-A") + count_of(same, "only-B"), (size_t)0,
+		  "another offset of the same method: matched");
+	ASSERT_OK_PTR(strstr(same, "ns::Files::open(std::string const&) (client)"),
+		      "the user frame shown, without its offset");
+	ASSERT_EQ(count_of(other, "only-A"), (size_t)1, "the method A had: only in A");
+	ASSERT_EQ(count_of(other, "only-B"), (size_t)1, "the method B has: only in B");
+out:
+	free(same);
+	free(other);
+	model__free(a);
+	model__free(b);
+	model__free(c);
 }

@@ -21,6 +21,7 @@ void test_umaps_parse_line(void)
 		"", "7f0e1c228000", "7f0e1c228000-", "zz-10 r-xp 0 fe:01 1 /x",
 		"10-20 r-x 0 fe:01 1 /x", "20-10 r-xp 0 fe:01 1 /x", "10-20 r-xp", "10-20 r-xp 0",
 		"10-20 r-xp 0 fe:01", "10000000000000000-10000000000000001 r-xp 0 fe:01 1 /x",
+		"10-20 r-xp 0 fe01 1 /x", "10-20 r-xp 0 fe:01 1x /x", "10-20 r-xp 0 fe:01 -1 /x",
 	};
 	struct umaps_line l;
 	size_t i;
@@ -30,6 +31,8 @@ void test_umaps_parse_line(void)
 	ASSERT_EQ(l.start, 0x7f0e1c228000ULL, "start");
 	ASSERT_EQ(l.end, 0x7f0e1c3bd000ULL, "end");
 	ASSERT_EQ(l.pgoff, 0x28000ULL, "pgoff");
+	ASSERT_EQ(l.dev, 0xfeULL << 32 | 1, "device");
+	ASSERT_EQ(l.inode, 1312ULL, "inode");
 	ASSERT_TRUE(l.exec, "executable");
 	ASSERT_TRUE(l.path && l.path_len == strlen("/usr/lib/x86_64-linux-gnu/libc.so.6") &&
 		    !strncmp(l.path, "/usr/lib/x86_64-linux-gnu/libc.so.6", l.path_len), "path");

@@ -142,12 +142,13 @@ label[kleak_comm]="kleak -c $BENCH_COMM (filter matches)"
 label[kleak_s16]="kleak -s 16 (sampled)"
 label[kleak_cmd]="kleak -- sleep (traces a command holding a few records; the workload is not traced)"
 label[kleak_ustack]="kleak -c $BENCH_COMM --ustack (filter matches; user stacks by frame pointers)"
-for c in kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack; do
+label[kleak_dwarf]="kleak -c $BENCH_COMM --ustack=dwarf (filter matches; user stacks copied and unwound)"
+for c in kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack kleak_dwarf; do
 	ready[$c]="^kleak: tracing"
 done
 label[kleak_v]=${label[kleak]}
 ready[kleak_v]=${ready[kleak]}
-kleak_configs=(kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack)
+kleak_configs=(kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack kleak_dwarf)
 
 # The compat program set (kernels without BPF atomics or task storage),
 # forced on this kernel. Named outside kleak* so that each is preflighted on
@@ -218,6 +219,7 @@ tracer_cmd() {
 	kleak_s16) cmd=("$KLEAK" -s 16) ;;
 	kleak_cmd) cmd=("$KLEAK" --linger 0 -- sleep 3600) ;;
 	kleak_ustack) cmd=("$KLEAK" -c "$BENCH_COMM" --ustack) ;;
+	kleak_dwarf) cmd=("$KLEAK" -c "$BENCH_COMM" --ustack=dwarf) ;;
 	compat) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK") ;;
 	compat_nomatch) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK" -c "$NOMATCH_COMM") ;;
 	compat_comm) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK" -c "$BENCH_COMM") ;;
@@ -485,6 +487,35 @@ else
 fi
 report1m_time=$(($(date +%s) - report1m_start))
 
+# --ustack=dwarf's own userspace CPU: kleak's utime + stime over a run of the
+# open workload once attached (load and verification left out), per recorded
+# allocation, scaled to 20,000 recorded allocations per second.
+declare -A dwarf_cpu
+if [ -x "$KLEAK" ]; then
+	log "--ustack=dwarf userspace CPU over ${COST_SECONDS}s of the open workload"
+	"$KLEAK" -c "$BENCH_COMM" --ustack=dwarf -o 0 -T 1 --format json \
+		>"$WORK/dwarf.json" 2>"$WORK/dwarf.err" &
+	dpid=$!
+	for _ in $(seq 600); do
+		grep -q '^kleak: tracing' "$WORK/dwarf.err" 2>/dev/null && break
+		kill -0 "$dpid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q '^kleak: tracing' "$WORK/dwarf.err"; then
+		t0=$(awk '{ print $14 + $15 }' "/proc/$dpid/stat")
+		"$CHURN" open "$COST_SECONDS" >/dev/null
+		t1=$(awk '{ print $14 + $15 }' "/proc/$dpid/stat")
+		kill -INT "$dpid"
+		wait "$dpid"
+		dwarf_cpu[ticks]=$((t1 - t0))
+		dwarf_cpu[allocs]=$(jq '.stats.allocs_recorded' "$WORK/dwarf.json")
+		dwarf_cpu[dropped]=$(jq '.stats.ustack_sample_dropped' "$WORK/dwarf.json")
+	else
+		kill -KILL "$dpid" 2>/dev/null
+		wait "$dpid" 2>/dev/null
+	fi
+fi
+
 # --- report ---------------------------------------------------------------
 
 fmt_int() { printf "%'d" "$1" 2>/dev/null || printf '%s' "$1"; }
@@ -617,13 +648,31 @@ miss_rows() {
 
 # ustack_rows: --ustack's cost on a recorded allocation, against the same filter without it.
 ustack_rows() {
-	local with without r
+	local with without r w worst="" worst_w k d hz cores
 
 	with=$(hook_ns kleak_ustack kmalloc kmem_cache_alloc)
 	without=$(hook_ns kleak_comm kmalloc kmem_cache_alloc)
 	[ -n "$with" ] && [ -n "$without" ] || return 0
 	r=$(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.0f", 100 * (a - b) / b }')
 	echo "| --ustack (frame pointers) adds ≤ 50% to a recorded allocation's BPF cost | +${r}% (${with} vs ${without} ns, -c $BENCH_COMM) | $(verdict "$r" "<=" 50) |"
+	for w in $WORKLOADS; do
+		k=$(med kleak_comm "$w")
+		d=$(med kleak_dwarf "$w")
+		[ -n "$k" ] && [ -n "$d" ] || continue
+		r=$(awk -v a="$d" -v b="$k" 'BEGIN { printf "%.2f", a / b }')
+		if [ -z "$worst" ] || awk -v a="$r" -v b="$worst" 'BEGIN { exit !(a < b) }'; then
+			worst=$r
+			worst_w=$w
+		fi
+	done
+	[ -n "$worst" ] &&
+		echo "| --ustack=dwarf keeps ≥ 0.5 of the throughput under kleak without it (-c $BENCH_COMM) | worst ${worst}× ($worst_w) | $(verdict "$worst" ">=" 0.5) |"
+	if [ -n "${dwarf_cpu[allocs]:-}" ] && [ "${dwarf_cpu[allocs]}" -gt 0 ]; then
+		hz=$(getconf CLK_TCK)
+		cores=$(awk -v t="${dwarf_cpu[ticks]}" -v hz="$hz" -v n="${dwarf_cpu[allocs]}" \
+			'BEGIN { printf "%.2f", t / hz / n * 20000 }')
+		echo "| --ustack=dwarf userspace CPU < 1 core at 20,000 recorded allocations/s | ${cores} cores (${dwarf_cpu[ticks]} ticks for $(fmt_int "${dwarf_cpu[allocs]}") allocations, ${dwarf_cpu[dropped]} samples dropped; open workload) | $(verdict "$cores" "<=" 1) |"
+	fi
 }
 
 # targets: the issue's targets, as rows of | target | measured | verdict |.
