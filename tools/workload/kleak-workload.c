@@ -508,20 +508,31 @@ static int hold_maps(struct hold *h, size_t count, __u32 type, __u32 entries, __
 	return 0;
 }
 
-/* Page faults on a private anonymous mapping, one base page each (no THP). */
-static int hold_anon(struct hold *h, size_t count)
+/* A private anonymous mapping of len bytes, held in h until release. */
+static int map_anon(struct hold *h, size_t len)
 {
-	size_t i;
 	int err;
 
-	h->mem_len = count * PAGE_BYTES;
-	h->mem = mmap(NULL, h->mem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	h->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (h->mem == MAP_FAILED) {
 		h->mem = NULL;
 		err = -errno;
 		pr_err("mmap failed: %s", strerror(-err));
 		return err;
 	}
+	h->mem_len = len;
+	return 0;
+}
+
+/* Page faults on a private anonymous mapping, one base page each (no THP). */
+static int hold_anon(struct hold *h, size_t count)
+{
+	size_t i;
+	int err;
+
+	err = map_anon(h, count * PAGE_BYTES);
+	if (err)
+		return err;
 	madvise(h->mem, h->mem_len, MADV_NOHUGEPAGE);
 	for (i = 0; i < count; i++)
 		((volatile char *)h->mem)[i * PAGE_BYTES] = 1;
@@ -542,14 +553,9 @@ static int hold_thpsplit(struct hold *h, size_t count)
 	int err;
 
 	/* one huge page more, to align the range to one */
-	h->mem_len = (count + 1) * THP_BYTES;
-	h->mem = mmap(NULL, h->mem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (h->mem == MAP_FAILED) {
-		h->mem = NULL;
-		err = -errno;
-		pr_err("mmap failed: %s", strerror(-err));
+	err = map_anon(h, (count + 1) * THP_BYTES);
+	if (err)
 		return err;
-	}
 	start = ((unsigned long)h->mem + THP_BYTES - 1) & ~(THP_BYTES - 1);
 	if (madvise((void *)start, count * THP_BYTES, MADV_HUGEPAGE)) {
 		err = -errno;
