@@ -432,14 +432,17 @@ test_user_pages() {
 # piece by piece: the first piece ends the record (counted as split), the
 # rest match nothing; no phantom leak of the 511 others, nor of the huge page.
 test_pages_split() {
-	local split
+	local split huge
 	need_root || return
 	has_events page_events || { skip "no page events on this kernel"; return; }
 	grep -q '\[\(always\|madvise\)\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null ||
 		{ skip "no transparent huge pages"; return; }
-	KLEAK_EXTRA=--pages=all held_test thpsplit 8 '^handle_mm_fault\+' 'user pages/order-9' 8
+	# the kernel may give fewer huge pages than asked for (fragmentation): at least one
+	KLEAK_EXTRA=--pages=all held_test thpsplit 8 '^handle_mm_fault\+' 'user pages/order-9' 1
+	huge=$(jq -s '.[0]' "$TMP/out" | held_count '^handle_mm_fault\+' 'user pages/order-9')
 	split=$(last_report | jq '.stats.pages_freed_split')
-	[ "$split" -ge 8 ] || CUR=pages_split_counted fail "pages_freed_split $split, expected >= 8"
+	[ "$split" -ge "$huge" ] ||
+		CUR=pages_split_counted fail "pages_freed_split $split, expected >= $huge (the huge pages)"
 }
 
 for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
