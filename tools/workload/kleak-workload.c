@@ -485,11 +485,21 @@ static int hold_pipepages(struct hold *h, size_t count)
 	return 0;
 }
 
-/* A BPF map, by the raw syscall: the workload links nothing but libc. */
+/*
+ * A BPF map, by the raw syscall: the workload links nothing but libc.
+ * Kernels before 5.11 charge maps to RLIMIT_MEMLOCK, so it is lifted first.
+ */
 static int hold_maps(struct hold *h, size_t count, __u32 type, __u32 entries, __u32 value)
 {
+	const struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	union bpf_attr attr;
 	int fd, err;
+
+	if (setrlimit(RLIMIT_MEMLOCK, &unlimited)) {
+		err = -errno;
+		pr_err("raise RLIMIT_MEMLOCK failed: %s (root needed)", strerror(-err));
+		return err;
+	}
 
 	while (h->n < count) {
 		memset(&attr, 0, sizeof(attr));
