@@ -384,10 +384,12 @@ test_vmalloc() {
 	has_events vmalloc_events || { allocator_unavailable --vmalloc vmalloc; return; }
 	KLEAK_EXTRA=--vmalloc held_test vmalloc 50 '^array_map_alloc\+' vmalloc 50
 }
-# a per-CPU BPF array of one value is one percpu allocation, freed by a kworker after close
+# a per-CPU BPF array of one value is one percpu allocation, freed by a
+# kworker after close (array_map_alloc calls bpf_map_alloc_percpu since 5.11,
+# __alloc_percpu_gfp before)
 test_percpu() {
 	has_events percpu_events || { allocator_unavailable --percpu percpu; return; }
-	KLEAK_EXTRA=--percpu held_test percpu 50 '^bpf_map_alloc_percpu\+' percpu 50
+	KLEAK_EXTRA=--percpu held_test percpu 50 '^array_map_alloc\+' percpu 50
 }
 
 # The classic tracepoint set's allocator programs: pages by pfn, and the
@@ -402,7 +404,7 @@ test_classic_tp_allocators() {
 	has_events percpu_events || { skip "no percpu events on this kernel"; return; }
 	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --pages --percpu" \
 		ATTACH="tracepoint; slab, pages, percpu" NO_RELEASE=1 \
-		held_test percpu 50 '^bpf_map_alloc_percpu\+' percpu 50
+		held_test percpu 50 '^array_map_alloc\+' percpu 50
 	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --pages" \
 		ATTACH="tracepoint; slab, pages" NO_RELEASE=1 \
 		held_test pipepages 100 '^(anon_)?pipe_write\+' pages/order-0 100

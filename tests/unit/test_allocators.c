@@ -245,6 +245,8 @@ void test_allocators_report(void)
 	ASSERT_TRUE(strstr(text, "  percpu            4          128         16          6 "
 			   "        1        1  Percpu                 +0         -") != NULL,
 		    "percpu: no growth, no share");
+	ASSERT_TRUE(strstr(text, "a map full or busy): slab 0, pages 0, vmalloc 0, percpu 0\n") !=
+		    NULL, "not recorded, per allocator");
 	ASSERT_TRUE(strstr(text, "7 user or page-cache pages left out") != NULL &&
 		    strstr(text, "1 blocks freed split") != NULL, "pages' own losses");
 	ASSERT_TRUE(strstr(json, "\"allocator\": \"vmalloc\"") != NULL &&
