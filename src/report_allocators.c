@@ -151,8 +151,9 @@ void report_allocators__text(const struct model *m, FILE *out)
 		fprintf(out, "  pages: blocks of 2^order pages, slab's own included (allocate_slab); "
 			"%llu user or page-cache pages left out (--pages=all keeps them); %llu "
 			"blocks freed split (the record ended with the first piece); "
-			"alloc_pages_bulk() (vmalloc's page arrays, page pools) has no event: "
-			"not seen; MemFree falls with user pages too\n",
+			"pages alloc_pages_bulk() takes off the per-CPU lists (vmalloc's page "
+			"arrays, page pools) have no event: not seen; MemFree falls with user "
+			"pages too\n",
 			(unsigned long long)m->stats[STAT_PAGES_USER],
 			(unsigned long long)m->stats[STAT_PAGES_SPLIT]);
 	if (model__traced_allocator(m, KLEAK_ALLOC_VMALLOC))
