@@ -15,9 +15,10 @@
  *   lower order, is counted (STAT_PAGES_SPLIT); the other pieces match no
  *   record. Nothing of a block outlives its first page's free, so splits
  *   make no phantom leaks; a block whose first page is kept while the rest
- *   is freed stays charged whole. alloc_pages_bulk() (vmalloc's page
- *   arrays, page pools) has no event: those pages are not seen, and their
- *   frees match nothing.
+ *   is freed stays charged whole. The pages alloc_pages_bulk()
+ *   (vmalloc's page arrays, page pools) takes off the per-CPU lists have no
+ *   event (its fallback to the single-page path has one): those are not
+ *   seen, and their frees match nothing.
  * - vmalloc: vmalloc:alloc_vmap_area and free_vmap_area_noflush, by the
  *   area's start, sized by the area (guard page included). Events of 6.12
  *   and later; a free through free_vmap_area() (an area never used) has no

@@ -75,13 +75,14 @@ static __always_inline int alloc_event(void *ctx, __u64 call_site, bool ctx_reco
 		s->counters[STAT_REALLOC_RETIRED]++;
 		allocator_inc(s, kind, STAT_PAGES_RETIRED);
 	}
+	cur_get(&c, compat);
+	if (!alloc_wanted(&c, bytes, kind, name, compat))
+		return 0;
+	/* counted among the filtered tasks' pages only: what --pages=all would add */
 	if (kind == KLEAK_SITE_PAGES_USER && !pages_user) {
 		s->counters[STAT_PAGES_USER]++;
 		return 0;
 	}
-	cur_get(&c, compat);
-	if (!alloc_wanted(&c, bytes, kind, name, compat))
-		return 0;
 	if (task_filtered() && !in_task_context(s, ctx, ctx_record, &c, compat)) {
 		s->counters[STAT_IRQ_NOT_ATTRIBUTED]++;
 		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);

@@ -58,7 +58,7 @@ int allocators__choose(const struct env *env, const struct features *f,
 			       missing[a]);
 			return -EOPNOTSUPP;
 		}
-		pr_warn("%s is unavailable on this kernel (%s); tracing the others", names[a],
+		pr_warn("%s is unavailable on this kernel: %s; tracing the others", names[a],
 			missing[a]);
 	}
 	return 0;

@@ -322,7 +322,10 @@ enum kleak_stat {
 	STAT_PERCPU_FREES,
 	STAT_PERCPU_RETIRED,
 	STAT_PERCPU_NOT_RECORDED,
-	/* pages left out (without --pages=all): gfp for user mappings or the page cache */
+	/*
+	 * pages the filters selected but left out (without --pages=all): gfp
+	 * for user mappings or the page cache
+	 */
 	STAT_PAGES_USER,
 	/*
 	 * a recorded block freed at a lower order than it was allocated at (a

@@ -178,8 +178,9 @@ static const struct argp_option trace_options[] = {
 	{ "vmalloc", OPT_VMALLOC, NULL, 0, "Also vmap areas (vmalloc, vmap, ioremap)", 1 },
 	{ "percpu", OPT_PERCPU, NULL, 0, "Also percpu allocations (all CPUs' copies)", 1 },
 	{ "all-allocators", OPT_ALL_ALLOCATORS, NULL, 0,
-	  "Slab, pages, vmalloc and percpu; those this kernel\n"
-	  "has no events for are left out with a warning", 1 },
+	  "Slab, pages, vmalloc and percpu; those this\n"
+	  "kernel has no events for are left out with a\n"
+	  "warning", 1 },
 
 	{ NULL, 0, NULL, 0, "When to report:", 2 },
 	{ "duration", OPT_DURATION, "SEC", 0, "Stop after SEC seconds", 2 },

@@ -138,15 +138,22 @@ void report_allocators__text(const struct model *m, FILE *out)
 		else
 			fprintf(out, "%9s\n", "-");
 	}
-	fputs("  EVENTS = left out by the filters + RECORDED + not recorded (footer); RECORDED = "
+	fputs("  EVENTS = left out by the filters + RECORDED + not recorded; RECORDED = "
 	      "FREED + RETIRED + OBJECTS; CHANGE in bytes; EXPLAINED: OBJECTS' BYTES as a share "
-	      "of CHANGE, where the kernel's counter grew\n", out);
+	      "of CHANGE, where the kernel's counter grew\n  not recorded (sampled out, in an "
+	      "interrupt under a task filter, a map full or busy):", out);
+	for (a = 0; a < KLEAK_ALLOC_MAX; a++)
+		if (model__traced_allocator(m, a))
+			fprintf(out, "%s %s %llu", a ? "," : "", allocators__name(a),
+				(unsigned long long)sums[a].not_recorded);
+	fputc('\n', out);
 	if (model__traced_allocator(m, KLEAK_ALLOC_PAGES))
 		fprintf(out, "  pages: blocks of 2^order pages, slab's own included (allocate_slab); "
 			"%llu user or page-cache pages left out (--pages=all keeps them); %llu "
 			"blocks freed split (the record ended with the first piece); "
-			"alloc_pages_bulk() (vmalloc's page arrays, page pools) has no event: "
-			"not seen; MemFree falls with user pages too\n",
+			"pages alloc_pages_bulk() takes off the per-CPU lists (vmalloc's page "
+			"arrays, page pools) have no event: not seen; MemFree falls with user "
+			"pages too\n",
 			(unsigned long long)m->stats[STAT_PAGES_USER],
 			(unsigned long long)m->stats[STAT_PAGES_SPLIT]);
 	if (model__traced_allocator(m, KLEAK_ALLOC_VMALLOC))

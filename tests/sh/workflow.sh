@@ -257,6 +257,49 @@ test_saved_options() {
 	fi
 }
 
-for t in command_tree round_trip diff_runs bad_run_files growth cgroup follow saved_options; do
+# A run of every allocator, saved: it prints again as it did live (its
+# per-allocator table too), its JSON keeps each site's allocator, and a diff
+# against a slab-only run of the same workload shows the percpu allocations
+# on one side only.
+test_allocators_saved() {
+	need_root || return
+	local -a argv=("$KLEAK" --all-allocators --linger 1 -T 0 -w "$TMP/al.run" --
+		sh -c "$QUIET" sh "$WL" --detach --wait -c 20 -n "$COMM" vmalloc percpu pipepages)
+	hold_stdin al
+	(without_holds timeout 120 "${argv[@]}") < "$TMP/al.fifo" > "$TMP/al.live" 2> /dev/null
+	release_stdin al
+	run_saved slab vmalloc || { fail "slab-only run failed"; return; }
+	"$KLEAK" report "$TMP/al.run" > "$TMP/al.plain" 2> "$TMP/al.err"
+	"$KLEAK" report --format json "$TMP/al.run" > "$TMP/al.json" 2>> "$TMP/al.err"
+	"$KLEAK" diff --format json -T 0 "$TMP/al.run" "$TMP/slab.run" > "$TMP/al.diff" \
+		2>> "$TMP/al.err"
+	local vm pc only want_vm=20
+	# vmalloc's events came with 6.12: before, --all-allocators goes without
+	"$KLEAK" features --format json | jq -e .features.vmalloc_events > /dev/null || want_vm=0
+	vm=$(jq '[.sites[] | select(.allocator == "vmalloc" and
+		any(.frames[]; (.sym // "") | test("^array_map_alloc\\+"))) | .outstanding] | add // 0' \
+		"$TMP/al.json")
+	pc=$(jq '[.allocators[] | select(.allocator == "percpu") | .objects] | add // 0' "$TMP/al.json")
+	only=$(jq '[.sites[] | select(.cache == "percpu" and .match == "only-A")] | length' \
+		"$TMP/al.diff")
+	if ! grep -q '^per allocator' "$TMP/al.live"; then
+		fail "live report has no per-allocator table"
+	elif ! cmp -s "$TMP/al.live" "$TMP/al.plain"; then
+		fail "saved run prints differently: $(diff "$TMP/al.live" "$TMP/al.plain" | head -5)"
+	elif ! head -1 "$TMP/al.run" | grep -qx 'kleak-run 3'; then
+		fail "saved as $(head -1 "$TMP/al.run"), expected format 3"
+	elif [ "$vm" -lt "$want_vm" ]; then
+		fail "$vm vmalloc areas under array_map_alloc in the saved run, expected >= $want_vm"
+	elif [ "$pc" -lt 20 ]; then
+		fail "$pc percpu objects in the saved run's table, expected >= 20"
+	elif [ "$only" -lt 1 ]; then
+		fail "diff against the slab-only run has no percpu site only in A: $(head -2 "$TMP/al.err")"
+	else
+		pass
+	fi
+}
+
+for t in command_tree round_trip diff_runs bad_run_files growth cgroup follow saved_options \
+	 allocators_saved; do
 	run_test $t
 done

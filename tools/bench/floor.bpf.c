@@ -3,6 +3,7 @@
  * The benchmark's floor: an empty program on each of the four hooks kleak
  * uses. Whatever this costs (trampoline, run context, recursion guard) every
  * tp_btf tracer on these events pays; kleak's own cost is what it adds on top.
+ * With --pages, the page allocator's three events too (kleak --pages).
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -28,6 +29,24 @@ int BPF_PROG(kmem_cache_alloc_floor)
 
 SEC("tp_btf/kmem_cache_free")
 int BPF_PROG(kmem_cache_free_floor)
+{
+	return 0;
+}
+
+SEC("tp_btf/mm_page_alloc")
+int BPF_PROG(mm_page_alloc_floor)
+{
+	return 0;
+}
+
+SEC("tp_btf/mm_page_free")
+int BPF_PROG(mm_page_free_floor)
+{
+	return 0;
+}
+
+SEC("tp_btf/mm_page_free_batched")
+int BPF_PROG(mm_page_free_batched_floor)
 {
 	return 0;
 }

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * bench-floor: load floor.bpf.c, attach its four empty programs, say so with
+ * bench-floor [--pages]: load floor.bpf.c, attach its four empty programs (and
+ * the three page events' with --pages), say so with
  * one stderr line ("floor: attached") and hold them until SIGINT or SIGTERM.
  * tools/bench/run.sh waits for that line before it starts a workload.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,11 +38,12 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_li
 int main(int argc, char **argv)
 {
 	struct floor_bpf *skel = NULL;
+	bool pages = argc == 2 && !strcmp(argv[1], "--pages");
 	sigset_t set;
 	int err, sig;
 
-	if (argc != 1) {
-		pr_err("takes no arguments");
+	if (argc != 1 && !pages) {
+		pr_err("takes no arguments but --pages");
 		return 64;
 	}
 	libbpf_set_print(libbpf_print_fn);
@@ -59,9 +62,17 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 
-	skel = floor_bpf__open_and_load();
+	skel = floor_bpf__open();
 	if (!skel) {
 		err = -errno;
+		pr_err("failed to open floor.bpf.o: %s", strerror(-err));
+		goto cleanup;
+	}
+	bpf_program__set_autoload(skel->progs.mm_page_alloc_floor, pages);
+	bpf_program__set_autoload(skel->progs.mm_page_free_floor, pages);
+	bpf_program__set_autoload(skel->progs.mm_page_free_batched_floor, pages);
+	err = floor_bpf__load(skel);
+	if (err) {
 		pr_err("failed to load floor.bpf.o: %s", strerror(-err));
 		goto cleanup;
 	}

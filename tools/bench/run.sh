@@ -134,6 +134,9 @@ else
 fi
 label[floor]="floor: 4 empty tp_btf programs"
 ready[floor]="^floor: attached"
+[ -x "$FLOOR" ] && configs+=(floor_pages)
+label[floor_pages]="floor with the page events: 7 empty tp_btf programs"
+ready[floor_pages]="^floor: attached"
 
 label[kleak]="kleak (no filter, full stacks)"
 label[kleak_walk]="kleak --stack-cache off (no filter, every stack walked)"
@@ -143,12 +146,16 @@ label[kleak_s16]="kleak -s 16 (sampled)"
 label[kleak_cmd]="kleak -- sleep (traces a command holding a few records; the workload is not traced)"
 label[kleak_ustack]="kleak -c $BENCH_COMM --ustack (filter matches; user stacks by frame pointers)"
 label[kleak_dwarf]="kleak -c $BENCH_COMM --ustack=dwarf (filter matches; user stacks copied and unwound)"
-for c in kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack kleak_dwarf; do
+label[kleak_all]="kleak --all-allocators (no filter, full stacks)"
+label[kleak_all_nomatch]="kleak --all-allocators -c $NOMATCH_COMM (filter misses)"
+for c in kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack kleak_dwarf \
+	 kleak_all kleak_all_nomatch; do
 	ready[$c]="^kleak: tracing"
 done
 label[kleak_v]=${label[kleak]}
 ready[kleak_v]=${ready[kleak]}
-kleak_configs=(kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack kleak_dwarf)
+kleak_configs=(kleak kleak_walk kleak_nomatch kleak_comm kleak_s16 kleak_cmd kleak_ustack kleak_dwarf
+	kleak_all kleak_all_nomatch)
 
 # The compat program set (kernels without BPF atomics or task storage),
 # forced on this kernel. Named outside kleak* so that each is preflighted on
@@ -211,6 +218,7 @@ fi
 tracer_cmd() {
 	case $1 in
 	floor) cmd=("$FLOOR") ;;
+	floor_pages) cmd=("$FLOOR" --pages) ;;
 	kleak) cmd=("$KLEAK") ;;
 	kleak_v) cmd=("$KLEAK" -v) ;;
 	kleak_walk) cmd=("$KLEAK" --stack-cache off) ;;
@@ -220,6 +228,8 @@ tracer_cmd() {
 	kleak_cmd) cmd=("$KLEAK" --linger 0 -- sleep 3600) ;;
 	kleak_ustack) cmd=("$KLEAK" -c "$BENCH_COMM" --ustack) ;;
 	kleak_dwarf) cmd=("$KLEAK" -c "$BENCH_COMM" --ustack=dwarf) ;;
+	kleak_all) cmd=("$KLEAK" --all-allocators) ;;
+	kleak_all_nomatch) cmd=("$KLEAK" --all-allocators -c "$NOMATCH_COMM") ;;
 	compat) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK") ;;
 	compat_nomatch) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK" -c "$NOMATCH_COMM") ;;
 	compat_comm) cmd=(env KLEAK_PROGRAMS=compat "$KLEAK" -c "$BENCH_COMM") ;;
@@ -457,6 +467,8 @@ for conf in "${configs[@]}"; do
 			$2 ~ /^kmem_cache_f/ { hook = "kmem_cache_free" }
 			$2 ~ /^kmalloc/ { hook = "kmalloc" }
 			$2 ~ /^kfree/ { hook = "kfree" }
+			$2 ~ /^mm_page_alloc/ { hook = "mm_page_alloc" }
+			$2 ~ /^mm_page_free/ { hook = "mm_page_free" }
 			{ print conf, w, hook, $6 - $3, $7 - $4 }' >>"$cost"
 	done
 	sysctl -q -w kernel.bpf_stats_enabled="$stats_orig" >/dev/null
@@ -594,7 +606,7 @@ table() {
 	done
 }
 
-all_configs=(untraced floor "${kleak_configs[@]}" "${compat_configs[@]}" memleak_deb)
+all_configs=(untraced floor floor_pages "${kleak_configs[@]}" "${compat_configs[@]}" memleak_deb)
 [ -n "$MEMLEAK" ] && all_configs+=(memleak_local)
 all_configs+=(bpftrace)
 nw=$(wc -w <<<"$WORKLOADS")
@@ -675,6 +687,17 @@ ustack_rows() {
 	fi
 }
 
+# page_cost_row CONF WHAT: CONF's cost per page event against the empty programs'.
+page_cost_row() {
+	local floor_ns miss_ns r
+
+	floor_ns=$(hook_ns floor_pages mm_page_alloc mm_page_free)
+	miss_ns=$(hook_ns "$1" mm_page_alloc mm_page_free)
+	[ -n "$floor_ns" ] && [ -n "$miss_ns" ] || return 0
+	r=$(awk -v a="$miss_ns" -v b="$floor_ns" 'BEGIN { printf "%.2f", a / b }')
+	echo "| $2: per page event cost ≤ 2× the empty programs' | ${r}× (${miss_ns} vs ${floor_ns} ns) | $(verdict "$r" "<=" 2) |"
+}
+
 # targets: the issue's targets, as rows of | target | measured | verdict |.
 targets() {
 	local c w m k mem="" r free_k free_c
@@ -699,6 +722,8 @@ targets() {
 	miss_rows kleak_nomatch "filter not matching"
 	miss_rows kleak_cmd "a command traced, the workload not"
 	ustack_rows
+	miss_rows kleak_all_nomatch "--all-allocators, filter not matching"
+	page_cost_row kleak_all_nomatch "--all-allocators, filter not matching"
 	free_k=$(hook_ns kleak kfree)
 	free_c=$(hook_ns kleak kmem_cache_free)
 	if [ -n "$free_k" ] && [ -n "$free_c" ]; then

@@ -12,6 +12,9 @@
 # server in the background and its client traced:
 #     ./kleak -w NAME.run --linger 2 -- CLIENT ARGS...
 # then "./kleak diff tcp.run rdma.run" (text, and JSON for the checks).
+# Every allocator is traced (--all-allocators: slab, pages, vmalloc where the
+# kernel has its events, percpu); each pair says what the RDMA side holds
+# outside slab on rdma paths, or that it holds nothing there.
 # Asserts that the RDMA side holds sites with rdma frames (ib_uverbs, rxe,
 # rdma_cm, ib_mad) that the TCP side lacks, and that the TCP side holds
 # socket sites and no rdma site. Prints PASS/FAIL/SKIP lines and
@@ -129,7 +132,7 @@ workload() {
 		if [ $phase = warmup ]; then
 			timeout "$T" "$@" > "$log" 2>&1
 		elif [ $traced = 1 ]; then
-			timeout $((T + 30)) "$KLEAK" -w "$OUT/$name.run" --linger 2 -- \
+			timeout $((T + 30)) "$KLEAK" --all-allocators -w "$OUT/$name.run" --linger 2 -- \
 				"$@" > "$log" 2>&1
 		else
 			timeout "$T" "$@" > "$log" 2>&1
@@ -187,6 +190,13 @@ pair() {
 	else
 		ko "$name: $3 holds no rdma site that $2 lacks (see diff-$name.txt)"
 	fi
+	# what RDMA holds beyond slab: a line to read, not a check
+	n=$(jq -r --arg re "$RDMA_FRAMES" '[.sites[]
+		| select(.cache | test("^(pages/|user pages/|vmalloc$|percpu$)"))
+		| select(.count_b > .count_a and any(.frames[]; test($re)))]
+		| group_by(.cache) | map("\(.[0].cache) \(map(.delta_count) | add) objects, \(map(.delta_bytes)
+		| add) bytes in \(length) sites") | join("; ")' "$diff.json")
+	echo "$name: outside slab, $3 holds on rdma paths: ${n:-nothing}"
 	n=$(sites "$diff.json" '.count_a > 0' "$RDMA_FRAMES")
 	if [ "$n" = 0 ]; then
 		ok "$name: $2 holds no rdma site"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * kleak-workload: hold a known number of kernel slab objects on demand, for
- * kleak's tests and benchmarks. Each KIND makes COUNT kernel allocations and
+ * kleak-workload: hold a known number of kernel slab objects (and pages,
+ * vmap areas, percpu allocations) on demand, for kleak's tests and
+ * benchmarks. Each KIND makes COUNT kernel allocations and
  * keeps them until release; "held KIND COUNT" lines and "ready" on stdout say
  * when they are all outstanding, "released" when they have been given back.
  * Synchronisation is by pipes, wait calls and signalfd only, never sleeps.
@@ -17,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/bpf.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -35,6 +39,15 @@
 /* Connections per loopback source address, below the ~28k ephemeral ports of one address. */
 #define TCP_PER_SADDR 16384
 #define CHURN_FORK_EVERY 16
+/*
+ * A BPF array of 64 KiB: bpf_map_area_alloc() takes vmalloc above
+ * PAGE_SIZE << PAGE_ALLOC_COSTLY_ORDER (32 KiB), so each map is one vmap
+ * area of 64 KiB and a guard page.
+ */
+#define VMALLOC_MAP_ENTRIES 8192
+#define VMALLOC_MAP_VALUE 8
+#define PAGE_BYTES 4096
+#define THP_BYTES (2UL << 20)
 
 enum kind {
 	KIND_ZOMBIES,
@@ -42,6 +55,11 @@ enum kind {
 	KIND_TCP,
 	KIND_PIPES,
 	KIND_CHURN,
+	KIND_PIPEPAGES,
+	KIND_VMALLOC,
+	KIND_PERCPU,
+	KIND_ANON,
+	KIND_THPSPLIT,
 	KIND_MAX,
 };
 
@@ -51,6 +69,11 @@ static const char *const kind_names[KIND_MAX] = {
 	[KIND_TCP] = "tcp",
 	[KIND_PIPES] = "pipes",
 	[KIND_CHURN] = "churn",
+	[KIND_PIPEPAGES] = "pipepages",
+	[KIND_VMALLOC] = "vmalloc",
+	[KIND_PERCPU] = "percpu",
+	[KIND_ANON] = "anon",
+	[KIND_THPSPLIT] = "thpsplit",
 };
 
 /* Kernel-side handles held per unit of COUNT: child pids or file descriptors. */
@@ -60,6 +83,11 @@ static const unsigned int kind_ids[KIND_MAX] = {
 	[KIND_TCP] = 2,
 	[KIND_PIPES] = 2,
 	[KIND_CHURN] = 0,
+	[KIND_PIPEPAGES] = 2,
+	[KIND_VMALLOC] = 1,
+	[KIND_PERCPU] = 1,
+	[KIND_ANON] = 0,
+	[KIND_THPSPLIT] = 0,
 };
 
 enum {
@@ -76,11 +104,16 @@ struct env {
 	int nr_kinds;
 };
 
-/* What one kind holds: n valid entries of ids, pids for zombies and fds otherwise. */
+/*
+ * What one kind holds: n valid entries of ids, pids for zombies and fds
+ * otherwise; anon's pages are a mapping of mem_len bytes at mem.
+ */
 struct hold {
 	enum kind kind;
 	int *ids;
 	size_t n;
+	void *mem;
+	size_t mem_len;
 };
 
 static const char usage[] =
@@ -94,6 +127,11 @@ static const char usage[] =
 	"  tcp       COUNT loopback TCP connections, both ends held\n"
 	"  pipes     COUNT pipe pairs\n"
 	"  churn     COUNT rounds of open/pipe/socket and close (a fork every 16); holds nothing\n"
+	"  pipepages COUNT pipes holding one unread page each (kernel pages, order 0)\n"
+	"  vmalloc   COUNT BPF arrays of 64 KiB (one vmap area each; root)\n"
+	"  percpu    COUNT per-CPU BPF arrays of one 8-byte value (one percpu allocation each; root)\n"
+	"  anon      COUNT anonymous pages written (user pages from page faults)\n"
+	"  thpsplit  COUNT transparent huge pages written, then split into base pages\n"
 	"\n"
 	"  -c, --count=COUNT   objects per kind, 1..1000000 (default 100)\n"
 	"  -n, --comm=COMM     process name, at most 15 characters (default " COMM_DEFAULT ")\n"
@@ -142,7 +180,8 @@ static bool add_kind(struct env *env, const char *name)
 		if (!strcmp(name, kind_names[k]))
 			break;
 	if (k == KIND_MAX) {
-		pr_err("unknown kind '%s' (zombies, files, tcp, pipes or churn)", name);
+		pr_err("unknown kind '%s' (zombies, files, tcp, pipes, churn, pipepages, vmalloc, "
+		       "percpu, anon or thpsplit)", name);
 		return false;
 	}
 	for (i = 0; i < env->nr_kinds; i++) {
@@ -427,6 +466,124 @@ static int hold_pipes(struct hold *h, size_t count)
 	return 0;
 }
 
+/* An empty pipe's first write takes one page (alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT)). */
+static int hold_pipepages(struct hold *h, size_t count)
+{
+	static const char page[PAGE_BYTES];
+	int err;
+
+	while (h->n < 2 * count) {
+		err = hold_pipes(h, h->n / 2 + 1);
+		if (err)
+			return err;
+		if (write(h->ids[h->n - 1], page, sizeof(page)) != sizeof(page)) {
+			err = errno ? -errno : -EIO;
+			pr_err("pipe write failed: %s", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A BPF map, by the raw syscall: the workload links nothing but libc.
+ * Kernels before 5.11 charge maps to RLIMIT_MEMLOCK, so it is lifted first
+ * where it can be.
+ */
+static int hold_maps(struct hold *h, size_t count, __u32 type, __u32 entries, __u32 value)
+{
+	const struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+	union bpf_attr attr;
+	int fd, err;
+
+	/* best effort: without CAP_SYS_RESOURCE it fails, and 5.11+ does not need it */
+	setrlimit(RLIMIT_MEMLOCK, &unlimited);
+
+	while (h->n < count) {
+		memset(&attr, 0, sizeof(attr));
+		attr.map_type = type;
+		attr.key_size = 4;
+		attr.value_size = value;
+		attr.max_entries = entries;
+		fd = syscall(__NR_bpf, BPF_MAP_CREATE, &attr, sizeof(attr));
+		if (fd < 0) {
+			err = -errno;
+			pr_err("BPF map create failed: %s (root needed)", strerror(-err));
+			return err;
+		}
+		h->ids[h->n++] = fd;
+	}
+	return 0;
+}
+
+/* A private anonymous mapping of len bytes, held in h until release. */
+static int map_anon(struct hold *h, size_t len)
+{
+	int err;
+
+	h->mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->mem == MAP_FAILED) {
+		h->mem = NULL;
+		err = -errno;
+		pr_err("mmap failed: %s", strerror(-err));
+		return err;
+	}
+	h->mem_len = len;
+	return 0;
+}
+
+/* Page faults on a private anonymous mapping, one base page each (no THP). */
+static int hold_anon(struct hold *h, size_t count)
+{
+	size_t i;
+	int err;
+
+	err = map_anon(h, count * PAGE_BYTES);
+	if (err)
+		return err;
+	madvise(h->mem, h->mem_len, MADV_NOHUGEPAGE);
+	for (i = 0; i < count; i++)
+		((volatile char *)h->mem)[i * PAGE_BYTES] = 1;
+	return 0;
+}
+
+/*
+ * Huge pages (order 9) from page faults on a MADV_HUGEPAGE mapping, split
+ * in place into 512 base pages each: MADV_COLD on all of a huge page but
+ * its first base page splits it (madvise_cold_or_pageout_pte_range(): a
+ * range that does not cover the whole PMD splits the folio). Freed, the
+ * base pages go back one by one.
+ */
+static int hold_thpsplit(struct hold *h, size_t count)
+{
+	unsigned long start;
+	size_t i;
+	int err;
+
+	/* one huge page more, to align the range to one */
+	err = map_anon(h, (count + 1) * THP_BYTES);
+	if (err)
+		return err;
+	start = ((unsigned long)h->mem + THP_BYTES - 1) & ~(THP_BYTES - 1);
+	if (madvise((void *)start, count * THP_BYTES, MADV_HUGEPAGE)) {
+		err = -errno;
+		pr_err("madvise(MADV_HUGEPAGE) failed: %s (no transparent huge pages?)",
+		       strerror(-err));
+		return err;
+	}
+	for (i = 0; i < count; i++)
+		((volatile char *)start)[i * THP_BYTES] = 1;
+	for (i = 0; i < count; i++) {
+		if (madvise((void *)(start + i * THP_BYTES + PAGE_BYTES), THP_BYTES - PAGE_BYTES,
+			    MADV_COLD)) {
+			err = -errno;
+			pr_err("madvise(MADV_COLD) failed: %s", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 static int run_churn(size_t count)
 {
 	const char *what;
@@ -494,6 +651,17 @@ static int hold_kind(struct hold *h, enum kind kind, size_t count)
 		return hold_pipes(h, count);
 	case KIND_CHURN:
 		return run_churn(count);
+	case KIND_PIPEPAGES:
+		return hold_pipepages(h, count);
+	case KIND_VMALLOC:
+		return hold_maps(h, count, BPF_MAP_TYPE_ARRAY, VMALLOC_MAP_ENTRIES,
+				 VMALLOC_MAP_VALUE);
+	case KIND_PERCPU:
+		return hold_maps(h, count, BPF_MAP_TYPE_PERCPU_ARRAY, 1, 8);
+	case KIND_ANON:
+		return hold_anon(h, count);
+	case KIND_THPSPLIT:
+		return hold_thpsplit(h, count);
 	default:
 		return -EINVAL;
 	}
@@ -527,6 +695,11 @@ static int release(struct hold *h)
 	free(h->ids);
 	h->ids = NULL;
 	h->n = 0;
+	if (h->mem && munmap(h->mem, h->mem_len) && !err) {
+		err = -errno;
+		pr_err("munmap failed: %s", strerror(-err));
+	}
+	h->mem = NULL;
 	return err;
 }
 
