@@ -38,10 +38,16 @@
 
 const volatile __u32 sample_rate = 1;
 
-static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u64 bytes,
-				    __u32 kind, __u64 cache, const char *name, const bool compat)
+/*
+ * Every allocation event ends in exactly one of the counters after
+ * STAT_ALLOC_EVENTS here (failed, kleak's own, filtered out, irq, sampled
+ * out, a map full or busy, recorded): the books model__books() checks.
+ */
+static __always_inline int on_alloc(void *ctx, __u32 slot, __u64 call_site, __u64 addr,
+				    __u64 bytes, __u32 kind, __u64 cache, const char *name,
+				    const bool compat)
 {
-	struct kleak_stats *s = stats_get();
+	struct kleak_stats *s = stats_get(slot);
 	struct kleak_site_totals *t;
 	struct kleak_site site = {};
 	struct kleak_alloc rec = {};
@@ -52,14 +58,22 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	if (!s)
 		return 0;
 	s->counters[STAT_ALLOC_EVENTS]++;
-	if (!addr || s->own_alloc)
+	if (!addr) {
+		s->counters[STAT_FAILED_ALLOCS]++;
 		return 0;
+	}
 	/* any allocation of a recorded address, filtered or not, proves its free was missed */
-	if (forget(addr, true, compat))
+	if (forget(slot, addr, true, compat))
 		s->counters[STAT_REALLOC_RETIRED]++;
 	cur_get(&c, compat);
-	if (!alloc_wanted(&c, bytes, kind, name, compat))
+	if (s->own_alloc || c.tgid == self_tgid) {
+		s->counters[STAT_OWN_ALLOCS]++;
 		return 0;
+	}
+	if (!alloc_wanted(&c, bytes, kind, name, compat)) {
+		s->counters[STAT_FILTERED_OUT]++;
+		return 0;
+	}
 	/* classic tracepoints pass no call site: their context is a record, off the stack */
 	if (task_filtered() && !in_task_context(s, ctx, !call_site, &c, compat)) {
 		s->counters[STAT_IRQ_NOT_ATTRIBUTED]++;
@@ -80,9 +94,12 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 		s->counters[STAT_SITE_MAP_FULL]++;
 		return 0;
 	}
+	/* never NULL (site_index checked it), but counted, so the books still balance */
 	t = totals_of(rec.site);
-	if (!t)
+	if (!t) {
+		s->counters[STAT_SITE_MAP_FULL]++;
 		return 0;
+	}
 
 	rec.ts_ns = bpf_ktime_get_ns();
 	rec.pid = c.pid;
@@ -96,14 +113,14 @@ static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u6
 	__sync_fetch_and_add(&t->allocs, 1);
 	s->counters[STAT_ALLOCS]++;
 	if (trace_events)
-		emit(KLEAK_EVENT_ALLOC, addr, &rec, compat);
+		emit(slot, KLEAK_EVENT_ALLOC, addr, &rec, compat);
 	return 0;
 }
 
-static __always_inline int on_free(__u64 addr, const bool compat)
+static __always_inline int on_free(__u32 slot, __u64 addr, const bool compat)
 {
-	if (addr && forget(addr, false, compat))
-		stat_inc(STAT_FREES);
+	if (addr && forget(slot, addr, false, compat))
+		stat_inc(slot, STAT_FREES);
 	return 0;
 }
 
@@ -113,28 +130,28 @@ SEC("tp_btf/kmalloc")
 int BPF_PROG(kmalloc_btf, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
-	return on_alloc(ctx, call_site, (__u64)ptr, bytes_alloc, KLEAK_SITE_KMALLOC, bytes_alloc,
-			NULL, false);
+	return on_alloc(ctx, KLEAK_SLOT_KMALLOC, call_site, (__u64)ptr, bytes_alloc,
+			KLEAK_SITE_KMALLOC, bytes_alloc, NULL, false);
 }
 
 SEC("tp_btf/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc_btf, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
 	/* tp_btf arguments are trusted pointers: plain loads, no probe_read */
-	return on_alloc(ctx, call_site, (__u64)ptr, s->size, KLEAK_SITE_CACHE, (__u64)s, s->name,
-			false);
+	return on_alloc(ctx, KLEAK_SLOT_CACHE_ALLOC, call_site, (__u64)ptr, s->size,
+			KLEAK_SITE_CACHE, (__u64)s, s->name, false);
 }
 
 SEC("tp_btf/kfree")
 int BPF_PROG(kfree_btf, unsigned long call_site, const void *ptr)
 {
-	return on_free((__u64)ptr, false);
+	return on_free(KLEAK_SLOT_KFREE, (__u64)ptr, false);
 }
 
 SEC("tp_btf/kmem_cache_free")
 int BPF_PROG(kmem_cache_free_btf, unsigned long call_site, const void *ptr)
 {
-	return on_free((__u64)ptr, false);
+	return on_free(KLEAK_SLOT_CACHE_FREE, (__u64)ptr, false);
 }
 
 /*
@@ -150,8 +167,8 @@ int BPF_PROG(kmem_cache_free_btf, unsigned long call_site, const void *ptr)
 
 static __always_inline int on_kmalloc_raw(struct bpf_raw_tracepoint_args *ctx, const bool compat)
 {
-	return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], KLEAK_SITE_KMALLOC,
-			ctx->args[3], NULL, compat);
+	return on_alloc(ctx, KLEAK_SLOT_KMALLOC, ctx->args[0], ctx->args[1], ctx->args[3],
+			KLEAK_SITE_KMALLOC, ctx->args[3], NULL, compat);
 }
 
 static __always_inline int on_kmem_cache_alloc_raw(struct bpf_raw_tracepoint_args *ctx,
@@ -159,8 +176,9 @@ static __always_inline int on_kmem_cache_alloc_raw(struct bpf_raw_tracepoint_arg
 {
 	struct kmem_cache *s = (void *)ctx->args[2];
 
-	return on_alloc(ctx, ctx->args[0], ctx->args[1], BPF_CORE_READ(s, size), KLEAK_SITE_CACHE,
-			(__u64)s, BPF_CORE_READ(s, name), compat);
+	return on_alloc(ctx, KLEAK_SLOT_CACHE_ALLOC, ctx->args[0], ctx->args[1],
+			BPF_CORE_READ(s, size), KLEAK_SITE_CACHE, (__u64)s, BPF_CORE_READ(s, name),
+			compat);
 }
 
 /* x86_64's direct map and struct page array, placed at boot (KASLR) */
@@ -190,16 +208,16 @@ static __always_inline struct kmem_cache *cache_of(__u64 ptr)
 	return BPF_CORE_READ(page, slab_cache);
 }
 
-static __always_inline int on_alloc_raw_old(struct bpf_raw_tracepoint_args *ctx, __u32 kind,
-					    const bool compat)
+static __always_inline int on_alloc_raw_old(struct bpf_raw_tracepoint_args *ctx, __u32 slot,
+					    __u32 kind, const bool compat)
 {
 	struct kmem_cache *s = kind == KLEAK_SITE_CACHE_UNNAMED ? cache_of(ctx->args[1]) : NULL;
 
 	if (s)
-		return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], KLEAK_SITE_CACHE,
-				(__u64)s, BPF_CORE_READ(s, name), compat);
-	return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], kind, ctx->args[3], NULL,
-			compat);
+		return on_alloc(ctx, slot, ctx->args[0], ctx->args[1], ctx->args[3],
+				KLEAK_SITE_CACHE, (__u64)s, BPF_CORE_READ(s, name), compat);
+	return on_alloc(ctx, slot, ctx->args[0], ctx->args[1], ctx->args[3], kind, ctx->args[3],
+			NULL, compat);
 }
 
 /*
@@ -215,22 +233,23 @@ int kmem_cache_alloc_##sfx(struct bpf_raw_tracepoint_args *ctx)				\
 { return on_kmem_cache_alloc_raw(ctx, compat); }					\
 SEC("raw_tp/kmalloc")									\
 int kmalloc_##sfx##_old(struct bpf_raw_tracepoint_args *ctx)				\
-{ return on_alloc_raw_old(ctx, KLEAK_SITE_KMALLOC, compat); }				\
+{ return on_alloc_raw_old(ctx, KLEAK_SLOT_KMALLOC, KLEAK_SITE_KMALLOC, compat); }	\
 SEC("raw_tp/kmalloc_node")								\
 int kmalloc_node_##sfx##_old(struct bpf_raw_tracepoint_args *ctx)			\
-{ return on_alloc_raw_old(ctx, KLEAK_SITE_KMALLOC, compat); }				\
+{ return on_alloc_raw_old(ctx, KLEAK_SLOT_KMALLOC_NODE, KLEAK_SITE_KMALLOC, compat); }	\
 SEC("raw_tp/kmem_cache_alloc")								\
 int kmem_cache_alloc_##sfx##_old(struct bpf_raw_tracepoint_args *ctx)			\
-{ return on_alloc_raw_old(ctx, KLEAK_SITE_CACHE_UNNAMED, compat); }			\
+{ return on_alloc_raw_old(ctx, KLEAK_SLOT_CACHE_ALLOC, KLEAK_SITE_CACHE_UNNAMED, compat); }	\
 SEC("raw_tp/kmem_cache_alloc_node")							\
 int kmem_cache_alloc_node_##sfx##_old(struct bpf_raw_tracepoint_args *ctx)		\
-{ return on_alloc_raw_old(ctx, KLEAK_SITE_CACHE_UNNAMED, compat); }			\
+{ return on_alloc_raw_old(ctx, KLEAK_SLOT_CACHE_ALLOC_NODE, KLEAK_SITE_CACHE_UNNAMED,	\
+			  compat); }							\
 SEC("raw_tp/kfree")									\
 int kfree_##sfx(struct bpf_raw_tracepoint_args *ctx)					\
-{ return on_free(ctx->args[1], compat); }						\
+{ return on_free(KLEAK_SLOT_KFREE, ctx->args[1], compat); }				\
 SEC("raw_tp/kmem_cache_free")								\
 int kmem_cache_free_##sfx(struct bpf_raw_tracepoint_args *ctx)				\
-{ return on_free(ctx->args[1], compat); }
+{ return on_free(KLEAK_SLOT_CACHE_FREE, ctx->args[1], compat); }
 
 RAW_TP_SET(raw, false)
 RAW_TP_SET(compat, true)
@@ -243,11 +262,12 @@ RAW_TP_SET(compat, true)
 /* The pre-6.1 kmem_alloc and kmem_alloc_node records: no cache, no name. */
 static __always_inline int on_alloc_tp_old(void *ctx,
 					   const struct trace_event_raw_kmem_alloc___old *r,
-					   __u32 kind)
+					   __u32 slot, __u32 kind)
 {
 	__u64 bytes = BPF_CORE_READ(r, bytes_alloc);
 
-	return on_alloc(ctx, 0, (__u64)BPF_CORE_READ(r, ptr), bytes, kind, bytes, NULL, false);
+	return on_alloc(ctx, slot, 0, (__u64)BPF_CORE_READ(r, ptr), bytes, kind, bytes, NULL,
+			false);
 }
 
 SEC("tracepoint/kmem/kmalloc")
@@ -256,10 +276,10 @@ int kmalloc_tp(struct trace_event_raw_kmalloc *ctx)
 	__u64 bytes;
 
 	if (!bpf_core_type_exists(struct trace_event_raw_kmalloc))
-		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SITE_KMALLOC);
+		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SLOT_KMALLOC, KLEAK_SITE_KMALLOC);
 	bytes = BPF_CORE_READ(ctx, bytes_alloc);
-	return on_alloc(ctx, 0, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC, bytes,
-			NULL, false);
+	return on_alloc(ctx, KLEAK_SLOT_KMALLOC, 0, (__u64)BPF_CORE_READ(ctx, ptr), bytes,
+			KLEAK_SITE_KMALLOC, bytes, NULL, false);
 }
 
 /* FNV-1a: an identity for a cache known only by the name in its record */
@@ -282,57 +302,71 @@ int kmem_cache_alloc_tp(struct trace_event_raw_kmem_cache_alloc *ctx)
 	__u32 loc;
 
 	if (!bpf_core_type_exists(struct trace_event_raw_kmem_cache_alloc))
-		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SITE_CACHE_UNNAMED);
+		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SLOT_CACHE_ALLOC,
+				       KLEAK_SITE_CACHE_UNNAMED);
 	bytes = BPF_CORE_READ(ctx, bytes_alloc);
 	ptr = (__u64)BPF_CORE_READ(ctx, ptr);
 	/* 6.1 and 6.12 records carry no name; 6.18's has a __data_loc string */
 	if (!bpf_core_field_exists(ctx->__data_loc_name))
-		return on_alloc(ctx, 0, ptr, bytes, KLEAK_SITE_CACHE_UNNAMED, bytes, NULL,
-				false);
+		return on_alloc(ctx, KLEAK_SLOT_CACHE_ALLOC, 0, ptr, bytes,
+				KLEAK_SITE_CACHE_UNNAMED, bytes, NULL, false);
 	loc = BPF_CORE_READ(ctx, __data_loc_name);
 	kname = (const char *)ctx + (loc & 0xffff);
 	bpf_probe_read_kernel_str(name, sizeof(name), kname);
-	return on_alloc(ctx, 0, ptr, bytes, KLEAK_SITE_CACHE, name_hash(name), kname,
-			false);
+	return on_alloc(ctx, KLEAK_SLOT_CACHE_ALLOC, 0, ptr, bytes, KLEAK_SITE_CACHE,
+			name_hash(name), kname, false);
 }
 
 SEC("tracepoint/kmem/kfree")
 int kfree_tp(struct trace_event_raw_kfree *ctx)
 {
-	return on_free((__u64)BPF_CORE_READ(ctx, ptr), false);
+	return on_free(KLEAK_SLOT_KFREE, (__u64)BPF_CORE_READ(ctx, ptr), false);
 }
 
 SEC("tracepoint/kmem/kmem_cache_free")
 int kmem_cache_free_tp(struct trace_event_raw_kmem_cache_free *ctx)
 {
-	return on_free((__u64)BPF_CORE_READ(ctx, ptr), false);
+	return on_free(KLEAK_SLOT_CACHE_FREE, (__u64)BPF_CORE_READ(ctx, ptr), false);
 }
 
 SEC("tracepoint/kmem/kmalloc_node")
 int kmalloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 {
-	return on_alloc_tp_old(ctx, ctx, KLEAK_SITE_KMALLOC);
+	return on_alloc_tp_old(ctx, ctx, KLEAK_SLOT_KMALLOC_NODE, KLEAK_SITE_KMALLOC);
 }
 
 SEC("tracepoint/kmem/kmem_cache_alloc_node")
 int kmem_cache_alloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 {
-	return on_alloc_tp_old(ctx, ctx, KLEAK_SITE_CACHE_UNNAMED);
+	return on_alloc_tp_old(ctx, ctx, KLEAK_SLOT_CACHE_ALLOC_NODE, KLEAK_SITE_CACHE_UNNAMED);
+}
+
+/* Marks what this CPU allocates from now on as kleak's own, in every allocation slot. */
+static __always_inline void set_own_alloc(__u64 on)
+{
+	struct kleak_stats *s;
+	__u32 slot;
+
+	for (slot = 0; slot < KLEAK_SLOT_KFREE; slot++) {
+		s = stats_get(slot);
+		if (s)
+			s->own_alloc = on;
+	}
 }
 
 /* --follow and -- CMD: every task forked by a traced one is traced too. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	struct kleak_stats *s = stats_get();
+	struct kleak_stats *s = stats_get(KLEAK_SLOT_FORK);
 	struct cur p = { .task = parent };
 	void *mark;
 
 	if (!s || (parent->tgid != targ_tgid && !is_tracked(&p, false)))
 		return 0;
-	s->own_alloc = 1;
+	set_own_alloc(1);
 	mark = bpf_task_storage_get(&tracked, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	s->own_alloc = 0;
+	set_own_alloc(0);
 	if (!mark)
 		s->counters[STAT_TRACKED_FULL]++;
 	return 0;
@@ -351,7 +385,7 @@ int sched_process_fork_compat(struct bpf_raw_tracepoint_args *ctx)
 	if (p.tgid != targ_tgid && !is_tracked(&p, true))
 		return 0;
 	if (bpf_map_update_elem(&tracked_pids, &pid, &one, BPF_ANY))
-		stat_inc(STAT_TRACKED_FULL);
+		stat_inc(KLEAK_SLOT_FORK, STAT_TRACKED_FULL);
 	return 0;
 }
 

@@ -161,7 +161,30 @@ enum kleak_stat {
 	STAT_TPL_DROPPED,	/* template request lost: ring buffer full */
 	/* under a task filter: made in softirq or hardirq context, not the task's */
 	STAT_IRQ_NOT_ATTRIBUTED,
+	/* allocation not recorded: left out by a filter (-p, -c, --cgroup, sizes, --cache) */
+	STAT_FILTERED_OUT,
+	STAT_FAILED_ALLOCS,	/* allocation event of a failed (NULL) allocation */
+	/* kleak's own: by its process, or the task storage of a followed child */
+	STAT_OWN_ALLOCS,
 	STAT_MAX,
+};
+
+/*
+ * The stats map holds one entry per program that counts (per CPU), so that
+ * an event program interrupted by another one (a softirq's kmem_cache_alloc
+ * on top of a task's kmalloc) never loses a counter update: the kernel runs
+ * no program inside itself on one CPU (its recursion guard), and these plain
+ * increments are safe against everything else. Userspace sums the entries.
+ */
+enum kleak_stats_slot {
+	KLEAK_SLOT_KMALLOC,
+	KLEAK_SLOT_KMALLOC_NODE,
+	KLEAK_SLOT_CACHE_ALLOC,
+	KLEAK_SLOT_CACHE_ALLOC_NODE,
+	KLEAK_SLOT_KFREE,
+	KLEAK_SLOT_CACHE_FREE,
+	KLEAK_SLOT_FORK,
+	KLEAK_STATS_SLOTS,
 };
 
 /* Per CPU: the counters, and state the programs keep between events. */
@@ -170,7 +193,8 @@ struct kleak_stats {
 	/*
 	 * Set around kleak's own allocations (task storage of a followed
 	 * child, made in the traced parent's context), so that they are not
-	 * reported as the traced process's.
+	 * reported as the traced process's; in every slot an allocation
+	 * program reads.
 	 */
 	__u64 own_alloc;
 	/* as_number()'s: a pointer stored and loaded back as a number */

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/magic.h>
+#include <linux/membarrier.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,6 +546,25 @@ err_out:
 	tracer__free(&tp->pub);
 	errno = -err;
 	return NULL;
+}
+
+void tracer__detach(struct tracer *t)
+{
+	struct tracer_priv *tp = (struct tracer_priv *)t;
+	int i;
+
+	for (i = 0; i < tp->n_links; i++)
+		bpf_link__destroy(tp->links[i]);
+	tp->n_links = 0;
+	/*
+	 * A program the kernel entered before its link went keeps running: a
+	 * grace period later none does (they run under RCU), and membarrier
+	 * waits for one. Without it (nohz_full) the books may be off by the
+	 * events then in progress.
+	 */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		pr_debug("membarrier: %s: the final counters may miss events in progress",
+			 strerror(errno));
 }
 
 void tracer__free(struct tracer *t)

@@ -192,6 +192,34 @@ __u64 model__alloc_events_left_out(const struct model *m)
 	return st[STAT_ALLOC_EVENTS] > known ? st[STAT_ALLOC_EVENTS] - known : 0;
 }
 
+/* The counters one allocation event ends in, exactly one each (on_alloc() in BPF). */
+static const int event_outcomes[] = {
+	STAT_FAILED_ALLOCS, STAT_OWN_ALLOCS, STAT_FILTERED_OUT, STAT_IRQ_NOT_ATTRIBUTED,
+	STAT_SAMPLED_OUT, STAT_SITE_MAP_FULL, STAT_ALLOC_MAP_FULL, STAT_ALLOC_MAP_BUSY,
+	STAT_ALLOCS,
+};
+
+/* How a recorded allocation stops being outstanding. */
+static const int record_ends[] = { STAT_FREES, STAT_REALLOC_RETIRED };
+
+bool model__books(const struct model *m, struct model_books *b)
+{
+	const __u64 *st = m->stats;
+	__u64 sum = 0;
+	size_t i;
+
+	if (!m->books_kept)
+		return false;
+	for (i = 0; i < sizeof(event_outcomes) / sizeof(event_outcomes[0]); i++)
+		sum += st[event_outcomes[i]];
+	b->events_unaccounted = (__s64)(st[STAT_ALLOC_EVENTS] - sum);
+	sum = m->outstanding;
+	for (i = 0; i < sizeof(record_ends) / sizeof(record_ends[0]); i++)
+		sum += st[record_ends[i]];
+	b->records_unaccounted = (__s64)(st[STAT_ALLOCS] - sum);
+	return true;
+}
+
 const char *model__stack_err_str(int err)
 {
 	switch (err) {
@@ -221,6 +249,9 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_STACK_CACHE_WRONG] = "stack_templates_wrong",
 	[STAT_TPL_DROPPED] = "stack_template_requests_dropped",
 	[STAT_IRQ_NOT_ATTRIBUTED] = "irq_not_attributed",
+	[STAT_FILTERED_OUT] = "filtered_out",
+	[STAT_FAILED_ALLOCS] = "failed_allocs",
+	[STAT_OWN_ALLOCS] = "kleak_own_allocs",
 };
 
 const char *model__stat_name(int stat)

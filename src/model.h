@@ -124,7 +124,34 @@ struct model {
 	__u64 recursion_misses;
 	/* frames kallsyms could not resolve, over all sites */
 	__u64 unresolved_frames;
+	/*
+	 * The books (model__books()): the kernel's outstanding count over
+	 * every site, --exclude's too; and the records made or ended while a
+	 * live report read the counters (0 once the programs are detached).
+	 * books_kept is false for a saved run of format 1 or 2.
+	 */
+	bool books_kept;
+	__u64 outstanding;
+	__u64 books_slack;
 };
+
+/*
+ * The identity every run's counters satisfy:
+ *   alloc_events = the sum of each event's one outcome (failed, kleak's own,
+ *                  filtered out, irq not attributed, sampled out, a map full
+ *                  or busy, recorded)
+ *   recorded     = frees matched + retired (unseen frees) + outstanding
+ * Exact once the programs are detached (the final report, a saved run);
+ * a live report reads while they run: its first line is off by at most the
+ * events in progress on each CPU, its second by books_slack as well.
+ */
+struct model_books {
+	__s64 events_unaccounted;	/* alloc_events - its outcomes */
+	__s64 records_unaccounted;	/* recorded - frees - retired - outstanding */
+};
+
+/* The books of m; false when m does not keep them (an old saved run). */
+bool model__books(const struct model *m, struct model_books *b);
 
 /* Returns a zeroed model, or NULL with errno set. */
 struct model *model__new(void);

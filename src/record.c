@@ -3,8 +3,8 @@
  * Saved-run files: struct model to and from the line-oriented format of
  * docs/record-format.md. Reading checks the whole file (header, end marker,
  * CRC32) before parsing a single record, so truncation and corruption are
- * reported as such and never as a confusing parse error. Version 2 is
- * written; version 1 is read as it was. Within version 2 a reader skips the
+ * reported as such and never as a confusing parse error. Version 3 is
+ * written; versions 1 and 2 are read as they were. Within a version a reader skips the
  * line kinds and meta keys a newer writer added (extensions only add, see
  * the format's Compatibility section) and refuses a file that requires a
  * feature it does not know.
@@ -331,6 +331,11 @@ static void put_model(struct rec_writer *w, const struct model *m)
 	end_line(w);
 	putf(w, "unresolved_frames %" PRIu64, (uint64_t)m->unresolved_frames);
 	end_line(w);
+	/* since 3: the books' outstanding term (a saved run is a final, exact report) */
+	if (m->books_kept) {
+		putf(w, "outstanding %" PRIu64, (uint64_t)m->outstanding);
+		end_line(w);
+	}
 	for (i = 0; i < m->n_slabs; i++) {
 		put_raw(w, "slab", 4);
 		put_str(w, m->slabs[i].name);
@@ -397,7 +402,7 @@ struct rec_reader {
 	/* which meta keys and stats were seen, to refuse duplicates */
 	unsigned int meta_seen;
 	bool stat_seen[STAT_MAX];
-	bool misc_seen[2];
+	bool misc_seen[3];
 	/* what a newer writer of this version added, skipped (see the format doc) */
 	size_t unknown_stats;
 	size_t unknown_meta;
@@ -839,6 +844,8 @@ static bool is_known_kind(const struct rec_reader *r, const char *k)
 			return true;
 	if (r->version >= 2 && (!strcmp(k, "merged") || !strcmp(k, "requires")))
 		return true;
+	if (r->version >= 3 && !strcmp(k, "outstanding"))
+		return true;
 	return is_site_kind(k);
 }
 
@@ -1077,6 +1084,10 @@ static int parse_record(struct rec_reader *r, struct model *m)
 		return parse_misc(r, &m->recursion_misses, 0);
 	if (!strcmp(k, "unresolved_frames"))
 		return parse_misc(r, &m->unresolved_frames, 1);
+	if (r->version >= 3 && !strcmp(k, "outstanding")) {
+		m->books_kept = true;
+		return parse_misc(r, &m->outstanding, 2);
+	}
 	if (!strcmp(k, "slab"))
 		return parse_slab(r, m);
 	if (r->version >= 2 && !strcmp(k, "merged"))

@@ -564,6 +564,8 @@ int run__trace(const struct env *env)
 	pr_info("tracing kernel allocations (%s; filters: %s); %s", r.t->attach,
 		r.base->meta.filters, r.has_cmd ? "running the command" : "Ctrl-C to stop");
 	err = loop(&r);
+	/* the final report's books are exact: nothing runs while it reads */
+	tracer__detach(r.t);
 	if (!err)
 		err = report_now(&r, REPORT_FINAL);
 	pr_debug("stack templates: %llu built, %llu refused", (unsigned long long)r.sc.built,

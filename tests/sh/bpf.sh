@@ -334,7 +334,95 @@ test_irq_context() {
 	fi
 }
 
+# books_check FILE NAME: the identity of model.h's books, from the terms in
+# each JSON report of FILE: every allocation event by its one outcome, every
+# recorded allocation freed, retired or outstanding. Exact in the last (the
+# final report, read detached); in an interval report, read while the
+# programs ran, off by at most the events then in progress (a program runs
+# at most once per CPU at a time: 7 programs count) and, for the records, by
+# the records made or ended while the counters were read (books_slack).
+books_check() {
+	local ncpu
+	ncpu=$(nproc)
+	jq -s -r --arg name "$2" --argjson fly $((7 * ncpu)) '
+		def abs: if . < 0 then -. else . end;
+		(length - 1) as $last | to_entries[] | .key as $i | .value.stats |
+		(.alloc_events - (.failed_allocs + .kleak_own_allocs + .filtered_out +
+			.irq_not_attributed + .sampled_out + .sites_map_full + .allocs_map_full +
+			.allocs_map_busy + .allocs_recorded)) as $ev |
+		(.allocs_recorded - (.frees_matched + .retired_unseen_frees + .outstanding)) as $rec |
+		if $ev != .alloc_events_unaccounted or $rec != .records_unaccounted then
+			"\($name) report \($i): unaccounted \(.alloc_events_unaccounted)/\(.records_unaccounted), the terms give \($ev)/\($rec)"
+		elif $i == $last and ($ev != 0 or $rec != 0 or .books_slack != 0) then
+			"\($name) final report: \($ev) events, \($rec) records unaccounted (slack \(.books_slack))"
+		elif ($ev | abs) > $fly or ($rec | abs) > .books_slack + $fly then
+			"\($name) report \($i): \($ev) events, \($rec) records unaccounted (slack \(.books_slack))"
+		else empty end' "$1"
+}
+
+# churn_for SECONDS: files, sockets, TCP, pipes and forks made and released in a loop
+churn_for() {
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -lt $end ]; do
+		"$WL" -n "$COMM" -c 300 churn files pipes > /dev/null
+		"$WL" -n "$COMM" -c 30 tcp zombies > /dev/null
+	done
+}
+
+# books_pair NAME_A ARGS_A -- NAME_B ARGS_B: two kleaks at once under churn,
+# three 1-second reports each (two interval reports, then the final one)
+books_pair() {
+	local a=$1 b args_a=() args_b=() p_a p_b st_a st_b
+	shift
+	while [ "$1" != -- ]; do args_a+=("$1"); shift; done
+	shift
+	b=$1
+	shift
+	args_b=("$@")
+	churn_for 8 &
+	local churn=$!
+	"$KLEAK" -T 1 -o 0 --format json "${args_a[@]}" 1 3 > "$TMP/$a.json" 2> "$TMP/$a.err" &
+	p_a=$!
+	"$KLEAK" -T 1 -o 0 --format json "${args_b[@]}" 1 3 > "$TMP/$b.json" 2> "$TMP/$b.err" &
+	p_b=$!
+	wait $p_a; st_a=$?
+	wait $p_b; st_b=$?
+	wait $churn
+	[ $st_a -eq 0 ] || echo "$a: kleak exited $st_a: $(tail -1 "$TMP/$a.err")"
+	[ $st_b -eq 0 ] || echo "$b: kleak exited $st_b: $(tail -1 "$TMP/$b.err")"
+	local n
+	for n in "$a" "$b"; do
+		[ "$(jq -s length "$TMP/$n.json")" -eq 3 ] ||
+			echo "$n: $(jq -s length "$TMP/$n.json") reports, expected 3"
+		books_check "$TMP/$n.json" "$n"
+	done
+}
+
+# The books balance, exactly in the final report, under churn of every kind:
+# unfiltered, filtered, with a tiny allocs map, and sampled; two at a time.
+test_books() {
+	need_root || return
+	local errs
+	errs=$(books_pair all -- filtered -c "$COMM"
+	       books_pair tiny --max-allocs 64 -- sampled -s 7)
+	if [ -n "$errs" ]; then
+		fail "$errs"
+	elif ! jq -s -e '.[-1].stats | .frees_matched > 0 and .outstanding > 0' \
+			"$TMP/all.json" > /dev/null; then
+		fail "unfiltered run matched no frees or holds nothing"
+	elif ! jq -s -e '.[-1].stats | .filtered_out > 0 and .allocs_recorded > 0' \
+			"$TMP/filtered.json" > /dev/null; then
+		fail "-c $COMM filtered nothing out or recorded nothing"
+	elif ! jq -s -e '.[-1].stats.allocs_map_full > 0' "$TMP/tiny.json" > /dev/null; then
+		fail "--max-allocs 64 counted no allocs_map_full"
+	elif ! jq -s -e '.[-1].stats.sampled_out > 0' "$TMP/sampled.json" > /dev/null; then
+		fail "-s 7 sampled nothing out"
+	else
+		pass
+	fi
+}
+
 for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
-	 map_full attach_mode stack_cache irq_context; do
+	 map_full attach_mode stack_cache irq_context books; do
 	run_test $t
 done

@@ -21,7 +21,7 @@ cleanup() {
 		exec {fd}>&-
 	done
 	wait 2>/dev/null
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 

@@ -234,6 +234,7 @@ static bool model_equal(const struct model *a, const struct model *b)
 	SAME(!memcmp(a->stats, b->stats, sizeof(a->stats)), "stats");
 	SAME(a->recursion_misses == b->recursion_misses, "recursion_misses");
 	SAME(a->unresolved_frames == b->unresolved_frames, "unresolved_frames");
+	SAME(a->books_kept == b->books_kept && a->outstanding == b->outstanding, "books");
 	SAME(a->n_slabs == b->n_slabs, "n_slabs");
 	for (i = 0; i < a->n_slabs; i++)
 		SAME(!memcmp(&a->slabs[i], &b->slabs[i], sizeof(a->slabs[i])), "slab");
@@ -627,7 +628,7 @@ void test_record_header(void)
 	buf[10] = '7';
 	spill(path, buf, len);
 	expect_fail(path, -ENOTSUP,
-		    "unsupported format version 7 (this kleak reads versions 1 to 2)", "version 7");
+		    "unsupported format version 7 (this kleak reads versions 1 to 3)", "version 7");
 	buf[10] = '0';
 	spill(path, buf, len);
 	expect_fail(path, -ENOTSUP, "unsupported format version 0", "version 0");
@@ -777,7 +778,7 @@ void test_record_v1_to_v2(void)
 	buf = slurp(path, &len);
 	if (!ASSERT_OK_PTR(buf, "read back"))
 		goto out;
-	ASSERT_TRUE(!strncmp(buf, "kleak-run 2\n", 12), "written as version 2");
+	ASSERT_TRUE(!strncmp(buf, "kleak-run 3\n", 12), "written as version 3");
 	ASSERT_NULL(strstr(buf, "\nmeta older_ms "), "no report options made up");
 	if (ASSERT_OK(record__read(path, &back), "read version 2"))
 		model_equal(v1, back);
