@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 VERSION := 0.1.0
 
 DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev pkg-config \
-	make gcc jq iproute2
+	make gcc jq iproute2 libclang-rt-dev
 
 .DEFAULT_GOAL := all
 
@@ -141,7 +141,7 @@ run: deps
 # Packages first, then a fresh make that sees them.
 .PHONY: test
 test: deps
-	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS) $(OUTPUT)/unit-tests
+	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS) $(OUTPUT)/unit-tests san
 	$(Q)tests/run.sh
 
 .PHONY: bench
@@ -165,7 +165,7 @@ install: kleak
 .PHONY: clean
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) kleak
+	$(Q)rm -rf $(OUTPUT) $(SAN_OUTPUT) kleak
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -173,3 +173,4 @@ clean:
 -include $(DEPS)
 
 include tools/vm/vm.mk
+include tests/sanitize.mk

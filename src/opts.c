@@ -13,6 +13,7 @@
 #include "kleak.h"
 #include "log.h"
 #include "opts.h"
+#include "recost.h"
 
 /*
  * kfree_rcu() batches drain after about 5 s here, and an RCU grace period
@@ -348,6 +349,9 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 
 		if (env->exclude)
 			usage_error("--exclude given twice: join the patterns with |");
+		if (recost__nodes(arg) > RECOST_MAX_NODES)
+			usage_error("invalid --exclude '%.64s%s': its repetitions nest too deep to "
+				    "compile", arg, strlen(arg) > 64 ? "..." : "");
 		rc = regcomp(&env->exclude_re, arg, REG_EXTENDED | REG_NOSUB);
 		if (rc) {
 			regerror(rc, &env->exclude_re, msg, sizeof(msg));

@@ -1245,18 +1245,17 @@ static void warn_unknown(const struct rec_reader *r)
 static int read_model(struct rec_reader *r, struct model *m)
 {
 	size_t end_line;
-	struct stat st;
 	__u64 n_sites;
+	off_t size;
 	int err;
 
-	if (fstat(fileno(r->f), &st))
+	if (fseeko(r->f, 0, SEEK_END) || (size = ftello(r->f)) < 0)
 		return fail(r, -errno, "%s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return fail(r, -EINVAL, "not a regular file");
+	rewind(r->f);
 	err = check_header(r);
 	if (err)
 		return err;
-	err = check_integrity(r, st.st_size, &end_line, &n_sites);
+	err = check_integrity(r, size, &end_line, &n_sites);
 	if (err)
 		return err;
 
@@ -1294,6 +1293,25 @@ static int read_model(struct rec_reader *r, struct model *m)
 
 int record__read(const char *path, struct model **out)
 {
+	FILE *f = fopen(path, "re");
+	struct stat st;
+	int err;
+
+	*out = NULL;
+	err = !f || fstat(fileno(f), &st) ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (err) {
+		pr_err("%s: %s", path, err == -EINVAL ? "not a regular file" : strerror(-err));
+		if (f)
+			fclose(f);
+		return err;
+	}
+	err = record__read_file(f, path, out);
+	fclose(f);
+	return err;
+}
+
+int record__read_file(FILE *f, const char *path, struct model **out)
+{
 	struct rec_reader r = {};
 	struct model *m;
 	int err;
@@ -1306,13 +1324,8 @@ int record__read(const char *path, struct model **out)
 		return err;
 	}
 	r.path = path;
-	r.f = fopen(path, "re");
-	if (!r.f)
-		err = fail(&r, -errno, "%s", strerror(errno));
-	else
-		err = read_model(&r, m);
-	if (r.f)
-		fclose(r.f);
+	r.f = f;
+	err = read_model(&r, m);
 	free(r.line);
 	if (err) {
 		pr_err("%s: %s", path, r.msg[0] ? r.msg : strerror(-err));
