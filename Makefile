@@ -149,6 +149,12 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS)
 	$(Q)tools/bench/run.sh
 
+# Ten minutes under the heaviest kmem load, two kleaks at once (tests/soak/run.sh).
+.PHONY: soak
+soak: deps
+	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS)
+	$(Q)tests/soak/run.sh
+
 .PHONY: deps
 deps:
 	$(Q)missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
