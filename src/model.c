@@ -192,6 +192,25 @@ __u64 model__alloc_events_left_out(const struct model *m)
 	return st[STAT_ALLOC_EVENTS] > known ? st[STAT_ALLOC_EVENTS] - known : 0;
 }
 
+bool model__knows_cache(const struct model *m, const char *name)
+{
+	size_t i, j;
+
+	if (!m->n_slabs)
+		return true;
+	for (i = 0; i < m->n_slabs; i++)
+		if (!strcmp(m->slabs[i].name, name))
+			return true;
+	for (i = 0; i < m->n_sites; i++)
+		if (!strcmp(m->sites[i].cache, name))
+			return true;
+	for (i = 0; i < m->n_merged; i++)
+		for (j = 0; j < m->merged[i].n_aliases; j++)
+			if (!strcmp(m->merged[i].aliases[j], name))
+				return true;
+	return false;
+}
+
 /* The counters one allocation event ends in, exactly one each (on_alloc() in BPF). */
 static const int event_outcomes[] = {
 	STAT_FAILED_ALLOCS, STAT_OWN_ALLOCS, STAT_FILTERED_OUT, STAT_IRQ_NOT_ATTRIBUTED,

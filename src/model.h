@@ -150,6 +150,13 @@ struct model_books {
 	__s64 records_unaccounted;	/* recorded - frees - retired - outstanding */
 };
 
+/*
+ * Whether the run's kernel had a slab cache called name: in /proc/slabinfo
+ * at its start, a site's, or an alias of a merged one. True where the run
+ * kept no slabinfo (it cannot tell).
+ */
+bool model__knows_cache(const struct model *m, const char *name);
+
 /* The books of m; false when m does not keep them (an old saved run). */
 bool model__books(const struct model *m, struct model_books *b);
 

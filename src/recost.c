@@ -12,6 +12,9 @@
 struct frame {
 	size_t total;
 	size_t last;
+	/* repetitions nested in the last atom, and at most in the group */
+	unsigned int last_reps;
+	unsigned int max_reps;
 };
 
 static size_t capped(size_t n)
@@ -86,10 +89,14 @@ size_t recost__nodes(const char *pattern)
 			depth--;
 			st[depth].last = fr->total + 1;
 			st[depth].total = capped(st[depth].total + fr->total + 1);
+			st[depth].last_reps = fr->max_reps;
+			if (fr->max_reps > st[depth].max_reps)
+				st[depth].max_reps = fr->max_reps;
 			continue;
 		case '|':
 			fr->total++;
 			fr->last = 0;
+			fr->last_reps = 0;
 			continue;
 		case '*':
 		case '?':
@@ -102,11 +109,13 @@ size_t recost__nodes(const char *pattern)
 				break;
 			f = 1;
 			fr->last = 1;
+			fr->last_reps = 0;
 			fr->total = capped(fr->total + 1);
 			continue;
 		case '[':
 			p = skip_bracket(p) - 1;
 			fr->last = 1;
+			fr->last_reps = 0;
 			fr->total = capped(fr->total + 1);
 			continue;
 		case '\\':
@@ -115,17 +124,23 @@ size_t recost__nodes(const char *pattern)
 			/* fall through */
 		default:
 			fr->last = 1;
+			fr->last_reps = 0;
 			fr->total = capped(fr->total + 1);
 			continue;
 		}
 		if (*p == ')') {
 			fr->last = 1;
+			fr->last_reps = 0;
 			fr->total = capped(fr->total + 1);
 			continue;
 		}
 		/* a repetition: f copies of the last atom, and a node of its own */
 		fr->total = capped(fr->total + fr->last * (f - 1) + 1);
 		fr->last = capped(fr->last * f + 1);
+		if (++fr->last_reps > RECOST_MAX_NESTING)
+			return RECOST_MAX_NODES + 1;
+		if (fr->last_reps > fr->max_reps)
+			fr->max_reps = fr->last_reps;
 	}
 	while (depth) {
 		st[depth - 1].total = capped(st[depth - 1].total + st[depth].total + 1);

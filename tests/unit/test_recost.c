@@ -13,7 +13,11 @@ void test_recost_nodes(void)
 	ASSERT_EQ(recost__nodes("a{3}"), 5, "{3}: the copies");
 	ASSERT_TRUE(recost__nodes("a{500}") <= RECOST_MAX_NODES, "a long bound alone is fine");
 	ASSERT_TRUE(recost__nodes("(foo|bar)+x") <= 20, "a group repeated");
-	ASSERT_TRUE(recost__nodes("a+++++++++") <= RECOST_MAX_NODES, "9 nested + fit");
+	ASSERT_TRUE(recost__nodes("a+++") <= RECOST_MAX_NODES, "3 nested + fit");
+	ASSERT_TRUE(recost__nodes("((a+)*)+") <= RECOST_MAX_NODES, "3 nested through groups");
+	ASSERT_GT(recost__nodes("(((a+)*)+)*"), RECOST_MAX_NODES, "4 nested through groups");
+	ASSERT_GT(recost__nodes("x*+++++++++"), RECOST_MAX_NODES, "few nodes, deep nesting");
+	ASSERT_TRUE(recost__nodes("a+b+c+(d|e)*") <= RECOST_MAX_NODES, "repetitions side by side");
 	ASSERT_GT(recost__nodes("a+++++++++++"), RECOST_MAX_NODES,
 		  "11 nested + do not (20 took 700 MB)");
 	ASSERT_GT(recost__nodes("((((((((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+"),
