@@ -5,6 +5,7 @@
  * --duration, --linger) and, with --trace, the ring buffer.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <bpf/bpf.h>
 #include "ksyms.h"
 #include "loader.h"
+#include "caps.h"
 #include "log.h"
 #include "outfile.h"
 #include "record.h"
@@ -121,7 +123,8 @@ static int copy_meta(const struct model_meta *from, struct model_meta *to)
 static int hidden_kallsyms_error(void)
 {
 	pr_err("kernel addresses are hidden in /proc/kallsyms (kernel.kptr_restrict, or not "
-	       "root): stacks cannot be symbolized");
+	       "root%s): stacks cannot be symbolized",
+	       caps__effective(CAP_SYSLOG) ? "" : ": CAP_SYSLOG missing");
 	return -EPERM;
 }
 

@@ -163,6 +163,47 @@ test_unknown_cache() {
 	fi
 }
 
-for t in kill9 stdout_closed sigterm_startup sigterm_report hidden_kallsyms unknown_cache; do
+# as nobody: CAP_BPF, CAP_PERFMON and CAP_SYSLOG (kallsyms) are enough; each
+# missing one is named in the one error line
+test_capabilities() {
+	local bin st caps want
+	need_root || return
+	command -v setpriv > /dev/null || { skip "setpriv not installed"; return; }
+	bin=$(mktemp -d /tmp/kleak-caps.XXXXXX)
+	chmod 755 "$bin"
+	cp "$KLEAK" "$bin/kleak"
+	as_nobody() {
+		setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps="-all$1" \
+			--ambient-caps="-all$1" "$bin/kleak" --duration 1 -T 1 --format json \
+			> "$TMP/o" 2> "$TMP/e"
+	}
+	as_nobody ",+bpf,+perfmon,+syslog"
+	st=$?
+	if [ $st -ne 0 ] || ! jq -e '.stats.alloc_events > 0' "$TMP/o" > /dev/null 2>&1; then
+		fail "with CAP_BPF, CAP_PERFMON, CAP_SYSLOG: status $st: $(tr '\n' '|' < "$TMP/e")"
+		rm -rf "$bin"
+		return
+	fi
+	local cases=(",+perfmon,+syslog:CAP_BPF missing" ",+bpf,+syslog:CAP_PERFMON missing"
+		     ",+syslog:CAP_BPF and CAP_PERFMON missing")
+	# where kallsyms shows addresses to all (see hidden_kallsyms), CAP_SYSLOG is not needed
+	[ "$(cat /proc/sys/kernel/kptr_restrict)" != 0 ] ||
+		[ "$(cat /proc/sys/kernel/perf_event_paranoid)" -gt 1 ] &&
+		cases+=(",+bpf,+perfmon:CAP_SYSLOG missing")
+	for caps in "${cases[@]}"; do
+		want=${caps#*:}
+		as_nobody "${caps%%:*}"
+		st=$?
+		if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] || ! grep -q "$want" "$TMP/e"; then
+			fail "caps ${caps%%:*}: status $st, expected 1 and '$want': $(tr '\n' '|' < "$TMP/e")"
+			rm -rf "$bin"
+			return
+		fi
+	done
+	rm -rf "$bin"
+	pass
+}
+
+for t in kill9 stdout_closed sigterm_startup sigterm_report hidden_kallsyms unknown_cache capabilities; do
 	run_test $t
 done
