@@ -869,8 +869,8 @@ static void skip_unknown(struct rec_reader *r, const char *k)
 	r->unknown_records++;
 	if (kind_listed(r->unknown_kinds, k))
 		return;
-	/* a few kinds suffice to tell a person what was skipped */
-	if (used + 2 + strlen(k) + 5 > sizeof(r->unknown_kinds)) {
+	/* a few kinds suffice to tell a person what was skipped; ", ..." must fit after them */
+	if (used + 2 + strlen(k) + sizeof(", ...") > sizeof(r->unknown_kinds)) {
 		if (!strstr(r->unknown_kinds, ", ..."))
 			strcat(r->unknown_kinds, ", ...");
 		return;
