@@ -110,6 +110,8 @@ struct model_meta {
 	bool caches;		/* the per-cache summary was shown */
 	char *exclude;		/* --exclude REGEX, NULL: none */
 	char *cache;		/* --cache NAME the run was traced with, NULL: none */
+	/* --raw-addresses: a saved run keeps frame addresses, not only symbols */
+	bool raw_addresses;
 };
 
 struct model {

@@ -114,6 +114,7 @@ enum {
 	OPT_USAGE,
 	OPT_EXCLUDE,
 	OPT_STACK_CACHE,
+	OPT_RAW_ADDRESSES,
 };
 
 /* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
@@ -147,6 +148,9 @@ static const struct argp_option trace_options[] = {
 	  "After COMMAND exits, wait SEC for deferred frees\n(default: 6)", 2 },
 	{ "trace", 't', NULL, 0, "Print each recorded allocation and its free, live", 2 },
 	{ "write", 'w', "FILE", 0, "Save the run in FILE, for kleak report and diff", 2 },
+	{ "raw-addresses", OPT_RAW_ADDRESSES, NULL, 0,
+	  "With -w: keep the raw kernel address of each frame,\n"
+	  "which defeats KASLR (default: symbols only)", 2 },
 
 	{ NULL, 0, NULL, 0, "What the report shows:", 3 },
 	{ "older", 'o', "SEC", 0,
@@ -374,6 +378,9 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STACK_DEPTH:
 		env->stack_depth = arg_u64("--stack-depth", arg, 1, KLEAK_MAX_STACK_DEPTH);
+		break;
+	case OPT_RAW_ADDRESSES:
+		env->raw_addresses = true;
 		break;
 	case OPT_STACK_CACHE:
 		if (!strcmp(arg, "on"))

@@ -177,7 +177,7 @@ static void put_meta_str(struct rec_writer *w, const char *key, const char *val)
 	end_line(w);
 }
 
-static void put_site(struct rec_writer *w, const struct model_site *s)
+static void put_site(struct rec_writer *w, const struct model_site *s, bool raw_addresses)
 {
 	size_t i;
 
@@ -202,7 +202,9 @@ static void put_site(struct rec_writer *w, const struct model_site *s)
 		end_line(w);
 	}
 	for (i = 0; i < s->n_frames; i++) {
-		putf(w, "frame 0x%" PRIx64, (uint64_t)s->frames[i].addr);
+		/* since 3: 0 unless asked for, as a raw address tells KASLR's offset */
+		putf(w, "frame 0x%" PRIx64,
+		     (uint64_t)(raw_addresses ? s->frames[i].addr : 0));
 		put_str(w, s->frames[i].sym);
 		end_line(w);
 	}
@@ -346,7 +348,7 @@ static void put_model(struct rec_writer *w, const struct model *m)
 	for (i = 0; i < m->n_merged; i++)
 		put_merged(w, &m->merged[i]);
 	for (i = 0; i < m->n_sites && !w->err; i++)
-		put_site(w, &m->sites[i]);
+		put_site(w, &m->sites[i], m->meta.raw_addresses);
 	/* the end line is outside its own checksum */
 	if (!w->err) {
 		putf(w, "end %zu %08lx\n", m->n_sites, (unsigned long)w->crc);
@@ -985,7 +987,7 @@ static int parse_comm(struct rec_reader *r)
 	return 0;
 }
 
-static int parse_frame(struct rec_reader *r)
+static int parse_frame(struct rec_reader *r, struct model *m)
 {
 	struct model_site *s = r->site;
 	struct model_frame *fr;
@@ -1003,6 +1005,9 @@ static int parse_frame(struct rec_reader *r)
 		if (!fr->sym)
 			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
 	}
+	/* a file that has them keeps them when saved again */
+	if (fr->addr)
+		m->meta.raw_addresses = true;
 	s->n_frames++;
 	return 0;
 }
@@ -1067,7 +1072,7 @@ static int parse_record(struct rec_reader *r, struct model *m)
 	if (s && !strcmp(k, "comm"))
 		return parse_comm(r);
 	if (s && !strcmp(k, "frame"))
-		return parse_frame(r);
+		return parse_frame(r, m);
 	if (s && !strcmp(k, "ages") && r->ntok > 1)
 		return parse_values(r, (void **)&s->ages_ms, &s->n_ages, r->want_ages, false);
 	if (s && !strcmp(k, "trend") && r->ntok > 1)

@@ -86,6 +86,7 @@ static int fill_meta(struct run *r, struct tracer *t)
 	mm->start_s = time(NULL);
 	mm->sample_rate = r->env->sample_rate;
 	mm->interval_s = r->env->interval_s;
+	mm->raw_addresses = r->env->raw_addresses;
 	/* as report_now() prints, so that kleak report prints the saved run alike */
 	mm->report_saved = true;
 	mm->older_ms = r->env->older_ms;
