@@ -17,7 +17,7 @@ DEB_PACKAGES := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libzstd-dev 
 # browser, promtool and node_exporter, man and groff for the man page), and
 # what the user-stack tests build and symbolize with
 TEST_DEB_PACKAGES := golang-go chromium prometheus prometheus-node-exporter util-linux man-db \
-	groff-base g++ libc6-dbg binutils
+	groff-base g++ libc6-dbg binutils libclang-rt-dev
 
 .DEFAULT_GOAL := all
 
@@ -161,13 +161,19 @@ run: deps
 # Packages first, then a fresh make that sees them.
 .PHONY: test
 test: deps
-	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS) $(OUTPUT)/unit-tests
+	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS) $(OUTPUT)/unit-tests san
 	$(Q)tests/run.sh
 
 .PHONY: bench
 bench: deps
 	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS)
 	$(Q)tools/bench/run.sh
+
+# Ten minutes under the heaviest kmem load, two kleaks at once (tests/soak/run.sh).
+.PHONY: soak
+soak: deps
+	$(Q)$(MAKE) --no-print-directory kleak $(TOOLS)
+	$(Q)tests/soak/run.sh
 
 .PHONY: deps
 deps:
@@ -188,7 +194,7 @@ install: kleak
 .PHONY: clean
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) kleak
+	$(Q)rm -rf $(OUTPUT) $(SAN_OUTPUT) kleak
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -196,3 +202,4 @@ clean:
 -include $(DEPS)
 
 include tools/vm/vm.mk
+include tests/sanitize.mk

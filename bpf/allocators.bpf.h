@@ -48,49 +48,51 @@ static __always_inline __u32 page_kind(__u64 gfp)
 static __always_inline int page_alloc(void *ctx, bool ctx_record, __u64 key, __u32 order,
 				      __u64 gfp, const bool compat)
 {
-	return alloc_event(ctx, 0, ctx_record, key, 1ULL << (PAGE_SHIFT_X86 + (order & 31)),
+	return alloc_event(ctx, KLEAK_SLOT_PAGE_ALLOC, 0, ctx_record, key, 1ULL << (PAGE_SHIFT_X86 + (order & 31)),
 			   page_kind(gfp), order, NULL, compat);
 }
 
 /* order < 0: the event does not say (mm_page_free_batched). */
-static __always_inline int page_free(__u64 key, int order, const bool compat)
+static __always_inline int page_free(__u32 slot, __u64 key, int order, const bool compat)
 {
 	struct kleak_site_totals *t;
 	__u32 site;
 
-	if (!free_event(key, KLEAK_SITE_PAGES, &site, compat) || order < 0)
+	if (!free_event(slot, key, KLEAK_SITE_PAGES, &site, compat) || order < 0)
 		return 0;
 	t = totals_of(site);
 	if (t && t->site.cache > (__u64)order)
-		stat_inc(STAT_PAGES_SPLIT);
+		stat_inc(slot, STAT_PAGES_SPLIT);
 	return 0;
 }
 
 static __always_inline int vmap_alloc(void *ctx, __u64 call_site, bool ctx_record, __u64 addr,
 				      __u64 size, int failed, const bool compat)
 {
-	return alloc_event(ctx, call_site, ctx_record, failed ? 0 : addr, size, KLEAK_SITE_VMALLOC,
-			   size, NULL, compat);
+	return alloc_event(ctx, KLEAK_SLOT_VMAP_ALLOC, call_site, ctx_record, failed ? 0 : addr,
+			   size, KLEAK_SITE_VMALLOC, size, NULL, compat);
 }
 
 static __always_inline int percpu_alloc(void *ctx, __u64 call_site, bool ctx_record, __u64 ptr,
 					__u64 bytes, const bool compat)
 {
-	return alloc_event(ctx, call_site, ctx_record, ptr ? KLEAK_PERCPU_KEY(ptr) : 0, bytes,
-			   KLEAK_SITE_PERCPU, bytes, NULL, compat);
+	return alloc_event(ctx, KLEAK_SLOT_PERCPU_ALLOC, call_site, ctx_record,
+			   ptr ? KLEAK_PERCPU_KEY(ptr) : 0, bytes, KLEAK_SITE_PERCPU, bytes, NULL,
+			   compat);
 }
 
 static __always_inline int percpu_free(__u64 ptr, const bool compat)
 {
 	if (ptr)
-		free_event(KLEAK_PERCPU_KEY(ptr), KLEAK_SITE_PERCPU, NULL, compat);
+		free_event(KLEAK_SLOT_PERCPU_FREE, KLEAK_PERCPU_KEY(ptr), KLEAK_SITE_PERCPU, NULL,
+			   compat);
 	return 0;
 }
 
 /* A tp_btf struct page * is trusted: no arithmetic on it, so a number (as_number()). */
-static __always_inline __u64 page_key(const struct page *page)
+static __always_inline __u64 page_key(__u32 slot, const struct page *page)
 {
-	struct kleak_stats *s = stats_get();
+	struct kleak_stats *s = stats_get(slot);
 
 	return s ? as_number(s, page) : 0;
 }
@@ -100,19 +102,20 @@ static __always_inline __u64 page_key(const struct page *page)
 SEC("tp_btf/mm_page_alloc")
 int BPF_PROG(mm_page_alloc_btf, struct page *page, unsigned int order, gfp_t gfp, int migratetype)
 {
-	return page_alloc(ctx, false, page_key(page), order, gfp, false);
+	return page_alloc(ctx, false, page_key(KLEAK_SLOT_PAGE_ALLOC, page), order, gfp, false);
 }
 
 SEC("tp_btf/mm_page_free")
 int BPF_PROG(mm_page_free_btf, struct page *page, unsigned int order)
 {
-	return page_free(page_key(page), order, false);
+	return page_free(KLEAK_SLOT_PAGE_FREE, page_key(KLEAK_SLOT_PAGE_FREE, page), order, false);
 }
 
 SEC("tp_btf/mm_page_free_batched")
 int BPF_PROG(mm_page_free_batched_btf, struct page *page)
 {
-	return page_free(page_key(page), -1, false);
+	return page_free(KLEAK_SLOT_PAGE_FREE_BATCHED,
+			 page_key(KLEAK_SLOT_PAGE_FREE_BATCHED, page), -1, false);
 }
 
 SEC("tp_btf/alloc_vmap_area")
@@ -125,7 +128,7 @@ int BPF_PROG(alloc_vmap_area_btf, unsigned long addr, unsigned long size, unsign
 SEC("tp_btf/free_vmap_area_noflush")
 int BPF_PROG(free_vmap_area_noflush_btf, unsigned long va_start)
 {
-	free_event(va_start, KLEAK_SITE_VMALLOC, NULL, false);
+	free_event(KLEAK_SLOT_VMAP_FREE, va_start, KLEAK_SITE_VMALLOC, NULL, false);
 	return 0;
 }
 
@@ -165,16 +168,16 @@ int mm_page_alloc_##sfx(struct bpf_raw_tracepoint_args *ctx)				\
 { return page_alloc(ctx, false, ctx->args[0], ctx->args[1], ctx->args[2], compat); }	\
 SEC("raw_tp/mm_page_free")								\
 int mm_page_free_##sfx(struct bpf_raw_tracepoint_args *ctx)				\
-{ return page_free(ctx->args[0], (int)ctx->args[1], compat); }				\
+{ return page_free(KLEAK_SLOT_PAGE_FREE, ctx->args[0], (int)ctx->args[1], compat); }	\
 SEC("raw_tp/mm_page_free_batched")							\
 int mm_page_free_batched_##sfx(struct bpf_raw_tracepoint_args *ctx)			\
-{ return page_free(ctx->args[0], -1, compat); }						\
+{ return page_free(KLEAK_SLOT_PAGE_FREE_BATCHED, ctx->args[0], -1, compat); }		\
 SEC("raw_tp/alloc_vmap_area")								\
 int alloc_vmap_area_##sfx(struct bpf_raw_tracepoint_args *ctx)				\
 { return vmap_alloc(ctx, 0, false, ctx->args[0], ctx->args[1], (int)ctx->args[5], compat); } \
 SEC("raw_tp/free_vmap_area_noflush")							\
 int free_vmap_area_noflush_##sfx(struct bpf_raw_tracepoint_args *ctx)			\
-{ free_event(ctx->args[0], KLEAK_SITE_VMALLOC, NULL, compat); return 0; }		\
+{ free_event(KLEAK_SLOT_VMAP_FREE, ctx->args[0], KLEAK_SITE_VMALLOC, NULL, compat); return 0; } \
 SEC("raw_tp/percpu_alloc_percpu")							\
 int percpu_alloc_percpu_##sfx(struct bpf_raw_tracepoint_args *ctx)			\
 { return on_percpu_alloc_raw(ctx, compat); }						\
@@ -199,13 +202,15 @@ int mm_page_alloc_tp(struct trace_event_raw_mm_page_alloc *ctx)
 SEC("tracepoint/kmem/mm_page_free")
 int mm_page_free_tp(struct trace_event_raw_mm_page_free *ctx)
 {
-	return page_free(KLEAK_PFN_KEY(BPF_CORE_READ(ctx, pfn)), BPF_CORE_READ(ctx, order), false);
+	return page_free(KLEAK_SLOT_PAGE_FREE, KLEAK_PFN_KEY(BPF_CORE_READ(ctx, pfn)),
+			 BPF_CORE_READ(ctx, order), false);
 }
 
 SEC("tracepoint/kmem/mm_page_free_batched")
 int mm_page_free_batched_tp(struct trace_event_raw_mm_page_free_batched *ctx)
 {
-	return page_free(KLEAK_PFN_KEY(BPF_CORE_READ(ctx, pfn)), -1, false);
+	return page_free(KLEAK_SLOT_PAGE_FREE_BATCHED, KLEAK_PFN_KEY(BPF_CORE_READ(ctx, pfn)), -1,
+			 false);
 }
 
 SEC("tracepoint/vmalloc/alloc_vmap_area")
@@ -218,7 +223,8 @@ int alloc_vmap_area_tp(struct trace_event_raw_alloc_vmap_area *ctx)
 SEC("tracepoint/vmalloc/free_vmap_area_noflush")
 int free_vmap_area_noflush_tp(struct trace_event_raw_free_vmap_area_noflush *ctx)
 {
-	free_event(BPF_CORE_READ(ctx, va_start), KLEAK_SITE_VMALLOC, NULL, false);
+	free_event(KLEAK_SLOT_VMAP_FREE, BPF_CORE_READ(ctx, va_start), KLEAK_SITE_VMALLOC, NULL,
+		   false);
 	return 0;
 }
 

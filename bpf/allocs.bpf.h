@@ -79,7 +79,7 @@ struct {
 bool any_recorded;
 
 /* --trace: a recorded allocation, or the free of one and who freed it. */
-static __always_inline void emit(__u32 type, __u64 addr, const struct kleak_alloc *a,
+static __always_inline void emit(__u32 slot, __u32 type, __u64 addr, const struct kleak_alloc *a,
 				 const bool compat)
 {
 	struct kleak_event *e;
@@ -87,7 +87,7 @@ static __always_inline void emit(__u32 type, __u64 addr, const struct kleak_allo
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		stat_inc(STAT_EVENTS_DROPPED);
+		stat_inc(slot, STAT_EVENTS_DROPPED);
 		return;
 	}
 	e->type = type;
@@ -140,7 +140,8 @@ static __always_inline void bucket_mark_used(__u32 idx)
  * allocated again, so its free was never seen: the record is retired and
  * charged to its site instead of staying behind as a false leak.
  */
-static __always_inline int take(struct kleak_bucket *b, __u64 addr, bool retired, __u32 *taken)
+static __always_inline int take(__u32 slot, struct kleak_bucket *b, __u64 addr, bool retired,
+				__u32 *taken)
 {
 	struct kleak_alloc copy;
 	__u32 i, site;
@@ -164,14 +165,14 @@ static __always_inline int take(struct kleak_bucket *b, __u64 addr, bool retired
 		if (taken)
 			*taken = site;
 		if (trace_events && !retired)
-			emit(KLEAK_EVENT_FREE, addr, &copy, false);
+			emit(slot, KLEAK_EVENT_FREE, addr, &copy, false);
 		return 1;
 	}
 	return 0;
 }
 
 /* The bucket store's forget() (see take()). */
-static __always_inline bool forget_bucketed(__u64 addr, bool retired, __u32 *taken)
+static __always_inline bool forget_bucketed(__u32 slot, __u64 addr, bool retired, __u32 *taken)
 {
 	struct kleak_bucket *first, *b;
 	__u32 w, idx;
@@ -184,7 +185,7 @@ static __always_inline bool forget_bucketed(__u64 addr, bool retired, __u32 *tak
 	first = bucket_get(idx);
 	if (!first)
 		return false;
-	r = take(first, addr, retired, taken);
+	r = take(slot, first, addr, retired, taken);
 	if (r || !first->spilled)
 		return r > 0;
 	for (w = 1; w < KLEAK_BUCKET_WAYS; w++) {
@@ -194,7 +195,7 @@ static __always_inline bool forget_bucketed(__u64 addr, bool retired, __u32 *tak
 		b = bucket_get(idx);
 		if (!b)
 			continue;
-		r = take(b, addr, retired, taken);
+		r = take(slot, b, addr, retired, taken);
 		if (r > 0)
 			__sync_fetch_and_add(&first->spilled, -1);
 		if (r)
@@ -288,7 +289,7 @@ static __always_inline bool record_bucketed(__u64 addr, const struct kleak_alloc
 }
 
 /* The compat store's forget(): the CPU whose delete succeeds took the record. */
-static __always_inline bool forget_hashed(__u64 addr, bool retired, __u32 *taken)
+static __always_inline bool forget_hashed(__u32 slot, __u64 addr, bool retired, __u32 *taken)
 {
 	struct kleak_alloc *a, copy;
 	__u32 site;
@@ -305,22 +306,24 @@ static __always_inline bool forget_hashed(__u64 addr, bool retired, __u32 *taken
 	if (taken)
 		*taken = site;
 	if (trace_events && !retired)
-		emit(KLEAK_EVENT_FREE, addr, &copy, true);
+		emit(slot, KLEAK_EVENT_FREE, addr, &copy, true);
 	return true;
 }
 
 /*
- * Removes the record of addr, if any; true when this call did. With retired
+ * Removes the record of addr, if any; true when this call did (slot: the
+ * calling program's stats). With retired
  * set, the address is being allocated again, so its free was never seen:
  * the record is retired and charged to its site instead of staying behind
  * as a false leak. *taken (when not NULL) gets the record's site.
  */
-static __always_inline bool forget(__u64 addr, bool retired, __u32 *taken, const bool compat)
+static __always_inline bool forget(__u32 slot, __u64 addr, bool retired, __u32 *taken,
+				   const bool compat)
 {
 	if (!any_recorded)
 		return false;
-	return compat ? forget_hashed(addr, retired, taken) :
-			forget_bucketed(addr, retired, taken);
+	return compat ? forget_hashed(slot, addr, retired, taken) :
+			forget_bucketed(slot, addr, retired, taken);
 }
 
 /*

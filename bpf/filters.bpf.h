@@ -153,8 +153,6 @@ static __always_inline bool in_task_context(struct kleak_stats *s, void *ctx, bo
 static __always_inline bool alloc_wanted(const struct cur *c, __u64 bytes, __u32 kind,
 					 const char *name, const bool compat)
 {
-	if (c->tgid == self_tgid)
-		return false;
 	if (bytes < min_size || bytes > max_size)
 		return false;
 	if (targ_tgid && c->tgid != targ_tgid && !(follow && is_tracked(c, compat)))

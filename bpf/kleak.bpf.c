@@ -49,14 +49,18 @@ static __always_inline void allocator_inc(struct kleak_stats *s, __u32 kind, __u
 }
 
 /*
- * An allocation of any allocator: kind says which (and so which counters).
- * ctx_record: the context is a classic tracepoint's record, off the stack.
+ * An allocation of any allocator: kind says which (and so which counters);
+ * slot is the calling program's stats entry; ctx_record: the context is a
+ * classic tracepoint's record, off the stack. Every allocation event ends in
+ * exactly one of the counters after STAT_ALLOC_EVENTS here (failed, kleak's
+ * own, filtered out, user pages left out, irq, sampled out, a map full or
+ * busy, recorded): the books model__books() checks.
  */
-static __always_inline int alloc_event(void *ctx, __u64 call_site, bool ctx_record, __u64 addr,
-				       __u64 bytes, __u32 kind, __u64 cache, const char *name,
-				       const bool compat)
+static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, bool ctx_record,
+				       __u64 addr, __u64 bytes, __u32 kind, __u64 cache,
+				       const char *name, const bool compat)
 {
-	struct kleak_stats *s = stats_get();
+	struct kleak_stats *s = stats_get(slot);
 	struct kleak_site_totals *t;
 	struct kleak_site site = {};
 	struct kleak_alloc rec = {};
@@ -68,16 +72,24 @@ static __always_inline int alloc_event(void *ctx, __u64 call_site, bool ctx_reco
 		return 0;
 	s->counters[STAT_ALLOC_EVENTS]++;
 	allocator_inc(s, kind, STAT_PAGES_EVENTS);
-	if (!addr || s->own_alloc)
+	if (!addr) {
+		s->counters[STAT_FAILED_ALLOCS]++;
 		return 0;
+	}
 	/* any allocation of a recorded address, filtered or not, proves its free was missed */
-	if (forget(addr, true, NULL, compat)) {
+	if (forget(slot, addr, true, NULL, compat)) {
 		s->counters[STAT_REALLOC_RETIRED]++;
 		allocator_inc(s, kind, STAT_PAGES_RETIRED);
 	}
 	cur_get(&c, compat);
-	if (!alloc_wanted(&c, bytes, kind, name, compat))
+	if (s->own_alloc || c.tgid == self_tgid) {
+		s->counters[STAT_OWN_ALLOCS]++;
 		return 0;
+	}
+	if (!alloc_wanted(&c, bytes, kind, name, compat)) {
+		s->counters[STAT_FILTERED_OUT]++;
+		return 0;
+	}
 	/* counted among the filtered tasks' pages only: what --pages=all would add */
 	if (kind == KLEAK_SITE_PAGES_USER && !pages_user) {
 		s->counters[STAT_PAGES_USER]++;
@@ -99,16 +111,20 @@ static __always_inline int alloc_event(void *ctx, __u64 call_site, bool ctx_reco
 	stack_get(ctx, s, &c, call_site, &site, &frames, compat);
 	if (site.stack_err)
 		s->counters[STAT_STACK_FAULT]++;
-	ustack_get(ctx, s, &c, !call_site, &site, compat);
+	ustack_get(ctx, s, &c, ctx_record, &site, compat);
 	if (!site_index(s, &site, bytes, frames, kind == KLEAK_SITE_CACHE ? name : NULL,
 			&rec.site)) {
 		s->counters[STAT_SITE_MAP_FULL]++;
 		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
+	/* never NULL (site_index checked it), but counted, so the books still balance */
 	t = totals_of(rec.site);
-	if (!t)
+	if (!t) {
+		s->counters[STAT_SITE_MAP_FULL]++;
+		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
+	}
 
 	rec.ts_ns = bpf_ktime_get_ns();
 	rec.pid = c.pid;
@@ -126,28 +142,31 @@ static __always_inline int alloc_event(void *ctx, __u64 call_site, bool ctx_reco
 	if (site.ustate == KLEAK_USTACK_SAMPLED)
 		ustack_sample(s, &c, addr, &rec, compat);
 	if (trace_events)
-		emit(KLEAK_EVENT_ALLOC, addr, &rec, compat);
+		emit(slot, KLEAK_EVENT_ALLOC, addr, &rec, compat);
 	return 0;
 }
 
 /* A slab allocation: classic tracepoints alone pass no call site (their context is a record). */
-static __always_inline int on_alloc(void *ctx, __u64 call_site, __u64 addr, __u64 bytes,
-				    __u32 kind, __u64 cache, const char *name, const bool compat)
+static __always_inline int on_alloc(void *ctx, __u32 slot, __u64 call_site, __u64 addr,
+				    __u64 bytes, __u32 kind, __u64 cache, const char *name,
+				    const bool compat)
 {
-	return alloc_event(ctx, call_site, !call_site, addr, bytes, kind, cache, name, compat);
+	return alloc_event(ctx, slot, call_site, !call_site, addr, bytes, kind, cache, name,
+			   compat);
 }
 
 /*
  * A free of a kind's allocation: true when it matched a record, whose
  * site *taken (when not NULL) then gets.
  */
-static __always_inline bool free_event(__u64 addr, __u32 kind, __u32 *taken, const bool compat)
+static __always_inline bool free_event(__u32 slot, __u64 addr, __u32 kind, __u32 *taken,
+				       const bool compat)
 {
 	struct kleak_stats *s;
 
-	if (!addr || !forget(addr, false, taken, compat))
+	if (!addr || !forget(slot, addr, false, taken, compat))
 		return false;
-	s = stats_get();
+	s = stats_get(slot);
 	if (s) {
 		s->counters[STAT_FREES]++;
 		allocator_inc(s, kind, STAT_PAGES_FREES);
@@ -155,9 +174,9 @@ static __always_inline bool free_event(__u64 addr, __u32 kind, __u32 *taken, con
 	return true;
 }
 
-static __always_inline int on_free(__u64 addr, const bool compat)
+static __always_inline int on_free(__u32 slot, __u64 addr, const bool compat)
 {
-	free_event(addr, KLEAK_SITE_CACHE, NULL, compat);
+	free_event(slot, addr, KLEAK_SITE_CACHE, NULL, compat);
 	return 0;
 }
 
@@ -167,28 +186,28 @@ SEC("tp_btf/kmalloc")
 int BPF_PROG(kmalloc_btf, unsigned long call_site, const void *ptr, size_t bytes_req,
 	     size_t bytes_alloc)
 {
-	return on_alloc(ctx, call_site, (__u64)ptr, bytes_alloc, KLEAK_SITE_KMALLOC, bytes_alloc,
-			NULL, false);
+	return on_alloc(ctx, KLEAK_SLOT_KMALLOC, call_site, (__u64)ptr, bytes_alloc,
+			KLEAK_SITE_KMALLOC, bytes_alloc, NULL, false);
 }
 
 SEC("tp_btf/kmem_cache_alloc")
 int BPF_PROG(kmem_cache_alloc_btf, unsigned long call_site, const void *ptr, struct kmem_cache *s)
 {
 	/* tp_btf arguments are trusted pointers: plain loads, no probe_read */
-	return on_alloc(ctx, call_site, (__u64)ptr, s->size, KLEAK_SITE_CACHE, (__u64)s, s->name,
-			false);
+	return on_alloc(ctx, KLEAK_SLOT_CACHE_ALLOC, call_site, (__u64)ptr, s->size,
+			KLEAK_SITE_CACHE, (__u64)s, s->name, false);
 }
 
 SEC("tp_btf/kfree")
 int BPF_PROG(kfree_btf, unsigned long call_site, const void *ptr)
 {
-	return on_free((__u64)ptr, false);
+	return on_free(KLEAK_SLOT_KFREE, (__u64)ptr, false);
 }
 
 SEC("tp_btf/kmem_cache_free")
 int BPF_PROG(kmem_cache_free_btf, unsigned long call_site, const void *ptr)
 {
-	return on_free((__u64)ptr, false);
+	return on_free(KLEAK_SLOT_CACHE_FREE, (__u64)ptr, false);
 }
 
 /*
@@ -204,8 +223,8 @@ int BPF_PROG(kmem_cache_free_btf, unsigned long call_site, const void *ptr)
 
 static __always_inline int on_kmalloc_raw(struct bpf_raw_tracepoint_args *ctx, const bool compat)
 {
-	return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], KLEAK_SITE_KMALLOC,
-			ctx->args[3], NULL, compat);
+	return on_alloc(ctx, KLEAK_SLOT_KMALLOC, ctx->args[0], ctx->args[1], ctx->args[3],
+			KLEAK_SITE_KMALLOC, ctx->args[3], NULL, compat);
 }
 
 static __always_inline int on_kmem_cache_alloc_raw(struct bpf_raw_tracepoint_args *ctx,
@@ -213,8 +232,9 @@ static __always_inline int on_kmem_cache_alloc_raw(struct bpf_raw_tracepoint_arg
 {
 	struct kmem_cache *s = (void *)ctx->args[2];
 
-	return on_alloc(ctx, ctx->args[0], ctx->args[1], BPF_CORE_READ(s, size), KLEAK_SITE_CACHE,
-			(__u64)s, BPF_CORE_READ(s, name), compat);
+	return on_alloc(ctx, KLEAK_SLOT_CACHE_ALLOC, ctx->args[0], ctx->args[1],
+			BPF_CORE_READ(s, size), KLEAK_SITE_CACHE, (__u64)s, BPF_CORE_READ(s, name),
+			compat);
 }
 
 /* x86_64's direct map and struct page array, placed at boot (KASLR) */
@@ -244,16 +264,16 @@ static __always_inline struct kmem_cache *cache_of(__u64 ptr)
 	return BPF_CORE_READ(page, slab_cache);
 }
 
-static __always_inline int on_alloc_raw_old(struct bpf_raw_tracepoint_args *ctx, __u32 kind,
-					    const bool compat)
+static __always_inline int on_alloc_raw_old(struct bpf_raw_tracepoint_args *ctx, __u32 slot,
+					    __u32 kind, const bool compat)
 {
 	struct kmem_cache *s = kind == KLEAK_SITE_CACHE_UNNAMED ? cache_of(ctx->args[1]) : NULL;
 
 	if (s)
-		return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], KLEAK_SITE_CACHE,
-				(__u64)s, BPF_CORE_READ(s, name), compat);
-	return on_alloc(ctx, ctx->args[0], ctx->args[1], ctx->args[3], kind, ctx->args[3], NULL,
-			compat);
+		return on_alloc(ctx, slot, ctx->args[0], ctx->args[1], ctx->args[3],
+				KLEAK_SITE_CACHE, (__u64)s, BPF_CORE_READ(s, name), compat);
+	return on_alloc(ctx, slot, ctx->args[0], ctx->args[1], ctx->args[3], kind, ctx->args[3],
+			NULL, compat);
 }
 
 /*
@@ -269,22 +289,23 @@ int kmem_cache_alloc_##sfx(struct bpf_raw_tracepoint_args *ctx)				\
 { return on_kmem_cache_alloc_raw(ctx, compat); }					\
 SEC("raw_tp/kmalloc")									\
 int kmalloc_##sfx##_old(struct bpf_raw_tracepoint_args *ctx)				\
-{ return on_alloc_raw_old(ctx, KLEAK_SITE_KMALLOC, compat); }				\
+{ return on_alloc_raw_old(ctx, KLEAK_SLOT_KMALLOC, KLEAK_SITE_KMALLOC, compat); }	\
 SEC("raw_tp/kmalloc_node")								\
 int kmalloc_node_##sfx##_old(struct bpf_raw_tracepoint_args *ctx)			\
-{ return on_alloc_raw_old(ctx, KLEAK_SITE_KMALLOC, compat); }				\
+{ return on_alloc_raw_old(ctx, KLEAK_SLOT_KMALLOC_NODE, KLEAK_SITE_KMALLOC, compat); }	\
 SEC("raw_tp/kmem_cache_alloc")								\
 int kmem_cache_alloc_##sfx##_old(struct bpf_raw_tracepoint_args *ctx)			\
-{ return on_alloc_raw_old(ctx, KLEAK_SITE_CACHE_UNNAMED, compat); }			\
+{ return on_alloc_raw_old(ctx, KLEAK_SLOT_CACHE_ALLOC, KLEAK_SITE_CACHE_UNNAMED, compat); }	\
 SEC("raw_tp/kmem_cache_alloc_node")							\
 int kmem_cache_alloc_node_##sfx##_old(struct bpf_raw_tracepoint_args *ctx)		\
-{ return on_alloc_raw_old(ctx, KLEAK_SITE_CACHE_UNNAMED, compat); }			\
+{ return on_alloc_raw_old(ctx, KLEAK_SLOT_CACHE_ALLOC_NODE, KLEAK_SITE_CACHE_UNNAMED,	\
+			  compat); }							\
 SEC("raw_tp/kfree")									\
 int kfree_##sfx(struct bpf_raw_tracepoint_args *ctx)					\
-{ return on_free(ctx->args[1], compat); }						\
+{ return on_free(KLEAK_SLOT_KFREE, ctx->args[1], compat); }				\
 SEC("raw_tp/kmem_cache_free")								\
 int kmem_cache_free_##sfx(struct bpf_raw_tracepoint_args *ctx)				\
-{ return on_free(ctx->args[1], compat); }
+{ return on_free(KLEAK_SLOT_CACHE_FREE, ctx->args[1], compat); }
 
 RAW_TP_SET(raw, false)
 RAW_TP_SET(compat, true)
@@ -297,11 +318,12 @@ RAW_TP_SET(compat, true)
 /* The pre-6.1 kmem_alloc and kmem_alloc_node records: no cache, no name. */
 static __always_inline int on_alloc_tp_old(void *ctx,
 					   const struct trace_event_raw_kmem_alloc___old *r,
-					   __u32 kind)
+					   __u32 slot, __u32 kind)
 {
 	__u64 bytes = BPF_CORE_READ(r, bytes_alloc);
 
-	return on_alloc(ctx, 0, (__u64)BPF_CORE_READ(r, ptr), bytes, kind, bytes, NULL, false);
+	return on_alloc(ctx, slot, 0, (__u64)BPF_CORE_READ(r, ptr), bytes, kind, bytes, NULL,
+			false);
 }
 
 SEC("tracepoint/kmem/kmalloc")
@@ -310,10 +332,10 @@ int kmalloc_tp(struct trace_event_raw_kmalloc *ctx)
 	__u64 bytes;
 
 	if (!bpf_core_type_exists(struct trace_event_raw_kmalloc))
-		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SITE_KMALLOC);
+		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SLOT_KMALLOC, KLEAK_SITE_KMALLOC);
 	bytes = BPF_CORE_READ(ctx, bytes_alloc);
-	return on_alloc(ctx, 0, (__u64)BPF_CORE_READ(ctx, ptr), bytes, KLEAK_SITE_KMALLOC, bytes,
-			NULL, false);
+	return on_alloc(ctx, KLEAK_SLOT_KMALLOC, 0, (__u64)BPF_CORE_READ(ctx, ptr), bytes,
+			KLEAK_SITE_KMALLOC, bytes, NULL, false);
 }
 
 /* FNV-1a: an identity for a cache known only by the name in its record */
@@ -336,42 +358,62 @@ int kmem_cache_alloc_tp(struct trace_event_raw_kmem_cache_alloc *ctx)
 	__u32 loc;
 
 	if (!bpf_core_type_exists(struct trace_event_raw_kmem_cache_alloc))
-		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SITE_CACHE_UNNAMED);
+		return on_alloc_tp_old(ctx, (void *)ctx, KLEAK_SLOT_CACHE_ALLOC,
+				       KLEAK_SITE_CACHE_UNNAMED);
 	bytes = BPF_CORE_READ(ctx, bytes_alloc);
 	ptr = (__u64)BPF_CORE_READ(ctx, ptr);
 	/* 6.1 and 6.12 records carry no name; 6.18's has a __data_loc string */
 	if (!bpf_core_field_exists(ctx->__data_loc_name))
-		return on_alloc(ctx, 0, ptr, bytes, KLEAK_SITE_CACHE_UNNAMED, bytes, NULL,
-				false);
+		return on_alloc(ctx, KLEAK_SLOT_CACHE_ALLOC, 0, ptr, bytes,
+				KLEAK_SITE_CACHE_UNNAMED, bytes, NULL, false);
 	loc = BPF_CORE_READ(ctx, __data_loc_name);
 	kname = (const char *)ctx + (loc & 0xffff);
 	bpf_probe_read_kernel_str(name, sizeof(name), kname);
-	return on_alloc(ctx, 0, ptr, bytes, KLEAK_SITE_CACHE, name_hash(name), kname,
-			false);
+	return on_alloc(ctx, KLEAK_SLOT_CACHE_ALLOC, 0, ptr, bytes, KLEAK_SITE_CACHE,
+			name_hash(name), kname, false);
 }
 
 SEC("tracepoint/kmem/kfree")
 int kfree_tp(struct trace_event_raw_kfree *ctx)
 {
-	return on_free((__u64)BPF_CORE_READ(ctx, ptr), false);
+	return on_free(KLEAK_SLOT_KFREE, (__u64)BPF_CORE_READ(ctx, ptr), false);
 }
 
 SEC("tracepoint/kmem/kmem_cache_free")
 int kmem_cache_free_tp(struct trace_event_raw_kmem_cache_free *ctx)
 {
-	return on_free((__u64)BPF_CORE_READ(ctx, ptr), false);
+	return on_free(KLEAK_SLOT_CACHE_FREE, (__u64)BPF_CORE_READ(ctx, ptr), false);
 }
 
 SEC("tracepoint/kmem/kmalloc_node")
 int kmalloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 {
-	return on_alloc_tp_old(ctx, ctx, KLEAK_SITE_KMALLOC);
+	return on_alloc_tp_old(ctx, ctx, KLEAK_SLOT_KMALLOC_NODE, KLEAK_SITE_KMALLOC);
 }
 
 SEC("tracepoint/kmem/kmem_cache_alloc_node")
 int kmem_cache_alloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 {
-	return on_alloc_tp_old(ctx, ctx, KLEAK_SITE_CACHE_UNNAMED);
+	return on_alloc_tp_old(ctx, ctx, KLEAK_SLOT_CACHE_ALLOC_NODE, KLEAK_SITE_CACHE_UNNAMED);
+}
+
+/* Marks what this CPU allocates from now on as kleak's own, in every allocation slot. */
+static __always_inline void set_own_alloc(__u64 on)
+{
+	/* a slab refill under it allocates pages too */
+	static const __u32 slots[] = {
+		KLEAK_SLOT_KMALLOC, KLEAK_SLOT_KMALLOC_NODE, KLEAK_SLOT_CACHE_ALLOC,
+		KLEAK_SLOT_CACHE_ALLOC_NODE, KLEAK_SLOT_PAGE_ALLOC, KLEAK_SLOT_VMAP_ALLOC,
+		KLEAK_SLOT_PERCPU_ALLOC,
+	};
+	struct kleak_stats *s;
+	__u32 i;
+
+	for (i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		s = stats_get(slots[i]);
+		if (s)
+			s->own_alloc = on;
+	}
 }
 
 /* pages, vmalloc and percpu: on alloc_event() and free_event() above */
@@ -381,15 +423,15 @@ int kmem_cache_alloc_node_tp(struct trace_event_raw_kmem_alloc___old *ctx)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_struct *child)
 {
-	struct kleak_stats *s = stats_get();
+	struct kleak_stats *s = stats_get(KLEAK_SLOT_FORK);
 	struct cur p = { .task = parent };
 	void *mark;
 
 	if (!s || (parent->tgid != targ_tgid && !is_tracked(&p, false)))
 		return 0;
-	s->own_alloc = 1;
+	set_own_alloc(1);
 	mark = bpf_task_storage_get(&tracked, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	s->own_alloc = 0;
+	set_own_alloc(0);
 	if (!mark)
 		s->counters[STAT_TRACKED_FULL]++;
 	return 0;
@@ -408,7 +450,7 @@ int sched_process_fork_compat(struct bpf_raw_tracepoint_args *ctx)
 	if (p.tgid != targ_tgid && !is_tracked(&p, true))
 		return 0;
 	if (bpf_map_update_elem(&tracked_pids, &pid, &one, BPF_ANY))
-		stat_inc(STAT_TRACKED_FULL);
+		stat_inc(KLEAK_SLOT_FORK, STAT_TRACKED_FULL);
 	return 0;
 }
 

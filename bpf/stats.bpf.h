@@ -14,14 +14,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct kleak_stats);
-	__uint(max_entries, 1);
+	/* one per counting program: see enum kleak_stats_slot */
+	__uint(max_entries, KLEAK_STATS_SLOTS);
 } stats SEC(".maps");
 
-static __always_inline struct kleak_stats *stats_get(void)
+/* The calling program's entry; slot is a constant of each program. */
+static __always_inline struct kleak_stats *stats_get(__u32 slot)
 {
-	__u32 zero = 0;
-
-	return bpf_map_lookup_elem(&stats, &zero);
+	return bpf_map_lookup_elem(&stats, &slot);
 }
 
 /*
@@ -37,9 +37,9 @@ static __always_inline __u64 as_number(struct kleak_stats *s, const void *p)
 	return *(volatile __u64 *)&s->scratch;
 }
 
-static __always_inline void stat_inc(enum kleak_stat i)
+static __always_inline void stat_inc(__u32 slot, enum kleak_stat i)
 {
-	struct kleak_stats *s = stats_get();
+	struct kleak_stats *s = stats_get(slot);
 
 	if (s)
 		s->counters[i]++;

@@ -333,6 +333,11 @@ enum kleak_stat {
 	 * untracked whether freed or kept
 	 */
 	STAT_PAGES_SPLIT,
+	/* allocation not recorded: left out by a filter (-p, -c, --cgroup, sizes, --cache) */
+	STAT_FILTERED_OUT,
+	STAT_FAILED_ALLOCS,	/* allocation event of a failed (NULL) allocation */
+	/* kleak's own: by its process, or the task storage of a followed child */
+	STAT_OWN_ALLOCS,
 	STAT_MAX,
 };
 
@@ -344,13 +349,40 @@ _Static_assert(STAT_PERCPU_EVENTS - STAT_VMALLOC_EVENTS == KLEAK_ALLOCATOR_STATS
 	       STAT_PAGES_USER - STAT_PERCPU_EVENTS == KLEAK_ALLOCATOR_STATS,
 	       "every allocator has the same counters in the same order");
 
+/*
+ * The stats map holds one entry per program that counts (per CPU), so that
+ * an event program interrupted by another one (a softirq's kmem_cache_alloc
+ * on top of a task's kmalloc) never loses a counter update: the kernel runs
+ * no program inside itself on one CPU (its recursion guard), and these plain
+ * increments are safe against everything else. Userspace sums the entries.
+ */
+enum kleak_stats_slot {
+	KLEAK_SLOT_KMALLOC,
+	KLEAK_SLOT_KMALLOC_NODE,
+	KLEAK_SLOT_CACHE_ALLOC,
+	KLEAK_SLOT_CACHE_ALLOC_NODE,
+	KLEAK_SLOT_KFREE,
+	KLEAK_SLOT_CACHE_FREE,
+	KLEAK_SLOT_FORK,
+	/* the allocators beside slab (--pages, --vmalloc, --percpu) */
+	KLEAK_SLOT_PAGE_ALLOC,
+	KLEAK_SLOT_PAGE_FREE,
+	KLEAK_SLOT_PAGE_FREE_BATCHED,
+	KLEAK_SLOT_VMAP_ALLOC,
+	KLEAK_SLOT_VMAP_FREE,
+	KLEAK_SLOT_PERCPU_ALLOC,
+	KLEAK_SLOT_PERCPU_FREE,
+	KLEAK_STATS_SLOTS,
+};
+
 /* Per CPU: the counters, and state the programs keep between events. */
 struct kleak_stats {
 	__u64 counters[STAT_MAX];
 	/*
 	 * Set around kleak's own allocations (task storage of a followed
 	 * child, made in the traced parent's context), so that they are not
-	 * reported as the traced process's.
+	 * reported as the traced process's; in every slot an allocation
+	 * program reads.
 	 */
 	__u64 own_alloc;
 	/* as_number()'s: a pointer stored and loaded back as a number */

@@ -335,19 +335,18 @@ static int ksyms__build(struct ksyms *ks, const struct loader *ld)
 	return 0;
 }
 
-struct ksyms *ksyms__load_file(const char *path)
+struct ksyms *ksyms__parse(char *buf, size_t len)
 {
-	struct loader ld = { .sorted = true };
+	struct loader ld = { .sorted = true, .buf = buf, .len = len };
 	struct ksyms *ks;
 	char *arena;
 	int err;
 
 	ks = calloc(1, sizeof(*ks));
-	if (!ks)
+	if (!ks) {
+		free(buf);
 		return NULL;
-	err = read_file(path, &ld.buf, &ld.len);
-	if (err)
-		goto cleanup;
+	}
 	err = loader__parse(&ld);
 	if (err)
 		goto cleanup;
@@ -384,6 +383,20 @@ cleanup:
 		return NULL;
 	}
 	return ks;
+}
+
+struct ksyms *ksyms__load_file(const char *path)
+{
+	size_t len = 0;
+	char *buf = NULL;
+	int err;
+
+	err = read_file(path, &buf, &len);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	return ksyms__parse(buf, len);
 }
 
 struct ksyms *ksyms__load(void)

@@ -39,6 +39,8 @@ struct ksyms;
 struct ksyms *ksyms__load(void);
 /* Same as ksyms__load() from a file in kallsyms format. */
 struct ksyms *ksyms__load_file(const char *path);
+/* Same from len bytes of kallsyms text in buf (malloc'ed, at most 4 GiB), which it takes over. */
+struct ksyms *ksyms__parse(char *buf, size_t len);
 /* NULL-safe. Every struct ksym and string handed out dies with ks. */
 void ksyms__free(struct ksyms *ks);
 

@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
-#include <linux/capability.h>
 #include <linux/magic.h>
+#include <linux/membarrier.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +25,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "allocators.h"
+#include "caps.h"
 #include "kernel_features.h"
 #include "kleak.skel.h"
 #include "loader.h"
@@ -52,21 +53,6 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_li
 	if ((quiet_libbpf && !log_verbose) || (level != LIBBPF_WARN && !log_verbose))
 		return 0;
 	return vfprintf(stderr, fmt, args);
-}
-
-/* Whether the effective capabilities allow loading tracing programs. */
-static bool has_bpf_caps(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = {};
-	__u64 eff;
-
-	if (syscall(SYS_capget, &hdr, data))
-		return geteuid() == 0;
-	eff = data[0].effective | (__u64)data[1].effective << 32;
-	if (eff & (1ULL << CAP_SYS_ADMIN))
-		return true;
-	return (eff & (1ULL << CAP_BPF)) && (eff & (1ULL << CAP_PERFMON));
 }
 
 /* The programs of set, for the old (0) or the 6.1+ (1) kmem events. */
@@ -472,13 +458,16 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 {
 	struct cache_filter cf, *cfp = NULL;
 	enum kleak_set sets[SET_MAX];
+	const char *missing;
 	struct tracer_priv *tp;
 	struct features f;
 	int i, n, err, zero = 0;
 	char also[64];
 
-	if (!has_bpf_caps()) {
-		pr_err("permission denied: kleak needs root, or CAP_BPF and CAP_PERFMON");
+	missing = caps__missing_for_bpf();
+	if (missing) {
+		pr_err("permission denied: kleak needs root, or CAP_BPF and CAP_PERFMON: %s "
+		       "missing", missing);
 		errno = EPERM;
 		return NULL;
 	}
@@ -604,6 +593,25 @@ err_out:
 	tracer__free(&tp->pub);
 	errno = -err;
 	return NULL;
+}
+
+void tracer__detach(struct tracer *t)
+{
+	struct tracer_priv *tp = (struct tracer_priv *)t;
+	int i;
+
+	for (i = 0; i < tp->n_links; i++)
+		bpf_link__destroy(tp->links[i]);
+	tp->n_links = 0;
+	/*
+	 * A program the kernel entered before its link went keeps running: a
+	 * grace period later none does (they run under RCU), and membarrier
+	 * waits for one. Without it (nohz_full) the books may be off by the
+	 * events then in progress.
+	 */
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		pr_debug("membarrier: %s: the final counters may miss events in progress",
+			 strerror(errno));
 }
 
 void tracer__free(struct tracer *t)

@@ -49,6 +49,11 @@ struct tracer {
  */
 struct tracer *tracer__start(const struct env *env, pid_t target_tgid);
 void tracer__free(struct tracer *t);
+/*
+ * Detaches every program and waits until none runs: the maps then hold the
+ * run's final, exact counters (the books of model.h balance).
+ */
+void tracer__detach(struct tracer *t);
 
 /*
  * The allocs geometry for max_allocs records (see kleak_bucket_of()): groups

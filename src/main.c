@@ -35,6 +35,19 @@ static void exclude_sites(const struct env *env, struct model *m, const char *wh
 			env->exclude, n, n_all);
 }
 
+/*
+ * --cache naming a cache neither run's kernel had gets the live run's
+ * answer (slabcache__resolve()), not an empty report.
+ */
+static bool unknown_cache(const struct env *env, const struct model *a, const struct model *b,
+			  const char *what)
+{
+	if (!env->cache || model__knows_cache(a, env->cache) || model__knows_cache(b, env->cache))
+		return false;
+	pr_err("unknown slab cache '%s': not in the slabinfo of %s", env->cache, what);
+	return true;
+}
+
 static int cmd_report(const struct env *env)
 {
 	struct report_opts ro = {
@@ -51,6 +64,10 @@ static int cmd_report(const struct env *env)
 
 	if (output__check(env) || record__read(env->files[0], &m))
 		return 1;
+	if (unknown_cache(env, m, m, env->files[0])) {
+		model__free(m);
+		return 1;
+	}
 	/* a saved run prints with the options it printed with, unless told otherwise */
 	if (m->meta.report_saved) {
 		if (!env->older_set)
@@ -93,7 +110,7 @@ static int cmd_diff(const struct env *env)
 	int err = 1;
 
 	if (!output__check(env) && !record__read(env->files[0], &a) &&
-	    !record__read(env->files[1], &b))
+	    !record__read(env->files[1], &b) && !unknown_cache(env, a, b, "either run"))
 		err = output__diff(env, a, b, &o) ? 1 : 0;
 	model__free(a);
 	model__free(b);

@@ -207,6 +207,54 @@ __u64 model__not_seen_events(const struct model *m)
 	       m->recursion_misses + st[STAT_EVENTS_DROPPED];
 }
 
+bool model__knows_cache(const struct model *m, const char *name)
+{
+	size_t i, j;
+
+	if (!m->n_slabs)
+		return true;
+	for (i = 0; i < m->n_slabs; i++)
+		if (!strcmp(m->slabs[i].name, name))
+			return true;
+	for (i = 0; i < m->n_sites; i++)
+		if (!strcmp(m->sites[i].cache, name))
+			return true;
+	for (i = 0; i < m->n_merged; i++)
+		for (j = 0; j < m->merged[i].n_aliases; j++)
+			if (!strcmp(m->merged[i].aliases[j], name))
+				return true;
+	return false;
+}
+
+/* The counters one allocation event ends in, exactly one each (on_alloc() in BPF). */
+static const int event_outcomes[] = {
+	STAT_FAILED_ALLOCS, STAT_OWN_ALLOCS, STAT_FILTERED_OUT, STAT_PAGES_USER,
+	STAT_IRQ_NOT_ATTRIBUTED,
+	STAT_SAMPLED_OUT, STAT_SITE_MAP_FULL, STAT_ALLOC_MAP_FULL, STAT_ALLOC_MAP_BUSY,
+	STAT_ALLOCS,
+};
+
+/* How a recorded allocation stops being outstanding. */
+static const int record_ends[] = { STAT_FREES, STAT_REALLOC_RETIRED };
+
+bool model__books(const struct model *m, struct model_books *b)
+{
+	const __u64 *st = m->stats;
+	__u64 sum = 0;
+	size_t i;
+
+	if (!m->books_kept)
+		return false;
+	for (i = 0; i < sizeof(event_outcomes) / sizeof(event_outcomes[0]); i++)
+		sum += st[event_outcomes[i]];
+	b->events_unaccounted = (__s64)(st[STAT_ALLOC_EVENTS] - sum);
+	sum = m->outstanding;
+	for (i = 0; i < sizeof(record_ends) / sizeof(record_ends[0]); i++)
+		sum += st[record_ends[i]];
+	b->records_unaccounted = (__s64)(st[STAT_ALLOCS] - sum);
+	return true;
+}
+
 const char *model__stack_err_str(int err)
 {
 	switch (err) {
@@ -268,6 +316,9 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_PERCPU_NOT_RECORDED] = "percpu_not_recorded",
 	[STAT_PAGES_USER] = "pages_user_left_out",
 	[STAT_PAGES_SPLIT] = "pages_freed_split",
+	[STAT_FILTERED_OUT] = "filtered_out",
+	[STAT_FAILED_ALLOCS] = "failed_allocs",
+	[STAT_OWN_ALLOCS] = "kleak_own_allocs",
 };
 
 const char *model__stat_name(int stat)

@@ -131,6 +131,8 @@ struct model_meta {
 	bool caches;		/* the per-cache summary was shown */
 	char *exclude;		/* --exclude REGEX, NULL: none */
 	char *cache;		/* --cache NAME the run was traced with, NULL: none */
+	/* --raw-addresses: a saved run keeps frame addresses, not only symbols */
+	bool raw_addresses;
 	/* the map sizes of a live run (--max-allocs, --max-sites); 0 in a saved run */
 	__u64 max_allocs;
 	__u64 max_sites;
@@ -170,7 +172,41 @@ struct model {
 	__u64 unresolved_frames;
 	/* slots of the sites map taken, freed or not (a live run's; 0 when unknown) */
 	__u64 sites_used;
+	/*
+	 * The books (model__books()): the kernel's outstanding count over
+	 * every site, --exclude's too; and the records made or ended while a
+	 * live report read the counters (0 once the programs are detached).
+	 * books_kept is false for a saved run of format 1 or 2.
+	 */
+	bool books_kept;
+	__u64 outstanding;
+	__u64 books_slack;
 };
+
+/*
+ * The identity every run's counters satisfy:
+ *   alloc_events = the sum of each event's one outcome (failed, kleak's own,
+ *                  filtered out, irq not attributed, sampled out, a map full
+ *                  or busy, recorded)
+ *   recorded     = frees matched + retired (unseen frees) + outstanding
+ * Exact once the programs are detached (the final report, a saved run);
+ * a live report reads while they run: its first line is off by at most the
+ * events in progress on each CPU, its second by books_slack as well.
+ */
+struct model_books {
+	__s64 events_unaccounted;	/* alloc_events - its outcomes */
+	__s64 records_unaccounted;	/* recorded - frees - retired - outstanding */
+};
+
+/*
+ * Whether the run's kernel had a slab cache called name: in /proc/slabinfo
+ * at its start, a site's, or an alias of a merged one. True where the run
+ * kept no slabinfo (it cannot tell).
+ */
+bool model__knows_cache(const struct model *m, const char *name);
+
+/* The books of m; false when m does not keep them (an old saved run). */
+bool model__books(const struct model *m, struct model_books *b);
 
 /* Returns a zeroed model, or NULL with errno set. */
 struct model *model__new(void);

@@ -13,6 +13,7 @@
 #include "kleak.h"
 #include "log.h"
 #include "opts.h"
+#include "recost.h"
 
 /*
  * kfree_rcu() batches drain after about 5 s here, and an RCU grace period
@@ -125,6 +126,7 @@ enum {
 	OPT_VMALLOC,
 	OPT_PERCPU,
 	OPT_ALL_ALLOCATORS,
+	OPT_RAW_ADDRESSES,
 };
 
 /* Every report and diff writes these; features writes text or json only. */
@@ -191,6 +193,9 @@ static const struct argp_option trace_options[] = {
 	{ "metrics", OPT_METRICS, "FILE", 0,
 	  "Write Prometheus metrics to FILE at every report,\n"
 	  "for node_exporter's textfile collector", 2 },
+	{ "raw-addresses", OPT_RAW_ADDRESSES, NULL, 0,
+	  "With -w: keep the raw kernel address of each frame,\n"
+	  "which defeats KASLR (default: symbols only)", 2 },
 
 	{ NULL, 0, NULL, 0, "What the report shows:", 3 },
 	{ "older", 'o', "SEC", 0,
@@ -433,6 +438,9 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 
 		if (env->exclude)
 			usage_error("--exclude given twice: join the patterns with |");
+		if (recost__nodes(arg) > RECOST_MAX_NODES)
+			usage_error("invalid --exclude '%.64s%s': its repetitions nest too deep to "
+				    "compile", arg, strlen(arg) > 64 ? "..." : "");
 		rc = regcomp(&env->exclude_re, arg, REG_EXTENDED | REG_NOSUB);
 		if (rc) {
 			regerror(rc, &env->exclude_re, msg, sizeof(msg));
@@ -455,6 +463,9 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_STACK_DEPTH:
 		env->stack_depth = arg_u64("--stack-depth", arg, 1, KLEAK_MAX_STACK_DEPTH);
+		break;
+	case OPT_RAW_ADDRESSES:
+		env->raw_addresses = true;
 		break;
 	case OPT_STACK_CACHE:
 		if (!strcmp(arg, "on"))

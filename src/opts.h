@@ -106,6 +106,7 @@ struct env {
 	/* saved runs */
 	const char *write_path;
 	const char *metrics_path;	/* --metrics: Prometheus text format */
+	bool raw_addresses;	/* -w keeps raw kernel addresses (they defeat KASLR) */
 	const char *files[2];
 
 	/* the command line, quoted as a shell takes it, for the run's metadata */

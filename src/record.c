@@ -3,8 +3,8 @@
  * Saved-run files: struct model to and from the line-oriented format of
  * docs/record-format.md. Reading checks the whole file (header, end marker,
  * CRC32) before parsing a single record, so truncation and corruption are
- * reported as such and never as a confusing parse error. Version 2 is
- * written; version 1 is read as it was. Within version 2 a reader skips the
+ * reported as such and never as a confusing parse error. Version 3 is
+ * written; versions 1 and 2 are read as they were. Within a version a reader skips the
  * line kinds and meta keys a newer writer added (extensions only add, see
  * the format's Compatibility section) and refuses a file that requires a
  * feature it does not know.
@@ -206,7 +206,7 @@ static void put_ustack(struct rec_writer *w, const struct model_site *s)
 	}
 }
 
-static void put_site(struct rec_writer *w, const struct model_site *s)
+static void put_site(struct rec_writer *w, const struct model_site *s, bool raw_addresses)
 {
 	size_t i;
 
@@ -231,7 +231,9 @@ static void put_site(struct rec_writer *w, const struct model_site *s)
 		end_line(w);
 	}
 	for (i = 0; i < s->n_frames; i++) {
-		putf(w, "frame 0x%" PRIx64, (uint64_t)s->frames[i].addr);
+		/* since 3: 0 unless asked for, as a raw address tells KASLR's offset */
+		putf(w, "frame 0x%" PRIx64,
+		     (uint64_t)(raw_addresses ? s->frames[i].addr : 0));
 		put_str(w, s->frames[i].sym);
 		end_line(w);
 	}
@@ -365,6 +367,11 @@ static void put_model(struct rec_writer *w, const struct model *m)
 	end_line(w);
 	putf(w, "unresolved_frames %" PRIu64, (uint64_t)m->unresolved_frames);
 	end_line(w);
+	/* since 3: the books' outstanding term (a saved run is a final, exact report) */
+	if (m->books_kept) {
+		putf(w, "outstanding %" PRIu64, (uint64_t)m->outstanding);
+		end_line(w);
+	}
 	for (i = 0; i < m->n_slabs; i++) {
 		put_raw(w, "slab", 4);
 		put_str(w, m->slabs[i].name);
@@ -382,7 +389,7 @@ static void put_model(struct rec_writer *w, const struct model *m)
 		end_line(w);
 	}
 	for (i = 0; i < m->n_sites && !w->err; i++)
-		put_site(w, &m->sites[i]);
+		put_site(w, &m->sites[i], m->meta.raw_addresses);
 	/* the end line is outside its own checksum */
 	if (!w->err) {
 		putf(w, "end %zu %08lx\n", m->n_sites, (unsigned long)w->crc);
@@ -438,7 +445,7 @@ struct rec_reader {
 	/* which meta keys and stats were seen, to refuse duplicates */
 	unsigned int meta_seen;
 	bool stat_seen[STAT_MAX];
-	bool misc_seen[2];
+	bool misc_seen[3];
 	/* what a newer writer of this version added, skipped (see the format doc) */
 	size_t unknown_stats;
 	size_t unknown_meta;
@@ -881,7 +888,7 @@ static bool is_known_kind(const struct rec_reader *r, const char *k)
 	if (r->version >= 2 && (!strcmp(k, "merged") || !strcmp(k, "requires")))
 		return true;
 	if (r->version >= 3 && (!strcmp(k, "ustack") || !strcmp(k, "uframe") ||
-				!strcmp(k, "meminfo")))
+				!strcmp(k, "meminfo") || !strcmp(k, "outstanding")))
 		return true;
 	return is_site_kind(k);
 }
@@ -906,8 +913,8 @@ static void skip_unknown(struct rec_reader *r, const char *k)
 	r->unknown_records++;
 	if (kind_listed(r->unknown_kinds, k))
 		return;
-	/* a few kinds suffice to tell a person what was skipped */
-	if (used + 2 + strlen(k) + 5 > sizeof(r->unknown_kinds)) {
+	/* a few kinds suffice to tell a person what was skipped; ", ..." must fit after them */
+	if (used + 2 + strlen(k) + sizeof(", ...") > sizeof(r->unknown_kinds)) {
 		if (!strstr(r->unknown_kinds, ", ..."))
 			strcat(r->unknown_kinds, ", ...");
 		return;
@@ -1024,7 +1031,7 @@ static int parse_comm(struct rec_reader *r)
 	return 0;
 }
 
-static int parse_frame(struct rec_reader *r)
+static int parse_frame(struct rec_reader *r, struct model *m)
 {
 	struct model_site *s = r->site;
 	struct model_frame *fr;
@@ -1042,6 +1049,9 @@ static int parse_frame(struct rec_reader *r)
 		if (!fr->sym)
 			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
 	}
+	/* a file that has them keeps them when saved again */
+	if (fr->addr)
+		m->meta.raw_addresses = true;
 	s->n_frames++;
 	return 0;
 }
@@ -1197,7 +1207,7 @@ static int parse_record(struct rec_reader *r, struct model *m)
 	if (s && !strcmp(k, "comm"))
 		return parse_comm(r);
 	if (s && !strcmp(k, "frame"))
-		return parse_frame(r);
+		return parse_frame(r, m);
 	if (s && r->version >= 3 && !strcmp(k, "ustack"))
 		return parse_ustack(r);
 	if (s && r->version >= 3 && !strcmp(k, "uframe"))
@@ -1218,6 +1228,10 @@ static int parse_record(struct rec_reader *r, struct model *m)
 		return parse_misc(r, &m->recursion_misses, 0);
 	if (!strcmp(k, "unresolved_frames"))
 		return parse_misc(r, &m->unresolved_frames, 1);
+	if (r->version >= 3 && !strcmp(k, "outstanding")) {
+		m->books_kept = true;
+		return parse_misc(r, &m->outstanding, 2);
+	}
 	if (!strcmp(k, "slab"))
 		return parse_slab(r, m);
 	if (r->version >= 2 && !strcmp(k, "merged"))
@@ -1377,18 +1391,17 @@ static void warn_unknown(const struct rec_reader *r)
 static int read_model(struct rec_reader *r, struct model *m)
 {
 	size_t end_line;
-	struct stat st;
 	__u64 n_sites;
+	off_t size;
 	int err;
 
-	if (fstat(fileno(r->f), &st))
+	if (fseeko(r->f, 0, SEEK_END) || (size = ftello(r->f)) < 0)
 		return fail(r, -errno, "%s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return fail(r, -EINVAL, "not a regular file");
+	rewind(r->f);
 	err = check_header(r);
 	if (err)
 		return err;
-	err = check_integrity(r, st.st_size, &end_line, &n_sites);
+	err = check_integrity(r, size, &end_line, &n_sites);
 	if (err)
 		return err;
 
@@ -1426,6 +1439,25 @@ static int read_model(struct rec_reader *r, struct model *m)
 
 int record__read(const char *path, struct model **out)
 {
+	FILE *f = fopen(path, "re");
+	struct stat st;
+	int err;
+
+	*out = NULL;
+	err = !f || fstat(fileno(f), &st) ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (err) {
+		pr_err("%s: %s", path, err == -EINVAL ? "not a regular file" : strerror(-err));
+		if (f)
+			fclose(f);
+		return err;
+	}
+	err = record__read_file(f, path, out);
+	fclose(f);
+	return err;
+}
+
+int record__read_file(FILE *f, const char *path, struct model **out)
+{
 	struct rec_reader r = {};
 	struct model *m;
 	int err;
@@ -1438,13 +1470,8 @@ int record__read(const char *path, struct model **out)
 		return err;
 	}
 	r.path = path;
-	r.f = fopen(path, "re");
-	if (!r.f)
-		err = fail(&r, -errno, "%s", strerror(errno));
-	else
-		err = read_model(&r, m);
-	if (r.f)
-		fclose(r.f);
+	r.f = f;
+	err = read_model(&r, m);
 	free(r.line);
 	if (err) {
 		pr_err("%s: %s", path, r.msg[0] ? r.msg : strerror(-err));

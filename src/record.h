@@ -7,6 +7,7 @@
 #ifndef __KLEAK_RECORD_H
 #define __KLEAK_RECORD_H
 
+#include <stdio.h>
 #include "model.h"
 
 #define RECORD_MAGIC		"kleak-run"
@@ -45,5 +46,7 @@ int record__write(const struct model *m, const char *path);
  * mismatch, -EFBIG a limit above exceeded, -ENOMEM, or the error of open/read.
  */
 int record__read(const char *path, struct model **out);
+/* The same from f (seekable: the file is checked whole first), path naming it in errors. */
+int record__read_file(FILE *f, const char *path, struct model **out);
 
 #endif /* __KLEAK_RECORD_H */

@@ -478,18 +478,51 @@ static void text_caches(const struct model *m, struct cache_sum *sums, size_t n,
 		      "slabinfo counts the objects of whole slabs as active\n", out);
 }
 
+/*
+ * The books of a run that keeps them: each allocation event counted once by
+ * its outcome, and each recorded one still outstanding or ended.
+ */
+static void print_books(const struct model *m, const struct model_books *b, FILE *out)
+{
+	const __u64 *st = m->stats;
+
+	fprintf(out, "allocation events: %llu = %llu recorded + %llu sampled out + %llu not "
+		"recorded (maps full, below) + %llu filtered out + %llu in irq context + %llu "
+		"failed + %llu kleak's own",
+		(unsigned long long)st[STAT_ALLOC_EVENTS], (unsigned long long)st[STAT_ALLOCS],
+		(unsigned long long)st[STAT_SAMPLED_OUT],
+		(unsigned long long)(st[STAT_ALLOC_MAP_FULL] + st[STAT_ALLOC_MAP_BUSY] +
+				     st[STAT_SITE_MAP_FULL]),
+		(unsigned long long)st[STAT_FILTERED_OUT],
+		(unsigned long long)st[STAT_IRQ_NOT_ATTRIBUTED],
+		(unsigned long long)st[STAT_FAILED_ALLOCS], (unsigned long long)st[STAT_OWN_ALLOCS]);
+	if (b->events_unaccounted)
+		fprintf(out, " (%+lld in progress while read)", (long long)b->events_unaccounted);
+	fprintf(out, "\nrecorded: %llu = %llu freed + %llu retired + %llu outstanding",
+		(unsigned long long)st[STAT_ALLOCS], (unsigned long long)st[STAT_FREES],
+		(unsigned long long)st[STAT_REALLOC_RETIRED], (unsigned long long)m->outstanding);
+	if (b->records_unaccounted)
+		fprintf(out, " (%+lld: %llu made or ended while read)",
+			(long long)b->records_unaccounted, (unsigned long long)m->books_slack);
+	fputc('\n', out);
+}
+
 void report__print_not_seen(const struct model *m, FILE *out)
 {
 	const __u64 *st = m->stats;
 	unsigned long long not_rec = st[STAT_ALLOC_MAP_FULL] + st[STAT_ALLOC_MAP_BUSY] +
 				     st[STAT_SITE_MAP_FULL];
+	struct model_books b;
 
-	fprintf(out, "allocation events: %llu = %llu recorded + %llu sampled out + %llu not "
-		"recorded (maps full, below) + %llu filtered out, failed or kleak's own (the "
-		"remainder: not counted one by one)\n",
-		(unsigned long long)st[STAT_ALLOC_EVENTS], (unsigned long long)st[STAT_ALLOCS],
-		(unsigned long long)st[STAT_SAMPLED_OUT], not_rec,
-		(unsigned long long)model__alloc_events_left_out(m));
+	if (model__books(m, &b))
+		print_books(m, &b, out);
+	else
+		fprintf(out, "allocation events: %llu = %llu recorded + %llu sampled out + %llu "
+			"not recorded (maps full, below) + %llu filtered out, failed or kleak's "
+			"own (the remainder: not counted one by one)\n",
+			(unsigned long long)st[STAT_ALLOC_EVENTS],
+			(unsigned long long)st[STAT_ALLOCS], (unsigned long long)st[STAT_SAMPLED_OUT],
+			not_rec, (unsigned long long)model__alloc_events_left_out(m));
 	fprintf(out, "frees: %llu matched to recorded allocations; %llu unseen, found when the "
 		"address was allocated again (a free path without a kmem event; those records "
 		"no longer count as outstanding)\n", (unsigned long long)st[STAT_FREES],
@@ -668,6 +701,22 @@ static void json_caches(struct json_writer *w, const struct model *m, struct cac
 	jsonw_end_array(w);
 }
 
+/* The books' terms beyond the counters (model__books()); null where not kept. */
+static void json_books(struct json_writer *w, const struct model *m)
+{
+	struct model_books b;
+	bool kept = model__books(m, &b);
+
+	jsonw_name(w, "outstanding");
+	kept ? jsonw_uint(w, m->outstanding) : jsonw_null(w);
+	jsonw_name(w, "books_slack");
+	kept ? jsonw_uint(w, m->books_slack) : jsonw_null(w);
+	jsonw_name(w, "alloc_events_unaccounted");
+	kept ? jsonw_int(w, b.events_unaccounted) : jsonw_null(w);
+	jsonw_name(w, "records_unaccounted");
+	kept ? jsonw_int(w, b.records_unaccounted) : jsonw_null(w);
+}
+
 static void json_not_seen(struct json_writer *w, const struct model *m)
 {
 	size_t n_ret_sites;
@@ -684,6 +733,7 @@ static void json_not_seen(struct json_writer *w, const struct model *m)
 	jsonw_uint_field(w, "alloc_events_left_out", model__alloc_events_left_out(m));
 	jsonw_uint_field(w, "retired_in_sites", retired_in_sites(m, &n_ret_sites));
 	jsonw_uint_field(w, "sites_losing_frees", n_ret_sites);
+	json_books(w, m);
 	jsonw_end_object(w);
 }
 

@@ -5,6 +5,7 @@
  * --duration, --linger) and, with --trace, the ring buffer.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <bpf/bpf.h>
 #include "ksyms.h"
 #include "loader.h"
+#include "caps.h"
 #include "log.h"
 #include "meminfo.h"
 #include "metrics.h"
@@ -93,6 +95,7 @@ static int fill_meta(struct run *r, struct tracer *t)
 	mm->start_s = time(NULL);
 	mm->sample_rate = r->env->sample_rate;
 	mm->interval_s = r->env->interval_s;
+	mm->raw_addresses = r->env->raw_addresses;
 	/* as report_now() prints, so that kleak report prints the saved run alike */
 	mm->report_saved = true;
 	mm->older_ms = r->env->older_ms;
@@ -132,7 +135,8 @@ static int copy_meta(const struct model_meta *from, struct model_meta *to)
 static int hidden_kallsyms_error(void)
 {
 	pr_err("kernel addresses are hidden in /proc/kallsyms (kernel.kptr_restrict, or not "
-	       "root): stacks cannot be symbolized");
+	       "root%s): stacks cannot be symbolized",
+	       caps__effective(CAP_SYSLOG) ? "" : ": CAP_SYSLOG missing");
 	return -EPERM;
 }
 
@@ -617,6 +621,8 @@ int run__trace(const struct env *env)
 	pr_info("tracing kernel allocations (%s; filters: %s); %s", r.t->attach,
 		r.base->meta.filters, r.has_cmd ? "running the command" : "Ctrl-C to stop");
 	err = loop(&r);
+	/* the final report's books are exact: nothing runs while it reads */
+	tracer__detach(r.t);
 	if (!err)
 		err = report_now(&r, REPORT_FINAL);
 	pr_debug("stack templates: %llu built, %llu refused", (unsigned long long)r.sc.built,

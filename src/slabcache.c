@@ -57,11 +57,6 @@ static int add_name(struct cache_filter *f, const char *name)
 }
 
 /* A /sys/kernel/slab name and the directory its symlink points at. */
-struct slab_link {
-	char *name;
-	char *target;
-};
-
 static void links_free(struct slab_link *links, size_t n)
 {
 	size_t i;
@@ -209,13 +204,23 @@ void slabcache__say_merged(const struct cache_filter *f)
 int slabcache__read_merged(const char *root, struct model *m)
 {
 	struct slab_link *links = NULL;
-	struct model_merged *g;
-	size_t n = 0, i, j, k;
+	size_t n = 0;
 	int err;
 
 	err = read_links(root, &links, &n);
 	if (err)
 		return err;
+	err = slabcache__add_merged(links, n, m);
+	links_free(links, n);
+	return err;
+}
+
+int slabcache__add_merged(const struct slab_link *links, size_t n, struct model *m)
+{
+	struct model_merged *g;
+	size_t i, j, k;
+	int err = 0;
+
 	for (i = 0; !err && i < m->n_sites; i++) {
 		const char *cache = m->sites[i].cache;
 
@@ -236,7 +241,6 @@ int slabcache__read_merged(const char *root, struct model *m)
 			err = g ? model_merged__add_alias(g, links[k].name) : -errno;
 		}
 	}
-	links_free(links, n);
 	return err;
 }
 
@@ -252,15 +256,24 @@ static struct model_slab *find_slab(struct model *m, const char *name)
 
 int slabcache__read_slabinfo(const char *path, struct model *m, bool at_end)
 {
-	char line[512], name[64];
-	struct model_slab *s;
-	long long active;
 	FILE *f;
-	int err = 0;
+	int err;
 
 	f = fopen(path, "r");
 	if (!f)
 		return -errno;
+	err = slabcache__parse_slabinfo(f, m, at_end);
+	fclose(f);
+	return err;
+}
+
+int slabcache__parse_slabinfo(FILE *f, struct model *m, bool at_end)
+{
+	char line[512], name[64];
+	struct model_slab *s;
+	long long active;
+	int err = 0;
+
 	while (fgets(line, sizeof(line), f)) {
 		if (line[0] == '#' || !strncmp(line, "slabinfo", 8))
 			continue;
@@ -282,6 +295,5 @@ int slabcache__read_slabinfo(const char *path, struct model *m, bool at_end)
 			s->active_end = active;
 		}
 	}
-	fclose(f);
 	return err;
 }

@@ -7,6 +7,8 @@
 #ifndef __KLEAK_SLABCACHE_H
 #define __KLEAK_SLABCACHE_H
 
+#include <stddef.h>
+#include <stdio.h>
 #include <linux/types.h>
 #include "kleak.h"
 #include "model.h"
@@ -42,10 +44,21 @@ void slabcache__kmalloc_name(__u64 bytes_alloc, char *buf, size_t len);
  */
 int slabcache__read_merged(const char *root, struct model *m);
 
+/* A symlink under /sys/kernel/slab: an alias name and the cache directory it names. */
+struct slab_link {
+	char *name;
+	char *target;
+};
+
+/* slabcache__read_merged() from the n links already read. */
+int slabcache__add_merged(const struct slab_link *links, size_t n, struct model *m);
+
 /*
  * Reads active objects per cache from a slabinfo file into m->slabs, as
  * active_start (at_end false) or active_end of existing entries (at_end true).
  */
 int slabcache__read_slabinfo(const char *path, struct model *m, bool at_end);
+/* The same from slabinfo text read from f. */
+int slabcache__parse_slabinfo(FILE *f, struct model *m, bool at_end);
 
 #endif /* __KLEAK_SLABCACHE_H */

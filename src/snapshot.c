@@ -304,28 +304,44 @@ static void site_identity(struct model_site *s, const struct kleak_site_totals *
 	}
 }
 
-int snapshot__read_stats(const struct tracer *t, struct model *m)
+int snapshot__read_stats(const struct tracer *t, __u64 stats[STAT_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus(), i, j;
 	struct kleak_stats *per_cpu;
-	__u32 zero = 0;
+	__u32 slot;
 
 	if (ncpu < 0)
 		return ncpu;
 	per_cpu = calloc(ncpu, sizeof(*per_cpu));
 	if (!per_cpu)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(t->stats_fd, &zero, per_cpu)) {
-		free(per_cpu);
-		return -errno;
+	memset(stats, 0, STAT_MAX * sizeof(stats[0]));
+	for (slot = 0; slot < KLEAK_STATS_SLOTS; slot++) {
+		if (bpf_map_lookup_elem(t->stats_fd, &slot, per_cpu)) {
+			free(per_cpu);
+			return -errno;
+		}
+		for (i = 0; i < ncpu; i++)
+			for (j = 0; j < STAT_MAX; j++)
+				stats[j] += per_cpu[i].counters[j];
 	}
-	memset(m->stats, 0, sizeof(m->stats));
-	for (i = 0; i < ncpu; i++)
-		for (j = 0; j < STAT_MAX; j++)
-			m->stats[j] += per_cpu[i].counters[j];
 	free(per_cpu);
-	m->recursion_misses = tracer__recursion_misses(t);
 	return 0;
+}
+
+/*
+ * The books' slack (see struct model): records made or ended between the
+ * counters read before the totals (m->stats) and after them (again).
+ */
+static __u64 books_slack(const __u64 *before, const __u64 *again)
+{
+	static const int moves[] = { STAT_ALLOCS, STAT_FREES, STAT_REALLOC_RETIRED };
+	__u64 n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++)
+		n += again[moves[i]] - before[moves[i]];
+	return n;
 }
 
 /* Appends a's row to *rows (*n of *cap); 0 or -ENOMEM, rows freed. */
@@ -557,21 +573,33 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	struct kleak_site_totals *totals = NULL;
 	struct alloc_row *rows = NULL, *grouped = NULL;
 	size_t n_allocs = 0, n_slots = t->max_sites, i, *first = NULL;
+	__u64 again[STAT_MAX];
 	__u64 now;
 	int err;
 
 	keep_big_blocks_mapped();
-	err = snapshot__read_stats(t, m);
+	err = snapshot__read_stats(t, m->stats);
 	if (err) {
 		pr_err("failed to read the stats map: %s", strerror(-err));
 		return err;
 	}
+	m->recursion_misses = tracer__recursion_misses(t);
 	/* totals first: a record read later may name a site created since, never the reverse */
 	err = read_totals(t, &totals);
 	if (err) {
 		pr_err("failed to read the site_totals map: %s", strerror(-err));
 		goto out;
 	}
+	err = snapshot__read_stats(t, again);
+	if (err) {
+		pr_err("failed to read the stats map: %s", strerror(-err));
+		goto out;
+	}
+	m->books_slack = books_slack(m->stats, again);
+	m->outstanding = 0;
+	for (i = 0; i < n_slots; i++)
+		m->outstanding += totals[i].count;
+	m->books_kept = true;
 	now = tracer__now_ns();
 
 	err = read_allocs(t, n_slots, now, &rows, &n_allocs);

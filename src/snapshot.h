@@ -19,10 +19,11 @@
 int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model *m);
 
 /*
- * Sets m->stats and m->recursion_misses from the tracer now: one map lookup,
- * cheap enough for a status line every second. 0 or -errno.
+ * The counters now, summed over every CPU and every program's slot (enum
+ * kleak_stats_slot): one lookup a slot, cheap enough for a status line every
+ * second. 0 or -errno.
  */
-int snapshot__read_stats(const struct tracer *t, struct model *m);
+int snapshot__read_stats(const struct tracer *t, __u64 stats[STAT_MAX]);
 
 /*
  * Reads the stack with hash stack into s->frames, symbolized, without the

@@ -99,7 +99,7 @@ void status__update(struct status *st)
 	__u64 now, elapsed_s, rate = 0, records, k;
 	unsigned int width;
 
-	if (!st || snapshot__read_stats(st->t, &m))
+	if (!st || snapshot__read_stats(st->t, m.stats))
 		return;
 	now = tracer__now_ns();
 	elapsed_s = (now - st->start_ns) / 1000000000ULL;

@@ -374,6 +374,68 @@ allocator_unavailable() {
 	fi
 }
 
+# churn_for SECONDS: files, sockets, TCP, pipes and forks made and released in a loop
+churn_for() {
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -lt $end ]; do
+		"$WL" -n "$COMM" -c 300 churn files pipes > /dev/null
+		"$WL" -n "$COMM" -c 30 tcp zombies > /dev/null
+	done
+}
+
+# books_pair NAME_A ARGS_A -- NAME_B ARGS_B: two kleaks at once under churn,
+# three 1-second reports each (two interval reports, then the final one)
+books_pair() {
+	local a=$1 b args_a=() args_b=() p_a p_b st_a st_b
+	shift
+	while [ "$1" != -- ]; do args_a+=("$1"); shift; done
+	shift
+	b=$1
+	shift
+	args_b=("$@")
+	churn_for 8 &
+	local churn=$!
+	"$KLEAK" -T 1 -o 0 --format json "${args_a[@]}" 1 3 > "$TMP/$a.json" 2> "$TMP/$a.err" &
+	p_a=$!
+	"$KLEAK" -T 1 -o 0 --format json "${args_b[@]}" 1 3 > "$TMP/$b.json" 2> "$TMP/$b.err" &
+	p_b=$!
+	wait $p_a; st_a=$?
+	wait $p_b; st_b=$?
+	wait $churn
+	[ $st_a -eq 0 ] || echo "$a: kleak exited $st_a: $(tail -1 "$TMP/$a.err")"
+	[ $st_b -eq 0 ] || echo "$b: kleak exited $st_b: $(tail -1 "$TMP/$b.err")"
+	local n
+	for n in "$a" "$b"; do
+		[ "$(jq -s length "$TMP/$n.json")" -eq 3 ] ||
+			echo "$n: $(jq -s length "$TMP/$n.json") reports, expected 3"
+		books_check "$TMP/$n.json" "$n"
+	done
+}
+
+# The books balance, exactly in the final report, under churn of every kind:
+# unfiltered, filtered, with a tiny allocs map, and sampled; two at a time.
+test_books() {
+	need_root || return
+	local errs
+	errs=$(books_pair all -- filtered -c "$COMM"
+	       books_pair tiny --max-allocs 64 -- sampled -s 7)
+	if [ -n "$errs" ]; then
+		fail "$errs"
+	elif ! jq -s -e '.[-1].stats | .frees_matched > 0 and .outstanding > 0' \
+			"$TMP/all.json" > /dev/null; then
+		fail "unfiltered run matched no frees or holds nothing"
+	elif ! jq -s -e '.[-1].stats | .filtered_out > 0 and .allocs_recorded > 0' \
+			"$TMP/filtered.json" > /dev/null; then
+		fail "-c $COMM filtered nothing out or recorded nothing"
+	elif ! jq -s -e '.[-1].stats.allocs_map_full > 0' "$TMP/tiny.json" > /dev/null; then
+		fail "--max-allocs 64 counted no allocs_map_full"
+	elif ! jq -s -e '.[-1].stats.sampled_out > 0' "$TMP/sampled.json" > /dev/null; then
+		fail "-s 7 sampled nothing out"
+	else
+		pass
+	fi
+}
+
 # pipe buffers: one kernel page (GFP_HIGHUSER, not movable) per pipe written and left unread
 test_pages() {
 	has_events page_events || { allocator_unavailable --pages pages; return; }
@@ -453,6 +515,7 @@ test_pages_split() {
 }
 
 for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
-	 map_full attach_mode stack_cache irq_context pages vmalloc percpu user_pages pages_split churn_allocators classic_tp_allocators; do
+	 map_full attach_mode stack_cache irq_context books pages vmalloc percpu user_pages pages_split \
+	 churn_allocators classic_tp_allocators; do
 	run_test $t
 done

@@ -21,7 +21,7 @@ cleanup() {
 		exec {fd}>&-
 	done
 	wait 2>/dev/null
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 
@@ -142,4 +142,30 @@ need_root() {
 		skip "needs root to load BPF programs"
 		return 1
 	fi
+}
+
+# books_check FILE NAME: the identity of model.h's books, from the terms in
+# each JSON report of FILE: every allocation event by its one outcome, every
+# recorded allocation freed, retired or outstanding. Exact in the last (the
+# final report, read detached); in an interval report, read while the
+# programs ran, off by at most the events then in progress (a program runs
+# at most once per CPU at a time: 7 programs count) and, for the records, by
+# the records made or ended while the counters were read (books_slack).
+books_check() {
+	local ncpu
+	ncpu=$(nproc)
+	jq -s -r --arg name "$2" --argjson fly $((7 * ncpu)) '
+		def abs: if . < 0 then -. else . end;
+		(length - 1) as $last | to_entries[] | .key as $i | .value.stats |
+		(.alloc_events - (.failed_allocs + .kleak_own_allocs + .filtered_out +
+			.irq_not_attributed + .sampled_out + .sites_map_full + .allocs_map_full +
+			.allocs_map_busy + .allocs_recorded)) as $ev |
+		(.allocs_recorded - (.frees_matched + .retired_unseen_frees + .outstanding)) as $rec |
+		if $ev != .alloc_events_unaccounted or $rec != .records_unaccounted then
+			"\($name) report \($i): unaccounted \(.alloc_events_unaccounted)/\(.records_unaccounted), the terms give \($ev)/\($rec)"
+		elif $i == $last and ($ev != 0 or $rec != 0 or .books_slack != 0) then
+			"\($name) final report: \($ev) events, \($rec) records unaccounted (slack \(.books_slack))"
+		elif ($ev | abs) > $fly or ($rec | abs) > .books_slack + $fly then
+			"\($name) report \($i): \($ev) events, \($rec) records unaccounted (slack \(.books_slack))"
+		else empty end' "$1"
 }

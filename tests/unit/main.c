@@ -21,7 +21,7 @@ struct test_def {
 };
 
 static const struct test_def tests[] = {
-#define DEFINE_TEST(fn) { #fn + sizeof(TEST_PREFIX) - 1, fn },
+#define DEFINE_TEST(fn) { &#fn[sizeof(TEST_PREFIX) - 1], fn },
 #include "tests/tests.h"
 #undef DEFINE_TEST
 };

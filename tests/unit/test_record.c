@@ -112,6 +112,8 @@ static struct model *build_tcp(void)
 	if (!m)
 		return NULL;
 	set_meta(m, "alpha", "kleak -w tcp.run -- sh -c 'nc -z\thost 80\n'");
+	/* its fixture was saved with its addresses, as every run before format 3 */
+	m->meta.raw_addresses = true;
 	s = add_site(m, KLEAK_SITE_CACHE, "TCP", 2304, 4, sk, sk_addr, 7);
 	s->ctx[KLEAK_CTX_SOFTIRQ] = 1;
 	s->retired = 1;
@@ -234,6 +236,7 @@ static bool model_equal(const struct model *a, const struct model *b)
 	SAME(!memcmp(a->stats, b->stats, sizeof(a->stats)), "stats");
 	SAME(a->recursion_misses == b->recursion_misses, "recursion_misses");
 	SAME(a->unresolved_frames == b->unresolved_frames, "unresolved_frames");
+	SAME(a->books_kept == b->books_kept && a->outstanding == b->outstanding, "books");
 	SAME(a->n_slabs == b->n_slabs, "n_slabs");
 	for (i = 0; i < a->n_slabs; i++)
 		SAME(!memcmp(&a->slabs[i], &b->slabs[i], sizeof(a->slabs[i])), "slab");
@@ -969,4 +972,38 @@ void test_record_cmdline_quoting(void)
 			 "kleak -- sh -c 'echo '\\''it'\\'''\\''s'\\'' \"$HOME\" `id` $(id) \\ ;'");
 	shell_reads_back(odd, 9, NULL);
 	shell_reads_back(none, 0, "");
+}
+
+/* Without --raw-addresses a saved run names frames by symbol only (format 3). */
+void test_record_no_raw_addresses(void)
+{
+	struct model *m = build_tcp(), *back = NULL;
+	char path[128], *buf = NULL;
+	size_t len, i, j;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp") || !ASSERT_OK_PTR(m, "build_tcp"))
+		goto out;
+	m->meta.raw_addresses = false;
+	snprintf(path, sizeof(path), "%s/noraw.kleak", tmpdir);
+	if (!ASSERT_OK(record__write(m, path), "record__write"))
+		goto out;
+	buf = slurp(path, &len);
+	if (!ASSERT_OK_PTR(buf, "read back"))
+		goto out;
+	ASSERT_NULL(strstr(buf, "0xffffffff"), "no kernel address in the file");
+	ASSERT_TRUE(strstr(buf, "\nframe 0x0 sk_prot_alloc+0x3a\n") != NULL, "frames by symbol");
+	if (!ASSERT_OK(record__read(path, &back), "record__read"))
+		goto out;
+	ASSERT_TRUE(!back->meta.raw_addresses, "read back without addresses");
+	ASSERT_EQ(back->n_sites, m->n_sites, "sites");
+	for (i = 0; i < back->n_sites && i < m->n_sites; i++)
+		for (j = 0; j < back->sites[i].n_frames; j++)
+			ASSERT_TRUE(!back->sites[i].frames[j].addr &&
+				    (!m->sites[i].frames[j].sym) == (!back->sites[i].frames[j].sym),
+				    "frame symbol kept, address not");
+out:
+	free(buf);
+	model__free(m);
+	model__free(back);
+	tmp_cleanup();
 }

@@ -428,3 +428,52 @@ void test_report_fmt_clock(void)
 	tzset();
 	free(tz);
 }
+
+/* The books: every event by its one outcome, every record outstanding or ended. */
+void test_report_books(void)
+{
+	struct model *m = model__new();
+	struct model_books b;
+	char *text;
+
+	if (!ASSERT_OK_PTR(m, "model__new"))
+		return;
+	m->stats[STAT_ALLOC_EVENTS] = 1000;
+	m->stats[STAT_FAILED_ALLOCS] = 1;
+	m->stats[STAT_OWN_ALLOCS] = 2;
+	m->stats[STAT_FILTERED_OUT] = 300;
+	m->stats[STAT_IRQ_NOT_ATTRIBUTED] = 7;
+	m->stats[STAT_SAMPLED_OUT] = 80;
+	m->stats[STAT_SITE_MAP_FULL] = 3;
+	m->stats[STAT_ALLOC_MAP_FULL] = 5;
+	m->stats[STAT_ALLOC_MAP_BUSY] = 2;
+	m->stats[STAT_ALLOCS] = 600;
+	m->stats[STAT_FREES] = 500;
+	m->stats[STAT_REALLOC_RETIRED] = 40;
+	ASSERT_TRUE(!model__books(m, &b), "a model without books (old saved run)");
+	m->books_kept = true;
+	m->outstanding = 60;
+	if (ASSERT_TRUE(model__books(m, &b), "books kept")) {
+		ASSERT_EQ(b.events_unaccounted, 0, "events balance");
+		ASSERT_EQ(b.records_unaccounted, 0, "records balance");
+	}
+	text = not_seen(m);
+	ASSERT_HAS(text, "allocation events: 1000 = 600 recorded + 80 sampled out + 10 not "
+		   "recorded (maps full, below) + 300 filtered out + 7 in irq context + 1 failed "
+		   "+ 2 kleak's own\nrecorded: 600 = 500 freed + 40 retired + 60 outstanding\n",
+		   "balanced books");
+	free(text);
+	/* a live report read while events ran */
+	m->stats[STAT_ALLOC_EVENTS] = 1001;
+	m->outstanding = 58;
+	m->books_slack = 4;
+	if (ASSERT_TRUE(model__books(m, &b), "books kept")) {
+		ASSERT_EQ(b.events_unaccounted, 1, "one event in progress");
+		ASSERT_EQ(b.records_unaccounted, 2, "two records moved");
+	}
+	text = not_seen(m);
+	ASSERT_HAS(text, "+ 2 kleak's own (+1 in progress while read)\n", "events in progress");
+	ASSERT_HAS(text, "58 outstanding (+2: 4 made or ended while read)\n", "records moved");
+	free(text);
+	model__free(m);
+}

@@ -656,7 +656,7 @@ int main(int argc, char **argv)
 				 BENCH_STACK_DEPTH * sizeof(__u64), o.stacks, 0, &t.stacks_fd);
 	if (!err)
 		err = create_map(BPF_MAP_TYPE_PERCPU_ARRAY, "stats", sizeof(__u32),
-				 sizeof(struct kleak_stats), 1, 0, &t.stats_fd);
+				 sizeof(struct kleak_stats), KLEAK_STATS_SLOTS, 0, &t.stats_fd);
 	if (!err)
 		err = fill_maps(&t, &o);
 	if (!err)

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Effective capabilities from capget(2): kleak runs as root or with CAP_BPF
+ * and CAP_PERFMON (and CAP_SYSLOG to read kallsyms' addresses), and an error
+ * names what is missing.
+ */
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "caps.h"
+
+bool caps__effective(int cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (cap < 0 || cap > 63 || syscall(SYS_capget, &hdr, data))
+		return geteuid() == 0;
+	return data[cap / 32].effective & (1U << (cap % 32));
+}
+
+const char *caps__missing_for_bpf(void)
+{
+	bool bpf = caps__effective(CAP_BPF), perfmon = caps__effective(CAP_PERFMON);
+
+	if (caps__effective(CAP_SYS_ADMIN) || (bpf && perfmon))
+		return NULL;
+	if (!bpf && !perfmon)
+		return "CAP_BPF and CAP_PERFMON";
+	return bpf ? "CAP_PERFMON" : "CAP_BPF";
+}
