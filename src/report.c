@@ -496,6 +496,10 @@ static void print_books(const struct model *m, const struct model_books *b, FILE
 		(unsigned long long)st[STAT_FILTERED_OUT],
 		(unsigned long long)st[STAT_IRQ_NOT_ATTRIBUTED],
 		(unsigned long long)st[STAT_FAILED_ALLOCS], (unsigned long long)st[STAT_OWN_ALLOCS]);
+	/* --pages without =all: an outcome of its own (see "pages:" above) */
+	if (model__traced_allocator(m, KLEAK_ALLOC_PAGES))
+		fprintf(out, " + %llu user pages left out",
+			(unsigned long long)st[STAT_PAGES_USER]);
 	if (b->events_unaccounted)
 		fprintf(out, " (%+lld in progress while read)", (long long)b->events_unaccounted);
 	fprintf(out, "\nrecorded: %llu = %llu freed + %llu retired + %llu outstanding",
