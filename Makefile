@@ -78,6 +78,19 @@ $(OUTPUT)/kleak.skel.h: $(OUTPUT)/kleak.bpf.o
 # Only the loader includes the skeleton.
 $(OUTPUT)/loader.o: $(OUTPUT)/kleak.skel.h
 
+# The report-time iterators (classify.c), an object of their own.
+$(OUTPUT)/classify.bpf.o: bpf/classify.bpf.c src/kleak.h vmlinux/vmlinux.h | $(OUTPUT) check-tools
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -Ibpf \
+		$(CLANG_BPF_SYS_INCLUDES) -Wall -Werror -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUTPUT)/classify.skel.h: $(OUTPUT)/classify.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name classify_bpf > $@
+
+$(OUTPUT)/classify.o: $(OUTPUT)/classify.skel.h
+
 $(OUTPUT)/%.o: src/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@

@@ -33,6 +33,13 @@ static void exclude_sites(const struct env *env, struct model *m, const char *wh
 			env->exclude, n, n_all);
 }
 
+/* --held-by: only the objects of one class, in the sites that hold some. */
+static void keep_held(const struct env *env, struct model *m)
+{
+	if (env->held_by)
+		model__keep_held(m, env->held_class);
+}
+
 static int cmd_report(const struct env *env)
 {
 	struct report_opts ro = {
@@ -59,6 +66,7 @@ static int cmd_report(const struct env *env)
 			ro.caches = m->meta.caches;
 	}
 	exclude_sites(env, m, env->files[0]);
+	keep_held(env, m);
 	err = report__print(m, &ro, stdout);
 	model__free(m);
 	return err ? 1 : 0;
@@ -87,8 +95,11 @@ static int cmd_diff(const struct env *env)
 	struct model *a = NULL, *b = NULL;
 	int err = 1;
 
-	if (!record__read(env->files[0], &a) && !record__read(env->files[1], &b))
+	if (!record__read(env->files[0], &a) && !record__read(env->files[1], &b)) {
+		keep_held(env, a);
+		keep_held(env, b);
 		err = diff__print(a, b, &o, stdout) ? 1 : 0;
+	}
 	model__free(a);
 	model__free(b);
 	return err;

@@ -26,6 +26,13 @@ struct alloc_row {
 	__u32 site;
 	__u32 age_ms;
 	char comm[KLEAK_COMM_LEN];
+	__u64 addr;
+};
+
+/* An age with its object's address, sorted together so classify.c can name each age's. */
+struct age_addr {
+	__u64 addr;
+	__u32 age_ms;
 };
 
 
@@ -76,7 +83,7 @@ static int cmp_row_comm(const void *a, const void *b)
 
 static int cmp_age_desc(const void *a, const void *b)
 {
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+	__u32 x = ((const struct age_addr *)a)->age_ms, y = ((const struct age_addr *)b)->age_ms;
 
 	return x > y ? -1 : x < y;
 }
@@ -228,16 +235,28 @@ sort:
 /* Ages and top comms of one site from its allocation rows. */
 static int fill_from_rows(struct model_site *s, struct alloc_row *rows, size_t n)
 {
+	struct age_addr *pairs;
 	size_t i;
 
 	s->ages_ms = malloc((n ? n : 1) * sizeof(*s->ages_ms));
-	if (!s->ages_ms)
+	s->addrs = malloc((n ? n : 1) * sizeof(*s->addrs));
+	pairs = malloc((n ? n : 1) * sizeof(*pairs));
+	if (!s->ages_ms || !s->addrs || !pairs) {
+		free(pairs);
 		return -ENOMEM;
+	}
 	s->n_ages = n;
 	top_comms(s, rows, n);
-	for (i = 0; i < n; i++)
-		s->ages_ms[i] = rows[i].age_ms;
-	qsort(s->ages_ms, n, sizeof(*s->ages_ms), cmp_age_desc);
+	for (i = 0; i < n; i++) {
+		pairs[i].age_ms = rows[i].age_ms;
+		pairs[i].addr = rows[i].addr;
+	}
+	qsort(pairs, n, sizeof(*pairs), cmp_age_desc);
+	for (i = 0; i < n; i++) {
+		s->ages_ms[i] = pairs[i].age_ms;
+		s->addrs[i] = pairs[i].addr;
+	}
+	free(pairs);
 	return 0;
 }
 
@@ -319,8 +338,8 @@ static int read_stats(const struct tracer *t, struct model *m)
 }
 
 /* Appends a's row to *rows (*n of *cap); 0 or -ENOMEM, rows freed. */
-static int add_row(struct alloc_row **rows, size_t *n, size_t *cap, const struct kleak_alloc *a,
-		   __u64 now)
+static int add_row(struct alloc_row **rows, size_t *n, size_t *cap, __u64 addr,
+		   const struct kleak_alloc *a, __u64 now)
 {
 	struct alloc_row *grown;
 
@@ -335,6 +354,7 @@ static int add_row(struct alloc_row **rows, size_t *n, size_t *cap, const struct
 		*rows = grown;
 	}
 	(*rows)[*n].site = a->site;
+	(*rows)[*n].addr = addr;
 	(*rows)[*n].age_ms = now > a->ts_ns ? (now - a->ts_ns) / 1000000 : 0;
 	memcpy((*rows)[*n].comm, a->comm, KLEAK_COMM_LEN);
 	(*n)++;
@@ -359,10 +379,12 @@ static int read_buckets(const struct tracer *t, size_t n_slots, __u64 now,
 	for (i = 0; i < t->alloc_buckets; i++) {
 		b = &t->buckets[i];
 		for (j = 0; j < KLEAK_BUCKET_SLOTS; j++) {
-			if (b->addr[j] == 0 || b->addr[j] == KLEAK_ADDR_CLAIMED)
+			__u64 addr = b->addr[j];
+
+			if (addr == 0 || addr == KLEAK_ADDR_CLAIMED)
 				continue;
 			memcpy(&a, (const void *)&b->rec[j], sizeof(a));
-			if (a.site < n_slots && add_row(rows, n, &cap, &a, now))
+			if (a.site < n_slots && add_row(rows, n, &cap, addr, &a, now))
 				return -ENOMEM;
 		}
 	}
@@ -400,7 +422,8 @@ static int read_hash(const struct tracer *t, size_t n_slots, __u64 now, struct a
 			break;
 		}
 		for (i = 0; i < cnt; i++)
-			if (vals[i].site < n_slots && add_row(rows, n, &cap, &vals[i], now)) {
+			if (vals[i].site < n_slots &&
+			    add_row(rows, n, &cap, keys[i], &vals[i], now)) {
 				err = -ENOMEM;
 				goto out;
 			}
@@ -418,7 +441,7 @@ static int read_hash(const struct tracer *t, size_t n_slots, __u64 now, struct a
 	     key = next, first = false) {
 		if (bpf_map_lookup_elem(t->allocs_hash_fd, &next, vals))
 			continue;
-		if (vals->site < n_slots && add_row(rows, n, &cap, vals, now)) {
+		if (vals->site < n_slots && add_row(rows, n, &cap, next, vals, now)) {
 			err = -ENOMEM;
 			break;
 		}
@@ -500,6 +523,44 @@ out:
 	free(grouped);
 	free(first);
 	return err;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int snapshot__still_recorded(const struct tracer *t, __u64 *addrs, size_t n, bool *recorded)
+{
+	struct kleak_alloc a;
+	size_t i, j;
+	__u64 *hit;
+
+	memset(recorded, 0, n * sizeof(*recorded));
+	if (t->allocs_hash_fd >= 0) {
+		for (i = 0; i < n; i++)
+			recorded[i] = !bpf_map_lookup_elem(t->allocs_hash_fd, &addrs[i], &a) &&
+				      a.site != KLEAK_NO_SITE;
+		return 0;
+	}
+	/* one pass over every slot: the candidates are sorted and looked up in it */
+	qsort(addrs, n, sizeof(*addrs), cmp_u64);
+	for (i = 0; n && i < t->alloc_buckets; i++) {
+		const volatile struct kleak_bucket *b = &t->buckets[i];
+
+		for (j = 0; j < KLEAK_BUCKET_SLOTS; j++) {
+			__u64 addr = b->addr[j];
+
+			if (addr == 0 || addr == KLEAK_ADDR_CLAIMED || b->rec[j].site == KLEAK_NO_SITE)
+				continue;
+			hit = bsearch(&addr, addrs, n, sizeof(*addrs), cmp_u64);
+			if (hit)
+				recorded[hit - addrs] = true;
+		}
+	}
+	return 0;
 }
 
 static __u64 fnv1a(__u64 h, const void *data, size_t len)

@@ -26,6 +26,12 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 int snapshot__symbolize(const struct tracer *t, const struct ksyms *ks, __u64 stack,
 			struct model_site *s, __u64 *unresolved);
 
+/*
+ * Whether each of the n addrs still has an outstanding record, into
+ * recorded[]; sorts addrs. Returns 0 or -errno.
+ */
+int snapshot__still_recorded(const struct tracer *t, __u64 *addrs, size_t n, bool *recorded);
+
 /* The context a symbolized site allocates in. */
 enum kleak_ctx snapshot__ctx(const struct model_site *s);
 
