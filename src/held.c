@@ -246,3 +246,94 @@ void held__json_run(struct json_writer *w, const struct model *m)
 	jsonw_end_object(w);
 	jsonw_end_object(w);
 }
+
+static bool has_cache(const struct held_cache *c, size_t n, const char *cache)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(c[i].cache, cache))
+			return true;
+	return false;
+}
+
+/* The class counts of cache in c[n], zero where the run has none. */
+static const __u64 *counts_of(const struct held_cache *c, size_t n, const char *cache)
+{
+	static const __u64 none[HELD_MAX];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(c[i].cache, cache))
+			return c[i].counts;
+	return none;
+}
+
+/*
+ * Calls fn for every cache and class either run has objects of, in A's
+ * cache order then B's new ones.
+ */
+static void diff_rows(const struct model *a, const struct model *b, const char *cache,
+		      void (*fn)(void *arg, const char *cache, int held, __u64 na, __u64 nb),
+		      void *arg)
+{
+	struct held_cache ca[HELD_CACHES], cb[HELD_CACHES];
+	size_t na = per_cache(a, ca), nb = per_cache(b, cb), i;
+	const __u64 *x, *y;
+	int h;
+
+	for (i = 0; i < na + nb; i++) {
+		const char *name = i < na ? ca[i].cache : cb[i - na].cache;
+
+		/* a cache of B that A has too was done with A's */
+		if (i >= na && has_cache(ca, na, name))
+			continue;
+		if (cache && strcmp(cache, name))
+			continue;
+		x = counts_of(ca, na, name);
+		y = counts_of(cb, nb, name);
+		for (h = 0; h < HELD_MAX; h++)
+			if (x[h] || y[h])
+				fn(arg, name, h, x[h], y[h]);
+	}
+}
+
+static void text_diff_row(void *arg, const char *cache, int held, __u64 na, __u64 nb)
+{
+	FILE *out = arg;
+
+	fprintf(out, "  %-24s %-8s %10llu %10llu %+11lld\n", cache, model__held_name(held),
+		(unsigned long long)na, (unsigned long long)nb, (long long)nb - (long long)na);
+}
+
+void held__diff_text(const struct model *a, const struct model *b, const char *cache, FILE *out)
+{
+	if (!a->held_kinds && !b->held_kinds)
+		return;
+	fprintf(out, "\nheld by, per cache and class (all outstanding, any age; see kleak "
+		"report for what each class means):\n  %-24s %-8s %10s %10s %11s\n", "CACHE",
+		"CLASS", "A", "B", "DELTA");
+	diff_rows(a, b, cache, text_diff_row, out);
+}
+
+static void json_diff_row(void *arg, const char *cache, int held, __u64 na, __u64 nb)
+{
+	struct json_writer *w = arg;
+
+	jsonw_start_object(w);
+	jsonw_string_field(w, "cache", cache);
+	jsonw_string_field(w, "class", model__held_name(held));
+	jsonw_uint_field(w, "a", na);
+	jsonw_uint_field(w, "b", nb);
+	jsonw_int_field(w, "delta", (__s64)nb - (__s64)na);
+	jsonw_end_object(w);
+}
+
+void held__diff_json(struct json_writer *w, const struct model *a, const struct model *b,
+		     const char *cache)
+{
+	jsonw_name(w, "held_by");
+	jsonw_start_array(w);
+	diff_rows(a, b, cache, json_diff_row, w);
+	jsonw_end_array(w);
+}

@@ -22,4 +22,10 @@ void held__json_site(struct json_writer *w, const struct model_site *s, size_t n
 /* The run's "held_by" key. */
 void held__json_run(struct json_writer *w, const struct model *m);
 
+/* kleak diff: per cache and class, A's and B's objects and the change (cache: --cache or NULL). */
+void held__diff_text(const struct model *a, const struct model *b, const char *cache, FILE *out);
+/* The diff's "held_by" key. */
+void held__diff_json(struct json_writer *w, const struct model *a, const struct model *b,
+		     const char *cache);
+
 #endif /* __KLEAK_HELD_H */

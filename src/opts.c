@@ -118,8 +118,8 @@ enum {
 };
 
 #define HELD_BY_DOC \
-	"Only objects held as CLASS: live, zombie or reaped\n" \
-	"(task_struct); fd or no-fd (files, sockets);\norphan (sockets)"
+	"Only objects held as CLASS: live, zombie, reaped (task_struct); fd, no-fd (files, " \
+	"sockets); orphan (sockets)"
 
 /* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
 #define HELP_OPTIONS									\

@@ -11,7 +11,7 @@
 
 #define RECORD_MAGIC		"kleak-run"
 /* written; every version since RECORD_MIN_VERSION is read */
-#define RECORD_VERSION		2
+#define RECORD_VERSION		3
 #define RECORD_MIN_VERSION	1
 
 /* Limits a reader enforces, so a hostile file cannot exhaust memory. */
