@@ -229,6 +229,10 @@ report-merged-json.expected report --format json tests/fixtures/report-merged.ru
 diff-k61-k618-cli.expected diff -T 0 tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
 diff-k61-k618-filp.expected diff --cache filp -o 1 --no-caches tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
 diff-k61-k618-exclude-json.expected diff --exclude alloc_pid|anon_vma -z 64 --format json tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
+report-classes.expected report -o 0 -T 8 tests/fixtures/classes-b.run
+report-classes-reaped-json.expected report --held-by reaped --format json tests/fixtures/classes-b.run
+diff-classes.expected diff -T 3 tests/fixtures/classes-a.run tests/fixtures/classes-b.run
+diff-classes-json.expected diff -T 1 --format json tests/fixtures/classes-a.run tests/fixtures/classes-b.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"
@@ -241,6 +245,13 @@ EOF
 	elif ! jq -e '.kernels_differ and .excluded == {"a": 6, "b": 6} and .min_size == 64' \
 			tests/fixtures/diff-k61-k618-exclude-json.expected > /dev/null; then
 		fail "diff --exclude -z 64 golden: kernels, exclusions or filter not as given"
+	elif ! jq -e '[.sites[] | [.cache, .count, .held_by]] == [["task_struct", 3, {"reaped": 3}]]' \
+			tests/fixtures/report-classes-reaped-json.expected > /dev/null; then
+		fail "--held-by reaped golden does not hold exactly the 3 reaped task_structs"
+	elif ! jq -e '[.held_by[] | select(.delta != 0) | "\(.cache) \(.class) \(.delta)"] |
+			index("task_struct reaped 3") and index("filp no-fd 3") and
+			index("TCP orphan 3")' tests/fixtures/diff-classes-json.expected > /dev/null; then
+		fail "diff golden does not show 3 more reaped tasks, files in flight and orphans"
 	else
 		pass
 	fi
