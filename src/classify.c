@@ -328,6 +328,9 @@ static bool kind_classified(struct classifier *c, int kind)
 	}
 }
 
+/* Socks inspected one by one per report, where no walk found them (a run each: ~10 us). */
+#define INSPECT_MAX 4096
+
 /* An object no walk found: classified after it is checked to be still recorded. */
 struct pending {
 	__u64 addr;
@@ -335,13 +338,6 @@ struct pending {
 	size_t age;
 	int kind;
 };
-
-static int cmp_pending(const void *a, const void *b)
-{
-	__u64 x = ((const struct pending *)a)->addr, y = ((const struct pending *)b)->addr;
-
-	return x < y ? -1 : x > y;
-}
 
 /* The class of an object a walk found, or HELD_UNKNOWN when none did. */
 static int class_found(const struct held_set *h, int kind, __u64 addr)
@@ -595,17 +591,15 @@ static int settle_pending(struct classifier *c, struct pending *p, size_t n)
 	struct kleak_inspect *out = NULL;
 	bool *recorded = calloc(n ? n : 1, sizeof(*recorded));
 	__u64 *addrs = malloc((n ? n : 1) * sizeof(*addrs));
-	size_t i, k = 0;
+	size_t i, j, k = 0;
 	int err = 0;
 
 	if (!recorded || !addrs) {
 		err = -ENOMEM;
 		goto out;
 	}
-	qsort(p, n, sizeof(*p), cmp_pending);
 	for (i = 0; i < n; i++)
 		addrs[i] = p[i].addr;
-	/* sorted already: the flags stay in p's order */
 	err = snapshot__still_recorded(c->t, addrs, n, recorded);
 	if (err)
 		goto out;
@@ -621,17 +615,23 @@ static int settle_pending(struct classifier *c, struct pending *p, size_t n)
 	}
 	if (!k || !c->has_inspect)
 		goto out;
+	/* one run per sock: bounded, the rest stay unknown and the header says so */
+	if (k > INSPECT_MAX) {
+		say_missing(c, "%zu socks in no table and no fd table, more than the %d kleak "
+			    "inspects per report: the rest are not classified", k, INSPECT_MAX);
+		k = INSPECT_MAX;
+	}
 	reqs = calloc(k, sizeof(*reqs));
 	out = calloc(k, sizeof(*out));
 	if (!reqs || !out) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0, k = 0; i < n; i++)
+	for (i = 0, j = 0; i < n && j < k; i++)
 		if (recorded[i] && p[i].kind == KLEAK_OBJ_SOCK)
-			reqs[k++] = (struct kleak_inspect_req){ .addr = p[i].addr, .kind = p[i].kind };
+			reqs[j++] = (struct kleak_inspect_req){ .addr = p[i].addr, .kind = p[i].kind };
 	inspect_all(c, reqs, k, out);
-	for (i = 0, k = 0; i < n; i++) {
+	for (i = 0, j = k, k = 0; i < n && k < j; i++) {
 		if (!recorded[i] || p[i].kind != KLEAK_OBJ_SOCK)
 			continue;
 		if (out[k].addr)

@@ -525,18 +525,12 @@ out:
 	return err;
 }
 
-static int cmp_u64(const void *a, const void *b)
+int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
+			    bool *recorded)
 {
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-int snapshot__still_recorded(const struct tracer *t, __u64 *addrs, size_t n, bool *recorded)
-{
+	size_t cap = 16, mask, i, j, k;
 	struct kleak_alloc a;
-	size_t i, j;
-	__u64 *hit;
+	__u32 *slots;
 
 	memset(recorded, 0, n * sizeof(*recorded));
 	if (t->allocs_hash_fd >= 0) {
@@ -545,8 +539,18 @@ int snapshot__still_recorded(const struct tracer *t, __u64 *addrs, size_t n, boo
 				      a.site != KLEAK_NO_SITE;
 		return 0;
 	}
-	/* one pass over every slot: the candidates are sorted and looked up in it */
-	qsort(addrs, n, sizeof(*addrs), cmp_u64);
+	/* one pass over every slot, each address looked up in a table of the candidates */
+	while (cap < n * 2)
+		cap *= 2;
+	mask = cap - 1;
+	slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		for (k = (addrs[i] * 0x9e3779b97f4a7c15ULL) >> 24 & mask; slots[k]; k = (k + 1) & mask)
+			;
+		slots[k] = i + 1;
+	}
 	for (i = 0; n && i < t->alloc_buckets; i++) {
 		const volatile struct kleak_bucket *b = &t->buckets[i];
 
@@ -555,11 +559,13 @@ int snapshot__still_recorded(const struct tracer *t, __u64 *addrs, size_t n, boo
 
 			if (addr == 0 || addr == KLEAK_ADDR_CLAIMED || b->rec[j].site == KLEAK_NO_SITE)
 				continue;
-			hit = bsearch(&addr, addrs, n, sizeof(*addrs), cmp_u64);
-			if (hit)
-				recorded[hit - addrs] = true;
+			for (k = (addr * 0x9e3779b97f4a7c15ULL) >> 24 & mask; slots[k];
+			     k = (k + 1) & mask)
+				if (addrs[slots[k] - 1] == addr)
+					recorded[slots[k] - 1] = true;
 		}
 	}
+	free(slots);
 	return 0;
 }
 

@@ -28,9 +28,10 @@ int snapshot__symbolize(const struct tracer *t, const struct ksyms *ks, __u64 st
 
 /*
  * Whether each of the n addrs still has an outstanding record, into
- * recorded[]; sorts addrs. Returns 0 or -errno.
+ * recorded[]. Returns 0 or -ENOMEM.
  */
-int snapshot__still_recorded(const struct tracer *t, __u64 *addrs, size_t n, bool *recorded);
+int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
+			    bool *recorded);
 
 /* The context a symbolized site allocates in. */
 enum kleak_ctx snapshot__ctx(const struct model_site *s);
