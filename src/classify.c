@@ -479,8 +479,10 @@ static int fill_example(struct model_object *e, const struct kleak_inspect *o,
 		e->tgid = o->tgid;
 		memcpy(e->comm, o->comm, sizeof(e->comm));
 		e->comm[sizeof(e->comm) - 1] = '\0';
-		if (o->last_ran_ns && o->now_ns > o->last_ran_ns)
-			e->last_ran_ms = (o->now_ns - o->last_ran_ns) / 1000000;
+		/* "now" is when kleak's task was last accounted, up to a tick ago */
+		if (o->last_ran_ns)
+			e->last_ran_ms = o->now_ns > o->last_ran_ns ?
+						 (o->now_ns - o->last_ran_ns) / 1000000 : 0;
 		return 0;
 	case KLEAK_OBJ_FILE:
 		e->count = o->count;
