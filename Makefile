@@ -64,30 +64,22 @@ $(OUTPUT) $(OUTPUT)/tests:
 
 BPF_HDRS := bpf/allocs.bpf.h bpf/core_fixes.bpf.h bpf/filters.bpf.h bpf/sites.bpf.h \
 	bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h
-$(OUTPUT)/kleak.bpf.o: bpf/kleak.bpf.c $(BPF_HDRS) src/kleak.h vmlinux/vmlinux.h \
-		| $(OUTPUT) check-tools
+# Every BPF object in bpf/ builds alike: kleak.bpf.o (the tracer) and
+# classify.bpf.o (the report-time iterators, classify.c), each with its skeleton.
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c src/kleak.h vmlinux/vmlinux.h | $(OUTPUT) check-tools
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -Ibpf \
 		$(CLANG_BPF_SYS_INCLUDES) -Wall -Werror -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
-$(OUTPUT)/kleak.skel.h: $(OUTPUT)/kleak.bpf.o
+$(OUTPUT)/kleak.bpf.o: $(BPF_HDRS)
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name kleak_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 # Only the loader includes the skeleton.
 $(OUTPUT)/loader.o: $(OUTPUT)/kleak.skel.h
-
-# The report-time iterators (classify.c), an object of their own.
-$(OUTPUT)/classify.bpf.o: bpf/classify.bpf.c src/kleak.h vmlinux/vmlinux.h | $(OUTPUT) check-tools
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(INCLUDES) -Ibpf \
-		$(CLANG_BPF_SYS_INCLUDES) -Wall -Werror -c $< -o $@
-	$(Q)$(LLVM_STRIP) -g $@
-
-$(OUTPUT)/classify.skel.h: $(OUTPUT)/classify.bpf.o
-	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name classify_bpf > $@
 
 $(OUTPUT)/classify.o: $(OUTPUT)/classify.skel.h
 

@@ -332,6 +332,8 @@ static void json_diff_row(void *arg, const char *cache, int held, __u64 na, __u6
 void held__diff_json(struct json_writer *w, const struct model *a, const struct model *b,
 		     const char *cache)
 {
+	if (!a->held_kinds && !b->held_kinds)
+		return;
 	jsonw_name(w, "held_by");
 	jsonw_start_array(w);
 	diff_rows(a, b, cache, json_diff_row, w);

@@ -24,7 +24,7 @@ void held__json_run(struct json_writer *w, const struct model *m);
 
 /* kleak diff: per cache and class, A's and B's objects and the change (cache: --cache or NULL). */
 void held__diff_text(const struct model *a, const struct model *b, const char *cache, FILE *out);
-/* The diff's "held_by" key. */
+/* The diff's "held_by" key, where either run was classified. */
 void held__diff_json(struct json_writer *w, const struct model *a, const struct model *b,
 		     const char *cache);
 

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # The whole test suite: unit tests, CLI tests, and the BPF tests that load
 # kleak on the running kernel (root only; skipped with the reason otherwise).
-# The BPF suites (bpf, workflow, classes) run again under each other program set this kernel supports
-# that can follow a command (raw_tp, compat), forced with KLEAK_PROGRAMS, so
-# that every set is tested wherever the suite runs.
+# The BPF suites (bpf, workflow, classes) run again under each other program
+# set this kernel supports that can follow a command (raw_tp, compat), forced
+# with KLEAK_PROGRAMS, so that every set is tested wherever the suite runs.
 # Every suite prints PASS/FAIL/SKIP lines; this adds them up and ends with
 # "N passed, N failed, N skipped". Usage: tests/run.sh [NAME_SUBSTRING]
 set -u
