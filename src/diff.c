@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diff.h"
+#include "held.h"
 #include "json.h"
 #include "log.h"
 #include "report.h"
@@ -1271,6 +1272,7 @@ static void print_text(const struct diff_data *d, const struct model *a, const s
 	if (o->exclude)
 		fprintf(out, "--exclude left out %zu sites of A and %zu of B\n", d->excluded[0],
 			d->excluded[1]);
+	held__diff_text(a, b, o->cache, out);
 }
 
 /* ---- JSON ---- */
@@ -1403,6 +1405,7 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 	jsonw_end_array(w);
 	jsonw_uint_field(w, "sites_total", d->n_rows_total);
 	jsonw_uint_field(w, "sites_shown", d->n_rows);
+	held__diff_json(w, a, b, o->cache);
 	jsonw_end_object(w);
 	jsonw_destroy(w);
 	return 0;

@@ -477,4 +477,79 @@ struct kleak_event {
 	char free_comm[KLEAK_COMM_LEN];
 };
 
+/*
+ * Report-time classification (bpf/classify.bpf.c): the iterators write one
+ * kleak_held_rec per object they find in use, in the task list, an fd table
+ * or a protocol's socket table.
+ */
+enum kleak_hrec_type {
+	KLEAK_HREC_TASK,	/* addr is a task_struct in the task list */
+	KLEAK_HREC_FILE,	/* addr is a struct file in an fd table */
+	KLEAK_HREC_SOCKET,	/* addr is a struct socket (socket_alloc) behind an fd */
+	KLEAK_HREC_SOCK,	/* addr is a struct sock behind an fd */
+	KLEAK_HREC_SOCK_TABLE,	/* addr is a struct sock in the tcp, udp or unix table */
+};
+
+/* task exit_state, sock flags */
+#define KLEAK_EXIT_ZOMBIE	16
+#define KLEAK_SOCK_DEAD		1	/* sock_orphan(): no struct socket any more */
+
+struct kleak_held_rec {
+	__u64 addr;
+	__u32 type;	/* enum kleak_hrec_type */
+	__u32 pid;	/* the task's pid; for fds, the fd table's tgid */
+	__u32 tgid;
+	__u32 fd;
+	__u32 state;	/* task: exit_state; sock: sk_state */
+	__u32 flags;	/* sock: KLEAK_SOCK_DEAD */
+};
+
+/* What userspace asks the inspect iterator to read at one address. */
+enum kleak_obj_kind {
+	KLEAK_OBJ_NONE,
+	KLEAK_OBJ_TASK,
+	KLEAK_OBJ_FILE,
+	KLEAK_OBJ_SOCK,
+	KLEAK_OBJ_SOCKET,	/* socket_alloc, from sock_inode_cache */
+	KLEAK_OBJ_MAX,
+};
+
+#define KLEAK_PATH_COMPS	8
+#define KLEAK_PATH_FULL		1	/* the names reach the root */
+#define KLEAK_PATH_PSEUDO	2	/* the last name is a pseudo filesystem's root */
+#define KLEAK_NAME_LEN		48
+
+struct kleak_inspect_req {
+	__u64 addr;
+	__u32 kind;	/* enum kleak_obj_kind */
+	__u32 pad;
+};
+
+/*
+ * The fields of one object read at its address; an object freed since the
+ * records were read gives stale values, which userspace detects by
+ * checking the record is still there.
+ */
+struct kleak_inspect {
+	__u64 addr;
+	__u32 kind;
+	__u32 pid;
+	__u32 tgid;
+	__u32 state;		/* task exit_state, sock sk_state */
+	__u32 flags;		/* task flags, sock KLEAK_SOCK_DEAD, file KLEAK_PATH_* */
+	__u32 family;		/* sock */
+	__u64 count;		/* file references (f_count) */
+	__u64 start_ns;		/* task start, CLOCK_MONOTONIC */
+	__u64 last_ran_ns;	/* task se.exec_start: when it last ran, runqueue clock */
+	__u64 now_ns;		/* the inspecting task's se.exec_start: now, on that clock */
+	__u16 sport, dport;	/* host order */
+	__u8 saddr[16], daddr[16];
+	__u64 sock;		/* socket_alloc: its struct sock */
+	__u32 has_socket;	/* sock: sk_socket set */
+	__u32 mode;		/* file: inode i_mode */
+	char comm[KLEAK_COMM_LEN];
+	/* file: dentry names, innermost first, "" past the last */
+	char name[KLEAK_PATH_COMPS][KLEAK_NAME_LEN];
+};
+
 #endif /* __KLEAK_H */

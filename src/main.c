@@ -48,6 +48,13 @@ static bool unknown_cache(const struct env *env, const struct model *a, const st
 	return true;
 }
 
+/* --held-by: only the objects of one class, in the sites that hold some. */
+static void keep_held(const struct env *env, struct model *m)
+{
+	if (env->held_by)
+		model__keep_held(m, env->held_class);
+}
+
 static int cmd_report(const struct env *env)
 {
 	struct report_opts ro = {
@@ -78,6 +85,7 @@ static int cmd_report(const struct env *env)
 			ro.caches = m->meta.caches;
 	}
 	exclude_sites(env, m, env->files[0]);
+	keep_held(env, m);
 	/* the metrics file first: the report on stdout may go to a closed pipe */
 	err = env->metrics_path ? metrics__write(m, ro.top, env->metrics_path) : 0;
 	if (!err)
@@ -110,8 +118,11 @@ static int cmd_diff(const struct env *env)
 	int err = 1;
 
 	if (!output__check(env) && !record__read(env->files[0], &a) &&
-	    !record__read(env->files[1], &b) && !unknown_cache(env, a, b, "either run"))
+	    !record__read(env->files[1], &b) && !unknown_cache(env, a, b, "either run")) {
+		keep_held(env, a);
+		keep_held(env, b);
 		err = output__diff(env, a, b, &o) ? 1 : 0;
+	}
 	model__free(a);
 	model__free(b);
 	return err;

@@ -25,6 +25,11 @@ static void site_free(struct model_site *s)
 	free(s->uframes);
 	free(s->ages_ms);
 	free(s->trend);
+	free(s->addrs);
+	free(s->held);
+	for (i = 0; i < s->n_examples; i++)
+		free(s->examples[i].desc);
+	free(s->examples);
 }
 
 void model__free(struct model *m)
@@ -52,6 +57,8 @@ void model__free(struct model *m)
 	free(m->meta.attach);
 	free(m->meta.exclude);
 	free(m->meta.cache);
+	free(m->held_kinds);
+	free(m->held_missing);
 	free(m);
 }
 
@@ -154,6 +161,106 @@ size_t model__drop_sites(struct model *m, const regex_t *re)
 	}
 	i = m->n_sites - kept;
 	m->n_sites = kept;
+	return i;
+}
+
+static const char *const held_names[HELD_MAX] = {
+	[HELD_UNKNOWN] = "unknown",
+	[HELD_LIVE] = "live",
+	[HELD_ZOMBIE] = "zombie",
+	[HELD_REAPED] = "reaped",
+	[HELD_FD] = "fd",
+	[HELD_NO_FD] = "no-fd",
+	[HELD_ORPHAN] = "orphan",
+	[HELD_GONE] = "gone",
+};
+
+const char *model__held_name(int held)
+{
+	return held >= 0 && held < HELD_MAX ? held_names[held] : "?";
+}
+
+int model__held_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < HELD_MAX; i++)
+		if (!strcmp(name, held_names[i]))
+			return i;
+	return -1;
+}
+
+void model__count_held(struct model *m)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->n_sites; i++) {
+		struct model_site *s = &m->sites[i];
+
+		memset(s->n_held, 0, sizeof(s->n_held));
+		for (j = 0; s->held && j < s->n_ages; j++)
+			if (s->held[j] < HELD_MAX)
+				s->n_held[s->held[j]]++;
+	}
+}
+
+struct model_object *model_site__add_example(struct model_site *s)
+{
+	struct model_object *o = append((void **)&s->examples, &s->n_examples, sizeof(*o));
+
+	if (o)
+		o->fd = -1;
+	return o;
+}
+
+/* Keeps the ages, addresses and examples of class held; returns how many ages stay. */
+static size_t keep_held(struct model_site *s, int held)
+{
+	size_t i, n = 0;
+
+	for (i = 0; s->held && i < s->n_ages; i++) {
+		if (s->held[i] != held)
+			continue;
+		s->ages_ms[n] = s->ages_ms[i];
+		if (s->addrs)
+			s->addrs[n] = s->addrs[i];
+		s->held[n++] = held;
+	}
+	s->n_ages = n;
+	for (i = 0, n = 0; i < s->n_examples; i++) {
+		if (s->examples[i].held == (__u32)held)
+			s->examples[n++] = s->examples[i];
+		else
+			free(s->examples[i].desc);
+	}
+	s->n_examples = n;
+	return s->n_ages;
+}
+
+size_t model__keep_held(struct model *m, int held)
+{
+	size_t i, kept = 0, k, n;
+
+	for (i = 0; i < m->n_sites; i++) {
+		struct model_site *s = &m->sites[i];
+		size_t before = s->n_ages;
+
+		n = keep_held(s, held);
+		if (!n) {
+			site_free(s);
+			continue;
+		}
+		/* the kernel's totals count every class: the class's count is its ages' */
+		s->count = n;
+		s->bytes = n * s->obj_size;
+		for (k = 0; k < KLEAK_CTX_MAX; k++)
+			if (s->ctx[k] == before)
+				s->ctx[k] = n;
+		m->sites[kept++] = *s;
+	}
+	i = m->n_sites - kept;
+	m->n_sites = kept;
+	model__count_held(m);
 	return i;
 }
 

@@ -59,6 +59,35 @@ struct model_comm {
 	__u64 count;
 };
 
+/*
+ * Who holds an outstanding object, decided at report time (classify.c) for
+ * task_struct, filp and socket objects; saved-run format 3 keeps one per age.
+ */
+enum model_held {
+	HELD_UNKNOWN,	/* not a kind kleak classifies, or the walk could not run */
+	HELD_LIVE,	/* task in the task list, running or sleeping */
+	HELD_ZOMBIE,	/* task exited, not yet reaped */
+	HELD_REAPED,	/* task in no task list: held by a kernel reference only */
+	HELD_FD,	/* file or socket in some process's fd table */
+	HELD_NO_FD,	/* file or socket in no fd table: held by the kernel */
+	HELD_ORPHAN,	/* sock with no struct socket any more (sock_orphan(), closing) */
+	HELD_GONE,	/* freed between the records' read and the walk */
+	HELD_MAX,
+};
+
+/* An example object of one class, at most MODEL_HELD_EXAMPLES per class and site. */
+#define MODEL_HELD_EXAMPLES 3
+struct model_object {
+	__u32 held;		/* enum model_held */
+	__u32 pid;		/* task pid, or the tgid whose fd table holds it; 0: none */
+	__u32 tgid;
+	__s32 fd;		/* -1: none */
+	__u64 count;		/* file references (f_count); 0 for other kinds */
+	__s64 last_ran_ms;	/* task: ms since it last ran (exit, for the dead); -1: unknown */
+	char comm[KLEAK_COMM_LEN];
+	char *desc;		/* path, or socket state and addresses; NULL: none */
+};
+
 struct model_site {
 	__u32 kind;				/* enum kleak_site_kind */
 	char cache[KLEAK_CACHE_NAME_LEN];	/* display name, e.g. "kmalloc-192" */
@@ -86,6 +115,13 @@ struct model_site {
 	/* interval mode: outstanding count at the end of each interval */
 	size_t n_trend;
 	__s64 *trend;
+	/* live only, never saved: each age's object address (classify.c reads them) */
+	__u64 *addrs;
+	/* who holds each age's object (enum model_held), NULL: not classified */
+	__u8 *held;
+	__u64 n_held[HELD_MAX];	/* from held, by model__count_held() */
+	size_t n_examples;
+	struct model_object *examples;
 };
 
 /* Active objects of one slab cache in /proc/slabinfo at start and end. */
@@ -181,6 +217,12 @@ struct model {
 	bool books_kept;
 	__u64 outstanding;
 	__u64 books_slack;
+	/*
+	 * Object classes: the kinds classified ("task_struct filp sockets"),
+	 * NULL when none was; why the others were not, NULL for no reason given.
+	 */
+	char *held_kinds;
+	char *held_missing;
 };
 
 /*
@@ -260,6 +302,19 @@ __u64 model__not_seen_events(const struct model *m);
 const char *model__ustate_name(__u32 ustate);
 /* Why a site has no user frames, as reports say it; NULL for one that has them. */
 const char *model__ustate_str(__u32 ustate);
+/* Display name of a class ("reaped", "no-fd"), and the class named name or -1. */
+const char *model__held_name(int held);
+int model__held_by_name(const char *name);
+/* Sets every site's n_held from its held array. */
+void model__count_held(struct model *m);
+/* Appends a zeroed example to s; returns it, or NULL with errno set. */
+struct model_object *model_site__add_example(struct model_site *s);
+/*
+ * --held-by: keeps only each site's objects of class held (its count, bytes,
+ * ages and examples become theirs) and the sites that have some. Returns
+ * how many sites were removed.
+ */
+size_t model__keep_held(struct model *m, int held);
 
 /* How a stack_err is shown: -ENOMEM stacks map full, else the walk failed. */
 const char *model__stack_err_str(int err);

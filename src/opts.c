@@ -12,6 +12,7 @@
 #include <string.h>
 #include "kleak.h"
 #include "log.h"
+#include "model.h"
 #include "opts.h"
 #include "recost.h"
 
@@ -127,7 +128,12 @@ enum {
 	OPT_PERCPU,
 	OPT_ALL_ALLOCATORS,
 	OPT_RAW_ADDRESSES,
+	OPT_HELD_BY,
 };
+
+#define HELD_BY_DOC \
+	"Only objects held as CLASS: live, zombie, reaped (task_struct); fd, no-fd (files, " \
+	"sockets); orphan (sockets)"
 
 /* Every report and diff writes these; features writes text or json only. */
 #define OUTPUT_OPTIONS(group)								\
@@ -206,6 +212,7 @@ static const struct argp_option trace_options[] = {
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 3 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 3 },
+	{ "held-by", OPT_HELD_BY, "CLASS", 0, HELD_BY_DOC, 3 },
 
 	{ NULL, 0, NULL, 0, "Sizing and kernel access:", 4 },
 	{ "max-allocs", OPT_MAX_ALLOCS, "N", 0,
@@ -233,6 +240,7 @@ static const struct argp_option report_options[] = {
 	{ "max-size", 'Z', "BYTES", 0, "Only objects of at most BYTES", 1 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 1 },
+	{ "held-by", OPT_HELD_BY, "CLASS", 0, HELD_BY_DOC, 1 },
 	{ "caches", OPT_CACHES, NULL, 0, "Show the per-cache summary", 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
 	OUTPUT_OPTIONS(1),
@@ -253,6 +261,7 @@ static const struct argp_option diff_options[] = {
 	{ "max-size", 'Z', "BYTES", 0, "Only objects of at most BYTES", 1 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 1 },
+	{ "held-by", OPT_HELD_BY, "CLASS", 0, HELD_BY_DOC, 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
 	OUTPUT_OPTIONS(1),
 	{ "verbose", 'v', NULL, 0, "Print details", 1 },
@@ -490,6 +499,13 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_BTF:
 		env->btf_path = arg;
+		break;
+	case OPT_HELD_BY:
+		env->held_class = model__held_by_name(arg);
+		if (env->held_class <= HELD_UNKNOWN || env->held_class == HELD_GONE)
+			usage_error("invalid --held-by '%s': live, zombie, reaped, fd, no-fd or "
+				    "orphan", arg);
+		env->held_by = arg;
 		break;
 	case 'v':
 		env->verbose = true;

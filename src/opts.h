@@ -91,6 +91,8 @@ struct env {
 	bool caches_set;
 	__s64 min_delta;
 	const char *exclude;	/* --exclude, compiled into exclude_re */
+	const char *held_by;	/* --held-by CLASS, NULL: every class */
+	int held_class;		/* its enum model_held */
 	regex_t exclude_re;
 
 	/* sizing and kernel access */

@@ -4,10 +4,11 @@
  * docs/record-format.md. Reading checks the whole file (header, end marker,
  * CRC32) before parsing a single record, so truncation and corruption are
  * reported as such and never as a confusing parse error. Version 3 is
- * written; versions 1 and 2 are read as they were. Within a version a reader skips the
- * line kinds and meta keys a newer writer added (extensions only add, see
- * the format's Compatibility section) and refuses a file that requires a
- * feature it does not know.
+ * written (it adds user frames, the allocators beside slab, the books and
+ * object classes); versions 1 and 2 are read as they were. Within a version
+ * a reader skips the line kinds and meta keys a newer writer added
+ * (extensions only add, see the format's Compatibility section) and refuses
+ * a file that requires a feature it does not know.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -206,6 +207,34 @@ static void put_ustack(struct rec_writer *w, const struct model_site *s)
 	}
 }
 
+/* Version 3: who holds each age's object, and the examples. */
+static void put_held(struct rec_writer *w, const struct model_site *s)
+{
+	const struct model_object *e;
+	size_t i;
+
+	for (i = 0; s->held && i < s->n_ages; i++) {
+		if (i % RECORD_VALUES_PER_LINE == 0) {
+			if (i)
+				end_line(w);
+			put_raw(w, "held", 4);
+		}
+		putf(w, " %u", s->held[i]);
+	}
+	if (s->held && s->n_ages)
+		end_line(w);
+	for (i = 0; i < s->n_examples; i++) {
+		e = &s->examples[i];
+		putf(w, "object");
+		put_str(w, model__held_name(e->held));
+		putf(w, " %" PRIu32 " %" PRIu32 " %" PRId32 " %" PRIu64 " %" PRId64, e->pid, e->tgid,
+		     e->fd, (uint64_t)e->count, (int64_t)e->last_ran_ms);
+		put_str(w, e->comm);
+		put_str(w, e->desc);
+		end_line(w);
+	}
+}
+
 static void put_site(struct rec_writer *w, const struct model_site *s, bool raw_addresses)
 {
 	size_t i;
@@ -240,6 +269,7 @@ static void put_site(struct rec_writer *w, const struct model_site *s, bool raw_
 	put_ustack(w, s);
 	put_values(w, "ages", s->ages_ms, s->n_ages, false);
 	put_values(w, "trend", s->trend, s->n_trend, true);
+	put_held(w, s);
 }
 
 /*
@@ -332,6 +362,12 @@ static const char *check_model(const struct model *m)
 		for (j = 1; j < s->n_ages; j++)
 			if (s->ages_ms[j] > s->ages_ms[j - 1])
 				return "ages not sorted oldest first";
+		if (s->n_examples > HELD_MAX * MODEL_HELD_EXAMPLES)
+			return "too many example objects in a site";
+		for (j = 0; j < s->n_examples; j++)
+			if (s->examples[j].held >= HELD_MAX ||
+			    strnlen(s->examples[j].comm, KLEAK_COMM_LEN) == KLEAK_COMM_LEN)
+				return "bad example object";
 	}
 	return NULL;
 }
@@ -386,6 +422,12 @@ static void put_model(struct rec_writer *w, const struct model *m)
 			continue;
 		putf(w, "meminfo %s %" PRId64 " %" PRId64, model__kcounter_name(i),
 		     (int64_t)m->kcounters[i].start_kb, (int64_t)m->kcounters[i].end_kb);
+		end_line(w);
+	}
+	if (m->held_kinds || m->held_missing) {
+		put_raw(w, "classified", 10);
+		put_str(w, m->held_kinds);
+		put_str(w, m->held_missing);
 		end_line(w);
 	}
 	for (i = 0; i < m->n_sites && !w->err; i++)
@@ -456,6 +498,8 @@ struct rec_reader {
 	size_t site_line;
 	bool site_ctx;
 	size_t want_frames, want_ages, want_trend;
+	size_t n_held;		/* held values read for the open site */
+	bool classified_seen;
 	char msg[256];
 };
 
@@ -869,8 +913,10 @@ static int parse_requires(struct rec_reader *r)
 }
 
 /* Line kinds of a site block, after its site line. */
-static bool is_site_kind(const char *k)
+static bool is_site_kind(const struct rec_reader *r, const char *k)
 {
+	if (r->version >= 3 && (!strcmp(k, "held") || !strcmp(k, "object")))
+		return true;
 	return !strcmp(k, "ctx") || !strcmp(k, "comm") || !strcmp(k, "frame") ||
 	       !strcmp(k, "ages") || !strcmp(k, "trend");
 }
@@ -888,9 +934,10 @@ static bool is_known_kind(const struct rec_reader *r, const char *k)
 	if (r->version >= 2 && (!strcmp(k, "merged") || !strcmp(k, "requires")))
 		return true;
 	if (r->version >= 3 && (!strcmp(k, "ustack") || !strcmp(k, "uframe") ||
-				!strcmp(k, "meminfo") || !strcmp(k, "outstanding")))
+				!strcmp(k, "meminfo") || !strcmp(k, "outstanding") ||
+				!strcmp(k, "classified")))
 		return true;
-	return is_site_kind(k);
+	return is_site_kind(r, k);
 }
 
 /* Whether kind k is in the ", "-separated list. */
@@ -944,6 +991,89 @@ static int close_site(struct rec_reader *r)
 	if (s->n_trend != r->want_trend)
 		return fail(r, -EINVAL, "line %zu: site announced %zu trend values, found %zu",
 			    line, r->want_trend, s->n_trend);
+	if (s->held && r->n_held != s->n_ages)
+		return fail(r, -EINVAL, "line %zu: site has %zu ages and %zu held values", line,
+			    s->n_ages, r->n_held);
+	return 0;
+}
+
+/* "held C C ...": the class of each age's object, in the ages' order (version 3). */
+static int parse_held(struct rec_reader *r)
+{
+	struct model_site *s = r->site;
+	size_t i;
+	__u64 v;
+
+	if (r->ntok < 2)
+		return bad_line(r, "bad held record");
+	if (!s->held) {
+		/* the ages announced bound it; they are read in any order with it */
+		s->held = calloc(r->want_ages ? r->want_ages : 1, 1);
+		if (!s->held)
+			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	}
+	for (i = 1; i < (size_t)r->ntok; i++) {
+		if (r->n_held == r->want_ages)
+			return bad_line(r, "more held values than the site announced ages");
+		if (!parse_u64(r->tok[i], HELD_MAX - 1, &v))
+			return bad_line(r, "bad held record");
+		s->held[r->n_held++] = v;
+	}
+	return 0;
+}
+
+/* "object CLASS PID TGID FD COUNT LAST_RAN_MS COMM DESC": an example (version 3). */
+static int parse_object(struct rec_reader *r)
+{
+	struct model_site *s = r->site;
+	struct model_object *e;
+	__u64 pid, tgid, count;
+	__s64 fd, ran;
+	bool is_null;
+	int held;
+
+	if (r->ntok != 9)
+		return bad_line(r, "bad object record");
+	if (s->n_examples == HELD_MAX * MODEL_HELD_EXAMPLES)
+		return bad_line(r, "too many object records");
+	held = unescape(r->tok[1], &is_null) && !is_null ? model__held_by_name(r->tok[1]) : -1;
+	if (held < 0 || !parse_u64(r->tok[2], UINT32_MAX, &pid) ||
+	    !parse_u64(r->tok[3], UINT32_MAX, &tgid) || !parse_s64(r->tok[4], -1, INT32_MAX, &fd) ||
+	    !parse_u64(r->tok[5], UINT64_MAX, &count) ||
+	    !parse_s64(r->tok[6], -1, INT64_MAX, &ran))
+		return bad_line(r, "bad object record");
+	e = model_site__add_example(s);
+	if (!e)
+		return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	e->held = held;
+	e->pid = pid;
+	e->tgid = tgid;
+	e->fd = fd;
+	e->count = count;
+	e->last_ran_ms = ran;
+	if (!str_to_buf(r->tok[7], e->comm, sizeof(e->comm)) || !unescape(r->tok[8], &is_null))
+		return bad_line(r, "bad object record");
+	if (!is_null) {
+		e->desc = strdup(r->tok[8]);
+		if (!e->desc)
+			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
+	}
+	return 0;
+}
+
+/* "classified KINDS MISSING": what the run classified, and why not the rest (version 3). */
+static int parse_classified(struct rec_reader *r, struct model *m)
+{
+	bool null_k, null_m;
+
+	if (r->ntok != 3 || r->classified_seen || !unescape(r->tok[1], &null_k) ||
+	    !unescape(r->tok[2], &null_m))
+		return bad_line(r, "bad classified record");
+	r->classified_seen = true;
+	m->held_kinds = null_k ? NULL : strdup(r->tok[1]);
+	m->held_missing = null_m ? NULL : strdup(r->tok[2]);
+	if ((!null_k && !m->held_kinds) || (!null_m && !m->held_missing))
+		return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
 	return 0;
 }
 
@@ -996,6 +1126,7 @@ static int parse_site(struct rec_reader *r, struct model *m)
 	r->want_frames = nf;
 	r->want_ages = na;
 	r->want_trend = nt;
+	r->n_held = 0;
 	return 0;
 }
 
@@ -1216,6 +1347,10 @@ static int parse_record(struct rec_reader *r, struct model *m)
 		return parse_values(r, (void **)&s->ages_ms, &s->n_ages, r->want_ages, false);
 	if (s && !strcmp(k, "trend") && r->ntok > 1)
 		return parse_values(r, (void **)&s->trend, &s->n_trend, r->want_trend, true);
+	if (s && r->version >= 3 && !strcmp(k, "held"))
+		return parse_held(r);
+	if (s && r->version >= 3 && !strcmp(k, "object"))
+		return parse_object(r);
 
 	err = close_site(r);
 	if (err)
@@ -1240,6 +1375,8 @@ static int parse_record(struct rec_reader *r, struct model *m)
 		return parse_requires(r);
 	if (r->version >= 3 && !strcmp(k, "meminfo"))
 		return parse_meminfo(r, m);
+	if (r->version >= 3 && !strcmp(k, "classified"))
+		return parse_classified(r, m);
 	if (!strcmp(k, "site"))
 		return parse_site(r, m);
 	return fail(r, -EINVAL, "line %zu: unexpected record '%.32s'", r->lineno, k);
@@ -1433,6 +1570,7 @@ static int read_model(struct rec_reader *r, struct model *m)
 	err = check_meta(r, m);
 	if (err)
 		return err;
+	model__count_held(m);
 	warn_unknown(r);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include "allocators.h"
+#include "held.h"
 #include "json.h"
 #include "report.h"
 #include "report_allocators.h"
@@ -293,6 +294,7 @@ static void text_header(const struct model *m, const struct report_opts *o,
 	if (p->scale > 1)
 		fprintf(out, "sampled 1 in %llu: counts and bytes are estimates\n",
 			(unsigned long long)p->scale);
+	held__text_header(m, out);
 	if (o->older_ms)
 		fprintf(out, "\n%zu of %zu allocation sites (call stack and cache) hold "
 			"allocations %s or older", p->n_match, p->n_holding, older);
@@ -404,6 +406,7 @@ static void text_site(const struct model *m, const struct prepared *p, const str
 			"event): not a leak signal\n", (unsigned long long)s->retired * k,
 			(unsigned long long)s->allocs * k);
 	text_trend(m, s, out);
+	held__text_site(s, r->n_old / k, out);
 	if (s->stack_err) {
 		fprintf(out, "\t[stack not captured: %s]\n", model__stack_err_str(s->stack_err));
 		return;
@@ -656,6 +659,7 @@ static void json_site(struct json_writer *w, const struct model *m, const struct
 		jsonw_end_array(w);
 		jsonw_end_object(w);
 	}
+	held__json_site(w, s, r->n_old / p->scale);
 	if (s->stack_err)
 		jsonw_string_field(w, "stack_error", model__stack_err_str(s->stack_err));
 	jsonw_name(w, "frames");
@@ -783,6 +787,7 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 			json_caches(w, m, sums, n_sums);
 		if (report_allocators__traced(m))
 			report_allocators__json(w, m);
+		held__json_run(w, m);
 		json_not_seen(w, m);
 		jsonw_end_object(w);
 		jsonw_destroy(w);
@@ -796,6 +801,8 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 			text_caches(m, sums, n_sums, out);
 		if (report_allocators__traced(m))
 			report_allocators__text(m, out);
+		if (o->caches)
+			held__text_caches(m, out);
 		fputc('\n', out);
 		report__print_not_seen(m, out);
 	}

@@ -22,6 +22,7 @@
 #include "ksyms.h"
 #include "loader.h"
 #include "caps.h"
+#include "classify.h"
 #include "log.h"
 #include "meminfo.h"
 #include "metrics.h"
@@ -183,6 +184,10 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 			 strerror(-merged_err));
 	if (!err && r->env->exclude)
 		model__drop_sites(m, &r->env->exclude_re);
+	if (!err)
+		err = classify__model(r->t, m);
+	if (!err && r->env->held_by)
+		model__keep_held(m, r->env->held_class);
 	if (!err && r->env->interval_s)
 		err = snapshot__carry_trend(r->prev, m, interval_end);
 	ksyms__free(ks);

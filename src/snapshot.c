@@ -29,10 +29,16 @@ struct alloc_row {
 	__u32 site;
 	__u32 age_ms;
 	char comm[KLEAK_COMM_LEN];
-	/* which allocation: --ustack=dwarf finds its user stack by them */
+	/* which allocation: classify.c and --ustack=dwarf find it by them */
 	__u64 addr;
 	__u64 ts_ns;
 	__u32 ustack;	/* --ustack=dwarf: its unwound stack (ustack__stack_of()), 0: none */
+};
+
+/* An age with its object's address, sorted together so classify.c can name each age's. */
+struct age_addr {
+	__u64 addr;
+	__u32 age_ms;
 };
 
 
@@ -83,7 +89,7 @@ static int cmp_row_comm(const void *a, const void *b)
 
 static int cmp_age_desc(const void *a, const void *b)
 {
-	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+	__u32 x = ((const struct age_addr *)a)->age_ms, y = ((const struct age_addr *)b)->age_ms;
 
 	return x > y ? -1 : x < y;
 }
@@ -235,16 +241,28 @@ sort:
 /* Ages and top comms of one site from its allocation rows. */
 static int fill_from_rows(struct model_site *s, struct alloc_row *rows, size_t n)
 {
+	struct age_addr *pairs;
 	size_t i;
 
 	s->ages_ms = malloc((n ? n : 1) * sizeof(*s->ages_ms));
-	if (!s->ages_ms)
+	s->addrs = malloc((n ? n : 1) * sizeof(*s->addrs));
+	pairs = malloc((n ? n : 1) * sizeof(*pairs));
+	if (!s->ages_ms || !s->addrs || !pairs) {
+		free(pairs);
 		return -ENOMEM;
+	}
 	s->n_ages = n;
 	top_comms(s, rows, n);
-	for (i = 0; i < n; i++)
-		s->ages_ms[i] = rows[i].age_ms;
-	qsort(s->ages_ms, n, sizeof(*s->ages_ms), cmp_age_desc);
+	for (i = 0; i < n; i++) {
+		pairs[i].age_ms = rows[i].age_ms;
+		pairs[i].addr = rows[i].addr;
+	}
+	qsort(pairs, n, sizeof(*pairs), cmp_age_desc);
+	for (i = 0; i < n; i++) {
+		s->ages_ms[i] = pairs[i].age_ms;
+		s->addrs[i] = pairs[i].addr;
+	}
+	free(pairs);
 	return 0;
 }
 
@@ -361,9 +379,9 @@ static int add_row(struct alloc_row **rows, size_t *n, size_t *cap, __u64 addr,
 		*rows = grown;
 	}
 	(*rows)[*n].site = a->site;
+	(*rows)[*n].addr = addr;
 	(*rows)[*n].age_ms = now > a->ts_ns ? (now - a->ts_ns) / 1000000 : 0;
 	memcpy((*rows)[*n].comm, a->comm, KLEAK_COMM_LEN);
-	(*rows)[*n].addr = addr;
 	(*rows)[*n].ts_ns = a->ts_ns;
 	(*rows)[*n].ustack = 0;
 	(*n)++;
@@ -388,10 +406,12 @@ static int read_buckets(const struct tracer *t, size_t n_slots, __u64 now,
 	for (i = 0; i < t->alloc_buckets; i++) {
 		b = &t->buckets[i];
 		for (j = 0; j < KLEAK_BUCKET_SLOTS; j++) {
-			if (b->addr[j] == 0 || b->addr[j] == KLEAK_ADDR_CLAIMED)
+			__u64 addr = b->addr[j];
+
+			if (addr == 0 || addr == KLEAK_ADDR_CLAIMED)
 				continue;
 			memcpy(&a, (const void *)&b->rec[j], sizeof(a));
-			if (a.site < n_slots && add_row(rows, n, &cap, b->addr[j], &a, now))
+			if (a.site < n_slots && add_row(rows, n, &cap, addr, &a, now))
 				return -ENOMEM;
 		}
 	}
@@ -429,7 +449,8 @@ static int read_hash(const struct tracer *t, size_t n_slots, __u64 now, struct a
 			break;
 		}
 		for (i = 0; i < cnt; i++)
-			if (vals[i].site < n_slots && add_row(rows, n, &cap, keys[i], &vals[i], now)) {
+			if (vals[i].site < n_slots &&
+			    add_row(rows, n, &cap, keys[i], &vals[i], now)) {
 				err = -ENOMEM;
 				goto out;
 			}
@@ -652,6 +673,50 @@ out:
 	free(grouped);
 	free(first);
 	return err;
+}
+
+int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
+			    bool *recorded)
+{
+	size_t cap = 16, mask, i, j, k;
+	struct kleak_alloc a;
+	__u32 *slots;
+
+	memset(recorded, 0, n * sizeof(*recorded));
+	if (t->allocs_hash_fd >= 0) {
+		for (i = 0; i < n; i++)
+			recorded[i] = !bpf_map_lookup_elem(t->allocs_hash_fd, &addrs[i], &a) &&
+				      a.site != KLEAK_NO_SITE;
+		return 0;
+	}
+	/* one pass over every slot, each address looked up in a table of the candidates */
+	while (cap < n * 2)
+		cap *= 2;
+	mask = cap - 1;
+	slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		for (k = (addrs[i] * 0x9e3779b97f4a7c15ULL) >> 24 & mask; slots[k]; k = (k + 1) & mask)
+			;
+		slots[k] = i + 1;
+	}
+	for (i = 0; n && i < t->alloc_buckets; i++) {
+		const volatile struct kleak_bucket *b = &t->buckets[i];
+
+		for (j = 0; j < KLEAK_BUCKET_SLOTS; j++) {
+			__u64 addr = b->addr[j];
+
+			if (addr == 0 || addr == KLEAK_ADDR_CLAIMED || b->rec[j].site == KLEAK_NO_SITE)
+				continue;
+			for (k = (addr * 0x9e3779b97f4a7c15ULL) >> 24 & mask; slots[k];
+			     k = (k + 1) & mask)
+				if (addrs[slots[k] - 1] == addr)
+					recorded[slots[k] - 1] = true;
+		}
+	}
+	free(slots);
+	return 0;
 }
 
 static __u64 fnv1a(__u64 h, const void *data, size_t len)

@@ -33,6 +33,13 @@ int snapshot__read_stats(const struct tracer *t, __u64 stats[STAT_MAX]);
 int snapshot__symbolize(const struct tracer *t, const struct ksyms *ks, __u64 stack,
 			struct model_site *s, __u64 *unresolved);
 
+/*
+ * Whether each of the n addrs still has an outstanding record, into
+ * recorded[]. Returns 0 or -ENOMEM.
+ */
+int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
+			    bool *recorded);
+
 /* The context a symbolized site allocates in. */
 enum kleak_ctx snapshot__ctx(const struct model_site *s);
 

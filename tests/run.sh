@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # The whole test suite: unit tests, CLI tests, and the BPF tests that load
 # kleak on the running kernel (root only; skipped with the reason otherwise).
-# The BPF suites (bpf, workflow, ustack) run again under each other program
-# set this kernel supports that can follow a command (raw_tp, compat), forced
+# The BPF suites (bpf, workflow, ustack, metrics, classes) run again under
+# each other program set this kernel supports that can follow a command (raw_tp, compat), forced
 # with KLEAK_PROGRAMS, so that every set is tested wherever the suite runs.
 # Every suite prints PASS/FAIL/SKIP lines; this adds them up and ends with
 # "N passed, N failed, N skipped". Usage: tests/run.sh [NAME_SUBSTRING]
@@ -23,7 +23,7 @@ if [ "$(id -u)" = 0 ] && [ -z "${KLEAK_PROGRAMS:-}" ]; then
 	for set in $(jq -r '.set as $d | .sets[] | select(.supported and .name != $d and
 			(.name == "raw_tp" or .name == "compat")) | .name' "$log.features"); do
 		for suite in tests/sh/bpf.sh tests/sh/workflow.sh tests/sh/ustack.sh \
-			     tests/sh/metrics.sh; do
+			     tests/sh/metrics.sh tests/sh/classes.sh; do
 			KLEAK_PROGRAMS=$set bash "$suite" "$filter" 2>&1 | tee -a "$log"
 		done
 	done

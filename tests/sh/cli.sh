@@ -244,6 +244,10 @@ report-bulk-folded-count.expected report --format folded --value count tests/fix
 report-tcp-svg.expected report -o 0 --format svg tests/fixtures/tcp.run
 diff-k61-k618-folded.expected diff --format folded tests/fixtures/diff-k61.run tests/fixtures/diff-k618.run
 diff-tcp-files-svg.expected diff --format svg tests/fixtures/tcp.run tests/fixtures/files.run
+report-classes.expected report -o 0 -T 8 tests/fixtures/classes-b.run
+report-classes-reaped-json.expected report --held-by reaped --format json tests/fixtures/classes-b.run
+diff-classes.expected diff -T 3 tests/fixtures/classes-a.run tests/fixtures/classes-b.run
+diff-classes-json.expected diff -T 1 --format json tests/fixtures/classes-a.run tests/fixtures/classes-b.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"
@@ -256,6 +260,13 @@ EOF
 	elif ! jq -e '.kernels_differ and .excluded == {"a": 6, "b": 6} and .min_size == 64' \
 			tests/fixtures/diff-k61-k618-exclude-json.expected > /dev/null; then
 		fail "diff --exclude -z 64 golden: kernels, exclusions or filter not as given"
+	elif ! jq -e '[.sites[] | [.cache, .count, .held_by]] == [["task_struct", 3, {"reaped": 3}]]' \
+			tests/fixtures/report-classes-reaped-json.expected > /dev/null; then
+		fail "--held-by reaped golden does not hold exactly the 3 reaped task_structs"
+	elif ! jq -e '[.held_by[] | select(.delta != 0) | "\(.cache) \(.class) \(.delta)"] |
+			index("task_struct reaped 3") and index("filp no-fd 3") and
+			index("TCP orphan 3")' tests/fixtures/diff-classes-json.expected > /dev/null; then
+		fail "diff golden does not show 3 more reaped tasks, files in flight and orphans"
 	else
 		pass
 	fi

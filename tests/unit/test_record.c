@@ -780,7 +780,7 @@ void test_record_v1_to_v2(void)
 	buf = slurp(path, &len);
 	if (!ASSERT_OK_PTR(buf, "read back"))
 		goto out;
-	ASSERT_TRUE(!strncmp(buf, "kleak-run 3\n", 12), "written as version 3");
+	ASSERT_TRUE(!strncmp(buf, "kleak-run 3\n", 12), "written as the current version, 3");
 	ASSERT_NULL(strstr(buf, "\nmeta older_ms "), "no report options made up");
 	if (ASSERT_OK(record__read(path, &back), "read version 2"))
 		model_equal(v1, back);
@@ -915,6 +915,73 @@ void test_record_v2_bad_records(void)
 	model__free(m);
 	tmp_cleanup();
 #undef REPORT_OK
+}
+
+/*
+ * Version 3's object classes: a site's held values (one per age) and
+ * examples read back, --held-by keeps one class's ages, and the records a
+ * reader must refuse are refused. Version 2 files skip the same lines.
+ */
+void test_record_v3_classes(void)
+{
+#define SITE3 "site cache task_struct 5888 0 3 17664 3 0 0 0 3 0\nctx 3 0 0 0\nages 30 20 10\n"
+	static const char good[] = META_OK "classified task_struct\\sfilp -\n" SITE3
+		"held 1 3 3\nobject reaped 12 12 -1 0 1500 kwl -\n"
+		"object live 11 11 -1 0 -1 kwl \\x2d\n";
+	static const struct {
+		const char *body;
+		const char *want;
+	} cases[] = {
+		{ META_OK SITE3 "held 1 3\n", "line 13: site has 3 ages and 2 held values" },
+		{ META_OK SITE3 "held 1 3 3 3\n", "more held values than the site announced ages" },
+		{ META_OK SITE3 "held 1 8 3\n", "line 16: bad held record" },
+		{ META_OK SITE3 "object stolen 1 1 -1 0 -1 kwl -\n", "line 16: bad object record" },
+		{ META_OK SITE3 "object fd 1 1 -2 0 -1 kwl -\n", "line 16: bad object record" },
+		{ META_OK SITE3 "object fd 1 1 3 0 -1 kwl\n", "line 16: bad object record" },
+		{ META_OK "classified a b\nclassified a b\n", "line 14: bad classified record" },
+		{ META_OK "classified a\n", "line 13: bad classified record" },
+	};
+	struct model *m = NULL;
+	char path[128], what[32];
+	size_t i;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/v3.kleak", tmpdir);
+	if (ASSERT_TRUE(make_run_v(path, 3, good, 1), "make_run") &&
+	    ASSERT_OK(record__read(path, &m), "version 3 with classes")) {
+		const struct model_site *s = &m->sites[0];
+
+		ASSERT_STREQ(m->held_kinds, "task_struct filp", "classified kinds");
+		ASSERT_NULL(m->held_missing, "nothing missing");
+		ASSERT_TRUE(s->held && s->n_held[HELD_LIVE] == 1 && s->n_held[HELD_REAPED] == 2,
+			    "held counted per class");
+		ASSERT_TRUE(s->n_examples == 2 && s->examples[0].held == HELD_REAPED &&
+			    s->examples[0].pid == 12 && s->examples[0].last_ran_ms == 1500 &&
+			    !s->examples[0].desc && !strcmp(s->examples[1].desc, "-"),
+			    "examples read back");
+		ASSERT_EQ(model__keep_held(m, HELD_REAPED), (size_t)0, "no site removed");
+		ASSERT_TRUE(m->n_sites == 1 && s->count == 2 && s->n_ages == 2 &&
+			    s->ages_ms[0] == 20 && s->n_examples == 1, "--held-by keeps its ages");
+		ASSERT_EQ(model__keep_held(m, HELD_LIVE), (size_t)1, "the site has no live left");
+	}
+	model__free(m);
+	m = NULL;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(what, sizeof(what), "case %zu", i);
+		if (ASSERT_TRUE(make_run_v(path, 3, cases[i].body, strstr(cases[i].body, "site ") ?
+					   1 : 0), "make_run"))
+			expect_fail(path, -EINVAL, cases[i].want, what);
+	}
+	/* a version 2 reader's rules: the same lines are a newer kleak's, skipped */
+	if (ASSERT_TRUE(make_run_v(path, 2, good, 1), "make_run") &&
+	    ASSERT_OK(record__read(path, &m), "version 2 with the lines")) {
+		ASSERT_TRUE(!m->held_kinds && !m->sites[0].held && !m->sites[0].n_examples,
+			    "skipped in version 2");
+	}
+	model__free(m);
+	tmp_cleanup();
+#undef SITE3
 }
 
 /* opts__join_args() of argv, read back by /bin/sh, gives argv. */

@@ -8,17 +8,26 @@
  * VmRSS over 100 snapshot+report cycles; then the same for --metrics files
  * (snapshot + metrics__write, with and without the interval trend). Results
  * go to stdout as "name value" lines for tools/bench/run.sh.
+ * With -t TASKS -f FILES it times the object classification instead
+ * (classify__model), with TASKS threads sleeping and FILES files open in
+ * this process for the walks to cover, and a quarter of the sites in each
+ * of task_struct, filp and TCP: their records, at made-up addresses no walk
+ * finds, all take the slow path (checked still recorded, then examples).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "alloc_place.h"
+#include "classify.h"
 #include "kleak.skel.h"
 #include "loader.h"
 #include "metrics.h"
@@ -39,7 +48,12 @@ struct bench_opts {
 	__u64 stacks;
 	__u64 runs;
 	__u64 cycles;
+	__u64 tasks;	/* -t: classification mode, threads held */
+	__u64 files;	/* -f: files held open */
 };
+
+/* Sites of kind cache are named after these in classification mode, one in four each. */
+static const char *const classified_caches[] = { "task_struct", "filp", "TCP" };
 
 static void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -224,7 +238,12 @@ static int fill_totals(int fd, const struct bench_opts *o, const __u64 *counts,
 		switch (t.site.kind) {
 		case KLEAK_SITE_CACHE:
 			t.site.cache = 0xffff888100000000ULL + i * 0x1000ULL;
-			snprintf(t.cache_name, sizeof(t.cache_name), "bench_cache_%u", i % 97);
+			if ((o->tasks || o->files) && i / 3 % 4 < 3)
+				snprintf(t.cache_name, sizeof(t.cache_name), "%s",
+					 classified_caches[i / 3 % 4]);
+			else
+				snprintf(t.cache_name, sizeof(t.cache_name), "bench_cache_%u",
+					 i % 97);
 			break;
 		default:
 			t.site.cache = obj_size[i];
@@ -560,6 +579,124 @@ static int bench_metrics(const struct tracer *t, const struct bench_opts *o)
 	return err;
 }
 
+static void *sleeper(void *arg)
+{
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* Files per holder process, under the 20000 hard RLIMIT_NOFILE a container may impose. */
+#define FILES_PER_HOLDER 16384
+
+/*
+ * The tasks and open files the classification walks cover: threads of this
+ * process, and files open in child processes (a process cannot raise its
+ * hard RLIMIT_NOFILE without CAP_SYS_RESOURCE). They live until exit; the
+ * children die with the pipe they wait on.
+ */
+static int hold_tasks_files(const struct bench_opts *o)
+{
+	int ready[2], gate[2], err = 0;
+	pthread_attr_t attr;
+	__u64 i, n, left;
+	pthread_t th;
+	pid_t pid;
+	char c;
+
+	if (pipe(ready) || pipe(gate)) {
+		err = -errno;
+		pr_err("pipe failed: %s", strerror(-err));
+		return err;
+	}
+	for (left = o->files; left; left -= n) {
+		n = left < FILES_PER_HOLDER ? left : FILES_PER_HOLDER;
+		pid = fork();
+		if (pid < 0) {
+			err = -errno;
+			pr_err("fork failed: %s", strerror(-err));
+			return err;
+		}
+		if (pid)
+			continue;
+		struct rlimit rl = { n + 64, n + 64 };
+
+		close(gate[1]);
+		c = setrlimit(RLIMIT_NOFILE, &rl) ? 'e' : 'r';
+		for (i = 0; i < n && c == 'r'; i++)
+			if (open("/dev/null", O_RDONLY) < 0)
+				c = 'e';
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		/* until the parent exits and the gate's last writer closes */
+		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	for (left = o->files; left; left -= n) {
+		n = left < FILES_PER_HOLDER ? left : FILES_PER_HOLDER;
+		if (read(ready[0], &c, 1) != 1 || c != 'r') {
+			pr_err("a child could not open its %llu files", (unsigned long long)n);
+			return -EMFILE;
+		}
+	}
+	pthread_attr_init(&attr);
+	/* the smallest stacks: only the kernel's task count matters */
+	pthread_attr_setstacksize(&attr, PTHREAD_STACK_MIN);
+	for (i = 0; i < o->tasks; i++) {
+		err = -pthread_create(&th, &attr, sleeper, NULL);
+		if (err) {
+			pr_err("pthread_create failed after %llu threads: %s",
+			       (unsigned long long)i, strerror(-err));
+			break;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return err;
+}
+
+/* Median ms of classify__model on a fresh snapshot, snapshot itself not timed. */
+static int time_classify(const struct tracer *t, const struct bench_opts *o)
+{
+	double ms[BENCH_MAX_RUNS], start;
+	__u64 i, classified = 0, reaped = 0;
+	struct model *m;
+	size_t j;
+	int err = 0;
+
+	for (i = 0; i < o->runs && !err; i++) {
+		m = model__new();
+		if (!m)
+			return -ENOMEM;
+		err = snapshot__take(t, NULL, m);
+		start = now_ms();
+		if (!err)
+			err = classify__model(t, m);
+		ms[i] = now_ms() - start;
+		for (j = 0, classified = 0, reaped = 0; !err && j < m->n_sites; j++) {
+			classified += m->sites[j].held ? m->sites[j].n_ages : 0;
+			reaped += m->sites[j].n_held[HELD_REAPED];
+		}
+		if (!err && !m->held_kinds) {
+			pr_err("nothing classified: %s", m->held_missing ?: "no reason given");
+			err = -ENOENT;
+		}
+		model__free(m);
+	}
+	if (err)
+		return err;
+	qsort(ms, o->runs, sizeof(ms[0]), cmp_double);
+	printf("allocs %llu\nsites %llu\nruns %llu\ntasks %llu\nfiles %llu\n",
+	       (unsigned long long)o->allocs, (unsigned long long)o->sites,
+	       (unsigned long long)o->runs, (unsigned long long)o->tasks,
+	       (unsigned long long)o->files);
+	printf("classified %llu\nreaped %llu\n", (unsigned long long)classified,
+	       (unsigned long long)reaped);
+	printf("classify_ms %.0f\n", o->runs % 2 ? ms[o->runs / 2] :
+	       (ms[o->runs / 2 - 1] + ms[o->runs / 2]) / 2);
+	return 0;
+}
+
 static int usage(const char *prog)
 {
 	fprintf(stderr,
@@ -568,7 +705,9 @@ static int usage(const char *prog)
 		"  -s  sites holding them (default 2000, at most %u)\n"
 		"  -k  distinct stacks (default 300)\n"
 		"  -r  timed runs per format, median reported (default 5, at most %u)\n"
-		"  -c  snapshot+report cycles for the RSS check (default 100)\n",
+		"  -c  snapshot+report cycles for the RSS check (default 100)\n"
+		"  -t  classification mode: threads held while it is timed\n"
+		"  -f  classification mode: files held open while it is timed\n",
 		prog, BENCH_MAX_SITES, BENCH_MAX_RUNS);
 	return 64;
 }
@@ -585,11 +724,13 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		{ 'k', &o->stacks, 1 << 20 },
 		{ 'r', &o->runs, BENCH_MAX_RUNS },
 		{ 'c', &o->cycles, 1 << 20 },
+		{ 't', &o->tasks, 1 << 20 },
+		{ 'f', &o->files, 1 << 24 },
 	};
 	size_t i;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:s:k:r:c:")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:k:r:c:t:f:")) != -1) {
 		for (i = 0; i < sizeof(args) / sizeof(args[0]) && args[i].opt != c; i++)
 			;
 		if (i == sizeof(args) / sizeof(args[0]))
@@ -661,6 +802,12 @@ int main(int argc, char **argv)
 		err = fill_maps(&t, &o);
 	if (!err)
 		err = tracer__map_buckets(&t);
+	if (!err && (o.tasks || o.files)) {
+		err = hold_tasks_files(&o);
+		if (!err)
+			err = time_classify(&t, &o);
+		goto cleanup;
+	}
 	for (fmt = FORMAT_TEXT; !err && fmt <= FORMAT_SVG; fmt++)
 		err = time_report(&t, &o, &(struct bench_output){ .fmt = fmt, .out = null },
 				  &ms[fmt]);

@@ -20,7 +20,10 @@
 #include <string.h>
 #include <linux/bpf.h>
 #include <sys/mman.h>
+#include <linux/perf_event.h>
+#include <netinet/tcp.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -60,6 +63,10 @@ enum kind {
 	KIND_PERCPU,
 	KIND_ANON,
 	KIND_THPSPLIT,
+	KIND_SLEEPERS,
+	KIND_REAPED,
+	KIND_INFLIGHT,
+	KIND_ORPHANS,
 	KIND_MAX,
 };
 
@@ -74,6 +81,10 @@ static const char *const kind_names[KIND_MAX] = {
 	[KIND_PERCPU] = "percpu",
 	[KIND_ANON] = "anon",
 	[KIND_THPSPLIT] = "thpsplit",
+	[KIND_SLEEPERS] = "sleepers",
+	[KIND_REAPED] = "reaped",
+	[KIND_INFLIGHT] = "inflight",
+	[KIND_ORPHANS] = "orphans",
 };
 
 /* Kernel-side handles held per unit of COUNT: child pids or file descriptors. */
@@ -88,7 +99,22 @@ static const unsigned int kind_ids[KIND_MAX] = {
 	[KIND_PERCPU] = 1,
 	[KIND_ANON] = 0,
 	[KIND_THPSPLIT] = 0,
+	[KIND_SLEEPERS] = 1,
+	[KIND_REAPED] = 1,
+	/* the socketpair; the files in flight need as many fds while they are sent */
+	[KIND_INFLIGHT] = 2,
+	/* the accepted ends, and the listener */
+	[KIND_ORPHANS] = 2,
 };
+
+/* Kinds whose ids are child pids, reaped on release. */
+static bool holds_pids(enum kind kind)
+{
+	return kind == KIND_ZOMBIES || kind == KIND_SLEEPERS;
+}
+
+/* Files sent per SCM_RIGHTS message, below the kernel's SCM_MAX_FD (253). */
+#define INFLIGHT_PER_MSG 250
 
 enum {
 	OPT_WAIT = 1000,
@@ -132,6 +158,13 @@ static const char usage[] =
 	"  percpu    COUNT per-CPU BPF arrays of one 8-byte value (one percpu allocation each; root)\n"
 	"  anon      COUNT anonymous pages written (user pages from page faults)\n"
 	"  thpsplit  COUNT transparent huge pages written, then split into base pages\n"
+	"  sleepers  COUNT children sleeping until release\n"
+	"  reaped    COUNT children exited and reaped, each still referenced by a perf event\n"
+	"            fd (perf_event_open on the child) until release\n"
+	"  inflight  COUNT files on /dev/null sent over a UNIX socketpair (SCM_RIGHTS) and\n"
+	"            closed, the message unread: files in no fd table until release\n"
+	"  orphans   COUNT loopback TCP connections closed with unsent data to a peer that\n"
+	"            does not read: orphaned sockets; the peers' ends held\n"
 	"\n"
 	"  -c, --count=COUNT   objects per kind, 1..1000000 (default 100)\n"
 	"  -n, --comm=COMM     process name, at most 15 characters (default " COMM_DEFAULT ")\n"
@@ -181,7 +214,7 @@ static bool add_kind(struct env *env, const char *name)
 			break;
 	if (k == KIND_MAX) {
 		pr_err("unknown kind '%s' (zombies, files, tcp, pipes, churn, pipepages, vmalloc, "
-		       "percpu, anon or thpsplit)", name);
+		       "percpu, anon, thpsplit, sleepers, reaped, inflight or orphans)", name);
 		return false;
 	}
 	for (i = 0; i < env->nr_kinds; i++) {
@@ -245,7 +278,8 @@ static int parse_args(int argc, char **argv, struct env *env)
 		}
 	}
 	if (optind == argc) {
-		pr_err("no KIND given (zombies, files, tcp, pipes or churn)");
+		pr_err("no KIND given (zombies, files, tcp, pipes, churn, sleepers, reaped, "
+		       "inflight or orphans)");
 		return EX_USAGE;
 	}
 	for (; optind < argc; optind++)
@@ -330,7 +364,7 @@ static int raise_nofile(const struct env *env)
 	int i, err;
 
 	for (i = 0; i < env->nr_kinds; i++)
-		if (env->kinds[i] != KIND_ZOMBIES)
+		if (!holds_pids(env->kinds[i]))
 			need += kind_ids[env->kinds[i]] * env->count;
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		goto fail;
@@ -485,6 +519,28 @@ static int hold_pipepages(struct hold *h, size_t count)
 	return 0;
 }
 
+/* Children that sleep until killed on release: live tasks. */
+static int hold_sleepers(struct hold *h, size_t count)
+{
+	pid_t pid;
+	int err;
+
+	while (h->n < count) {
+		pid = fork();
+		if (pid < 0) {
+			err = -errno;
+			pr_err("fork failed: %s", strerror(-err));
+			return err;
+		}
+		if (pid == 0) {
+			for (;;)
+				pause();
+		}
+		h->ids[h->n++] = pid;
+	}
+	return 0;
+}
+
 /*
  * A BPF map, by the raw syscall: the workload links nothing but libc.
  * Kernels before 5.11 charge maps to RLIMIT_MEMLOCK, so it is lifted first
@@ -548,6 +604,132 @@ static int hold_anon(struct hold *h, size_t count)
 }
 
 /*
+ * A perf event on a task holds a reference to its task_struct
+ * (event->hw.target) until the event is freed: children that exit and are
+ * reaped while their events stay open are in no task list, yet allocated.
+ */
+static int hold_reaped(struct hold *h, size_t count)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_DUMMY,
+		.disabled = 1,
+	};
+	pid_t *pids = calloc(count, sizeof(*pids));
+	const char *what = "pipe2";
+	int gate[2] = { -1, -1 }, fd, err = 0;
+	size_t i, n = 0;
+	char c;
+
+	if (!pids) {
+		pr_err("allocate reaped table failed: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	/* the children wait on the gate until every event is open */
+	if (pipe2(gate, O_CLOEXEC))
+		goto fail;
+	for (n = 0; n < count; n++) {
+		what = "fork";
+		pids[n] = fork();
+		if (pids[n] < 0)
+			goto fail;
+		if (pids[n] == 0) {
+			close(gate[1]);
+			while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+				;
+			_exit(0);
+		}
+		what = "perf_event_open on a child";
+		fd = syscall(SYS_perf_event_open, &attr, pids[n], -1, -1, PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			kill(pids[n], SIGKILL);
+			errno = -err;
+			n++;
+			goto fail;
+		}
+		h->ids[h->n++] = fd;
+	}
+	close(gate[1]);
+	gate[1] = -1;
+	goto reap;
+fail:
+	err = -errno;
+	pr_err("%s failed: %s", what, strerror(-err));
+	if (gate[1] >= 0)
+		close(gate[1]);
+	gate[1] = -1;
+reap:
+	for (i = 0; i < n; i++)
+		while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	if (gate[0] >= 0)
+		close(gate[0]);
+	free(pids);
+	return err;
+}
+
+/* Sends n fds in one SCM_RIGHTS message with a byte of data. */
+static int send_fds(int sock, const int *fds, size_t n)
+{
+	char data = 'f', ctl[CMSG_SPACE(INFLIGHT_PER_MSG * sizeof(int))];
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl,
+		.msg_controllen = CMSG_SPACE(n * sizeof(int)),
+	};
+	struct cmsghdr *cm;
+
+	memset(ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+/* Files in flight: sent over a socketpair, closed here, never received. */
+static int hold_inflight(struct hold *h, size_t count)
+{
+	int sv[2], fds[INFLIGHT_PER_MSG], err;
+	size_t sent = 0, k, i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		err = -errno;
+		pr_err("socketpair failed: %s", strerror(-err));
+		return err;
+	}
+	h->ids[h->n++] = sv[0];
+	h->ids[h->n++] = sv[1];
+	while (sent < count) {
+		k = count - sent < INFLIGHT_PER_MSG ? count - sent : INFLIGHT_PER_MSG;
+		for (i = 0; i < k; i++) {
+			fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (fds[i] < 0) {
+				err = -errno;
+				pr_err("open /dev/null failed: %s", strerror(-err));
+				while (i--)
+					close(fds[i]);
+				return err;
+			}
+		}
+		err = send_fds(sv[0], fds, k);
+		for (i = 0; i < k; i++)
+			close(fds[i]);
+		if (err) {
+			pr_err("sendmsg SCM_RIGHTS failed: %s", strerror(-err));
+			return err;
+		}
+		sent += k;
+	}
+	return 0;
+}
+
+/*
  * Huge pages (order 9) from page faults on a MADV_HUGEPAGE mapping, split
  * in place into 512 base pages each: MADV_COLD on all of a huge page but
  * its first base page splits it (madvise_cold_or_pageout_pte_range(): a
@@ -582,6 +764,70 @@ static int hold_thpsplit(struct hold *h, size_t count)
 		}
 	}
 	return 0;
+}
+
+/*
+ * Orphans: each client fills its connection until the peer, which never
+ * reads, closes its window, then closes with the data still unsent. The
+ * kernel keeps the sock (FIN_WAIT1, probing the zero window) with no
+ * struct socket; the peers' ends and the listener stay open.
+ */
+static int hold_orphans(struct hold *h, size_t count)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	socklen_t len = sizeof(dst);
+	int lfd, fd, afd, small = 4096, err;
+	const char *what = "socket";
+	static char buf[65536];
+	size_t i;
+
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		goto fail;
+	h->ids[h->n++] = lfd;
+	what = "listen on 127.0.0.1";
+	/* accepted sockets inherit the small receive buffer */
+	if (setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) ||
+	    bind(lfd, (struct sockaddr *)&dst, sizeof(dst)) || listen(lfd, SOMAXCONN) ||
+	    getsockname(lfd, (struct sockaddr *)&dst, &len))
+		goto fail;
+	for (i = 0; i < count; i++) {
+		what = "socket";
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		what = "connect to 127.0.0.1";
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) ||
+		    connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
+			close(fd);
+			goto fail;
+		}
+		what = "accept";
+		afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (afd < 0) {
+			close(fd);
+			goto fail;
+		}
+		h->ids[h->n++] = afd;
+		what = "fill the connection";
+		if (fcntl(fd, F_SETFL, O_NONBLOCK)) {
+			close(fd);
+			goto fail;
+		}
+		while (write(fd, buf, sizeof(buf)) > 0)
+			;
+		if (errno != EAGAIN) {
+			close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
+	return 0;
+fail:
+	err = -errno;
+	pr_err("%s failed: %s", what, strerror(-err));
+	return err;
 }
 
 static int run_churn(size_t count)
@@ -662,6 +908,14 @@ static int hold_kind(struct hold *h, enum kind kind, size_t count)
 		return hold_anon(h, count);
 	case KIND_THPSPLIT:
 		return hold_thpsplit(h, count);
+	case KIND_SLEEPERS:
+		return hold_sleepers(h, count);
+	case KIND_REAPED:
+		return hold_reaped(h, count);
+	case KIND_INFLIGHT:
+		return hold_inflight(h, count);
+	case KIND_ORPHANS:
+		return hold_orphans(h, count);
 	default:
 		return -EINVAL;
 	}
@@ -675,13 +929,18 @@ static int release(struct hold *h)
 	size_t i;
 
 	for (i = 0; i < h->n; i++) {
-		if (h->kind != KIND_ZOMBIES) {
-			/* Reset instead of FIN: no TIME_WAIT socket outlives "released". */
-			if (h->kind == KIND_TCP)
+		if (!holds_pids(h->kind)) {
+			/*
+			 * Reset instead of FIN: no TIME_WAIT socket outlives "released",
+			 * and a reset ends the orphans that still wait for a window.
+			 */
+			if (h->kind == KIND_TCP || h->kind == KIND_ORPHANS)
 				setsockopt(h->ids[i], SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
 			close(h->ids[i]);
 			continue;
 		}
+		if (h->kind == KIND_SLEEPERS)
+			kill(h->ids[i], SIGKILL);
 		while (waitpid(h->ids[i], NULL, 0) < 0) {
 			if (errno == EINTR)
 				continue;

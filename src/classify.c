@@ -1,0 +1,786 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Object classes at report time. The iterators of bpf/classify.bpf.c walk
+ * the task list, every fd table and the socket tables once and list the
+ * objects they find in use; each outstanding record's address is looked up
+ * in that list. An object no walk found is held by nobody visible (a reaped
+ * task, a file in no fd table), unless it was freed after the records were
+ * read: those still recorded after the walk are classified, the others are
+ * "gone". The BPF object is loaded here, per report, and closed again, so
+ * the tracing programs never carry it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "classify.h"
+#include "classify.skel.h"
+#include "log.h"
+#include "snapshot.h"
+
+static const struct {
+	const char *name;
+	enum kleak_obj_kind kind;
+} cache_kinds[] = {
+	{ "task_struct", KLEAK_OBJ_TASK },
+	{ "filp", KLEAK_OBJ_FILE },
+	{ "sock_inode_cache", KLEAK_OBJ_SOCKET },
+	/* caches of struct sock, which every protocol's sock type starts with */
+	{ "TCP", KLEAK_OBJ_SOCK }, { "TCPv6", KLEAK_OBJ_SOCK },
+	{ "UDP", KLEAK_OBJ_SOCK }, { "UDPv6", KLEAK_OBJ_SOCK },
+	{ "UDP-Lite", KLEAK_OBJ_SOCK }, { "UDPLITEv6", KLEAK_OBJ_SOCK },
+	{ "UNIX", KLEAK_OBJ_SOCK }, { "UNIX-STREAM", KLEAK_OBJ_SOCK },
+	{ "RAW", KLEAK_OBJ_SOCK }, { "RAWv6", KLEAK_OBJ_SOCK },
+	{ "PING", KLEAK_OBJ_SOCK }, { "PINGv6", KLEAK_OBJ_SOCK },
+	{ "MPTCP", KLEAK_OBJ_SOCK }, { "MPTCPv6", KLEAK_OBJ_SOCK },
+};
+
+static int kind_of_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cache_kinds) / sizeof(cache_kinds[0]); i++)
+		if (!strcmp(name, cache_kinds[i].name))
+			return cache_kinds[i].kind;
+	return KLEAK_OBJ_NONE;
+}
+
+int classify__site_kind(const struct model *m, const struct model_site *s)
+{
+	const struct model_merged *g;
+	int kind;
+	size_t i;
+
+	if (s->kind != KLEAK_SITE_CACHE)
+		return KLEAK_OBJ_NONE;
+	kind = kind_of_name(s->cache);
+	/* a merged cache holds objects of every alias: one kind only if all agree */
+	g = model__merged_of(m, s->cache);
+	for (i = 0; g && kind != KLEAK_OBJ_NONE && i < g->n_aliases; i++)
+		if (kind_of_name(g->aliases[i]) != kind)
+			kind = KLEAK_OBJ_NONE;
+	return kind;
+}
+
+enum iter {
+	ITER_TASK,
+	ITER_TASK_FILE,
+	ITER_TCP,
+	ITER_UDP,
+	ITER_UNIX,
+	ITER_MAX,
+};
+
+/* The BTF function each iterator attaches to, and where it first appeared. */
+static const struct {
+	const char *func;
+	const char *what;
+	const char *since;
+} iter_info[ITER_MAX] = {
+	[ITER_TASK] = { "bpf_iter_task", "task", "5.8" },
+	[ITER_TASK_FILE] = { "bpf_iter_task_file", "task_file", "5.8" },
+	[ITER_TCP] = { "bpf_iter_tcp", "tcp", "5.9" },
+	[ITER_UDP] = { "bpf_iter_udp", "udp", "5.9" },
+	[ITER_UNIX] = { "bpf_iter_unix", "unix", "5.17" },
+};
+
+/* The records the walks found, hashed by address and type. */
+struct held_set {
+	struct kleak_held_rec *recs;
+	size_t n, cap;
+	__u32 *slots;	/* index + 1 into recs, 0: empty */
+	size_t mask;
+};
+
+struct classifier {
+	const struct tracer *t;
+	struct model *m;
+	struct classify_bpf *skel;
+	bool has[ITER_MAX];
+	/* inspect runs (BPF_PROG_TEST_RUN on raw_tp, 5.10); false once a run failed */
+	bool has_inspect;
+	struct held_set set;
+	char missing[512];
+	size_t missing_len;
+};
+
+static __u64 hash_key(__u64 addr, __u32 type)
+{
+	return (addr ^ type) * 0x9e3779b97f4a7c15ULL;
+}
+
+static int set_build(struct held_set *h)
+{
+	size_t cap = 16, i, j;
+
+	while (cap < h->n * 2)
+		cap *= 2;
+	h->slots = calloc(cap, sizeof(*h->slots));
+	if (!h->slots)
+		return -ENOMEM;
+	h->mask = cap - 1;
+	for (i = 0; i < h->n; i++) {
+		const struct kleak_held_rec *r = &h->recs[i];
+
+		for (j = hash_key(r->addr, r->type) >> 20 & h->mask; h->slots[j];
+		     j = (j + 1) & h->mask) {
+			const struct kleak_held_rec *o = &h->recs[h->slots[j] - 1];
+
+			/* a file open at several fds keeps the first */
+			if (o->addr == r->addr && o->type == r->type)
+				break;
+		}
+		if (!h->slots[j])
+			h->slots[j] = i + 1;
+	}
+	return 0;
+}
+
+static const struct kleak_held_rec *set_find(const struct held_set *h, __u64 addr, __u32 type)
+{
+	size_t j;
+
+	if (!h->slots)
+		return NULL;
+	for (j = hash_key(addr, type) >> 20 & h->mask; h->slots[j]; j = (j + 1) & h->mask) {
+		const struct kleak_held_rec *r = &h->recs[h->slots[j] - 1];
+
+		if (r->addr == addr && r->type == type)
+			return r;
+	}
+	return NULL;
+}
+
+static void say_missing(struct classifier *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say_missing(struct classifier *c, const char *fmt, ...)
+{
+	size_t room = sizeof(c->missing) - c->missing_len;
+	va_list ap;
+	int n;
+
+	if (c->missing_len && room > 2) {
+		memcpy(c->missing + c->missing_len, "; ", 3);
+		c->missing_len += 2;
+		room -= 2;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(c->missing + c->missing_len, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		c->missing_len += (size_t)n < room ? (size_t)n : room - 1;
+}
+
+/* Reads an iterator's whole output; *buf malloc'd. 0 or -errno. */
+static int read_iter(struct bpf_link *link, char **buf, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *p = malloc(cap), *grown;
+	ssize_t got;
+	int fd, err = 0;
+
+	if (!p)
+		return -ENOMEM;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		free(p);
+		return err;
+	}
+	for (;;) {
+		if (cap - n < 4096) {
+			grown = realloc(p, cap * 2);
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			p = grown;
+			cap *= 2;
+		}
+		got = read(fd, p + n, cap - n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			err = -errno;
+			break;
+		}
+		if (!got)
+			break;
+		n += got;
+	}
+	close(fd);
+	if (err) {
+		free(p);
+		return err;
+	}
+	*buf = p;
+	*len = n;
+	return 0;
+}
+
+static struct bpf_program *prog_of(struct classify_bpf *skel, enum iter it)
+{
+	switch (it) {
+	case ITER_TASK:
+		return skel->progs.held_task;
+	case ITER_TASK_FILE:
+		return skel->progs.held_file;
+	case ITER_TCP:
+		return skel->progs.held_tcp;
+	case ITER_UDP:
+		return skel->progs.held_udp;
+	default:
+		return skel->progs.held_unix;
+	}
+}
+
+/* Runs one walk and appends its records to the set. */
+static int walk(struct classifier *c, enum iter it)
+{
+	struct bpf_link *link;
+	struct kleak_held_rec *grown;
+	size_t len = 0, n;
+	char *buf = NULL;
+	int err;
+
+	link = bpf_program__attach_iter(prog_of(c->skel, it), NULL);
+	if (!link)
+		return -errno;
+	err = read_iter(link, &buf, &len);
+	bpf_link__destroy(link);
+	if (err)
+		return err;
+	n = len / sizeof(struct kleak_held_rec);
+	if (c->set.n + n > c->set.cap) {
+		c->set.cap = (c->set.n + n) * 2;
+		grown = realloc(c->set.recs, c->set.cap * sizeof(*grown));
+		if (!grown) {
+			free(buf);
+			return -ENOMEM;
+		}
+		c->set.recs = grown;
+	}
+	memcpy(c->set.recs + c->set.n, buf, n * sizeof(struct kleak_held_rec));
+	c->set.n += n;
+	free(buf);
+	return 0;
+}
+
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, args) : 0;
+}
+
+/* Probes the iterators in the kernel's BTF and loads those it has. */
+static int load(struct classifier *c)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	libbpf_print_fn_t old;
+	int i, err;
+
+	if (!btf) {
+		err = -errno;
+		say_missing(c, "no kernel BTF to find the iterators in: %s", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < ITER_MAX; i++)
+		c->has[i] = btf__find_by_name_kind(btf, iter_info[i].func, BTF_KIND_FUNC) >= 0;
+	btf__free(btf);
+	c->skel = classify_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		say_missing(c, "cannot open the classification programs: %s", strerror(-err));
+		return err;
+	}
+	for (i = 0; i < ITER_MAX; i++)
+		if (!c->has[i])
+			bpf_program__set_autoload(prog_of(c->skel, i), false);
+	old = libbpf_set_print(quiet_print);
+	err = classify_bpf__load(c->skel);
+	libbpf_set_print(old);
+	if (err) {
+		say_missing(c, "cannot load the classification programs: %s", strerror(-err));
+		return err;
+	}
+	c->has_inspect = true;
+	return 0;
+}
+
+/* A site of a kind the kernel's walks can classify, and what it lacks otherwise. */
+static bool kind_classified(struct classifier *c, int kind)
+{
+	switch (kind) {
+	case KLEAK_OBJ_TASK:
+		return c->has[ITER_TASK];
+	case KLEAK_OBJ_FILE:
+	case KLEAK_OBJ_SOCKET:
+	case KLEAK_OBJ_SOCK:
+		return c->has[ITER_TASK_FILE];
+	default:
+		return false;
+	}
+}
+
+/* Socks inspected one by one per report, where no walk found them (a run each: ~10 us). */
+#define INSPECT_MAX 4096
+
+/* An object no walk found: classified after it is checked to be still recorded. */
+struct pending {
+	__u64 addr;
+	struct model_site *s;
+	size_t age;
+	int kind;
+};
+
+/* The class of an object a walk found, or HELD_UNKNOWN when none did. */
+static int class_found(const struct held_set *h, int kind, __u64 addr)
+{
+	const struct kleak_held_rec *r;
+
+	switch (kind) {
+	case KLEAK_OBJ_TASK:
+		r = set_find(h, addr, KLEAK_HREC_TASK);
+		if (!r)
+			return HELD_UNKNOWN;
+		return r->state ? HELD_ZOMBIE : HELD_LIVE;
+	case KLEAK_OBJ_FILE:
+		return set_find(h, addr, KLEAK_HREC_FILE) ? HELD_FD : HELD_UNKNOWN;
+	case KLEAK_OBJ_SOCKET:
+		return set_find(h, addr, KLEAK_HREC_SOCKET) ? HELD_FD : HELD_UNKNOWN;
+	case KLEAK_OBJ_SOCK:
+		if (set_find(h, addr, KLEAK_HREC_SOCK))
+			return HELD_FD;
+		r = set_find(h, addr, KLEAK_HREC_SOCK_TABLE);
+		if (!r)
+			return HELD_UNKNOWN;
+		return r->flags & KLEAK_SOCK_DEAD ? HELD_ORPHAN : HELD_NO_FD;
+	}
+	return HELD_UNKNOWN;
+}
+
+/*
+ * Reads the fields of n objects into out[n], one inspect run each; an object
+ * not read is left zeroed. The first failed run (a kernel without test runs
+ * of raw_tp programs, before 5.10) stops them for this report.
+ */
+static void inspect_all(struct classifier *c, const struct kleak_inspect_req *reqs, size_t n,
+			struct kleak_inspect *out)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	int prog = bpf_program__fd(c->skel->progs.inspect);
+	int req_fd = bpf_map__fd(c->skel->maps.inspect_req);
+	int out_fd = bpf_map__fd(c->skel->maps.inspect_out);
+	__u32 zero = 0;
+	size_t i;
+	int err;
+
+	memset(out, 0, n * sizeof(*out));
+	for (i = 0; i < n && c->has_inspect; i++) {
+		err = bpf_map_update_elem(req_fd, &zero, &reqs[i], BPF_ANY) ? -errno : 0;
+		if (!err)
+			err = bpf_prog_test_run_opts(prog, &opts) ? -errno : 0;
+		if (!err)
+			err = bpf_map_lookup_elem(out_fd, &zero, &out[i]) ? -errno : 0;
+		if (err) {
+			say_missing(c, "cannot read objects' fields (pid, path, state): %s",
+				    strerror(-err));
+			c->has_inspect = false;
+			memset(&out[i], 0, sizeof(out[i]));
+		}
+	}
+}
+
+static const char *const tcp_states[] = {
+	"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+};
+
+static void fmt_endpoint(char *buf, size_t len, __u32 family, const __u8 *addr, __u16 port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(family, addr, a, sizeof(a));
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+static char *sock_desc(const struct kleak_inspect *o)
+{
+	const char *state = o->state < sizeof(tcp_states) / sizeof(tcp_states[0]) ?
+				    tcp_states[o->state] : "?";
+	char buf[160], src[64], dst[64];
+
+	if (o->family == AF_INET || o->family == AF_INET6) {
+		fmt_endpoint(src, sizeof(src), o->family, o->saddr, o->sport);
+		fmt_endpoint(dst, sizeof(dst), o->family, o->daddr, o->dport);
+		if (o->dport)
+			snprintf(buf, sizeof(buf), "%s %s -> %s", state, src, dst);
+		else
+			snprintf(buf, sizeof(buf), "%s %s", state, src);
+	} else if (o->family == AF_UNIX) {
+		/* unix socks keep their state in TCP's terms */
+		snprintf(buf, sizeof(buf), "unix %s", state);
+	} else {
+		snprintf(buf, sizeof(buf), "family %u state %u", o->family, o->state);
+	}
+	return strdup(buf);
+}
+
+/*
+ * The path from the dentry names, outermost first: "/dev/null", or
+ * "anon_inode:[perf_event]" on a pseudo filesystem, "..." in front where
+ * the names stop short of the root.
+ */
+static char *file_desc(const struct kleak_inspect *o)
+{
+	char buf[KLEAK_PATH_COMPS * (KLEAK_NAME_LEN + 1) + 8];
+	size_t len = 0;
+	int i, n = 0;
+
+	while (n < KLEAK_PATH_COMPS && o->name[n][0])
+		n++;
+	if (!n)
+		return o->flags & KLEAK_PATH_FULL ? strdup("/") : NULL;
+	buf[0] = '\0';
+	i = n - 1;
+	if (o->flags & KLEAK_PATH_PSEUDO)
+		len += snprintf(buf, sizeof(buf), "%.*s", KLEAK_NAME_LEN, o->name[i--]);
+	else if (!(o->flags & KLEAK_PATH_FULL))
+		len += snprintf(buf, sizeof(buf), "...");
+	for (; i >= 0; i--)
+		len += snprintf(buf + len, sizeof(buf) - len, "%s%.*s",
+				(o->flags & KLEAK_PATH_PSEUDO) && i == n - 2 ? "" : "/",
+				KLEAK_NAME_LEN, o->name[i]);
+	return strdup(buf);
+}
+
+/* Fills an example from the inspected fields and the walk's record, if any. */
+static int fill_example(struct model_object *e, const struct kleak_inspect *o,
+			const struct kleak_held_rec *r, int kind)
+{
+	if (r && (r->type == KLEAK_HREC_FILE || r->type == KLEAK_HREC_SOCKET ||
+		  r->type == KLEAK_HREC_SOCK)) {
+		e->pid = r->pid;
+		e->tgid = r->tgid;
+		e->fd = r->fd;
+	}
+	e->last_ran_ms = -1;
+	if (!o->addr)
+		return 0;
+	switch (kind) {
+	case KLEAK_OBJ_TASK:
+		e->pid = o->pid;
+		e->tgid = o->tgid;
+		memcpy(e->comm, o->comm, sizeof(e->comm));
+		e->comm[sizeof(e->comm) - 1] = '\0';
+		/* "now" is when kleak's task was last accounted, up to a tick ago */
+		if (o->last_ran_ns)
+			e->last_ran_ms = o->now_ns > o->last_ran_ns ?
+						 (o->now_ns - o->last_ran_ns) / 1000000 : 0;
+		return 0;
+	case KLEAK_OBJ_FILE:
+		e->count = o->count;
+		e->desc = file_desc(o);
+		break;
+	case KLEAK_OBJ_SOCK:
+	case KLEAK_OBJ_SOCKET:
+		if (kind == KLEAK_OBJ_SOCK || o->sock)
+			e->desc = sock_desc(o);
+		break;
+	}
+	return 0;
+}
+
+struct example_ref {
+	struct model_object *e;
+	int kind;
+	const struct kleak_held_rec *rec;
+};
+
+/* Up to MODEL_HELD_EXAMPLES objects per class and site, oldest first, with their fields. */
+static int add_examples(struct classifier *c, const int *kinds)
+{
+	static const __u32 rec_type[KLEAK_OBJ_MAX] = {
+		[KLEAK_OBJ_TASK] = KLEAK_HREC_TASK,
+		[KLEAK_OBJ_FILE] = KLEAK_HREC_FILE,
+		[KLEAK_OBJ_SOCK] = KLEAK_HREC_SOCK,
+		[KLEAK_OBJ_SOCKET] = KLEAK_HREC_SOCKET,
+	};
+	struct kleak_inspect_req *reqs = NULL;
+	struct kleak_inspect *out = NULL;
+	struct example_ref *refs = NULL;
+	size_t i, j, n = 0, cap = 0;
+	int err = 0;
+
+	for (i = 0; i < c->m->n_sites; i++) {
+		struct model_site *s = &c->m->sites[i];
+		size_t taken[HELD_MAX] = {};
+
+		for (j = 0; s->held && j < s->n_ages; j++) {
+			int h = s->held[j];
+			struct model_object *e;
+
+			if (h == HELD_UNKNOWN || h == HELD_GONE || taken[h] == MODEL_HELD_EXAMPLES)
+				continue;
+			if (n == cap) {
+				struct kleak_inspect_req *r2;
+				struct example_ref *f2;
+
+				cap = cap ? cap * 2 : 256;
+				r2 = realloc(reqs, cap * sizeof(*reqs));
+				if (r2)
+					reqs = r2;
+				f2 = realloc(refs, cap * sizeof(*refs));
+				if (f2)
+					refs = f2;
+				if (!r2 || !f2) {
+					err = -ENOMEM;
+					goto out;
+				}
+			}
+			e = model_site__add_example(s);
+			if (!e) {
+				err = -ENOMEM;
+				goto out;
+			}
+			taken[h]++;
+			e->held = h;
+			memset(&reqs[n], 0, sizeof(reqs[n]));
+			reqs[n].addr = s->addrs[j];
+			reqs[n].kind = kinds[i];
+			refs[n].kind = kinds[i];
+			refs[n].rec = set_find(&c->set, s->addrs[j], rec_type[kinds[i]]);
+			n++;
+		}
+		/* examples point into s->examples, which may move: fill them per site */
+		if (!n)
+			continue;
+		for (j = 0; j < n; j++)
+			refs[j].e = &s->examples[s->n_examples - n + j];
+		out = calloc(n, sizeof(*out));
+		if (!out) {
+			err = -ENOMEM;
+			goto out;
+		}
+		inspect_all(c, reqs, n, out);
+		for (j = 0; j < n; j++)
+			fill_example(refs[j].e, &out[j], refs[j].rec, refs[j].kind);
+		free(out);
+		out = NULL;
+		n = 0;
+	}
+out:
+	free(reqs);
+	free(refs);
+	free(out);
+	return err;
+}
+
+/*
+ * Objects no walk found and still recorded: a task is reaped, a file in no
+ * fd table; a sock is inspected, and is an orphan when sock_orphan() took
+ * its socket, held by the kernel otherwise.
+ */
+static int settle_pending(struct classifier *c, struct pending *p, size_t n)
+{
+	struct kleak_inspect_req *reqs = NULL;
+	struct kleak_inspect *out = NULL;
+	bool *recorded = calloc(n ? n : 1, sizeof(*recorded));
+	__u64 *addrs = malloc((n ? n : 1) * sizeof(*addrs));
+	size_t i, j, k = 0;
+	int err = 0;
+
+	if (!recorded || !addrs) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		addrs[i] = p[i].addr;
+	err = snapshot__still_recorded(c->t, addrs, n, recorded);
+	if (err)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!recorded[i])
+			p[i].s->held[p[i].age] = HELD_GONE;
+		else if (p[i].kind == KLEAK_OBJ_TASK)
+			p[i].s->held[p[i].age] = HELD_REAPED;
+		else if (p[i].kind != KLEAK_OBJ_SOCK)
+			p[i].s->held[p[i].age] = HELD_NO_FD;
+		else
+			k++;
+	}
+	if (!k || !c->has_inspect)
+		goto out;
+	/* one run per sock: bounded, the rest stay unknown and the header says so */
+	if (k > INSPECT_MAX) {
+		say_missing(c, "%zu socks in no table and no fd table, more than the %d kleak "
+			    "inspects per report: the rest are not classified", k, INSPECT_MAX);
+		k = INSPECT_MAX;
+	}
+	reqs = calloc(k, sizeof(*reqs));
+	out = calloc(k, sizeof(*out));
+	if (!reqs || !out) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0, j = 0; i < n && j < k; i++)
+		if (recorded[i] && p[i].kind == KLEAK_OBJ_SOCK)
+			reqs[j++] = (struct kleak_inspect_req){ .addr = p[i].addr, .kind = p[i].kind };
+	inspect_all(c, reqs, k, out);
+	for (i = 0, j = k, k = 0; i < n && k < j; i++) {
+		if (!recorded[i] || p[i].kind != KLEAK_OBJ_SOCK)
+			continue;
+		if (out[k].addr)
+			p[i].s->held[p[i].age] = out[k].flags & KLEAK_SOCK_DEAD ? HELD_ORPHAN :
+						  HELD_NO_FD;
+		k++;
+	}
+out:
+	free(recorded);
+	free(addrs);
+	free(reqs);
+	free(out);
+	return err;
+}
+
+/* Classifies every age of the sites of classified kinds, and says which. */
+static int classify_sites(struct classifier *c, const int *kinds)
+{
+	struct pending *p = NULL, *grown;
+	size_t i, j, n = 0, cap = 0;
+	bool seen[KLEAK_OBJ_MAX] = {};
+	char names[64] = "";
+	int err;
+
+	for (i = 0; i < c->m->n_sites; i++) {
+		struct model_site *s = &c->m->sites[i];
+
+		if (!kind_classified(c, kinds[i]) || !s->addrs)
+			continue;
+		seen[kinds[i]] = true;
+		s->held = calloc(s->n_ages ? s->n_ages : 1, 1);
+		if (!s->held) {
+			free(p);
+			return -ENOMEM;
+		}
+		for (j = 0; j < s->n_ages; j++) {
+			s->held[j] = class_found(&c->set, kinds[i], s->addrs[j]);
+			if (s->held[j] != HELD_UNKNOWN)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				grown = realloc(p, cap * sizeof(*p));
+				if (!grown) {
+					free(p);
+					return -ENOMEM;
+				}
+				p = grown;
+			}
+			p[n++] = (struct pending){ s->addrs[j], s, j, kinds[i] };
+		}
+	}
+	err = settle_pending(c, p, n);
+	free(p);
+	if (err)
+		return err;
+	if (seen[KLEAK_OBJ_TASK])
+		strcat(names, " task_struct");
+	if (seen[KLEAK_OBJ_FILE])
+		strcat(names, " filp");
+	if (seen[KLEAK_OBJ_SOCK] || seen[KLEAK_OBJ_SOCKET])
+		strcat(names, " sockets");
+	if (names[0]) {
+		c->m->held_kinds = strdup(names + 1);
+		if (!c->m->held_kinds)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Where an iterator some site needs is missing, the header says which and since when. */
+static void note_missing(struct classifier *c, const bool *wanted)
+{
+	static const struct {
+		int kind;
+		enum iter it;
+		const char *what;
+	} needs[] = {
+		{ KLEAK_OBJ_TASK, ITER_TASK, "task_struct" },
+		{ KLEAK_OBJ_FILE, ITER_TASK_FILE, "filp" },
+		{ KLEAK_OBJ_SOCKET, ITER_TASK_FILE, "sockets" },
+		{ KLEAK_OBJ_SOCK, ITER_TASK_FILE, "sockets" },
+		{ KLEAK_OBJ_SOCK, ITER_TCP, "TCP sockets in no fd table" },
+		{ KLEAK_OBJ_SOCK, ITER_UDP, "UDP sockets in no fd table" },
+		{ KLEAK_OBJ_SOCK, ITER_UNIX, "UNIX sockets in no fd table" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		if (!wanted[needs[i].kind] || c->has[needs[i].it])
+			continue;
+		if (i > 3 && c->has_inspect)
+			continue;	/* inspect reads their state instead */
+		say_missing(c, "%s: no %s iterator in this kernel (since %s)", needs[i].what,
+			    iter_info[needs[i].it].what, iter_info[needs[i].it].since);
+	}
+}
+
+int classify__model(const struct tracer *t, struct model *m)
+{
+	struct classifier c = { .t = t, .m = m };
+	bool wanted[KLEAK_OBJ_MAX] = {};
+	int *kinds, err = 0, i;
+	size_t j;
+
+	kinds = calloc(m->n_sites ? m->n_sites : 1, sizeof(*kinds));
+	if (!kinds)
+		return -ENOMEM;
+	for (j = 0; j < m->n_sites; j++) {
+		kinds[j] = classify__site_kind(m, &m->sites[j]);
+		if (kinds[j] != KLEAK_OBJ_NONE && m->sites[j].n_ages)
+			wanted[kinds[j]] = true;
+	}
+	for (i = 1; i < KLEAK_OBJ_MAX && !wanted[i]; i++)
+		;
+	if (i == KLEAK_OBJ_MAX)
+		goto out;
+	if (load(&c))
+		goto out_note;
+	note_missing(&c, wanted);
+	for (i = 0; i < ITER_MAX; i++) {
+		if (!c.has[i])
+			continue;
+		err = walk(&c, i);
+		if (err == -ENOMEM)
+			goto out;
+		if (err) {
+			say_missing(&c, "the %s walk failed: %s", iter_info[i].what, strerror(-err));
+			c.has[i] = false;
+			err = 0;
+		}
+	}
+	err = set_build(&c.set);
+	if (!err)
+		err = classify_sites(&c, kinds);
+	if (!err)
+		err = add_examples(&c, kinds);
+	model__count_held(m);
+out_note:
+	if (!err && c.missing_len) {
+		m->held_missing = strdup(c.missing);
+		if (!m->held_missing)
+			err = -ENOMEM;
+	}
+out:
+	classify_bpf__destroy(c.skel);
+	free(c.set.recs);
+	free(c.set.slots);
+	free(kinds);
+	return err;
+}
