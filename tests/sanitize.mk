@@ -16,8 +16,10 @@ SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 SAN_CFLAGS := $(SAN_FLAGS) -fsanitize=fuzzer-no-link $(WARNINGS) -D_GNU_SOURCE \
 	-DKLEAK_VERSION='"$(VERSION)"' -I$(SAN_OUTPUT) $(INCLUDES)
-SAN_LIBS := $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null) -lelf -lz -lzstd
-SAN_APP_OBJS := $(patsubst src/%.c,$(SAN_OUTPUT)/%.o,$(APP_SRCS))
+SAN_LIBS := -ldw $(shell $(PKG_CONFIG) --libs libbpf 2>/dev/null) -liberty -lelf -lprotobuf-c -lz \
+	-lzstd
+# profile.pb-c.o is generated code (protoc-c), taken from the main build as it is
+SAN_APP_OBJS := $(patsubst src/%.c,$(SAN_OUTPUT)/%.o,$(APP_SRCS)) $(OUTPUT)/profile.pb-c.o
 SAN_TEST_OBJS := $(patsubst tests/unit/%.c,$(SAN_OUTPUT)/tests/%.o,$(TEST_SRCS))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(SAN_OUTPUT)/,$(FUZZ_TARGETS))
@@ -28,6 +30,8 @@ $(SAN_OUTPUT) $(SAN_OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 $(SAN_OUTPUT)/loader.o: $(OUTPUT)/kleak.skel.h
+$(SAN_OUTPUT)/classify.o: $(OUTPUT)/classify.skel.h
+$(SAN_OUTPUT)/pprof.o $(SAN_OUTPUT)/tests/test_export.o: $(OUTPUT)/profile.pb-c.h
 
 $(SAN_OUTPUT)/%.o: src/%.c | $(SAN_OUTPUT)
 	$(call msg,CC-SAN,$@)
