@@ -188,9 +188,10 @@ static char *strip_offset(const char *sym)
 /*
  * A user frame as shown and as matched: its function, offset cut at the last
  * '+' (C++ names hold '.', ' ' and '+' of their own), and its binary's file
- * name, the same in two runs from other paths or machines.
+ * name, the same in two runs from other paths or machines; fmt puts them
+ * together ("%s%.*s (%s)": prefix, function, binary).
  */
-static char *user_frame_str(const struct model_uframe *f, const char *prefix)
+static char *user_frame_fmt(const struct model_uframe *f, const char *prefix, const char *fmt)
 {
 	const char *mod = f->module ? strrchr(f->module, '/') : NULL;
 	const char *plus = f->sym ? strrchr(f->sym, '+') : NULL;
@@ -198,9 +199,19 @@ static char *user_frame_str(const struct model_uframe *f, const char *prefix)
 	char *s;
 
 	mod = mod ? mod + 1 : f->module ? f->module : "?";
-	if (asprintf(&s, "%s%.*s (%s)", prefix, len, f->sym ? f->sym : UNRESOLVED, mod) < 0)
+	if (asprintf(&s, fmt, prefix, len, f->sym ? f->sym : UNRESOLVED, mod) < 0)
 		return NULL;
 	return s;
+}
+
+static char *user_frame_str(const struct model_uframe *f, const char *prefix)
+{
+	return user_frame_fmt(f, prefix, "%s%.*s (%s)");
+}
+
+char *diff__user_frame_name(const struct model_uframe *f)
+{
+	return user_frame_fmt(f, "", "%s%.*s [%s]");
 }
 
 /* Appends the site's user frames (--ustack) to its shown frames and keys, one key each. */

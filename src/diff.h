@@ -73,6 +73,8 @@ int diff__changes(const struct model *a, const struct model *b, const struct dif
 
 /* "func+0x1a/0x80 [mod]" as a diff shows it: "func [mod]"; NULL: "?". To free(). */
 char *diff__frame_name(const char *sym);
+/* A user frame as exports name it, its binary as a frame's module: "func [binary]". */
+char *diff__user_frame_name(const struct model_uframe *f);
 
 /*
  * The name a frame is matched by: "func+0x1a/0x80 [mod]" becomes

@@ -19,11 +19,17 @@ void export__free_frames(char **names, int n)
 int export__frames(const struct model_site *s, char ***names)
 {
 	size_t n = s->stack_err ? 1 : s->n_frames, i;
-	char **v = calloc(n + 1, sizeof(*v));
+	char **v = calloc(s->n_uframes + n + 1, sizeof(*v));
 	int k = 0;
 
 	if (!v)
 		return -ENOMEM;
+	/* --ustack: the user frames at the root, outermost first, then the kernel's */
+	for (i = 0; i < s->n_uframes; i++, k++) {
+		v[k] = diff__user_frame_name(&s->uframes[s->n_uframes - 1 - i]);
+		if (!v[k])
+			goto err_out;
+	}
 	for (i = 0; i < n; i++, k++) {
 		const struct model_frame *f = s->stack_err ? NULL : &s->frames[n - 1 - i];
 

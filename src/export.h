@@ -34,9 +34,10 @@ struct export_set {
 };
 
 /*
- * Frame names as the stack formats show them, root first: the site's frames
- * without offsets ("func [mod]", "0x..." where unresolved, or one
- * "[stack not captured: ...]"), then the cache. Returns how many, with
+ * Frame names as the stack formats show them, root first: the site's user
+ * frames (--ustack: "func [binary]"), its kernel frames without offsets
+ * ("func [mod]", "0x..." where unresolved, or one "[stack not captured:
+ * ...]"), then the cache. Returns how many, with
  * names[] malloc'd strings and names itself malloc'd; or -ENOMEM.
  */
 int export__frames(const struct model_site *s, char ***names);

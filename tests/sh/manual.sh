@@ -52,7 +52,7 @@ test_man_options() {
 			return
 		fi
 		while read -r opt; do
-			grep -qE -- "^ +(-[A-Za-z0-9], )?$opt([=, ]|\$)" "$TMP/man.flat" ||
+			grep -qE -- "^ +(-[A-Za-z0-9], )?$opt([=, []|\$)" "$TMP/man.flat" ||
 				missing="$missing $c:$opt"
 		done < "$TMP/opts.$c"
 	done

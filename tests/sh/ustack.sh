@@ -58,7 +58,7 @@ test_fp() {
 	need_gxx || return
 	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	trace_cmd -w "$TMP/run" -- "$TMP/wl" -n $N -s 8 || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
-	local held kernel frame saved
+	local held kernel frame saved folded
 	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
 	kernel=$(jq --arg re "$RUN_RE" '[.sites[] | select(.cache == "sock_inode_cache")
 		| select(any(.user_frames[]?; (.sym // "") | test($re)))
@@ -69,6 +69,10 @@ test_fp() {
 	rm -f "$TMP/wl"
 	"$KLEAK" report --format json "$TMP/run" > "$TMP/saved" 2> "$TMP/err2"
 	saved=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/saved")
+	# flame graphs: the user frames at the root, above the system call's kernel frames
+	"$KLEAK" report --format folded --value count -o 0 -T 0 "$TMP/run" > "$TMP/folded" 2>&1
+	folded=$(grep -E '(^|;)kleaktest::Holder::run\(unsigned int\) \[wl\];(.*;)?__sys_socket;(.*;)?\[cache sock_inode_cache\] [0-9]+$' \
+		"$TMP/folded" | awk '{ n += $NF } END { print n + 0 }')
 	if [ "$held" -lt $N ]; then
 		fail "$held sockets under kleaktest::Holder::run(unsigned int), expected >= $N"
 	elif [ "$kernel" -lt 1 ]; then
@@ -77,6 +81,8 @@ test_fp() {
 		fail "frame of the method: '$frame', expected its binary, workload.cc:LINE, a build ID"
 	elif [ "$saved" -ne "$held" ]; then
 		fail "the saved run shows $saved sockets under the method, live $held"
+	elif [ "$folded" -ne "$held" ]; then
+		fail "folded stacks hold $folded sockets under the method above __sys_socket, the report $held"
 	elif ! jq -e '[.sites[].user_frames[]? | .sym // "" | test("^__socket\\+")] | any' \
 			"$TMP/out" > /dev/null; then
 		fail "no frame in glibc's socket wrapper"
