@@ -139,7 +139,12 @@ static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, b
 	__sync_fetch_and_add(&t->allocs, 1);
 	s->counters[STAT_ALLOCS]++;
 	allocator_inc(s, kind, STAT_PAGES_ALLOCS);
-	if (site.ustate == KLEAK_USTACK_SAMPLED)
+	/*
+	 * The knob first: a branch on site.ustate alone makes the verifier
+	 * tell its values apart through the rest of the program, which took
+	 * --ustack's raw_tp programs past the instruction limit.
+	 */
+	if (ustack_dwarf && site.ustate == KLEAK_USTACK_SAMPLED)
 		ustack_sample(s, &c, addr, &rec, compat);
 	if (trace_events)
 		emit(slot, KLEAK_EVENT_ALLOC, addr, &rec, compat);

@@ -166,27 +166,31 @@ static __always_inline void ustack_announce(struct kleak_stats *s, const struct 
 		s->counters[STAT_USTACK_PROC_DROPPED]++;
 }
 
-/* Hashes the frames, flags what a report should say of them; 0 frames: none. */
+/*
+ * Hashes the frames and counts what a report should say of them. The loop
+ * runs its whole bound with the frames past the end masked out rather than
+ * breaking there: a break per iteration hands the verifier a path per frame
+ * count through the rest of the program, which took kmalloc_raw past the
+ * 1,000,000-instruction limit.
+ */
 static __always_inline __u64 ustack_hash(struct kleak_stats *s, const struct kleak_ustack *u)
 {
-	__u64 h = 0xcbf29ce484222325ULL;
-	bool raw = false;
-	__u32 i, j;
+	__u64 h = 0xcbf29ce484222325ULL, raw = 0;
+	__u32 i, j, n = u->nframes;
 
 	for (i = 0; i < KLEAK_MAX_USTACK_DEPTH; i++) {
 		const __u64 *w = (const __u64 *)&u->frames[i];
+		/* all ones for a frame of the stack, zero past it */
+		__u64 in = -(__u64)(i < n);
 
-		if (i >= u->nframes)
-			break;
-		raw |= u->frames[i].status == KLEAK_UFRAME_IP;
+		raw += in & (u->frames[i].status == KLEAK_UFRAME_IP);
 		for (j = 0; j < sizeof(u->frames[0]) / sizeof(__u64); j++)
-			h = (h ^ w[j]) * 0x100000001b3ULL;
+			h = ((h ^ w[j]) * 0x100000001b3ULL & in) | (h & ~in);
 	}
-	if (raw)
-		s->counters[STAT_USTACK_RAW_IP]++;
-	if (u->nframes <= 2)
+	s->counters[STAT_USTACK_RAW_IP] += raw;
+	if (n <= 2)
 		s->counters[STAT_USTACK_SHORT]++;
-	if (u->nframes * sizeof(struct kleak_uframe) >= ustack_bytes)
+	if (n * sizeof(struct kleak_uframe) >= ustack_bytes)
 		s->counters[STAT_USTACK_TRUNCATED]++;
 	h ^= h >> 33;
 	return h | 1;

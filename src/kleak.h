@@ -290,7 +290,7 @@ enum kleak_stat {
 	STAT_USTACK_MAP_FULL,	/* user stack not stored: ustacks map full */
 	STAT_USTACK_TRUNCATED,	/* user stack cut at --ustack-depth */
 	STAT_USTACK_SHORT,	/* two frames or fewer: frame pointers missing? */
-	STAT_USTACK_RAW_IP,	/* a frame given as a raw address: no build ID read */
+	STAT_USTACK_RAW_IP,	/* frames given as raw addresses: no build ID read */
 	STAT_USTACK_PROC_DROPPED,	/* a new stack's announcement lost: ring buffer full */
 	STAT_USTACK_SAMPLE_DROPPED,	/* --ustack=dwarf: a sample lost: ring buffer full */
 	STAT_USTACK_SAMPLE_FAULT,	/* --ustack=dwarf: registers or stack unreadable */

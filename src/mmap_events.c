@@ -3,9 +3,8 @@
  * PERF_RECORD_MMAP2, FORK and COMM(exec) events into umaps (see
  * mmap_events.h). One dummy event per CPU: the kernel refuses to map the
  * buffer of an inherited per-task event (cpu -1), so inheritance needs one
- * per CPU, as perf record opens them. The rings are read one after the
- * other, so a child's exec may be read before the fork that made it, on
- * another CPU: the records' times put them in order (see umaps__fork()).
+ * per CPU, as perf record opens them. Each record ends in its time, and a
+ * drain applies every ring's records in time order.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -25,13 +24,22 @@ struct cpu_ring {
 	void *base;
 };
 
+/* A record copied out of its ring, to be applied in time order with the other CPUs' */
+struct pending {
+	__u64 time;
+	__u64 seq;	/* ties keep ring order */
+	struct perf_event_header *h;
+};
+
 struct mmap_events {
 	struct umaps *maps;
 	int n;
 	struct cpu_ring *rings;
 	size_t page;
 	__u64 lost;
-	char rec[65536 + 8];	/* a record copied out of the ring where it wraps */
+	size_t n_pending;
+	size_t cap_pending;
+	struct pending *pending;
 };
 
 struct mmap2_rec {
@@ -129,6 +137,7 @@ void mmap_events__free(struct mmap_events *me)
 		close(me->rings[i].fd);
 	}
 	free(me->rings);
+	free(me->pending);
 	free(me);
 }
 
@@ -174,40 +183,78 @@ static int on_record(struct mmap_events *me, const struct perf_event_header *h)
 	}
 }
 
+/* Copies the ring's records out (whole where the ring's end cuts one in two). */
 static int drain_ring(struct mmap_events *me, struct cpu_ring *r)
 {
 	struct perf_event_mmap_page *mp = r->base;
 	size_t size = DATA_PAGES * me->page;
 	char *data = (char *)r->base + me->page;
 	__u64 head = __atomic_load_n(&mp->data_head, __ATOMIC_ACQUIRE), tail = mp->data_tail;
+	struct pending *grown;
 	int err = 0;
 
-	while (!err && tail < head) {
+	while (tail < head) {
 		const struct perf_event_header *h = (const void *)(data + tail % size);
-		size_t off = tail % size, n;
+		size_t off = tail % size, n, sz = h->size;
+		struct perf_event_header *c;
 
-		if (h->size < sizeof(*h) || h->size > head - tail)
+		if (sz < sizeof(*h) + sizeof(__u64) || sz > head - tail)
 			break;
-		/* a record the ring's end cuts in two is copied out whole */
-		if (off + h->size > size) {
-			n = size - off;
-			memcpy(me->rec, data + off, n);
-			memcpy(me->rec + n, data, h->size - n);
-			h = (const void *)me->rec;
+		if (me->n_pending == me->cap_pending) {
+			me->cap_pending = me->cap_pending ? me->cap_pending * 2 : 256;
+			grown = realloc(me->pending, me->cap_pending * sizeof(*grown));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			me->pending = grown;
 		}
-		err = on_record(me, h);
-		tail += h->size;
+		c = malloc(sz);
+		if (!c) {
+			err = -ENOMEM;
+			break;
+		}
+		n = off + sz > size ? size - off : sz;
+		memcpy(c, data + off, n);
+		memcpy((char *)c + n, data, sz - n);
+		memcpy(&me->pending[me->n_pending].time, (char *)c + sz - sizeof(__u64),
+		       sizeof(__u64));
+		me->pending[me->n_pending].seq = me->n_pending;
+		me->pending[me->n_pending++].h = c;
+		tail += sz;
 	}
 	__atomic_store_n(&mp->data_tail, tail, __ATOMIC_RELEASE);
 	return err;
 }
 
+static int cmp_pending(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Every ring's records, applied in time order: a process that moved to
+ * another CPU while it exec'd has its exec in one ring and its mappings in
+ * another.
+ */
 int mmap_events__drain(struct mmap_events *me)
 {
-	int i, err = 0;
+	size_t i;
+	int k, err = 0;
 
-	for (i = 0; i < me->n && !err; i++)
-		err = drain_ring(me, &me->rings[i]);
+	for (k = 0; k < me->n && !err; k++)
+		err = drain_ring(me, &me->rings[k]);
+	qsort(me->pending, me->n_pending, sizeof(*me->pending), cmp_pending);
+	for (i = 0; i < me->n_pending; i++) {
+		if (!err)
+			err = on_record(me, me->pending[i].h);
+		free(me->pending[i].h);
+	}
+	me->n_pending = 0;
 	return err;
 }
 

@@ -86,7 +86,7 @@ void report_ustack__not_seen(const struct model *m, FILE *out)
 		return;
 	fprintf(out, "user stacks: %llu allocations without one (%llu in kernel threads, %llu "
 		"in softirq or hardirq, %llu walks failed), %llu not stored (ustacks map full), "
-		"%llu cut at --ustack-depth, %llu of two frames or fewer, %llu with frames the "
+		"%llu cut at --ustack-depth, %llu of two frames or fewer, %llu frames the "
 		"kernel gave as raw addresses (no build ID read); %llu processes whose mappings "
 		"were missed (%llu announcements dropped); %llu user frames unresolved, %llu in "
 		"binaries replaced on disk\n",

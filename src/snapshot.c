@@ -624,6 +624,8 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	now = tracer__now_ns();
 
 	err = read_allocs(t, n_slots, now, &rows, &n_allocs);
+	if (!err && t->ustack)
+		err = ustack__prepare_report(t->ustack);
 	if (err)
 		goto out;
 	grouped = group_by_site(rows, n_allocs, n_slots, &first);

@@ -395,11 +395,25 @@ int umaps__add_mapping(struct umaps *u, __u32 tgid, const struct umaps_line *l, 
 		       umaps_build_id_fn build_id)
 {
 	struct uproc *pr = proc_get(u, tgid, false);
+	size_t i, j;
 
 	if (!pr)
 		return -ENOMEM;
 	pr->read_ns = ~0ULL;
 	pr->event_ns = time;
+	/*
+	 * A new mapping replaces what it overlaps, as in the kernel; and one
+	 * /proc/PID/maps already showed (read while its event was pending) is
+	 * not kept twice.
+	 */
+	for (i = j = 0; i < pr->n_maps; i++) {
+		if (pr->maps[i].start < l->end && l->start < pr->maps[i].end) {
+			free(pr->maps[i].path);
+			continue;
+		}
+		pr->maps[j++] = pr->maps[i];
+	}
+	pr->n_maps = j;
 	return add_map(u, pr, l, NULL, build_id);
 }
 

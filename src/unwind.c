@@ -32,6 +32,7 @@ struct unwind {
 	const struct kleak_usample *cur;
 	struct kleak_ustack *out;
 	__u32 depth;
+	bool stray;	/* the unwinding ended on an address in no mapping */
 };
 
 static char *debuginfo_path;
@@ -126,10 +127,15 @@ static Dwfl *proc_dwfl_new(struct unwind *uw, const struct umap *maps, size_t n,
 	if (!dwfl)
 		return NULL;
 	dwfl_report_begin(dwfl);
-	for (i = 0; i < n; i++)
-		if (load_bias(&maps[i], &bias) &&
-		    dwfl_report_elf(dwfl, maps[i].path, maps[i].path, -1, bias, false))
+	for (i = 0; i < n; i++) {
+		if (!load_bias(&maps[i], &bias))
+			continue;
+		if (dwfl_report_elf(dwfl, maps[i].path, maps[i].path, -1, bias, false))
 			reported++;
+		else
+			pr_debug("unwinding %u: %s not reported: %s", tgid, maps[i].path,
+				 dwfl_errmsg(-1));
+	}
 	dwfl_report_end(dwfl, NULL, NULL);
 	if (!reported || !dwfl_attach_state(dwfl, NULL, tgid, &thread_callbacks, uw)) {
 		dwfl_end(dwfl);
@@ -187,9 +193,18 @@ static int on_frame(Dwfl_Frame *state, void *arg)
 
 	if (!dwfl_frame_pc(state, &pc, &activation))
 		return DWARF_CB_ABORT;
+	m = umaps__find(uw->maps, uw->cur->tgid, pc);
+	/*
+	 * A return address in no file mapping: where libdwfl found no CFI it
+	 * guesses through rbp, which code without frame pointers holds data
+	 * in. The stack ends there, as an unwinding failure, never as a frame.
+	 */
+	if (!m && u->nframes) {
+		uw->stray = true;
+		return DWARF_CB_ABORT;
+	}
 	f = &u->frames[u->nframes++];
 	memset(f, 0, sizeof(*f));
-	m = umaps__find(uw->maps, uw->cur->tgid, pc);
 	if (m && m->has_build_id) {
 		f->status = KLEAK_UFRAME_VALID;
 		memcpy(f->build_id, m->build_id, sizeof(f->build_id));
@@ -217,6 +232,7 @@ int unwind__sample(struct unwind *uw, const struct kleak_usample *sample, __u32 
 	uw->cur = sample;
 	uw->out = u;
 	uw->depth = depth < KLEAK_MAX_USTACK_DEPTH ? depth : KLEAK_MAX_USTACK_DEPTH;
+	uw->stray = false;
 	r = dwfl_getthread_frames(dwfl, sample->pid, on_frame, uw);
 	/*
 	 * 0: the outermost frame was reached (no return address left);
@@ -228,8 +244,8 @@ int unwind__sample(struct unwind *uw, const struct kleak_usample *sample, __u32 
 	 * return address that no module holds: the end of the stack, not a
 	 * failure. libdwfl has no public error codes to tell it by.
 	 */
-	*complete = r == 0 || u->nframes == uw->depth ||
-		    (u->nframes > 1 && !strcmp(dwfl_errmsg(-1), no_match));
+	*complete = !uw->stray && (r == 0 || u->nframes == uw->depth ||
+				   (u->nframes > 1 && !strcmp(dwfl_errmsg(-1), no_match)));
 	if (!*complete)
 		pr_debug("unwinding %u: %u frames, then %s", sample->pid, u->nframes, dwfl_errmsg(-1));
 	uw->cur = NULL;

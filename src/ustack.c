@@ -35,6 +35,7 @@ struct ustack {
 	size_t n_stacks;
 	struct kleak_ustack *stacks;	/* distinct unwound stacks */
 	__u64 *stack_hashes;
+	__u32 *canon;			/* per stack, the index + 1 of its equal (see resolve_late()) */
 	size_t cap_samples;		/* a power of two */
 	size_t n_samples;
 	struct sampled *samples;	/* open addressing by address and timestamp */
@@ -70,6 +71,7 @@ void ustack__free(struct ustack *us)
 	usym__free(us->syms);
 	free(us->stacks);
 	free(us->stack_hashes);
+	free(us->canon);
 	free(us->samples);
 	free(us);
 }
@@ -355,6 +357,55 @@ int ustack__on_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * A frame unwound before its process's mappings were known is a raw
+ * address; once they are (the mmap events of another CPU read later), it is
+ * the same build ID and offset as everyone else's, and its stack the same
+ * stack: each stack is made canonical, and points at the first one equal.
+ */
+static int resolve_late(struct ustack *us)
+{
+	__u32 *canon = realloc(us->canon, (us->n_stacks ? us->n_stacks : 1) * sizeof(*canon));
+	size_t i, j;
+	__u32 f;
+
+	if (!canon)
+		return -ENOMEM;
+	us->canon = canon;
+	for (i = 0; i < us->n_stacks; i++) {
+		struct kleak_ustack *u = &us->stacks[i];
+
+		for (f = 0; f < u->nframes; f++) {
+			struct kleak_uframe *fr = &u->frames[f];
+			const struct umap *m;
+
+			if (fr->status != KLEAK_UFRAME_IP)
+				continue;
+			m = umaps__find(us->maps, u->tgid, fr->offset);
+			if (!m || !m->has_build_id)
+				continue;
+			fr->status = KLEAK_UFRAME_VALID;
+			memcpy(fr->build_id, m->build_id, sizeof(fr->build_id));
+			fr->offset = fr->offset - m->start + m->pgoff;
+		}
+		us->stack_hashes[i] = frames_hash(u);
+		canon[i] = i + 1;
+		for (j = 0; j < i; j++)
+			if (us->stack_hashes[j] == us->stack_hashes[i] &&
+			    us->stacks[j].nframes == u->nframes &&
+			    !memcmp(us->stacks[j].frames, u->frames, u->nframes * sizeof(u->frames[0]))) {
+				canon[i] = canon[j];
+				break;
+			}
+	}
+	return 0;
+}
+
+int ustack__prepare_report(struct ustack *us)
+{
+	return resolve_late(us);
+}
+
 __u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns)
 {
 	struct sampled *e;
@@ -366,7 +417,7 @@ __u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns)
 	if (!found)
 		return 0;
 	e->seen = us->report + 1;
-	return e->stack;
+	return us->canon && e->stack <= us->n_stacks ? us->canon[e->stack - 1] : e->stack;
 }
 
 void ustack__forget_unseen(struct ustack *us, __u64 now_ns)

@@ -33,6 +33,12 @@ int ustack__fill(struct ustack *us, __u64 hash, struct model_site *s, __u64 *sta
 int ustack__on_sample(void *ctx, void *data, size_t size);
 
 /*
+ * --ustack=dwarf, before a report reads stacks: frames unwound while their
+ * process's mappings were not known yet are placed now. 0 or -ENOMEM.
+ */
+int ustack__prepare_report(struct ustack *us);
+
+/*
  * --ustack=dwarf: the unwound stack of the allocation at addr made at
  * ts_ns, as an index for ustack__fill_sampled(), 0 when it has none (its
  * sample was lost or not read yet). Marks it outstanding for

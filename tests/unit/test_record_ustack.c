@@ -129,13 +129,17 @@ static int read_with(const char *path, const char *body, bool quiet)
 {
 	struct model *m = ustack_model();
 	char *text = NULL, *at, *end, *buf = NULL;
-	int err = -ENOMEM, err_fd, null_fd, n;
-	size_t len = 0;
+	size_t len = 0, n_uframes = m->sites[0].n_uframes, n_sites = m->n_sites;
+	int err = -ENOMEM, err_fd, null_fd, n, werr;
 	FILE *f;
 
 	m->sites[0].n_uframes = 0;
 	m->n_sites = 1;
-	if (record__write(m, path) || !(f = fopen(path, "r")))
+	werr = record__write(m, path);
+	/* back as built, so that model__free() frees all of it */
+	m->sites[0].n_uframes = n_uframes;
+	m->n_sites = n_sites;
+	if (werr || !(f = fopen(path, "r")))
 		goto out;
 	if (getdelim(&text, &len, '\0', f) < 0)
 		len = 0;

@@ -79,6 +79,42 @@ void test_umaps_tables(void)
 	umaps__free(u);
 }
 
+/* mmap events: a fork copies the parent's mappings, a mapping replaces what it overlaps. */
+void test_umaps_events(void)
+{
+	static const char text[] = "2000-3000 r-xp 00001000 fe:01 1 /a";
+	struct umaps_line l = {
+		.start = 0x2800, .end = 0x4000, .dev = 0xfeULL << 32 | 1, .inode = 2,
+		.exec = true, .path = "/b", .path_len = 2,
+	};
+	struct umaps *u = umaps__new();
+	const struct umap *m;
+	size_t n;
+	__u32 gen;
+
+	if (!ASSERT_OK_PTR(u, "umaps__new"))
+		return;
+	ASSERT_OK(umaps__add_text(u, 10, text, strlen(text), fake_build_id), "parent");
+	ASSERT_OK(umaps__fork(u, 10, 11, 100), "fork");
+	m = umaps__find(u, 11, 0x2100);
+	ASSERT_TRUE(m && !strcmp(m->path, "/a"), "the child has the parent's mapping");
+	ASSERT_OK(umaps__add_mapping(u, 11, &l, 200, fake_build_id), "mmap over it");
+	ASSERT_OK_PTR(umaps__proc(u, 11, &n, &gen), "the child's mappings");
+	ASSERT_EQ(n, (size_t)1, "the overlapped mapping replaced");
+	m = umaps__find(u, 11, 0x2900);
+	ASSERT_TRUE(m && !strcmp(m->path, "/b"), "the new mapping");
+	ASSERT_NULL(umaps__find(u, 11, 0x2100), "the old one gone");
+	m = umaps__find(u, 10, 0x2100);
+	ASSERT_TRUE(m && !strcmp(m->path, "/a"), "the parent keeps its own");
+	/* the child's own later event, read first from another CPU: an older fork keeps off */
+	ASSERT_OK(umaps__fork(u, 10, 11, 150), "a fork read late");
+	m = umaps__find(u, 11, 0x2900);
+	ASSERT_TRUE(m && !strcmp(m->path, "/b"), "the child's own mapping stays");
+	ASSERT_OK(umaps__exec(u, 11, 300), "exec");
+	ASSERT_NULL(umaps__find(u, 11, 0x2900), "no mapping after exec");
+	umaps__free(u);
+}
+
 static char *slurp_self(size_t *len)
 {
 	FILE *f = fopen("/proc/self/exe", "r");
