@@ -69,9 +69,24 @@ test_tasks() {
 	fi
 }
 
+# The other slab caches filp is merged with on this kernel (5.10: io_kiocb),
+# nothing where it has a cache of its own: kleak classifies no cache that
+# holds objects of two kinds, and counts them as of other caches.
+filp_merged_with() {
+	local target l
+	target=$(readlink /sys/kernel/slab/filp 2>/dev/null) || return 0
+	for l in /sys/kernel/slab/*; do
+		[ -L "$l" ] && [ "${l##*/}" != filp ] && [ "$(readlink "$l")" = "$target" ] &&
+			printf '%s ' "${l##*/}"
+	done
+}
+
 test_files() {
-	local fd nofd path nofd_path fdnum count
+	local fd nofd path nofd_path fdnum count merged
 	need_root || return
+	merged=$(filp_merged_with)
+	[ -z "$merged" ] ||
+		{ skip "filp is merged with $merged on this kernel: not classified"; return; }
 	start_kleak -c "$COMM" -o 0 -T 0 --format json || { fail "kleak did not attach"; return; }
 	start_workload files -c $N -n "$COMM" files inflight || { fail "workload failed"; return; }
 	report_now || { fail "no report on SIGUSR1"; return; }
@@ -135,7 +150,7 @@ test_orphans() {
 # -w keeps the classes: report prints them as live, --held-by keeps one
 # class, and diff against a run holding nothing shows each class's change
 test_saved() {
-	local n live saved only other diff
+	local n live saved only other diff files
 	need_root || return
 	start_kleak -c "$COMM" -o 0 -T 0 -w "$TMP/empty.run" ||
 		{ fail "kleak did not attach"; return; }
@@ -157,11 +172,14 @@ test_saved() {
 		jq -c '[.held_by[] | select(.cache == "task_struct" or .class == "no-fd")
 		| [.cache, .class, .delta]] | sort')
 	n=$("$KLEAK" diff "$TMP/empty.run" "$TMP/held.run" | grep -cE '^  task_struct +reaped +0 +'$N' +\+'$N'$')
+	# a filp merged with another kind of cache is not classified (filp_merged_with)
+	files="[\"filp\",\"no-fd\",$N],"
+	[ -z "$(filp_merged_with)" ] || files=
 	if [ "$saved" != "$live" ]; then
 		fail "saved classes $saved, live $live"
 	elif [ "$only" != "[[\"task_struct\",$N,[\"reaped\"]]]" ] || [ "$other" -ne 1 ]; then
 		fail "--held-by reaped: $only ($other sites in text)"
-	elif [ "$diff" != "[[\"filp\",\"no-fd\",$N],[\"task_struct\",\"live\",$N],[\"task_struct\",\"reaped\",$N]]" ]; then
+	elif [ "$diff" != "[$files[\"task_struct\",\"live\",$N],[\"task_struct\",\"reaped\",$N]]" ]; then
 		fail "diff per class: $diff"
 	elif [ "$n" -ne 1 ]; then
 		fail "diff text has no 'task_struct reaped 0 $N +$N' row"
