@@ -86,8 +86,8 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-# Only the loader includes the skeleton.
-$(OUTPUT)/loader.o: $(OUTPUT)/kleak.skel.h
+# The loader and the allocator table include the skeleton.
+$(OUTPUT)/loader.o $(OUTPUT)/allocators.o: $(OUTPUT)/kleak.skel.h
 
 $(OUTPUT)/classify.o: $(OUTPUT)/classify.skel.h
 

@@ -29,7 +29,7 @@ FUZZ_SECONDS ?= 60
 $(SAN_OUTPUT) $(SAN_OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(SAN_OUTPUT)/loader.o: $(OUTPUT)/kleak.skel.h
+$(SAN_OUTPUT)/loader.o $(SAN_OUTPUT)/allocators.o: $(OUTPUT)/kleak.skel.h
 $(SAN_OUTPUT)/classify.o: $(OUTPUT)/classify.skel.h
 $(SAN_OUTPUT)/pprof.o $(SAN_OUTPUT)/tests/test_export.o: $(OUTPUT)/profile.pb-c.h
 
