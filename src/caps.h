@@ -10,7 +10,8 @@ bool caps__effective(int cap);
 
 /*
  * What loading kleak's programs lacks: NULL when CAP_SYS_ADMIN, or CAP_BPF
- * and CAP_PERFMON, are effective; else "CAP_BPF", "CAP_PERFMON" or both.
+ * and CAP_PERFMON (and CAP_SYS_RESOURCE where the kernel charges BPF maps
+ * to RLIMIT_MEMLOCK, before 5.11), are effective; else what is missing.
  */
 const char *caps__missing_for_bpf(void);
 

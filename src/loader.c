@@ -466,8 +466,8 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 
 	missing = caps__missing_for_bpf();
 	if (missing) {
-		pr_err("permission denied: kleak needs root, or CAP_BPF and CAP_PERFMON: %s "
-		       "missing", missing);
+		pr_err("permission denied: kleak needs root, or CAP_BPF and CAP_PERFMON (and "
+		       "CAP_SYS_RESOURCE before 5.11): %s missing", missing);
 		errno = EPERM;
 		return NULL;
 	}
