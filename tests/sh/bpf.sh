@@ -393,12 +393,15 @@ books_pair() {
 	b=$1
 	shift
 	args_b=("$@")
-	churn_for 8 &
-	local churn=$!
 	"$KLEAK" -T 1 -o 0 --format json "${args_a[@]}" 1 3 > "$TMP/$a.json" 2> "$TMP/$a.err" &
 	p_a=$!
 	"$KLEAK" -T 1 -o 0 --format json "${args_b[@]}" 1 3 > "$TMP/$b.json" 2> "$TMP/$b.err" &
 	p_b=$!
+	# the churn once both trace: loading takes seconds in a TCG guest
+	wait_for "$TMP/$a.err" '^kleak: tracing' 120
+	wait_for "$TMP/$b.err" '^kleak: tracing' 120
+	churn_for 5 &
+	local churn=$!
 	wait $p_a; st_a=$?
 	wait $p_b; st_b=$?
 	wait $churn
