@@ -169,7 +169,8 @@ static __always_inline void read_task(struct kleak_inspect *o, struct task_struc
 /*
  * The file's path from its dentry names, innermost first, crossing into the
  * mount each mount's root sits on, as d_path() does: KLEAK_PATH_COMPS names
- * at most. Where the walk reaches the root of a mount tree, KLEAK_PATH_FULL;
+ * at most. Where the walk reaches kleak's root (the program runs in kleak,
+ * by BPF_PROG_TEST_RUN) or the root of a mount tree, KLEAK_PATH_FULL;
  * at a pseudo filesystem's root ("anon_inode:", "pipe:"), KLEAK_PATH_PSEUDO
  * with that name last.
  */
@@ -177,6 +178,10 @@ static __always_inline void read_path(struct kleak_inspect *o, struct file *f)
 {
 	struct vfsmount *vmnt = BPF_CORE_READ(f, f_path.mnt);
 	struct dentry *d = BPF_CORE_READ(f, f_path.dentry), *parent, *root;
+	/* kleak's own root, where d_path() stops too: a chroot's paths are its own */
+	struct task_struct *self = (void *)bpf_get_current_task();
+	struct dentry *self_root = BPF_CORE_READ(self, fs, root.dentry);
+	struct vfsmount *self_mnt = BPF_CORE_READ(self, fs, root.mnt);
 	struct mount *mnt, *up;
 	int i, n = 0;
 
@@ -184,6 +189,13 @@ static __always_inline void read_path(struct kleak_inspect *o, struct file *f)
 		return;
 	mnt = (void *)vmnt - bpf_core_field_offset(struct mount, mnt);
 	for (i = 0; i < KLEAK_PATH_COMPS + 4; i++) {
+		if (d == self_root && (void *)mnt + bpf_core_field_offset(struct mount, mnt) ==
+				      (void *)self_mnt) {
+			o->flags = KLEAK_PATH_FULL;
+			if (n < KLEAK_PATH_COMPS)
+				o->name[n][0] = '\0';
+			return;
+		}
 		root = BPF_CORE_READ(mnt, mnt.mnt_root);
 		parent = BPF_CORE_READ(d, d_parent);
 		if (d == root || d == parent) {
