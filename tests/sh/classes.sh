@@ -77,8 +77,8 @@ filp_merged_with() {
 	target=$(readlink /sys/kernel/slab/filp 2>/dev/null) || return 0
 	for l in /sys/kernel/slab/*; do
 		[ -L "$l" ] && [ "${l##*/}" != filp ] && [ "$(readlink "$l")" = "$target" ] &&
-			printf '%s ' "${l##*/}"
-	done
+			echo "${l##*/}"
+	done | paste -sd, -
 }
 
 test_files() {
