@@ -209,7 +209,7 @@ static __always_inline void stack_request(struct kleak_stats *s, const struct kl
 					  __u64 stack)
 {
 	struct kleak_tpl_request *r;
-	__u64 now = bpf_ktime_get_ns(), *last;
+	__u64 now = bpf_ktime_get_ns(), *last, size;
 	__u32 nwords;
 
 	/* signed: userspace puts a refused key's next request in the future */
@@ -230,8 +230,12 @@ static __always_inline void stack_request(struct kleak_stats *s, const struct kl
 	r->stack = stack;
 	r->nips = nframes;
 	r->nwords = nwords;
-	if (!nwords || bpf_probe_read_kernel(r->ips, sizeof(r->ips), frames) ||
-	    bpf_probe_read_kernel(r->words, nwords * sizeof(__u64), (void *)addr)) {
+	/* bounded again next to the call, as in stack_from_template() (6.1) */
+	size = nwords * sizeof(__u64);
+	barrier_var(size);
+	if (!size || size > sizeof(r->words) ||
+	    bpf_probe_read_kernel(r->ips, sizeof(r->ips), frames) ||
+	    bpf_probe_read_kernel(r->words, size, (void *)addr)) {
 		bpf_ringbuf_discard(r, 0);
 		return;
 	}
