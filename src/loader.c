@@ -215,6 +215,13 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 		if (load && set == SET_TRACEPOINT)
 			load = tp_exists(f->tracefs_events, bpf_program__section_name(p));
 		err = bpf_program__set_autoload(p, load);
+		/*
+		 * -v: the verifier's statistics (BPF_LOG_STATS), which libbpf
+		 * prints after a load: instructions processed against the
+		 * 1,000,000 limit, per program, on this kernel
+		 */
+		if (!err && load && log_verbose)
+			err = bpf_program__set_log_level(p, 4);
 		if (err)
 			return err;
 	}
