@@ -71,7 +71,8 @@ $(OUTPUT) $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 BPF_HDRS := bpf/allocators.bpf.h bpf/allocs.bpf.h bpf/core_fixes.bpf.h bpf/filters.bpf.h \
-	bpf/sites.bpf.h bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h bpf/ustack.bpf.h
+	bpf/sites.bpf.h bpf/stack.bpf.h bpf/stats.bpf.h bpf/task.bpf.h bpf/ubinary.bpf.h \
+	bpf/ustack.bpf.h bpf/uwalk.bpf.h
 # Every BPF object in bpf/ builds alike: kleak.bpf.o (the tracer) and
 # classify.bpf.o (the report-time iterators, classify.c), each with its skeleton.
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c src/kleak.h vmlinux/vmlinux.h | $(OUTPUT) check-tools

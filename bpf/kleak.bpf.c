@@ -145,7 +145,7 @@ static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, b
 	 * --ustack's raw_tp programs past the instruction limit.
 	 */
 	if (ustack_dwarf && site.ustate == KLEAK_USTACK_SAMPLED)
-		ustack_sample(s, &c, addr, &rec, compat);
+		ustack_sample(addr, rec.ts_ns, rec.site, slot);
 	if (trace_events)
 		emit(slot, KLEAK_EVENT_ALLOC, addr, &rec, compat);
 	return 0;

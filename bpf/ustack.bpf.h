@@ -1,21 +1,19 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * --ustack: the allocating thread's user stack, walked by frame pointers
- * with bpf_get_stack(BPF_F_USER_STACK | BPF_F_USER_BUILD_ID), which gives
- * each frame as a build ID and a file offset: a frame then names the same
- * code in every process and after the process exited, whatever its ASLR
- * layout, and sites of many short-lived processes add up. Where the kernel
- * cannot read a build ID without faulting (the note's page not in the page
- * cache) it gives the raw address, counted, resolved in userspace through
- * the mappings of the process that made it.
+ * --ustack: the allocating thread's user stack. In fp mode (the default)
+ * it is walked here, each frame proven by its binary's call frame
+ * information (uwalk.bpf.h), and kept as the build ID of its binary (a
+ * hash the linker stores in the ELF file) and the offset in that file: a
+ * frame then names the same code in every process and after the process
+ * exited, whatever its ASLR layout, and sites of many short-lived processes
+ * add up. With --ustack=dwarf the registers and the top of the stack go to
+ * userspace, which unwinds them.
  *
  * Only an allocation made for the current task has a user stack: a kernel
  * thread's and one made in softirq or hardirq (in_task_context()) keep a
  * kernel-only site, their state saying why. Each new user stack tells
  * userspace its process, which reads the process's mappings while it lives
- * where it does not know every frame's binary yet (src/ustack.c): a first
- * allocation comes before the dynamic loader maps the libraries, so the
- * process's first sight would not do.
+ * to find the binaries its frames' build IDs name, for their symbols.
  */
 #ifndef __USTACK_BPF_H
 #define __USTACK_BPF_H
@@ -27,6 +25,7 @@
 #include "filters.bpf.h"
 #include "stats.bpf.h"
 #include "task.bpf.h"
+#include "uwalk.bpf.h"
 
 #define PF_KTHREAD	0x00200000
 #define EEXIST		17
@@ -34,8 +33,6 @@
 const volatile bool ustack_on;
 /* --ustack=dwarf: registers and stack go to userspace, which unwinds them */
 const volatile bool ustack_dwarf;
-/* --ustack-depth in bytes of struct kleak_uframe */
-const volatile __u32 ustack_bytes = KLEAK_MAX_USTACK_DEPTH * sizeof(struct kleak_uframe);
 
 /* user stack hash -> frames; a stack is stored by its first allocation */
 struct {
@@ -44,14 +41,6 @@ struct {
 	__type(value, struct kleak_ustack);
 	__uint(max_entries, 1);	/* sized by --stack-entries, 1 without --ustack */
 } ustacks SEC(".maps");
-
-/* 2 KiB: off the 512-byte BPF stack */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct kleak_ustack);
-	__uint(max_entries, 1);
-} ustack_buf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -64,27 +53,22 @@ struct {
 	__uint(max_entries, 1);
 } ustack_samples SEC(".maps");
 
-/* x86_64's THREAD_SIZE without KASAN, where the task does not say its stack's size */
-#define THREAD_SIZE_DEFAULT	16384
-
 /*
- * The user registers at kernel entry, at the top of the task's kernel stack
- * (x86_64 pads nothing above them), in DWARF numbering. Read from where
- * task_pt_regs() finds them, in every set: bpf_task_pt_regs() is 5.15.
+ * A wakeup per sample is an irq_work and a context switch of kleak's at
+ * tens of thousands of samples a second: userspace is woken once 2 MiB
+ * (~250 samples) wait, and drains the rest before each report.
  */
-static __always_inline bool user_regs(struct kleak_stats *s, const struct cur *c, __u64 *regs,
-				      const bool compat)
+static __always_inline __u64 sample_wakeup(void)
 {
-	struct task_struct *task = compat ? (void *)bpf_get_current_task() : c->task;
-	__u64 base = as_number(s, cur_stack_base(c, compat)), size = THREAD_SIZE_DEFAULT;
-	struct pt_regs *r;
-	__u32 pages = 0;
+	return bpf_ringbuf_query(&ustack_samples, BPF_RB_AVAIL_DATA) >= (2 << 20) ?
+	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
-	if (bpf_core_field_exists(task->stack_vm_area))
-		pages = BPF_CORE_READ(task, stack_vm_area, nr_pages);
-	if (pages)
-		size = (__u64)pages << 12;
-	r = (void *)(base + size - bpf_core_type_size(struct pt_regs));
+/* The user registers in DWARF numbering (see kleak_usample); false if unreadable. */
+static __always_inline bool user_regs(__u64 *regs)
+{
+	struct pt_regs *r = cur_user_regs();
+
 	regs[0] = BPF_CORE_READ(r, ax);
 	regs[1] = BPF_CORE_READ(r, dx);
 	regs[2] = BPF_CORE_READ(r, cx);
@@ -106,40 +90,33 @@ static __always_inline bool user_regs(struct kleak_stats *s, const struct cur *c
 }
 
 /*
- * A wakeup per sample is an irq_work and a context switch of kleak's at
- * tens of thousands of samples a second: userspace is woken once 2 MiB
- * (~250 samples) wait, and drains the rest before each report.
+ * --ustack=dwarf, after the allocation at addr was recorded at ts_ns in
+ * site: its registers and the top of its user stack, for userspace to
+ * unwind (see kleak_usample). The stack is read a page at a time: past
+ * sp's page the stack may end. A global function (verified once); a
+ * failure is counted in stats slot slot.
  */
-static __always_inline __u64 sample_wakeup(void)
+__noinline int ustack_sample(__u64 addr, __u64 ts_ns, __u32 site, __u32 slot)
 {
-	return bpf_ringbuf_query(&ustack_samples, BPF_RB_AVAIL_DATA) >= (2 << 20) ?
-	       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
-
-/*
- * --ustack=dwarf, after the allocation was recorded: its registers and the
- * top of its user stack, for userspace to unwind (see kleak_usample). The
- * stack is read a page at a time: past sp's page the stack may end.
- */
-static __always_inline void ustack_sample(struct kleak_stats *s, const struct cur *c, __u64 addr,
-					  const struct kleak_alloc *rec, const bool compat)
-{
+	__u64 id = bpf_get_current_pid_tgid(), sp;
 	struct kleak_usample *e;
+	struct kleak_stats *s;
 	__u32 len, first;
-	__u64 sp;
 
 	e = bpf_ringbuf_reserve(&ustack_samples, sizeof(*e), 0);
 	if (!e) {
-		s->counters[STAT_USTACK_SAMPLE_DROPPED]++;
-		return;
+		s = stats_get(slot);
+		if (s)
+			s->counters[STAT_USTACK_SAMPLE_DROPPED]++;
+		return 0;
 	}
 	e->addr = addr;
-	e->ts_ns = rec->ts_ns;
-	e->site = rec->site;
-	e->tgid = c->tgid;
-	e->pid = c->pid;
+	e->ts_ns = ts_ns;
+	e->site = site;
+	e->tgid = id >> 32;
+	e->pid = (__u32)id;
 	e->len = 0;
-	if (!user_regs(s, c, e->regs, compat))
+	if (!user_regs(e->regs))
 		goto fault;
 	sp = e->regs[7];
 	first = 4096 - (sp & 4095);
@@ -151,10 +128,13 @@ static __always_inline void ustack_sample(struct kleak_stats *s, const struct cu
 		len += 4096;
 	e->len = len;
 	bpf_ringbuf_submit(e, sample_wakeup());
-	return;
+	return 0;
 fault:
-	s->counters[STAT_USTACK_SAMPLE_FAULT]++;
+	s = stats_get(slot);
+	if (s)
+		s->counters[STAT_USTACK_SAMPLE_FAULT]++;
 	bpf_ringbuf_submit(e, sample_wakeup());
+	return 0;
 }
 
 /* A new user stack's process, for userspace to read its mappings while it lives. */
@@ -167,33 +147,16 @@ static __always_inline void ustack_announce(struct kleak_stats *s, const struct 
 }
 
 /*
- * Hashes the frames and counts what a report should say of them. The loop
- * runs its whole bound with the frames past the end masked out rather than
- * breaking there: a break per iteration hands the verifier a path per frame
- * count through the rest of the program, which took kmalloc_raw past the
- * 1,000,000-instruction limit.
+ * site->ustate = state, through this CPU's stats: a constant stored in
+ * each branch made the verifier walk the rest of the allocation program
+ * once per state (--ustack=dwarf's kmalloc_raw: 672,116 instructions,
+ * 229,000 without --ustack); a value loaded from a map is one unknown
+ * number for every branch.
  */
-static __always_inline __u64 ustack_hash(struct kleak_stats *s, const struct kleak_ustack *u)
+static __always_inline void set_ustate(struct kleak_stats *s, struct kleak_site *site, __u32 state)
 {
-	__u64 h = 0xcbf29ce484222325ULL, raw = 0;
-	__u32 i, j, n = u->nframes;
-
-	for (i = 0; i < KLEAK_MAX_USTACK_DEPTH; i++) {
-		const __u64 *w = (const __u64 *)&u->frames[i];
-		/* all ones for a frame of the stack, zero past it */
-		__u64 in = -(__u64)(i < n);
-
-		raw += in & (u->frames[i].status == KLEAK_UFRAME_IP);
-		for (j = 0; j < sizeof(u->frames[0]) / sizeof(__u64); j++)
-			h = ((h ^ w[j]) * 0x100000001b3ULL & in) | (h & ~in);
-	}
-	s->counters[STAT_USTACK_RAW_IP] += raw;
-	if (n <= 2)
-		s->counters[STAT_USTACK_SHORT]++;
-	if (n * sizeof(struct kleak_uframe) >= ustack_bytes)
-		s->counters[STAT_USTACK_TRUNCATED]++;
-	h ^= h >> 33;
-	return h | 1;
+	*(volatile __u64 *)&s->scratch = state;
+	site->ustate = *(volatile __u64 *)&s->scratch;
 }
 
 /*
@@ -206,49 +169,54 @@ static __always_inline void ustack_get(void *ctx, struct kleak_stats *s, const s
 				       const bool compat)
 {
 	struct task_struct *task = compat ? (void *)bpf_get_current_task() : c->task;
-	struct kleak_ustack *u;
+	struct uwalk *w;
 	__u32 zero = 0;
-	long len;
+	long err;
+	int n;
 
 	if (!ustack_on)
 		return;
 	if (!BPF_CORE_READ(task, mm) || (BPF_CORE_READ(task, flags) & PF_KTHREAD)) {
-		site->ustate = KLEAK_USTACK_KTHREAD;
+		set_ustate(s, site, KLEAK_USTACK_KTHREAD);
 		s->counters[STAT_USTACK_KTHREAD]++;
 		return;
 	}
 	if (!in_task_context(s, ctx, ctx_is_record, c, compat)) {
-		site->ustate = KLEAK_USTACK_IRQ;
+		set_ustate(s, site, KLEAK_USTACK_IRQ);
 		s->counters[STAT_USTACK_IRQ]++;
 		return;
 	}
 	if (ustack_dwarf) {
-		site->ustate = KLEAK_USTACK_SAMPLED;
+		set_ustate(s, site, KLEAK_USTACK_SAMPLED);
 		return;
 	}
-	u = bpf_map_lookup_elem(&ustack_buf, &zero);
-	if (!u)
+	n = uwalk_run();
+	w = bpf_map_lookup_elem(&uwalk_buf, &zero);
+	if (!w)
 		goto fault;
-	len = bpf_get_stack(ctx, u->frames, ustack_bytes, BPF_F_USER_STACK | BPF_F_USER_BUILD_ID);
-	if (len <= 0)
+	if (w->cut >= STAT_USTACK_CUT_NOT_TEXT && w->cut <= STAT_USTACK_CUT_FAULT)
+		s->counters[w->cut]++;
+	if (w->more)
+		s->counters[STAT_USTACK_TRUNCATED]++;
+	s->counters[STAT_USTACK_LEARN_DROPPED] += w->learn_dropped;
+	if (!n)
 		goto fault;
-	u->nframes = len / sizeof(struct kleak_uframe);
-	u->tgid = c->tgid;
-	site->ustack = ustack_hash(s, u);
-	site->ustate = KLEAK_USTACK_OK;
+	/* a final avalanche, as the kernel stacks' hash; 0 stays free */
+	site->ustack = (w->hash ^ (w->hash >> 33)) | 1;
+	set_ustate(s, site, KLEAK_USTACK_OK);
 	if (bpf_map_lookup_elem(&ustacks, &site->ustack))
 		return;
-	len = bpf_map_update_elem(&ustacks, &site->ustack, u, BPF_NOEXIST);
-	if (!len) {
+	err = bpf_map_update_elem(&ustacks, &site->ustack, &w->u, BPF_NOEXIST);
+	if (!err) {
 		ustack_announce(s, c, site->ustack);
-	} else if (len != -EEXIST) {
+	} else if (err != -EEXIST) {
 		site->ustack = 0;
-		site->ustate = KLEAK_USTACK_MAP_FULL;
+		set_ustate(s, site, KLEAK_USTACK_MAP_FULL);
 		s->counters[STAT_USTACK_MAP_FULL]++;
 	}
 	return;
 fault:
-	site->ustate = KLEAK_USTACK_FAULT;
+	set_ustate(s, site, KLEAK_USTACK_FAULT);
 	s->counters[STAT_USTACK_FAULT]++;
 }
 

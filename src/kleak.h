@@ -167,6 +167,61 @@ struct kleak_proc_event {
 };
 
 /*
+ * --ustack (fp): the call frame information (CFI) the BPF walker unwinds
+ * by (bpf/uwalk.bpf.h), compiled by userspace from each binary's .eh_frame
+ * (src/ucfi.c): one row per file offset where the rule changes, pc << 32
+ * | rule, sorted by pc. A binary's rows lie in one element of the urows
+ * array (2 MiB, 262144 rows), found through the ubins map by build ID.
+ */
+#define KLEAK_UCFI_ROWS		(1 << 18)
+
+struct kleak_ucfi_rows {
+	__u64 row[KLEAK_UCFI_ROWS];
+};
+
+/* How the canonical frame address (CFA, the caller's sp) is found; 0: no rule here */
+#define KLEAK_UCFI_CFA_SP	1	/* sp + cfa_off */
+#define KLEAK_UCFI_CFA_BP	2	/* rbp + cfa_off: the function keeps a frame pointer */
+#define KLEAK_UCFI_CFA_MASK	3
+/* the return address is undefined: the outermost frame (_start, a thread's start) */
+#define KLEAK_UCFI_RA_UNDEF	4
+/* the caller's rbp, 2 bits: lost, unchanged, or saved at CFA + bp_off */
+#define KLEAK_UCFI_BP_SHIFT	3
+#define KLEAK_UCFI_BP_UNDEF	0
+#define KLEAK_UCFI_BP_SAME	1
+#define KLEAK_UCFI_BP_AT	2
+/* bp_off: 11 bits, signed, in 8-byte words */
+#define KLEAK_UCFI_BP_OFF_SHIFT	5
+/* cfa_off: 16 bits, in 8-byte words (the return address is at CFA - 8) */
+#define KLEAK_UCFI_CFA_OFF_SHIFT 16
+
+struct kleak_build_id {
+	__u8 id[KLEAK_BUILD_ID_SIZE];
+};
+
+/* A binary's rows in urows: the ubins map's value, keyed by build ID. */
+struct kleak_ubin {
+	__u32 elem;
+	__u32 first;
+	__u32 nrows;
+	__u32 pad;
+};
+
+/* BPF -> userspace: the walker met a binary whose rows it does not have. */
+struct kleak_ulearn {
+	__u32 tgid;
+	__u32 pad;
+	/* the mapping it was met in: its /proc/PID/map_files name */
+	__u64 start;
+	__u64 end;
+	/* the file: the kernel's dev_t (major << 20 | minor) and inode number */
+	__u64 dev;
+	__u64 ino;
+	__u8 build_id[KLEAK_BUILD_ID_SIZE];
+	__u32 pad2;
+};
+
+/*
  * Outstanding objects of one site, kept by the BPF programs in the site_totals
  * array at the index the sites hash gives the site's key: a free then costs
  * an inlined array access instead of a second hash lookup.
@@ -288,9 +343,17 @@ enum kleak_stat {
 	STAT_USTACK_IRQ,	/* no user stack: softirq or hardirq */
 	STAT_USTACK_FAULT,	/* no user stack: the walk failed or found no frame */
 	STAT_USTACK_MAP_FULL,	/* user stack not stored: ustacks map full */
-	STAT_USTACK_TRUNCATED,	/* user stack cut at --ustack-depth */
-	STAT_USTACK_SHORT,	/* two frames or fewer: frame pointers missing? */
-	STAT_USTACK_RAW_IP,	/* frames given as raw addresses: no build ID read */
+	STAT_USTACK_TRUNCATED,	/* more user frames than --ustack-depth */
+	/*
+	 * --ustack (fp): walks that stopped before the outermost frame, where
+	 * the next frame could not be proven (bpf/uwalk.bpf.h), by why
+	 */
+	STAT_USTACK_CUT_NOT_TEXT,	/* not in an executable mapping or its binary's text */
+	STAT_USTACK_CUT_NO_BINARY,	/* code in no file, or its build ID unreadable */
+	STAT_USTACK_CUT_NOT_LEARNED,	/* its binary's call frame information not loaded yet */
+	STAT_USTACK_CUT_NO_CFI,	/* no call frame information there, or a rule not followed */
+	STAT_USTACK_CUT_FAULT,	/* the user stack unreadable where the rule says */
+	STAT_USTACK_LEARN_DROPPED,	/* a request for a binary's CFI lost: ring buffer full */
 	STAT_USTACK_PROC_DROPPED,	/* a new stack's announcement lost: ring buffer full */
 	STAT_USTACK_SAMPLE_DROPPED,	/* --ustack=dwarf: a sample lost: ring buffer full */
 	STAT_USTACK_SAMPLE_FAULT,	/* --ustack=dwarf: registers or stack unreadable */
@@ -299,6 +362,7 @@ enum kleak_stat {
 	STAT_USTACK_UNRESOLVED,	/* user frames without a symbol */
 	STAT_USTACK_REPLACED,	/* user frames whose binary changed on disk */
 	STAT_USTACK_UNWIND_FAILED,	/* --ustack=dwarf: samples whose unwinding stopped early */
+	STAT_USTACK_CFI_MISSED,	/* --ustack (fp): binaries whose CFI could not be loaded */
 	STAT_USTACK_NO_SAMPLE,	/* --ustack=dwarf: outstanding allocations without a sample */
 	/*
 	 * Per allocator beside slab (--pages, --vmalloc, --percpu), counted

@@ -131,6 +131,24 @@ __u32 tracer__alloc_geometry(__u64 max_allocs, __u32 *groups, __u32 *group_shift
 }
 
 /*
+ * --ustack (fp): the walker's call frame information, 8 elements of 2 MiB
+ * (2 million rows: glibc's .eh_frame compiles to about 20,000), its
+ * binaries and the files met (a few thousand), and room for a burst of
+ * requests. Without fp mode one element (2 MiB) and one entry each: the
+ * programs reference them either way.
+ */
+#define UCFI_ELEMS	8
+
+static int size_ucfi_maps(struct kleak_bpf *skel, bool fp)
+{
+	return bpf_map__set_max_entries(skel->maps.urows, fp ? UCFI_ELEMS : 1) ?:
+	       bpf_map__set_max_entries(skel->maps.ubins, fp ? 4096 : 1) ?:
+	       bpf_map__set_max_entries(skel->maps.ufiles, fp ? 4096 : 1) ?:
+	       bpf_map__set_max_entries(skel->maps.ulearn_pending, fp ? 1024 : 1) ?:
+	       bpf_map__set_max_entries(skel->maps.ulearn, fp ? 64 * 1024 : getpagesize());
+}
+
+/*
  * --ustack: a user stack is stored once per distinct stack, like a kernel
  * one, in a value sized by --ustack-depth; a quarter as many as kernel
  * stacks (8 MiB at the defaults), since most kernel stacks of a workload
@@ -144,7 +162,8 @@ static int size_ustack_maps(struct kleak_bpf *skel, const struct env *env)
 
 	/* --ustack=dwarf: 64 MiB, room for a burst of ~7500 samples not yet unwound */
 	err = bpf_map__set_max_entries(skel->maps.ustack_samples, env->ustack == USTACK_DWARF ?
-				       64 << 20 : getpagesize());
+				       64 << 20 : getpagesize()) ?:
+	      size_ucfi_maps(skel, env->ustack == USTACK_FP);
 	if (err)
 		return err;
 	/* dwarf mode's stacks are unwound and kept in userspace */
@@ -470,6 +489,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	struct features f;
 	int i, n, err, zero = 0;
 	char also[64];
+	bool fp;
 
 	missing = caps__missing_for_bpf();
 	if (missing) {
@@ -565,6 +585,11 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	tp->pub.ustack_depth = env->ustack_depth;
 	tp->pub.ustack_samples_fd = env->ustack == USTACK_DWARF ?
 				    bpf_map__fd(tp->pub.skel->maps.ustack_samples) : -1;
+	fp = env->ustack == USTACK_FP;
+	tp->pub.urows_fd = fp ? bpf_map__fd(tp->pub.skel->maps.urows) : -1;
+	tp->pub.urows_elems = bpf_map__max_entries(tp->pub.skel->maps.urows);
+	tp->pub.ubins_fd = fp ? bpf_map__fd(tp->pub.skel->maps.ubins) : -1;
+	tp->pub.ulearn_fd = fp ? bpf_map__fd(tp->pub.skel->maps.ulearn) : -1;
 	if (tp->pub.allocs_fd >= 0) {
 		tp->pub.alloc_buckets = bpf_map__max_entries(tp->pub.skel->maps.allocs);
 		err = tracer__map_buckets(&tp->pub);

@@ -12,6 +12,7 @@
 #include "opts.h"
 
 struct ustack;
+struct ulearn;
 
 struct tracer {
 	struct kleak_bpf *skel;
@@ -32,8 +33,15 @@ struct tracer {
 	int ustack_procs_fd;	/* --ustack: ring buffer of new processes, or -1 */
 	__u32 ustack_depth;
 	int ustack_samples_fd;	/* --ustack=dwarf: ring buffer of samples, or -1 */
+	/* --ustack (fp): the walker's CFI rows, binaries, requests (ring buffer); else -1 */
+	int urows_fd;
+	__u32 urows_elems;
+	int ubins_fd;
+	int ulearn_fd;
 	/* --ustack: the mappings and symbols of user frames; set by the run */
 	struct ustack *ustack;
+	/* --ustack (fp): the walker's call frame information; set by the run */
+	struct ulearn *ulearn;
 	/* the allocs map, mapped read-only; alloc_buckets of them (NULL, 0 in compat) */
 	const struct kleak_bucket *buckets;
 	__u32 alloc_buckets;

@@ -396,8 +396,12 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_USTACK_FAULT] = "ustack_fault",
 	[STAT_USTACK_MAP_FULL] = "ustack_map_full",
 	[STAT_USTACK_TRUNCATED] = "ustack_truncated",
-	[STAT_USTACK_SHORT] = "ustack_short",
-	[STAT_USTACK_RAW_IP] = "ustack_raw_ip",
+	[STAT_USTACK_CUT_NOT_TEXT] = "ustack_cut_not_text",
+	[STAT_USTACK_CUT_NO_BINARY] = "ustack_cut_no_binary",
+	[STAT_USTACK_CUT_NOT_LEARNED] = "ustack_cut_not_learned",
+	[STAT_USTACK_CUT_NO_CFI] = "ustack_cut_no_cfi",
+	[STAT_USTACK_CUT_FAULT] = "ustack_cut_fault",
+	[STAT_USTACK_LEARN_DROPPED] = "ustack_learn_dropped",
 	[STAT_USTACK_PROC_DROPPED] = "ustack_proc_dropped",
 	[STAT_USTACK_SAMPLE_DROPPED] = "ustack_sample_dropped",
 	[STAT_USTACK_SAMPLE_FAULT] = "ustack_sample_fault",
@@ -405,6 +409,7 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_USTACK_UNRESOLVED] = "ustack_unresolved",
 	[STAT_USTACK_REPLACED] = "ustack_replaced",
 	[STAT_USTACK_UNWIND_FAILED] = "ustack_unwind_failed",
+	[STAT_USTACK_CFI_MISSED] = "ustack_cfi_missed",
 	[STAT_USTACK_NO_SAMPLE] = "ustack_no_sample",
 	[STAT_PAGES_EVENTS] = "pages_alloc_events",
 	[STAT_PAGES_ALLOCS] = "pages_allocs_recorded",
@@ -431,6 +436,18 @@ static const char *const stat_names[STAT_MAX] = {
 const char *model__stat_name(int stat)
 {
 	return stat >= 0 && stat < STAT_MAX ? stat_names[stat] : NULL;
+}
+
+bool model__stat_retired(const char *name)
+{
+	/* --ustack's frame-pointer walk before it followed call frame information */
+	static const char *const retired[] = { "ustack_short", "ustack_raw_ip" };
+	size_t i;
+
+	for (i = 0; i < sizeof(retired) / sizeof(retired[0]); i++)
+		if (!strcmp(name, retired[i]))
+			return true;
+	return false;
 }
 
 static const char *const ctx_names[KLEAK_CTX_MAX] = {

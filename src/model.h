@@ -320,6 +320,8 @@ size_t model__keep_held(struct model *m, int held);
 const char *model__stack_err_str(int err);
 /* Display names of STAT_* counters and of contexts, as used in reports and records. */
 const char *model__stat_name(int stat);
+/* A counter an older kleak wrote that this one no longer keeps: read and ignored. */
+bool model__stat_retired(const char *name);
 const char *model__ctx_name(int ctx);
 /* Whether the run traced allocator a (enum kleak_allocator): slab always, the others where they saw events. */
 bool model__traced_allocator(const struct model *m, int a);

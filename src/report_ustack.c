@@ -86,9 +86,8 @@ void report_ustack__not_seen(const struct model *m, FILE *out)
 		return;
 	fprintf(out, "user stacks: %llu allocations without one (%llu in kernel threads, %llu "
 		"in softirq or hardirq, %llu walks failed), %llu not stored (ustacks map full), "
-		"%llu cut at --ustack-depth, %llu of two frames or fewer, %llu frames the "
-		"kernel gave as raw addresses (no build ID read); %llu processes whose mappings "
-		"were missed (%llu announcements dropped); %llu user frames unresolved, %llu in "
+		"%llu with more frames than --ustack-depth; %llu processes whose mappings were "
+		"missed (%llu announcements dropped); %llu user frames unresolved, %llu in "
 		"binaries replaced on disk\n",
 		(unsigned long long)(st[STAT_USTACK_KTHREAD] + st[STAT_USTACK_IRQ] +
 				     st[STAT_USTACK_FAULT]),
@@ -96,12 +95,27 @@ void report_ustack__not_seen(const struct model *m, FILE *out)
 		(unsigned long long)st[STAT_USTACK_FAULT],
 		(unsigned long long)st[STAT_USTACK_MAP_FULL],
 		(unsigned long long)st[STAT_USTACK_TRUNCATED],
-		(unsigned long long)st[STAT_USTACK_SHORT],
-		(unsigned long long)st[STAT_USTACK_RAW_IP],
 		(unsigned long long)(st[STAT_USTACK_MAPS_MISSED] + st[STAT_USTACK_PROC_DROPPED]),
 		(unsigned long long)st[STAT_USTACK_PROC_DROPPED],
 		(unsigned long long)st[STAT_USTACK_UNRESOLVED],
 		(unsigned long long)st[STAT_USTACK_REPLACED]);
+	if (st[STAT_USTACK_CUT_NOT_TEXT] + st[STAT_USTACK_CUT_NO_BINARY] +
+	    st[STAT_USTACK_CUT_NOT_LEARNED] + st[STAT_USTACK_CUT_NO_CFI] +
+	    st[STAT_USTACK_CUT_FAULT] + st[STAT_USTACK_LEARN_DROPPED] + st[STAT_USTACK_CFI_MISSED])
+		fprintf(out, "  walks cut where the next frame could not be proven: %llu at a word "
+			"that is no return address (no executable mapping there, or past its "
+			"binary's text), %llu in code of no file or of a binary whose build ID "
+			"could not be read, %llu in binaries whose call frame information was not "
+			"loaded yet (%llu requests lost, %llu binaries that could not be loaded), "
+			"%llu where the call frame information has no rule kleak follows, %llu at "
+			"an unreadable stack word\n",
+			(unsigned long long)st[STAT_USTACK_CUT_NOT_TEXT],
+			(unsigned long long)st[STAT_USTACK_CUT_NO_BINARY],
+			(unsigned long long)st[STAT_USTACK_CUT_NOT_LEARNED],
+			(unsigned long long)st[STAT_USTACK_LEARN_DROPPED],
+			(unsigned long long)st[STAT_USTACK_CFI_MISSED],
+			(unsigned long long)st[STAT_USTACK_CUT_NO_CFI],
+			(unsigned long long)st[STAT_USTACK_CUT_FAULT]);
 	if (st[STAT_USTACK_SAMPLE_DROPPED] + st[STAT_USTACK_SAMPLE_FAULT] +
 	    st[STAT_USTACK_UNWIND_FAILED] + st[STAT_USTACK_NO_SAMPLE])
 		fprintf(out, "  --ustack=dwarf: %llu samples lost (ring buffer full), %llu not taken "
@@ -112,8 +126,4 @@ void report_ustack__not_seen(const struct model *m, FILE *out)
 			(unsigned long long)st[STAT_USTACK_SAMPLE_FAULT],
 			(unsigned long long)st[STAT_USTACK_UNWIND_FAILED],
 			(unsigned long long)st[STAT_USTACK_NO_SAMPLE]);
-	if (st[STAT_USTACK_SHORT])
-		fputs("  a user stack of two frames or fewer is the sign of code built without "
-		      "frame pointers: try --ustack=dwarf, or rebuild with "
-		      "-fno-omit-frame-pointer\n", out);
 }

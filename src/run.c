@@ -36,6 +36,7 @@
 #include "spawn.h"
 #include "stackcache.h"
 #include "status.h"
+#include "ulearn.h"
 #include "ustack.h"
 
 #define SLABINFO "/proc/slabinfo"
@@ -62,6 +63,7 @@ struct run {
 	struct ring_buffer *rb;
 	struct stackcache sc;
 	struct ustack *us;	/* --ustack, else NULL */
+	struct ulearn *ul;	/* --ustack (fp), else NULL */
 };
 
 static char *read_line_file(const char *path)
@@ -385,6 +387,8 @@ static int setup_loop(struct run *r)
 		err = add_ring(r, r->t->ustack_procs_fd, ustack__on_proc, r->us);
 	if (!err && r->us && r->t->ustack_samples_fd >= 0)
 		err = add_ring(r, r->t->ustack_samples_fd, ustack__on_sample, r->us);
+	if (!err && r->ul)
+		err = add_ring(r, r->t->ulearn_fd, ulearn__on_request, r->ul);
 	if (!err && r->rb)
 		err = add_fd(r, ring_buffer__epoll_fd(r->rb));
 	return err;
@@ -480,6 +484,7 @@ static void run_free(struct run *r)
 	ring_buffer__free(r->rb);
 	tracer__free(r->t);
 	ustack__free(r->us);
+	ulearn__free(r->ul);
 	model__free(r->base);
 	model__free(r->prev);
 	ksyms__free(r->ks);
@@ -543,6 +548,19 @@ static int start(struct run *r)
 		if (!r->us)
 			return -errno;
 		r->t->ustack = r->us;
+	}
+	/* the walker's CFI for the binaries it will meet first, before the command runs */
+	if (env->ustack == USTACK_FP) {
+		r->ul = ulearn__new(r->t);
+		if (!r->ul) {
+			err = -errno;
+			pr_err("cannot map the user stack walker's tables: %s", strerror(-err));
+			return err;
+		}
+		r->t->ulearn = r->ul;
+		err = ulearn__prime(r->ul, r->has_cmd ? env->command[0] : NULL, env->pid);
+		if (err)
+			return err;
 	}
 	/* before the command runs, so that its exec's mappings are seen */
 	if (env->ustack == USTACK_DWARF &&

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "slabcache.h"
 #include "snapshot.h"
+#include "ulearn.h"
 #include "ustack.h"
 
 /* site_totals (65536 slots by default) in one or two syscalls */
@@ -665,6 +666,7 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	if (t->ustack) {
 		m->stats[STAT_USTACK_MAPS_MISSED] = ustack__maps_missed(t->ustack);
 		m->stats[STAT_USTACK_UNWIND_FAILED] = ustack__unwind_failed(t->ustack);
+		m->stats[STAT_USTACK_CFI_MISSED] = ulearn__missed(t->ulearn);
 		ustack__forget_unseen(t->ustack, now);
 	}
 out:
