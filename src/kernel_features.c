@@ -45,6 +45,18 @@ static const struct {
 		"vmalloc:alloc_vmap_area and free_vmap_area_noflush (--vmalloc)" },
 	[FEAT_PERCPU_EVENTS] = { "percpu_events",
 		"percpu:percpu_alloc_percpu and percpu_free_percpu (--percpu)" },
+	[FEAT_PROBE_READ_USER] = { "probe_read_user", "bpf_probe_read_user() (--ustack)" },
+	[FEAT_VMA_TREE] = { "vma_tree",
+		"BTF of the VMA tree, mm_struct's mm_rb or mm_mt (--ustack's walker)" },
+};
+
+static const struct {
+	const char *name;
+	unsigned int needs;
+} ustack_info[USTACK_MODES] = {
+	[USTACK_MODE_FP] = { "fp", F(FEAT_BTF) | F(FEAT_PROBE_READ_USER) | F(FEAT_VMA_TREE) |
+		F(FEAT_MMAP_ARRAY) | F(FEAT_RINGBUF) },
+	[USTACK_MODE_DWARF] = { "dwarf", F(FEAT_PROBE_READ_USER) | F(FEAT_RINGBUF) },
 };
 
 /* Each allocator's events, "system/name": all present, or the allocator is unavailable. */
@@ -251,6 +263,14 @@ static bool btf_has_member(const struct btf *btf, __u32 id, const char *name, in
 	return false;
 }
 
+/* The walker finds a user address's VMA in the tree the kernel keeps (bpf/ubinary.bpf.h). */
+static bool has_vma_tree(const struct btf *btf)
+{
+	int id = btf ? btf__find_by_name_kind(btf, "mm_struct", BTF_KIND_STRUCT) : -1;
+
+	return id >= 0 && (btf_has_member(btf, id, "mm_rb", 0) || btf_has_member(btf, id, "mm_mt", 0));
+}
+
 /* The pre-6.1 programs read a slab object's cache from its page (bpf/kleak.bpf.c). */
 static bool page_has_slab_cache(const struct btf *btf)
 {
@@ -296,6 +316,8 @@ int features__probe(struct features *f, const char *btf_path)
 	f->has[FEAT_RINGBUF] = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
 	f->has[FEAT_MMAP_ARRAY] = probe_mmap_array();
 	f->has[FEAT_PROBE_READ_KERNEL] = has_helper(BPF_FUNC_probe_read_kernel);
+	f->has[FEAT_PROBE_READ_USER] = has_helper(BPF_FUNC_probe_read_user);
+	f->has[FEAT_VMA_TREE] = has_vma_tree(btf);
 	for (i = FEAT_PAGE_EVENTS; i <= FEAT_PERCPU_EVENTS; i++)
 		f->has[i] = has_events(btf, f->tracefs_events, allocator_events[i - FEAT_PAGE_EVENTS]);
 	if (btf != kbtf)
@@ -370,6 +392,16 @@ int features__candidates(const struct features *f, bool btf_path, enum kleak_set
 	return n;
 }
 
+enum kleak_feature features__ustack_missing(const struct features *f, int mode)
+{
+	int i;
+
+	for (i = 0; i < FEAT_MAX; i++)
+		if ((ustack_info[mode].needs & F(i)) && !f->has[i])
+			return i;
+	return FEAT_MAX;
+}
+
 const char *features__gives_up(const struct features *f, enum kleak_set set)
 {
 	static char buf[512];
@@ -432,6 +464,11 @@ static void print_json(const struct features *f, const enum kleak_set *sets, int
 	else
 		jsonw_null(w);
 	jsonw_bool_field(w, "forced", getenv("KLEAK_PROGRAMS") && *getenv("KLEAK_PROGRAMS"));
+	jsonw_name(w, "ustack");
+	jsonw_start_object(w);
+	for (i = 0; i < USTACK_MODES; i++)
+		jsonw_bool_field(w, ustack_info[i].name, features__ustack_missing(f, i) == FEAT_MAX);
+	jsonw_end_object(w);
 	jsonw_name(w, "gives_up");
 	if (n > 0 && features__gives_up(f, sets[0]))
 		jsonw_string(w, features__gives_up(f, sets[0]));
@@ -439,6 +476,15 @@ static void print_json(const struct features *f, const enum kleak_set *sets, int
 		jsonw_null(w);
 	jsonw_end_object(w);
 	jsonw_destroy(w);
+}
+
+/* "  NAME  yes", or what it lacks */
+static void print_loads(FILE *out, const char *name, enum kleak_feature miss)
+{
+	if (miss == FEAT_MAX)
+		fprintf(out, "  %-10s  yes\n", name);
+	else
+		fprintf(out, "  %-10s  no: lacks %s\n", name, feature_info[miss].desc);
 }
 
 static void print_text(const struct features *f, const enum kleak_set *sets, int n, FILE *out)
@@ -451,14 +497,11 @@ static void print_text(const struct features *f, const enum kleak_set *sets, int
 		fprintf(out, "  %-3s  %-20s  %s\n", f->has[i] ? "yes" : "no", feature_info[i].key,
 			feature_info[i].desc);
 	fprintf(out, "\nprogram sets, best first:\n");
-	for (i = 0; i < SET_MAX; i++) {
-		enum kleak_feature miss = features__missing(f, i);
-
-		if (miss == FEAT_MAX)
-			fprintf(out, "  %-10s  yes\n", set_info[i].name);
-		else
-			fprintf(out, "  %-10s  no: lacks %s\n", set_info[i].name, feature_info[miss].desc);
-	}
+	for (i = 0; i < SET_MAX; i++)
+		print_loads(out, set_info[i].name, features__missing(f, i));
+	fprintf(out, "\nuser stacks (--ustack):\n");
+	for (i = 0; i < USTACK_MODES; i++)
+		print_loads(out, ustack_info[i].name, features__ustack_missing(f, i));
 	if (n <= 0)
 		return;
 	why = features__gives_up(f, sets[0]);

@@ -26,7 +26,16 @@ enum kleak_feature {
 	FEAT_PAGE_EVENTS,	/* kmem:mm_page_alloc, mm_page_free, mm_page_free_batched: --pages */
 	FEAT_VMALLOC_EVENTS,	/* vmalloc:alloc_vmap_area, free_vmap_area_noflush (6.12): --vmalloc */
 	FEAT_PERCPU_EVENTS,	/* percpu:percpu_alloc_percpu, percpu_free_percpu: --percpu */
+	FEAT_PROBE_READ_USER,	/* bpf_probe_read_user() (5.5): --ustack reads user stacks */
+	FEAT_VMA_TREE,		/* BTF of mm_struct's VMA tree (mm_rb, or mm_mt since 6.1): --ustack */
 	FEAT_MAX,
+};
+
+/* What each --ustack mode needs beyond a program set (see features__ustack_missing()). */
+enum kleak_ustack_mode_feat {
+	USTACK_MODE_FP,
+	USTACK_MODE_DWARF,
+	USTACK_MODES,
 };
 
 enum kleak_set {
@@ -66,6 +75,14 @@ enum kleak_feature features__missing(const struct features *f, enum kleak_set se
  * set, a feature every set needs).
  */
 int features__candidates(const struct features *f, bool btf_path, enum kleak_set *sets);
+
+/*
+ * The first feature --ustack's mode (USTACK_MODE_*) needs that f lacks, or
+ * FEAT_MAX: the fp walker reads the VMA tree, the page cache and user
+ * stacks, and writes its tables through an mmap-able array; dwarf mode
+ * copies user stacks into a ring buffer.
+ */
+enum kleak_feature features__ustack_missing(const struct features *f, int mode);
 
 /* What loading set on this kernel gives up, in a phrase; NULL for nothing. */
 const char *features__gives_up(const struct features *f, enum kleak_set set);

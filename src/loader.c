@@ -518,6 +518,18 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		errno = -n;
 		return NULL;
 	}
+	/* said before tracing, as `kleak features` says it */
+	if (env->ustack != USTACK_OFF) {
+		enum kleak_feature miss = features__ustack_missing(&f, env->ustack == USTACK_FP ?
+								   USTACK_MODE_FP : USTACK_MODE_DWARF);
+
+		if (miss != FEAT_MAX) {
+			pr_err("--ustack%s: this kernel lacks %s, which that mode needs",
+			       env->ustack == USTACK_FP ? "" : "=dwarf", features__name(miss));
+			errno = EOPNOTSUPP;
+			return NULL;
+		}
+	}
 	tp = calloc(1, sizeof(*tp));
 	if (!tp)
 		return NULL;

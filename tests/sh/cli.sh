@@ -172,10 +172,15 @@ test_features() {
 		fail "$BAD"
 	elif ! grep -q '^kleak loads: ' "$TMP/text" || ! grep -q '^kernel   ' "$TMP/text"; then
 		fail "text has no kernel or 'kleak loads:' line: $(head -3 "$TMP/text" | tr '\n' '|')"
-	elif [ "$keys" -ne 15 ]; then
-		fail "JSON has $keys features, expected 15"
-	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 15 ]; then
-		fail "text does not list the 15 features"
+	elif [ "$keys" -ne 17 ]; then
+		fail "JSON has $keys features, expected 17"
+	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 17 ]; then
+		fail "text does not list the 17 features"
+	elif ! jq -e '.ustack | (.fp | type == "boolean") and (.dwarf | type == "boolean")' \
+			"$TMP/json" > /dev/null; then
+		fail "JSON does not say whether each --ustack mode loads: $(jq -c .ustack "$TMP/json")"
+	elif [ "$(grep -c -E '^  (fp|dwarf) +(yes|no: lacks .+)$' "$TMP/text")" -ne 2 ]; then
+		fail "text does not say whether each --ustack mode loads"
 	elif ! jq -e '.sets | length == 4 and all(.[]; has("name") and has("supported"))' \
 			"$TMP/json" > /dev/null; then
 		fail "JSON sets malformed: $(jq -c .sets "$TMP/json")"
