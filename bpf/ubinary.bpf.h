@@ -343,6 +343,12 @@ static __always_inline __u64 uvma_find(__u64 mm_ptr, __u64 addr)
 	entry = (__u64)BPF_CORE_READ(mm, mm_mt.ma_root);
 	if ((entry & 3) != 2 || entry <= 4096)
 		return 0;
+	/*
+	 * Unrolled: clang lays this loop out with a fall-through back edge,
+	 * which 6.1's verifier refuses ("back-edge from insn"); 8 levels hold
+	 * 10^8 VMAs
+	 */
+#pragma unroll
 	for (i = 0; i < 8; i++) {
 		node = entry & ~0xffULL;
 		type = (entry >> 3) & 0xf;
