@@ -18,11 +18,17 @@
 #include "ulearn.h"
 #include "umaps.h"
 
-/* A binary met: loaded, or not (yet); wanted: the walker asked for it. */
+/*
+ * A binary met: loaded, or not (yet); wanted: the walker asked for it. The
+ * file it was loaded from stays open: its frames' symbols come from it
+ * after every process that mapped it is gone.
+ */
 struct ubinary {
 	struct kleak_build_id id;
 	bool loaded;
 	bool wanted;
+	int fd;
+	char *path;
 };
 
 struct ulearn {
@@ -60,9 +66,17 @@ struct ulearn *ulearn__new(const struct tracer *t)
 
 void ulearn__free(struct ulearn *ul)
 {
+	size_t i;
+
 	if (!ul)
 		return;
+
 	munmap(ul->rows, (size_t)ul->elems * sizeof(*ul->rows));
+	for (i = 0; i < ul->n_bins; i++) {
+		if (ul->bins[i].fd >= 0)
+			close(ul->bins[i].fd);
+		free(ul->bins[i].path);
+	}
 	free(ul->fill);
 	free(ul->bins);
 	free(ul);
@@ -83,6 +97,7 @@ static struct ubinary *binary_of(struct ulearn *ul, const __u8 id[KLEAK_BUILD_ID
 	ul->bins = grown;
 	memset(&grown[ul->n_bins], 0, sizeof(*grown));
 	memcpy(grown[ul->n_bins].id.id, id, KLEAK_BUILD_ID_SIZE);
+	grown[ul->n_bins].fd = -1;
 	return &grown[ul->n_bins++];
 }
 
@@ -110,12 +125,25 @@ static int publish(struct ulearn *ul, const __u8 id[KLEAK_BUILD_ID_SIZE],
 	return 0;
 }
 
+/* The name to show for a file opened as path: a map_files entry's target. */
+static char *name_of(const char *path)
+{
+	char buf[4096];
+	ssize_t n;
+
+	if (strncmp(path, "/proc/", 6) || (n = readlink(path, buf, sizeof(buf) - 1)) <= 0)
+		return strdup(path);
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
 /*
- * Loads the CFI of the ELF file open at fd; want: the build ID it must
- * have (NULL: any). 0, -ENOMEM, or another -errno for a binary not loaded
- * (counted once it is known by its build ID).
+ * Loads the CFI of the ELF file open at fd, opened as path; want: the
+ * build ID it must have (NULL: any). The binary keeps fd once loaded.
+ * 0, -ENOMEM, or another -errno for a binary not loaded (counted once it
+ * is known by its build ID).
  */
-static int load_fd(struct ulearn *ul, int fd, const __u8 *want, const char *what)
+static int load_fd(struct ulearn *ul, int fd, const __u8 *want, const char *path)
 {
 	__u8 id[KLEAK_BUILD_ID_SIZE];
 	struct ucfi_rows r = {};
@@ -150,11 +178,17 @@ static int load_fd(struct ulearn *ul, int fd, const __u8 *want, const char *what
 	munmap(img, st.st_size);
 	if (!err)
 		err = publish(ul, id, &r);
-	pr_debug("call frame information of %s: %zu rows%s%s", what, r.n, err ? ", not loaded: " : "",
-		 err ? strerror(-err) : "");
+	pr_debug("call frame information of %s: %zu rows%s%s", path, r.n,
+		 err ? ", not loaded: " : "", err ? strerror(-err) : "");
 	ucfi__rows_free(&r);
-	b->loaded = !err;
-	return err == -ENOMEM ? err : 0;
+	if (err)
+		return err == -ENOMEM ? err : 0;
+	b->path = name_of(path);
+	if (!b->path)
+		return -ENOMEM;
+	b->loaded = true;
+	b->fd = fd;
+	return 1;
 }
 
 static int load_path(struct ulearn *ul, const char *path, const __u8 *want)
@@ -164,8 +198,9 @@ static int load_path(struct ulearn *ul, const char *path, const __u8 *want)
 	if (fd < 0)
 		return -errno;
 	err = load_fd(ul, fd, want, path);
-	close(fd);
-	return err;
+	if (err != 1)
+		close(fd);
+	return err == 1 ? 0 : err;
 }
 
 /* Every executable file mapping of process pid, through its map_files. */
@@ -356,6 +391,18 @@ int ulearn__on_request(void *ctx, void *data, size_t size)
 	if (b && !b->loaded)
 		err = load_from_any(ul, ev);
 	return err == -ENOMEM ? err : 0;
+}
+
+int ulearn__binary(const struct ulearn *ul, const __u8 id[KLEAK_BUILD_ID_SIZE], const char **path)
+{
+	size_t i;
+
+	for (i = 0; ul && i < ul->n_bins; i++)
+		if (ul->bins[i].loaded && !memcmp(ul->bins[i].id.id, id, KLEAK_BUILD_ID_SIZE)) {
+			*path = ul->bins[i].path;
+			return ul->bins[i].fd;
+		}
+	return -1;
 }
 
 __u64 ulearn__missed(const struct ulearn *ul)

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include "kleak.h"
 #include "loader.h"
 
 struct ulearn;
@@ -31,6 +32,12 @@ int ulearn__prime(struct ulearn *ul, const char *command, pid_t pid);
 
 /* ring_buffer_sample_fn for the walker's requests (struct kleak_ulearn); ctx is ul. */
 int ulearn__on_request(void *ctx, void *data, size_t size);
+
+/*
+ * The file binary id's CFI was loaded from, kept open: its fd, and the
+ * path it was found at into *path; -1 for a binary not loaded.
+ */
+int ulearn__binary(const struct ulearn *ul, const __u8 id[KLEAK_BUILD_ID_SIZE], const char **path);
 
 /*
  * Binaries the walker asked for whose CFI could not be loaded (no live

@@ -6,6 +6,7 @@
  * build ID) through the mappings of the process that made the stack.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "mmap_events.h"
 #include "umaps.h"
+#include "ulearn.h"
 #include "unwind.h"
 #include "ustack.h"
 #include "usym.h"
@@ -131,6 +133,27 @@ int ustack__on_proc(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * --ustack (fp): a frame of a binary no process's mappings place any more
+ * (all gone before they were read), resolved in the file the walker's call
+ * frame information was loaded from, still open.
+ */
+static int resolve_walked(struct ustack *us, const __u8 *id, bool is_return,
+			  struct model_uframe *f)
+{
+	const char *path;
+	char fd_path[32];
+	int fd = ulearn__binary(us->t->ulearn, id, &path);
+
+	if (fd < 0)
+		return usym__resolve(us->syms, id, NULL, NULL, f->offset, is_return, f);
+	f->module = strdup(path);
+	if (!f->module)
+		return -ENOMEM;
+	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
+	return usym__resolve(us->syms, id, fd_path, NULL, f->offset, is_return, f);
+}
+
 /* One frame: its binary and offset from the build ID, or from the process's mappings. */
 static int fill_frame(struct ustack *us, const struct kleak_uframe *uf, __u32 tgid,
 		      bool is_return, struct model_uframe *f)
@@ -161,8 +184,10 @@ static int fill_frame(struct ustack *us, const struct kleak_uframe *uf, __u32 tg
 	if (!id)
 		return 0;
 	buildid__hex(id, f->build_id);
-	return usym__resolve(us->syms, id, bin ? bin->path : NULL,
-			     bin && bin->has_build_id ? &bin->loads : NULL, f->offset, is_return, f);
+	if (!bin)
+		return resolve_walked(us, id, is_return, f);
+	return usym__resolve(us->syms, id, bin->path, bin->has_build_id ? &bin->loads : NULL,
+			     f->offset, is_return, f);
 }
 
 /* The site's user frames from u, symbolized. */
