@@ -4,6 +4,8 @@
 # -- COMMAND. Its process exits at once; the children it forked keep its
 # files, sockets and their own task_structs, which were allocated under its
 # methods' user stacks. Every report is taken after the process is gone.
+# tests/ustack/cut.c makes the walker's cuts happen: code whose caller cannot
+# be proven.
 . "$(dirname "$0")/lib.sh"
 
 SRC=tests/ustack/workload.cc
@@ -16,25 +18,22 @@ build() {
 	g++ -O2 -g "$@" "$SRC" -o "$TMP/$name" 2> "$TMP/$name.cc.err"
 }
 
-# need_ustack: --ustack's programs load on this kernel. A verifier that
-# refuses them as too complex (5.10's, in the compat set: E2BIG) gets kleak's
-# one line, and the tests are skipped with it rather than failed one by one.
+# need_ustack [MODE]: the --ustack mode (fp, the default, or dwarf) loads on
+# this kernel, as `kleak features` says before tracing; skipped with its line
+# where the kernel lacks what the mode needs.
 need_ustack() {
+	local mode=${1:-fp} line
 	need_root || return 1
-	if [ -z "${USTACK_PROBED:-}" ]; then
-		USTACK_PROBED=1
-		"$KLEAK" --ustack --duration 1 -T 0 > /dev/null 2> "$TMP/ustack-probe"
-		USTACK_REFUSED=$(grep -m1 'failed to load BPF programs.*Argument list too long' \
-			"$TMP/ustack-probe")
-	fi
-	if [ -n "$USTACK_REFUSED" ]; then
-		skip "this kernel's verifier refuses --ustack's programs: $USTACK_REFUSED"
-		return 1
-	fi
+	line=$("$KLEAK" features 2>&1 | grep -E "^  $mode +(yes|no)")
+	case $line in
+	*yes) return 0 ;;
+	"") skip "kleak features does not say whether --ustack's $mode mode loads"; return 1 ;;
+	*) skip "--ustack's $mode mode: $(echo $line)"; return 1 ;;
+	esac
 }
 
 need_gxx() {
-	need_ustack || return 1
+	need_ustack "${1:-fp}" || return 1
 	if ! command -v g++ > /dev/null; then
 		skip "needs g++ (Debian package g++)"
 		return 1
@@ -54,7 +53,10 @@ user_count() {
 		| add // 0'
 }
 
-RUN_RE='^kleaktest::Holder::run\(unsigned int\)\+0x'
+# the workload's methods, each the one that makes its kind of object
+FILES_RE='^kleaktest::Holder::openFiles\(std::__cxx11::basic_string<'
+SOCKS_RE='^kleaktest::Holder::makeSockets\(int\)\+'
+TASKS_RE='^kleaktest::Holder::forkChildren\(unsigned int\)\+'
 
 # unsampled CACHE: on stdin a --ustack=dwarf report; the objects of CACHE whose
 # sample was lost (ring buffer full under load: counted, said in the footer)
@@ -67,60 +69,136 @@ unsampled() {
 # without a sample, make WANT, and the method holds at least half of them
 enough() { [ $(($1 + $2)) -ge "$3" ] && [ "$1" -ge $(($3 / 2)) ]; }
 
-# With frame pointers: the sockets' sites show the workload's method (demangled,
-# in its namespace and class) under the kernel's socket frames, with the
-# binary, the source line and glibc's wrapper; the saved run prints the same
-# once the binary itself is gone.
-test_fp() {
+# methods_held REPORT: "FILES SOCKETS TASKS", the outstanding objects of each
+# kind under its own method in the report
+methods_held() {
+	echo "$(user_count filp "$FILES_RE" < "$1") $(user_count sock_inode_cache "$SOCKS_RE" < "$1")" \
+		"$(user_count task_struct "$TASKS_RE" < "$1")"
+}
+
+# outside_text REPORT BINARY: the offsets of user frames in BINARY that are not
+# in its executable segment (none is a return address), or "none"
+outside_text() {
+	local range
+	range=$(readelf -lW "$2" | awk '$1 == "LOAD" && ($7 ~ /E/ || $8 ~ /E/) { print $2, $5 }')
+	jq -r --arg m "$2" --arg r "$range" '
+		def hex: ltrimstr("0x") | explode | reduce .[] as $c (0;
+			. * 16 + (if $c >= 97 then $c - 87 elif $c >= 65 then $c - 55 else $c - 48 end));
+		($r | split(" ") | map(hex)) as [$lo, $size]
+		| [.sites[].user_frames[]? | select(.module == $m)
+		| select((.offset | hex) as $o | $o < $lo or $o >= $lo + $size) | .offset]
+		| if length == 0 then "none" else join(",") end' "$1"
+}
+
+# With frame pointers, and without (the walk follows each binary's call
+# frame information, glibc's too): each object kind under its own method,
+# through glibc's wrapper; the sockets' sites under the socket syscall's
+# kernel frames, with the binary, the source line and a build ID; no frame
+# outside the binary's text, no walk cut; the saved run prints the same once
+# the binary itself is gone, and flame graphs put the method above the
+# system call's kernel frames.
+fp_test() {
+	local held want kernel frame saved folded outside cut
 	need_gxx || return
-	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	build wl "$1" || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	trace_cmd -w "$TMP/run" -- "$TMP/wl" -n $N -s 8 || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
-	local held kernel frame saved folded
-	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
-	kernel=$(jq --arg re "$RUN_RE" '[.sites[] | select(.cache == "sock_inode_cache")
+	held=$(methods_held "$TMP/out")
+	want="$N $N $N"
+	kernel=$(jq --arg re "$SOCKS_RE" '[.sites[] | select(.cache == "sock_inode_cache")
 		| select(any(.user_frames[]?; (.sym // "") | test($re)))
-		| select(any(.frames[]; (.sym // "") | test("^__sys_socket\\+|^__x64_sys_socket\\+")))]
-		| length' "$TMP/out")
-	frame=$(jq -r --arg re "$RUN_RE" '[.sites[].user_frames[]? | select((.sym // "") | test($re))][0]
+		| select(any(.frames[]; (.sym // "") | test("^__sys_socket\\+|^__x64_sys_socket\\+")))
+		| select(.user_frames[0].sym // "" | test("^__socket\\+"))] | length' "$TMP/out")
+	frame=$(jq -r --arg re "$SOCKS_RE" '[.sites[].user_frames[]? | select((.sym // "") | test($re))][0]
 		| "\(.module) \(.srcline) \(.build_id | length)"' "$TMP/out")
+	outside=$(outside_text "$TMP/out" "$TMP/wl")
+	cut=$(jq '[.stats | to_entries[] | select(.key | startswith("ustack_cut_")) | .value] | add' \
+		"$TMP/out")
 	rm -f "$TMP/wl"
 	"$KLEAK" report --format json "$TMP/run" > "$TMP/saved" 2> "$TMP/err2"
-	saved=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/saved")
-	# flame graphs: the user frames at the root, above the system call's kernel frames
+	saved=$(methods_held "$TMP/saved")
 	"$KLEAK" report --format folded --value count -o 0 -T 0 "$TMP/run" > "$TMP/folded" 2>&1
-	folded=$(grep -E '(^|;)kleaktest::Holder::run\(unsigned int\) \[wl\];(.*;)?__sys_socket;(.*;)?\[cache sock_inode_cache\] [0-9]+$' \
+	folded=$(grep -E '(^|;)kleaktest::Holder::makeSockets\(int\) \[wl\];(.*;)?__sys_socket;(.*;)?\[cache sock_inode_cache\] [0-9]+$' \
 		"$TMP/folded" | awk '{ n += $NF } END { print n + 0 }')
-	if [ "$held" -lt $N ]; then
-		fail "$held sockets under kleaktest::Holder::run(unsigned int), expected >= $N"
+	if [ "$held" != "$want" ]; then
+		fail "files, sockets, task_structs under openFiles, makeSockets, forkChildren: $held, expected $want"
 	elif [ "$kernel" -lt 1 ]; then
-		fail "the method's sites do not have the socket syscall's kernel frames"
+		fail "no socket site with the socket syscall's kernel frames and glibc's __socket first"
 	elif ! [[ $frame =~ ^$TMP/wl\ .*workload\.cc:[0-9]+\ 40$ ]]; then
 		fail "frame of the method: '$frame', expected its binary, workload.cc:LINE, a build ID"
-	elif [ "$saved" -ne "$held" ]; then
-		fail "the saved run shows $saved sockets under the method, live $held"
-	elif [ "$folded" -ne "$held" ]; then
-		fail "folded stacks hold $folded sockets under the method above __sys_socket, the report $held"
-	elif ! jq -e '[.sites[].user_frames[]? | .sym // "" | test("^__socket\\+")] | any' \
-			"$TMP/out" > /dev/null; then
-		fail "no frame in glibc's socket wrapper"
+	elif [ "$outside" != none ]; then
+		fail "frames in wl outside its executable segment: $outside"
+	elif [ "$cut" -ne 0 ]; then
+		fail "$cut walks cut: $(jq -c '.stats | with_entries(select(.key | startswith("ustack_cut_")))' "$TMP/out")"
+	elif [ "$saved" != "$held" ]; then
+		fail "the saved run shows $saved objects under the methods, live $held"
+	elif [ "$folded" -ne $N ]; then
+		fail "folded stacks hold $folded sockets under makeSockets above __sys_socket, expected $N"
 	else
 		pass
 	fi
 }
 
-# Without frame pointers the walk ends in glibc's wrapper or on a garbage word:
-# the method is not found, and the footer counts the short chains.
-test_fp_missing() {
+test_fp() { fp_test -fno-omit-frame-pointer; }
+test_fp_no_frame_pointers() { fp_test -fomit-frame-pointer; }
+
+# --ustack-depth: a stack cut there counts as truncated only when it had more
+# frames. The sockets' stack, D frames deep, at depth D and D - 1.
+test_fp_depth() {
+	local depth t_full t_less frames
 	need_gxx || return
-	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
-	trace_cmd -- "$TMP/wl" -n $N -s 8 || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
-	local held short
-	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
-	short=$(jq '.stats.ustack_short' "$TMP/out")
-	if [ "$held" -ne 0 ]; then
-		fail "$held sockets under the method without frame pointers: the test proves nothing"
-	elif [ "$short" -lt $N ]; then
-		fail "ustack_short $short, expected >= $N"
+	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	trace_cmd --cache sock_inode_cache -- "$TMP/wl" -n $N -s 4 ||
+		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	depth=$(jq '[.sites[] | select(.cache == "sock_inode_cache") | .user_frames | length] | max' \
+		"$TMP/out")
+	trace_cmd --cache sock_inode_cache --ustack-depth "$depth" -- "$TMP/wl" -n $N -s 4
+	t_full=$(jq .stats.ustack_truncated "$TMP/out")
+	trace_cmd --cache sock_inode_cache --ustack-depth $((depth - 1)) -- "$TMP/wl" -n $N -s 4
+	t_less=$(jq .stats.ustack_truncated "$TMP/out")
+	frames=$(jq '[.sites[] | select(.cache == "sock_inode_cache") | .user_frames | length] | max' \
+		"$TMP/out")
+	if [ "$t_full" -ne 0 ]; then
+		fail "$t_full stacks of exactly --ustack-depth $depth frames counted as truncated"
+	elif [ "$t_less" -lt $N ] || [ "$frames" -ne $((depth - 1)) ]; then
+		fail "at --ustack-depth $((depth - 1)): $t_less truncated (expected >= $N), $frames frames"
+	else
+		pass
+	fi
+}
+
+# The walker's cuts (tests/ustack/cut.c): a word that is no return address
+# (nothing mapped there, past the binary's code, not executable), code no
+# call frame information covers, code in no file, a stack unreadable where
+# the CFI says: each counted under its reason, no frame past the cut shown.
+test_fp_cuts() {
+	local mode stat want frames n bad=
+	need_ustack || return
+	command -v gcc > /dev/null || { skip "needs gcc"; return; }
+	gcc -O2 -g tests/ustack/cut.c -o "$TMP/cut" -lpthread 2> "$TMP/cut.err" ||
+		{ fail "gcc: $(head -1 "$TMP/cut.err")"; return; }
+	while read -r mode stat want; do
+		trace_cmd --cache sock_inode_cache -- "$TMP/cut" "$mode" 10 4
+		# pasttext needs the executable segment to end before its page does
+		[ $? -eq 77 ] && continue
+		n=$(jq -r --arg s "$stat" '.stats[$s]' "$TMP/out")
+		frames=$(jq -r '[.sites[] | select(.cache == "sock_inode_cache")
+			| [.user_frames[]? | .sym // .offset] | join("<")] | unique | join(" ; ")' "$TMP/out")
+		if [ "${n:-0}" -lt 10 ]; then
+			bad="$mode: $stat $n, expected >= 10"
+		elif [ "$frames" != "$want" ]; then
+			bad="$mode: user frames '$frames', expected '$want'"
+		fi
+		[ -n "$bad" ] && break
+	done <<'EOF'
+nomap ustack_cut_not_text sock_fake_ra+0x14
+pasttext ustack_cut_not_text sock_fake_ra+0x14
+data ustack_cut_not_text sock_fake_ra+0x14
+nocfi ustack_cut_no_cfi sock_nocfi+0x13
+anon ustack_cut_no_binary
+fault ustack_cut_fault sock_far_cfa+0x13
+EOF
+	if [ -n "$bad" ]; then
+		fail "$bad"
 	else
 		pass
 	fi
@@ -141,7 +219,7 @@ test_stripped() {
 	trace_cmd -- "$TMP/wl" -n $N -s 8
 	rm -f "$dir/${id:2}.debug"
 	rmdir "$dir" 2>/dev/null
-	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
+	held=$(user_count sock_inode_cache "$SOCKS_RE" < "$TMP/out")
 	if [ "$syms" -ne 0 ]; then
 		fail "the stripped binary still has symbols"
 	elif [ "$held" -lt $N ]; then
@@ -183,7 +261,7 @@ test_replaced() {
 # site under the method (those whose dwarf sample was lost counted apart).
 xargs_test() {
 	local mode=$1 cflags=$2 re=$3 sites held lost
-	need_gxx || return
+	need_gxx "$mode" || return
 	build wl "$cflags" || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	"$KLEAK" --ustack="$mode" -o 0 -T 0 --linger 2 --format json -- \
 		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" > "$TMP/out" 2> "$TMP/err" ||
@@ -201,7 +279,36 @@ xargs_test() {
 	fi
 }
 
-test_xargs() { xargs_test fp -fno-omit-frame-pointer "$RUN_RE"; }
+# The same with the walker: every socket under makeSockets, the walks that
+# reached the outermost frame in one site. wl is not the command (sh is), so
+# its call frame information is loaded at the walker's first request: the
+# walks before that stop at wl's first frame, counted as not loaded yet.
+test_xargs() {
+	local held full partial learned
+	need_gxx || return
+	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	"$KLEAK" --ustack -o 0 -T 0 --linger 2 --format json -- \
+		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" > "$TMP/out" 2> "$TMP/err" ||
+		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	held=$(user_count sock_inode_cache "$SOCKS_RE" < "$TMP/out")
+	full=$(jq -r --arg re "$SOCKS_RE" '[.sites[] | select(.cache == "sock_inode_cache")
+		| select(any(.user_frames[]?; (.sym // "") | test($re)))
+		| select(.user_frames[-1].sym // "" | test("^_start\\+"))
+		| .outstanding] | "\(length) \(add // 0)"' "$TMP/out")
+	partial=$((held - ${full#* }))
+	learned=$(jq .stats.ustack_cut_not_learned "$TMP/out")
+	if [ "$held" -ne 100 ]; then
+		fail "$held sockets of 20 processes under makeSockets, expected 100"
+	elif [ "${full% *}" -ne 1 ]; then
+		fail "the whole stacks of the 20 processes' sockets are in ${full% *} sites, expected 1"
+	elif [ "$partial" -gt "$learned" ]; then
+		fail "$partial sockets' walks stopped early, $learned counted as cut before wl's CFI was loaded"
+	elif [ "$partial" -gt 50 ]; then
+		fail "$partial of 100 walks stopped before wl's CFI was loaded: learning took half the run"
+	else
+		pass
+	fi
+}
 test_dwarf_xargs() {
 	xargs_test dwarf -fomit-frame-pointer '^kleaktest::Holder::makeSockets\(int\)\+'
 }
@@ -210,7 +317,7 @@ test_dwarf_xargs() {
 # kind under its own method, through glibc's wrappers (built without frame
 # pointers too), unwound from .eh_frame after the process exited.
 test_dwarf() {
-	need_gxx || return
+	need_gxx dwarf || return
 	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	"$KLEAK" --ustack=dwarf -o 0 -T 0 --linger 2 --format json -w "$TMP/run" -- \
 		"$TMP/wl" -n $N -s 8 > "$TMP/out" 2> "$TMP/err" || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
@@ -277,6 +384,7 @@ test_softirq() {
 	fi
 }
 
-for t in fp fp_missing stripped replaced xargs dwarf dwarf_xargs softirq; do
+for t in fp fp_no_frame_pointers fp_depth fp_cuts stripped replaced xargs dwarf dwarf_xargs \
+	softirq; do
 	run_test $t
 done
