@@ -5,6 +5,7 @@
 #include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <elfutils/libdw.h>
 #include "ucfi.h"
 
@@ -134,8 +135,9 @@ static int push(struct compile *c, __u64 off, __u32 rule)
 }
 
 /*
- * The rows of the function whose CFI covers pc, from pc up to limit at
- * most; *stop: where its CFI ends (pc itself where none covers pc).
+ * The rows of the function whose CFI covers pc, up to limit at most, from
+ * pc or from where the function starts if that is not below *stop on
+ * entry; *stop: where its CFI ends (pc itself where none covers pc).
  */
 static int function_rows(struct compile *c, Dwarf_Addr pc, Dwarf_Addr limit, Dwarf_Addr *stop)
 {
@@ -151,6 +153,9 @@ static int function_rows(struct compile *c, Dwarf_Addr pc, Dwarf_Addr limit, Dwa
 			free(fr);
 			break;
 		}
+		/* a search that landed inside a function: its row from where it starts */
+		if (!i && start < pc && start >= *stop)
+			pc = start;
 		err = file_offset(c, pc, &off) ? push(c, off, rule_of(fr)) : 0;
 		free(fr);
 		if (err)
@@ -209,6 +214,7 @@ static int all_rows(struct compile *c, const GElf_Phdr *hdr)
 		if (i + 1 < (size_t)count)
 			word4(p + i * 8 + 8, EH_PE_sdata4, &next);
 		limit = i + 1 < (size_t)count ? hdr->p_vaddr + next : ~0ULL;
+		stop = hdr->p_vaddr + loc;
 		err = function_rows(c, hdr->p_vaddr + loc, limit, &stop);
 		if (!err && stop < limit)
 			err = gap_row(c, stop);
@@ -220,26 +226,38 @@ static int all_rows(struct compile *c, const GElf_Phdr *hdr)
 
 /*
  * Without .eh_frame_hdr (static binaries often lack one): every executable
- * segment from its start, a function's rows at a time, and a byte at a
- * time across code no CFI covers (the padding between functions).
+ * segment of the image from its start, a function's rows at a time, and
+ * across code no CFI covers (the padding between functions) from one 16-byte
+ * boundary to the next, where compilers start functions (one found from
+ * inside gets its rows from its start all the same).
  */
-static int segment_rows(struct compile *c)
+static int segment_rows(struct compile *c, size_t image_size)
 {
-	Dwarf_Addr pc, end, stop;
+	Dwarf_Addr pc, end, stop, floor;
+	__u64 filesz;
 	size_t i;
 	int err;
 
 	for (i = 0; i < c->n_loads; i++) {
-		if (!(c->loads[i].p_flags & PF_X))
+		if (!(c->loads[i].p_flags & PF_X) || c->loads[i].p_offset >= image_size)
 			continue;
+		filesz = c->loads[i].p_filesz;
+		if (filesz > image_size - c->loads[i].p_offset)
+			filesz = image_size - c->loads[i].p_offset;
 		pc = c->loads[i].p_vaddr;
-		end = pc + c->loads[i].p_filesz;
+		end = pc + filesz;
+		/* rows are written up to floor: a function found from inside starts above it */
+		floor = pc;
 		while (pc < end) {
+			stop = floor;
 			err = function_rows(c, pc, end, &stop);
-			if (!err && stop == pc)
-				err = gap_row(c, pc++);
-			else
-				pc = stop;
+			if (!err && stop == pc) {
+				/* the first address of a gap starts its row */
+				err = pc == floor ? gap_row(c, pc) : 0;
+				pc = (pc | 15) + 1;
+			} else {
+				pc = floor = stop;
+			}
 			if (err)
 				return err;
 		}
@@ -278,7 +296,7 @@ static int entry_row(struct compile *c, Dwarf_Addr entry)
 	return 0;
 }
 
-static int compile_elf(Elf *elf, struct ucfi_rows *out)
+static int compile_elf(Elf *elf, size_t image_size, struct ucfi_rows *out)
 {
 	struct compile c = { .elf = elf, .out = out };
 	GElf_Phdr ph, hdr = {};
@@ -301,7 +319,7 @@ static int compile_elf(Elf *elf, struct ucfi_rows *out)
 	c.cfi = dwarf_getcfi_elf(elf);
 	if (!c.cfi)
 		return -ENOENT;
-	err = hdr.p_filesz ? all_rows(&c, &hdr) : segment_rows(&c);
+	err = hdr.p_filesz ? all_rows(&c, &hdr) : segment_rows(&c, image_size);
 	if (!err)
 		err = entry_row(&c, eh.e_entry);
 	dwarf_cfi_end(c.cfi);
@@ -319,21 +337,24 @@ int ucfi__compile_buf(void *buf, size_t len, struct ucfi_rows *out)
 	elf = elf_memory(buf, len);
 	if (!elf)
 		return -EINVAL;
-	err = compile_elf(elf, out);
+	err = compile_elf(elf, len, out);
 	elf_end(elf);
 	return err;
 }
 
 int ucfi__compile_fd(int fd, struct ucfi_rows *out)
 {
+	struct stat st;
 	Elf *elf;
 	int err;
 
+	if (fstat(fd, &st))
+		return -errno;
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return -EINVAL;
-	err = compile_elf(elf, out);
+	err = compile_elf(elf, st.st_size, out);
 	elf_end(elf);
 	return err;
 }
