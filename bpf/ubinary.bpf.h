@@ -239,7 +239,7 @@ static __always_inline void ufile_key_of(struct file *file, struct ufile_key *ke
 static __always_inline int ufile_parse(__u64 file_ptr)
 {
 	struct ufile_scratch *sc;
-	__u32 i, n_notes = 0, zero = 0;
+	__u32 i, n_notes = 0, zero = 0, size;
 	__u64 page, off, end;
 
 	sc = bpf_map_lookup_elem(&ufile_buf, &zero);
@@ -286,11 +286,18 @@ static __always_inline int ufile_parse(__u64 file_ptr)
 		    !bpf_probe_read_kernel(&sc->name, sizeof(sc->name),
 					   (void *)(page + off + sizeof(sc->nh))) &&
 		    sc->name == 0x554e47 /* "GNU\0" */) {
-			/* shorter IDs zero-padded, as the kernel pads them */
-			sc->f.ok = sc->nh.n_descsz && sc->nh.n_descsz <= KLEAK_BUILD_ID_SIZE &&
-				   !bpf_probe_read_kernel(sc->f.id.id, sc->nh.n_descsz & 31,
-							  (void *)(page + off + sizeof(sc->nh) + 4)) &&
-				   sc->f.text_hi > sc->f.text_lo;
+			/*
+			 * Shorter IDs zero-padded, as the kernel pads them. The
+			 * size bounded on its own next to the call: 6.1's verifier
+			 * lost the bound clang folded into "size - 1 > 19"
+			 */
+			size = sc->nh.n_descsz;
+			barrier_var(size);
+			if (size > KLEAK_BUILD_ID_SIZE ||
+			    bpf_probe_read_kernel(sc->f.id.id, size,
+						  (void *)(page + off + sizeof(sc->nh) + 4)))
+				break;
+			sc->f.ok = size && sc->f.text_hi > sc->f.text_lo;
 			break;
 		}
 		off += sizeof(sc->nh) + ((sc->nh.n_namesz + 3) & ~3) + ((sc->nh.n_descsz + 3) & ~3);

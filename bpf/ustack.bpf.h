@@ -120,7 +120,9 @@ __noinline int ustack_sample(__u64 addr, __u64 ts_ns, __u32 site, __u32 slot)
 		goto fault;
 	sp = e->regs[7];
 	first = 4096 - (sp & 4095);
-	if (bpf_probe_read_user(e->stack, first, (void *)sp))
+	/* bounded again next to the call, as 6.1's verifier needs */
+	barrier_var(first);
+	if (first > 4096 || bpf_probe_read_user(e->stack, first, (void *)sp))
 		goto fault;
 	len = first;
 	if (len <= KLEAK_USTACK_COPY - 4096 &&
@@ -170,7 +172,7 @@ static __always_inline void ustack_get(void *ctx, struct kleak_stats *s, const s
 {
 	struct task_struct *task = compat ? (void *)bpf_get_current_task() : c->task;
 	struct uwalk *w;
-	__u32 zero = 0;
+	__u32 zero = 0, cut;
 	long err;
 	int n;
 
@@ -194,8 +196,11 @@ static __always_inline void ustack_get(void *ctx, struct kleak_stats *s, const s
 	w = bpf_map_lookup_elem(&uwalk_buf, &zero);
 	if (!w)
 		goto fault;
-	if (w->cut >= STAT_USTACK_CUT_NOT_TEXT && w->cut <= STAT_USTACK_CUT_FAULT)
-		s->counters[w->cut]++;
+	/* the reason's offset checked itself: 6.1's verifier lost a range check clang folded */
+	cut = w->cut - STAT_USTACK_CUT_NOT_TEXT;
+	barrier_var(cut);
+	if (cut <= STAT_USTACK_CUT_FAULT - STAT_USTACK_CUT_NOT_TEXT)
+		s->counters[STAT_USTACK_CUT_NOT_TEXT + cut]++;
 	if (w->more)
 		s->counters[STAT_USTACK_TRUNCATED]++;
 	s->counters[STAT_USTACK_LEARN_DROPPED] += w->learn_dropped;

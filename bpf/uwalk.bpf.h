@@ -164,7 +164,9 @@ static __always_inline bool uwalk_read(struct uwalk *w, __u64 addr, __u64 *val)
 		if (len < 8)
 			len = 8;
 		w->win_len = 0;
-		if (bpf_probe_read_user(w->win, len & (UWALK_WIN * 2 - 1), (void *)addr))
+		/* bounded again next to the call: 6.1's verifier lost the clamp's bound */
+		barrier_var(len);
+		if (len > UWALK_WIN || bpf_probe_read_user(w->win, len, (void *)addr))
 			return false;
 		w->win_lo = addr;
 		w->win_len = len;
@@ -219,10 +221,10 @@ __noinline int uwalk_place(void)
 		if (m < w->n_maps && w->maps[m].start <= w->ip && w->ip < w->maps[m].end)
 			break;
 	/* a binary not loaded when the mapping was met: loaded by now? */
-	if (m < UWALK_MAPS && !w->bins[m].nrows) {
-		bin = bpf_map_lookup_elem(&ubins, &w->maps[m].id);
+	if (m < UWALK_MAPS && !w->bins[m & (UWALK_MAPS - 1)].nrows) {
+		bin = bpf_map_lookup_elem(&ubins, &w->maps[m & (UWALK_MAPS - 1)].id);
 		if (bin)
-			w->bins[m] = *bin;
+			w->bins[m & (UWALK_MAPS - 1)] = *bin;
 	}
 	if (m == UWALK_MAPS) {
 		m = w->n_maps & (UWALK_MAPS - 1);
@@ -285,7 +287,7 @@ __noinline int uwalk_frame(__u32 i)
 		w->more = 1;
 		return UWALK_END;
 	}
-	f = &w->u.frames[i];
+	f = &w->u.frames[i & (KLEAK_MAX_USTACK_DEPTH - 1)];
 	f->status = KLEAK_UFRAME_VALID;
 	__builtin_memcpy(f->build_id, map->id.id, sizeof(f->build_id));
 	f->offset = off;
