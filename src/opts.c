@@ -174,8 +174,9 @@ static const struct argp_option trace_options[] = {
 	  "Record one allocation in N at random; counts are scaled estimates", 1 },
 	{ "ustack", OPT_USTACK, "MODE", OPTION_ARG_OPTIONAL,
 	  "The allocating thread's user stack becomes part of the site, shown under "
-	  "the kernel frames; MODE fp (default: frame pointers) or dwarf (code "
-	  "without them: up to 8 KiB of stack copied, unwound from .eh_frame)", 1 },
+	  "the kernel frames; MODE fp (default: walked in BPF by each binary's call "
+	  "frame information, with or without frame pointers) or dwarf (up to 8 KiB "
+	  "of stack copied, unwound in kleak from .eh_frame)", 1 },
 	{ "ustack-depth", OPT_USTACK_DEPTH, "N", 0,
 	  "User frames kept per stack (default: 32, at most 64)", 1 },
 	{ "pages", OPT_PAGES, "all", OPTION_ARG_OPTIONAL,

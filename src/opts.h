@@ -42,7 +42,7 @@ enum out_value {
 /* --ustack */
 enum ustack_mode {
 	USTACK_OFF,
-	USTACK_FP,	/* frame pointers, walked in BPF with build IDs */
+	USTACK_FP,	/* walked in BPF by the binaries' call frame information (bpf/uwalk.bpf.h) */
 	USTACK_DWARF,	/* registers and stack copied, unwound in userspace from .eh_frame */
 };
 
