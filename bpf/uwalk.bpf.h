@@ -66,7 +66,12 @@ struct uwalk {
 	__u64 win_lo;
 	__u64 win_len;
 	__u8 win[UWALK_WIN + 8];
+	/* the user registers, read at once (x86_64's struct pt_regs is 168 bytes) */
+	__u64 regs[32];
 };
+
+/* Register r of the copy of struct pt_regs in w, at its CO-RE offset. */
+#define REG(w, r) ((w)->regs[(bpf_core_field_offset(struct pt_regs, r) / 8) & 31])
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -108,6 +113,7 @@ struct {
 #define UWALK_CONTINUE	0
 #define UWALK_END	1
 #define UWALK_NEW_FILE	2
+#define UWALK_PLACE	3
 
 /* x86_64's THREAD_SIZE without KASAN, where the task does not say its stack's size */
 #define THREAD_SIZE_DEFAULT	16384
@@ -202,11 +208,11 @@ static __always_inline void ulearn_request(struct uwalk *w, const struct umappin
 }
 
 /*
- * The mapping that holds the walk's ip, as w->cur: one the walk found
- * before, or found now with its binary. UWALK_CONTINUE, or UWALK_END with
- * w->cut saying why. A global function (verified once), called by the
- * walk itself, not by uwalk_frame(): the BPF stacks of nested calls add
- * up, within 512 bytes.
+ * The mapping that holds the walk's ip, found with its binary among those
+ * the walk remembers (for uwalk_frame()); UWALK_CONTINUE, UWALK_NEW_FILE,
+ * or UWALK_END with w->cut saying why. A global function (verified once),
+ * called by the walk itself, not by uwalk_frame(): the BPF stacks of nested
+ * calls add up, within 512 bytes.
  */
 __noinline int uwalk_place(void)
 {
@@ -217,34 +223,21 @@ __noinline int uwalk_place(void)
 
 	if (!w)
 		return UWALK_END;
-	for (m = 0; m < UWALK_MAPS; m++)
-		if (m < w->n_maps && w->maps[m].start <= w->ip && w->ip < w->maps[m].end)
-			break;
-	/* a binary not loaded when the mapping was met: loaded by now? */
-	if (m < UWALK_MAPS && !w->bins[m & (UWALK_MAPS - 1)].nrows) {
-		bin = bpf_map_lookup_elem(&ubins, &w->maps[m & (UWALK_MAPS - 1)].id);
-		if (bin)
-			w->bins[m & (UWALK_MAPS - 1)] = *bin;
+	m = w->n_maps & (UWALK_MAPS - 1);
+	err = umapping_of(w->ip, &w->maps[m]);
+	if (err == UBIN_NEW_FILE) {
+		w->cur = m;
+		return UWALK_NEW_FILE;
 	}
-	if (m == UWALK_MAPS) {
-		m = w->n_maps & (UWALK_MAPS - 1);
-		err = umapping_of(w->ip, &w->maps[m]);
-		if (err == UBIN_NEW_FILE) {
-			w->cur = m;
-			return UWALK_NEW_FILE;
-		}
-		if (err) {
-			w->cut = err == UBIN_NOT_TEXT ? STAT_USTACK_CUT_NOT_TEXT :
-							STAT_USTACK_CUT_NO_BINARY;
-			return UWALK_END;
-		}
-		bin = bpf_map_lookup_elem(&ubins, &w->maps[m].id);
-		w->bins[m].elem = bin ? bin->elem : 0;
-		w->bins[m].first = bin ? bin->first : 0;
-		w->bins[m].nrows = bin ? bin->nrows : 0;
-		w->n_maps++;
+	if (err) {
+		w->cut = err == UBIN_NOT_TEXT ? STAT_USTACK_CUT_NOT_TEXT : STAT_USTACK_CUT_NO_BINARY;
+		return UWALK_END;
 	}
-	w->cur = m;
+	bin = bpf_map_lookup_elem(&ubins, &w->maps[m].id);
+	w->bins[m].elem = bin ? bin->elem : 0;
+	w->bins[m].first = bin ? bin->first : 0;
+	w->bins[m].nrows = bin ? bin->nrows : 0;
+	w->n_maps++;
 	return UWALK_CONTINUE;
 }
 
@@ -258,8 +251,9 @@ __noinline int uwalk_file(void)
 }
 
 /*
- * Frame i of the walk, in mapping w->cur: kept, and the caller's registers
- * found. UWALK_CONTINUE, or UWALK_END with w->cut saying why (0: the
+ * Frame i of the walk: kept, and the caller's registers found.
+ * UWALK_CONTINUE, UWALK_PLACE where no mapping the walk remembers holds it
+ * (uwalk_place(), then again), or UWALK_END with w->cut saying why (0: the
  * outermost frame). Frame --ustack-depth is only checked to be there
  * (w->more). A global function.
  */
@@ -268,6 +262,7 @@ __noinline int uwalk_frame(__u32 i)
 	__u32 zero = 0, m, slot, rule, depth = ustack_bytes / sizeof(struct kleak_uframe);
 	struct uwalk *w = bpf_map_lookup_elem(&uwalk_buf, &zero);
 	struct kleak_uframe *f;
+	struct kleak_ubin *bin;
 	struct umapping *map;
 	__u64 off, cfa, ra = 0, bp = 0;
 	__s32 bp_off;
@@ -275,7 +270,18 @@ __noinline int uwalk_frame(__u32 i)
 
 	if (!w)
 		return UWALK_END;
-	m = w->cur & (UWALK_MAPS - 1);
+	for (m = 0; m < UWALK_MAPS; m++)
+		if (m < w->n_maps && w->maps[m].start <= w->ip && w->ip < w->maps[m].end)
+			break;
+	if (m == UWALK_MAPS)
+		return UWALK_PLACE;
+	m &= UWALK_MAPS - 1;
+	/* a binary not loaded when the mapping was met: loaded by now? */
+	if (!w->bins[m].nrows) {
+		bin = bpf_map_lookup_elem(&ubins, &w->maps[m].id);
+		if (bin)
+			w->bins[m] = *bin;
+	}
 	map = &w->maps[m];
 	off = w->ip - map->start + map->pgoff;
 	/* in an executable mapping, but not in its file's code: no return address */
@@ -345,7 +351,7 @@ __noinline int uwalk_run(void)
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	__u64 gen = 0, start = BPF_CORE_READ(task, group_leader, start_time);
 	struct pt_regs *regs = cur_user_regs();
-	__u32 zero = 0, i;
+	__u32 zero = 0, i, size;
 	struct uwalk *w;
 	bool has_gen;
 	int r;
@@ -373,20 +379,27 @@ __noinline int uwalk_run(void)
 	 * (io_uring's). In execve the registers may be the old image's while
 	 * the mappings are the new one's: no stack of either, a walk failed.
 	 */
-	if ((BPF_CORE_READ(regs, cs) & 3) != 3 || BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))
+	size = bpf_core_type_size(struct pt_regs);
+	if (size > sizeof(w->regs) || bpf_probe_read_kernel(w->regs, size, regs) ||
+	    (REG(w, cs) & 3) != 3 || BPF_CORE_READ_BITFIELD_PROBED(task, in_execve))
 		return 0;
-	w->ip = BPF_CORE_READ(regs, ip);
-	w->sp = BPF_CORE_READ(regs, sp);
-	w->bp = BPF_CORE_READ(regs, bp);
+	w->ip = REG(w, ip);
+	w->sp = REG(w, sp);
+	w->bp = REG(w, bp);
 	w->bp_known = 1;
 	for (i = 0; i <= KLEAK_MAX_USTACK_DEPTH; i++) {
-		r = uwalk_place();
-		/* a file met for the first time: its build ID read, then placed again */
-		if (r == UWALK_NEW_FILE) {
-			uwalk_file();
+		r = uwalk_frame(i);
+		if (r == UWALK_PLACE) {
 			r = uwalk_place();
+			/* a file met for the first time: its build ID read, then placed again */
+			if (r == UWALK_NEW_FILE) {
+				uwalk_file();
+				r = uwalk_place();
+			}
+			if (r == UWALK_CONTINUE)
+				r = uwalk_frame(i);
 		}
-		if (r != UWALK_CONTINUE || uwalk_frame(i) != UWALK_CONTINUE)
+		if (r != UWALK_CONTINUE)
 			break;
 	}
 	return w->u.nframes;
