@@ -374,7 +374,7 @@ test_softirq() {
 		| select(.context.softirq > 0 and .user_stack == "irq") | .context.softirq] | add // 0' \
 		"$TMP/out")
 	deferred=$(jq -s '[.[0].sites[] | select(any(.frames[]; (.sym // "") | test("^sk_clone_lock\\+")))
-		| select(.user_stack == "captured") | .context.task] | add // 0' "$TMP/out")
+		| .context.task] | add // 0' "$TMP/out")
 	stacked=$(jq -s '[.[0].sites[] | select(.user_stack == "captured") | .context.softirq + .context.hardirq]
 		| add // 0' "$TMP/out")
 	with_frames=$(jq -s '[.[0].sites[] | select(.user_stack != "captured")
