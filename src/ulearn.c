@@ -33,6 +33,9 @@ struct ubinary {
 
 struct ulearn {
 	int ubins_fd;
+	/* searches of every process's mappings in the second since second_ns */
+	__u64 second_ns;
+	__u32 scans;
 	struct kleak_ucfi_rows *rows;	/* urows, mapped */
 	__u32 elems;
 	__u32 *fill;			/* rows used in each element */
@@ -365,6 +368,24 @@ static int load_from_any(struct ulearn *ul, const struct kleak_ulearn *ev)
 	return err;
 }
 
+/*
+ * Reading every process's maps costs milliseconds on a busy node: ten
+ * times a second at most (the walker asks again a second later). One per
+ * binary a second is what the walker asks for: a binary whose processes
+ * all exit before kleak reads it (xargs' commands) is found in the
+ * children they forked, or in the next process that runs it.
+ */
+static bool scan_allowed(struct ulearn *ul)
+{
+	__u64 now = tracer__now_ns();
+
+	if (now - ul->second_ns > 1000000000ULL) {
+		ul->second_ns = now;
+		ul->scans = 0;
+	}
+	return ul->scans++ < 10;
+}
+
 int ulearn__on_request(void *ctx, void *data, size_t size)
 {
 	const struct kleak_ulearn *ev = data;
@@ -388,7 +409,7 @@ int ulearn__on_request(void *ctx, void *data, size_t size)
 	if (err == -ENOMEM)
 		return err;
 	b = binary_of(ul, ev->build_id);
-	if (b && !b->loaded)
+	if (b && !b->loaded && scan_allowed(ul))
 		err = load_from_any(ul, ev);
 	return err == -ENOMEM ? err : 0;
 }
