@@ -36,12 +36,12 @@ const volatile __u32 ustack_bytes = KLEAK_MAX_USTACK_DEPTH * sizeof(struct kleak
 #define UWALK_MAPS	4
 /*
  * The user stack is read in windows of this many bytes: a
- * bpf_probe_read_user() costs about 100 ns here whatever its size, and the
- * words of several frames are in one window
+ * bpf_probe_read_user() costs much the same whatever its size (one a frame
+ * was most of a frame's cost), and the words of several frames are in one
  */
 #define UWALK_WIN	512
 
-/* One walk's state, per CPU (2.5 KiB, off the 512-byte BPF stack). */
+/* One walk's state, per CPU (3 KiB, off the 512-byte BPF stack). */
 struct uwalk {
 	struct kleak_ustack u;	/* the frames proven so far: the ustacks map's value */
 	__u64 ip, sp, bp;
@@ -51,7 +51,7 @@ struct uwalk {
 	__u32 cut;		/* the STAT_USTACK_CUT_* that stopped the walk, 0: none */
 	__u32 more;		/* a proven frame past --ustack-depth */
 	__u32 learn_dropped;
-	__u32 cur;		/* maps[] index of the mapping ip is in */
+	__u32 cur;		/* maps[] index uwalk_place() fills, for uwalk_file() */
 	/*
 	 * Whose mappings maps[] holds, and their generation (umaps_gen()): the
 	 * next walk of the same process on this CPU starts from them while it
@@ -298,7 +298,7 @@ __noinline int uwalk_frame(__u32 i)
 	__builtin_memcpy(f->build_id, map->id.id, sizeof(f->build_id));
 	f->offset = off;
 	w->u.nframes = i + 1;
-	/* FNV-1a over the frame's words, as ustack_hash() hashed whole stacks */
+	/* FNV-1a over the frame's words, finished as the kernel stacks' hash (ustack_get()) */
 	for (j = 0; j < sizeof(*f) / sizeof(__u64); j++)
 		w->hash = (w->hash ^ ((__u64 *)f)[j]) * 0x100000001b3ULL;
 	if (!w->bins[m].nrows) {
