@@ -119,27 +119,25 @@ struct task_struct___rt {
  * 6.13+ may run it on a private per-CPU stack. ksoftirqd serving softirqs on
  * its own stack is ksoftirqd's (only a filter naming ksoftirqd selects it).
  * Called only under a task filter, for an allocation that passed the rest:
- * a few loads where a stack walk follows.
+ * a few loads where a stack walk follows. task_context_at() takes the
+ * context's address and the task's stack base as numbers, for --ustack's
+ * global function (ustack_context()).
  */
-static __always_inline bool in_task_context(struct kleak_stats *s, void *ctx, bool ctx_is_record,
-					    const struct cur *c, const bool compat)
+static __always_inline bool task_context_at(struct task_struct *task, __u64 ctx_addr,
+					    bool ctx_is_record, __u64 base)
 {
-	struct task_struct *task = compat ? (void *)bpf_get_current_task() : c->task;
 	struct pt_regs *regs = NULL;
-	__u64 base, size, sp;
+	__u64 size, sp = ctx_addr;
 	__u32 pages;
 
 	if (bpf_core_field_exists(((struct task_struct___rt *)task)->softirq_disable_cnt) &&
 	    BPF_CORE_READ((struct task_struct___rt *)task, softirq_disable_cnt) & SOFTIRQ_OFFSET)
 		return false;
 	if (ctx_is_record) {
-		if (bpf_probe_read_kernel(&regs, sizeof(regs), ctx) || !regs)
+		if (bpf_probe_read_kernel(&regs, sizeof(regs), (void *)ctx_addr) || !regs)
 			return false;
 		sp = BPF_CORE_READ(regs, sp);
-	} else {
-		sp = as_number(s, ctx);
 	}
-	base = as_number(s, cur_stack_base(c, compat));
 	size = THREAD_SIZE_MAX;
 	if (bpf_core_field_exists(task->stack_vm_area)) {
 		pages = BPF_CORE_READ(task, stack_vm_area, nr_pages);
@@ -147,6 +145,15 @@ static __always_inline bool in_task_context(struct kleak_stats *s, void *ctx, bo
 			size = (__u64)pages << 12;
 	}
 	return sp - base < size;
+}
+
+static __always_inline bool in_task_context(struct kleak_stats *s, void *ctx, bool ctx_is_record,
+					    const struct cur *c, const bool compat)
+{
+	struct task_struct *task = compat ? (void *)bpf_get_current_task() : c->task;
+
+	return task_context_at(task, as_number(s, ctx), ctx_is_record,
+			       as_number(s, cur_stack_base(c, compat)));
 }
 
 /* Cheapest checks first; all of them before the stack walk. */

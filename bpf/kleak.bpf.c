@@ -111,7 +111,7 @@ static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, b
 	stack_get(ctx, s, &c, call_site, &site, &frames, compat);
 	if (site.stack_err)
 		s->counters[STAT_STACK_FAULT]++;
-	ustack_get(ctx, s, &c, ctx_record, &site, compat);
+	ustack_get(ctx, s, slot, ctx_record, &site);
 	if (!site_index(s, &site, bytes, frames, kind == KLEAK_SITE_CACHE ? name : NULL,
 			&rec.site)) {
 		s->counters[STAT_SITE_MAP_FULL]++;

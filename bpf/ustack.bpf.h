@@ -139,63 +139,69 @@ fault:
 	return 0;
 }
 
-/* A new user stack's process, for userspace to read its mappings while it lives. */
-static __always_inline void ustack_announce(struct kleak_stats *s, const struct cur *c, __u64 hash)
-{
-	struct kleak_proc_event ev = { .tgid = c->tgid, .pid = c->pid, .ustack = hash };
-
-	if (bpf_ringbuf_output(&ustack_procs, &ev, sizeof(ev), 0))
-		s->counters[STAT_USTACK_PROC_DROPPED]++;
-}
-
 /*
  * site->ustate = state, through this CPU's stats: a constant stored in
  * each branch made the verifier walk the rest of the allocation program
  * once per state (--ustack=dwarf's kmalloc_raw: 672,116 instructions,
  * 229,000 without --ustack); a value loaded from a map is one unknown
- * number for every branch.
+ * number for every branch. The same for the stack's hash.
  */
-static __always_inline void set_ustate(struct kleak_stats *s, struct kleak_site *site, __u32 state)
+static __always_inline __u64 launder(struct kleak_stats *s, __u64 v)
 {
-	*(volatile __u64 *)&s->scratch = state;
-	site->ustate = *(volatile __u64 *)&s->scratch;
+	*(volatile __u64 *)&s->scratch = v;
+	return *(volatile __u64 *)&s->scratch;
 }
 
 /*
- * Sets site->ustack and site->ustate for an allocation that passed the
- * filters. ctx_is_record: a classic tracepoint's context (see
- * in_task_context()).
+ * Whether the current task has a user context for an allocation: IRQ
+ * (made by a softirq or hardirq that interrupted it, see
+ * task_context_at()), KTHREAD (none), SAMPLED (--ustack=dwarf takes a sample), or OK for
+ * the walk; counted in stats slot slot. ctx_addr: the program's context,
+ * as a number; ctx_is_record: a classic tracepoint's. A global function,
+ * verified once: inlined, its branches made 6.12's verifier walk the rest of
+ * the allocation programs again (478,526 instructions, 227,116 without).
  */
-static __always_inline void ustack_get(void *ctx, struct kleak_stats *s, const struct cur *c,
-				       bool ctx_is_record, struct kleak_site *site,
-				       const bool compat)
+__noinline int ustack_context(__u64 ctx_addr, __u32 ctx_is_record, __u32 slot)
 {
-	struct task_struct *task = compat ? (void *)bpf_get_current_task() : c->task;
-	struct uwalk *w;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct kleak_stats *s = stats_get(slot);
+
+	if (!s)
+		return KLEAK_USTACK_FAULT;
+	/* first: a softirq that interrupted a kernel thread (the idle task) is a softirq */
+	if (!task_context_at(task, ctx_addr, ctx_is_record, (__u64)BPF_CORE_READ(task, stack))) {
+		s->counters[STAT_USTACK_IRQ]++;
+		return KLEAK_USTACK_IRQ;
+	}
+	if (!BPF_CORE_READ(task, mm) || (BPF_CORE_READ(task, flags) & PF_KTHREAD)) {
+		s->counters[STAT_USTACK_KTHREAD]++;
+		return KLEAK_USTACK_KTHREAD;
+	}
+	return ustack_dwarf ? KLEAK_USTACK_SAMPLED : KLEAK_USTACK_OK;
+}
+
+/*
+ * fp: the current task's user stack walked and stored by its hash (the
+ * first of a stack tells userspace its process, to read its mappings while
+ * it lives, for symbols); the walk's losses counted in stats slot slot.
+ * The site's state: OK with the hash in the walk's site_hash, FAULT (not
+ * even the first frame placed) or MAP_FULL. A global function.
+ */
+__noinline int ustack_walk_site(__u32 slot)
+{
+	struct kleak_stats *s = stats_get(slot);
+	struct kleak_proc_event ev;
 	__u32 zero = 0, cut;
+	struct uwalk *w;
+	__u64 hash;
 	long err;
 	int n;
 
-	if (!ustack_on)
-		return;
-	if (!BPF_CORE_READ(task, mm) || (BPF_CORE_READ(task, flags) & PF_KTHREAD)) {
-		set_ustate(s, site, KLEAK_USTACK_KTHREAD);
-		s->counters[STAT_USTACK_KTHREAD]++;
-		return;
-	}
-	if (!in_task_context(s, ctx, ctx_is_record, c, compat)) {
-		set_ustate(s, site, KLEAK_USTACK_IRQ);
-		s->counters[STAT_USTACK_IRQ]++;
-		return;
-	}
-	if (ustack_dwarf) {
-		set_ustate(s, site, KLEAK_USTACK_SAMPLED);
-		return;
-	}
 	n = uwalk_run();
 	w = bpf_map_lookup_elem(&uwalk_buf, &zero);
-	if (!w)
-		goto fault;
+	if (!w || !s)
+		return KLEAK_USTACK_FAULT;
+	w->site_hash = 0;
 	/* the reason's offset checked itself: 6.1's verifier lost a range check clang folded */
 	cut = w->cut - STAT_USTACK_CUT_NOT_TEXT;
 	barrier_var(cut);
@@ -204,25 +210,50 @@ static __always_inline void ustack_get(void *ctx, struct kleak_stats *s, const s
 	if (w->more)
 		s->counters[STAT_USTACK_TRUNCATED]++;
 	s->counters[STAT_USTACK_LEARN_DROPPED] += w->learn_dropped;
-	if (!n)
-		goto fault;
-	/* a final avalanche, as the kernel stacks' hash; 0 stays free */
-	site->ustack = (w->hash ^ (w->hash >> 33)) | 1;
-	set_ustate(s, site, KLEAK_USTACK_OK);
-	if (bpf_map_lookup_elem(&ustacks, &site->ustack))
-		return;
-	err = bpf_map_update_elem(&ustacks, &site->ustack, &w->u, BPF_NOEXIST);
-	if (!err) {
-		ustack_announce(s, c, site->ustack);
-	} else if (err != -EEXIST) {
-		site->ustack = 0;
-		set_ustate(s, site, KLEAK_USTACK_MAP_FULL);
-		s->counters[STAT_USTACK_MAP_FULL]++;
+	if (!n) {
+		s->counters[STAT_USTACK_FAULT]++;
+		return KLEAK_USTACK_FAULT;
 	}
-	return;
-fault:
-	set_ustate(s, site, KLEAK_USTACK_FAULT);
-	s->counters[STAT_USTACK_FAULT]++;
+	/* a final avalanche, as the kernel stacks' hash; 0 stays free */
+	hash = (w->hash ^ (w->hash >> 33)) | 1;
+	w->site_hash = hash;
+	if (bpf_map_lookup_elem(&ustacks, &hash))
+		return KLEAK_USTACK_OK;
+	err = bpf_map_update_elem(&ustacks, &hash, &w->u, BPF_NOEXIST);
+	if (!err) {
+		ev.tgid = w->u.tgid;
+		ev.pid = (__u32)bpf_get_current_pid_tgid();
+		ev.ustack = hash;
+		if (bpf_ringbuf_output(&ustack_procs, &ev, sizeof(ev), 0))
+			s->counters[STAT_USTACK_PROC_DROPPED]++;
+	} else if (err != -EEXIST) {
+		w->site_hash = 0;
+		s->counters[STAT_USTACK_MAP_FULL]++;
+		return KLEAK_USTACK_MAP_FULL;
+	}
+	return KLEAK_USTACK_OK;
+}
+
+/*
+ * Sets site->ustack and site->ustate for an allocation that passed the
+ * filters. ctx_is_record: a classic tracepoint's context (see
+ * in_task_context()); slot: the calling program's stats entry.
+ */
+static __always_inline void ustack_get(void *ctx, struct kleak_stats *s, __u32 slot,
+				       bool ctx_is_record, struct kleak_site *site)
+{
+	__u32 zero = 0;
+	struct uwalk *w;
+	int st;
+
+	if (!ustack_on)
+		return;
+	st = ustack_context(as_number(s, ctx), ctx_is_record, slot);
+	if (st == KLEAK_USTACK_OK)
+		st = ustack_walk_site(slot);
+	w = bpf_map_lookup_elem(&uwalk_buf, &zero);
+	site->ustate = launder(s, st);
+	site->ustack = launder(s, w && st == KLEAK_USTACK_OK ? w->site_hash : 0);
 }
 
 #endif /* __USTACK_BPF_H */

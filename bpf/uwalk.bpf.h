@@ -52,6 +52,7 @@ struct uwalk {
 	__u32 more;		/* a proven frame past --ustack-depth */
 	__u32 learn_dropped;
 	__u32 cur;		/* maps[] index uwalk_place() fills, for uwalk_file() */
+	__u64 site_hash;	/* the stored stack's hash, for the site (ustack_walk_site()) */
 	/*
 	 * Whose mappings maps[] holds, and their generation (umaps_gen()): the
 	 * next walk of the same process on this CPU starts from them while it
@@ -343,9 +344,10 @@ __noinline int uwalk_frame(__u32 i)
 /*
  * Walks the current task's user stack into uwalk_buf: w->u, w->hash, and
  * why it stopped. The number of frames; 0 where not even the first could be
- * placed. A global function.
+ * placed. Inlined in ustack_walk_site(), a global function: its loop is
+ * verified once, and the calls it makes are the third and last level.
  */
-__noinline int uwalk_run(void)
+static __always_inline int uwalk_run(void)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
