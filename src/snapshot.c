@@ -665,6 +665,8 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	if (t->ustack) {
 		m->stats[STAT_USTACK_MAPS_MISSED] = ustack__maps_missed(t->ustack);
 		m->stats[STAT_USTACK_UNWIND_FAILED] = ustack__unwind_failed(t->ustack);
+		/* fp mode's are counted in BPF, dwarf mode's where they are unwound */
+		m->stats[STAT_USTACK_TRUNCATED] += ustack__truncated(t->ustack);
 		ustack__forget_unseen(t->ustack, now);
 	}
 out:

@@ -58,6 +58,9 @@ void ustack__forget_unseen(struct ustack *us, __u64 now_ns);
 /* --ustack=dwarf: samples whose unwinding stopped before the outermost frame. */
 __u64 ustack__unwind_failed(const struct ustack *us);
 
+/* --ustack=dwarf: samples whose stack had frames past --ustack-depth. */
+__u64 ustack__truncated(const struct ustack *us);
+
 /*
  * --ustack=dwarf: follows the mappings of process pid and its children (-1:
  * every process) as they are made; 0, or -errno where perf events are
@@ -67,5 +70,6 @@ int ustack__watch_mmaps(struct ustack *us, pid_t pid);
 
 /* Processes whose mappings could not be read, and mmap events lost. */
 __u64 ustack__maps_missed(const struct ustack *us);
+
 
 #endif /* __KLEAK_USTACK_H */

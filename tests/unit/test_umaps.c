@@ -47,10 +47,16 @@ void test_umaps_parse_line(void)
 	ASSERT_NULL(l.path, "no path past the length");
 }
 
-static int fake_build_id(const char *path, __u8 id[KLEAK_BUILD_ID_SIZE], struct elf_loads *loads)
+/* A binary of build ID "bbb...b" for the file "/b", read without a file. */
+static int fake_read(__u32 tgid, const struct umaps_line *l, struct ubin *bin)
 {
-	memset(id, path[1], KLEAK_BUILD_ID_SIZE);
-	loads->n = 0;
+	memset(bin, 0, sizeof(*bin));
+	memset(bin->id, l->path[1], KLEAK_BUILD_ID_SIZE);
+	bin->id_len = KLEAK_BUILD_ID_SIZE;
+	bin->has_loads = true;
+	bin->dev = l->dev;
+	bin->inode = l->inode;
+	bin->fd = -1;
 	return 0;
 }
 
@@ -62,19 +68,20 @@ void test_umaps_tables(void)
 				   "7000-8000 r-xp 00000000 00:00 0 [vdso]";
 	struct umaps *u = umaps__new();
 	const struct umap *m;
+	const struct ubin *b;
 	__u8 id[KLEAK_BUILD_ID_SIZE];
 
 	if (!ASSERT_OK_PTR(u, "umaps__new"))
 		return;
-	ASSERT_OK(umaps__add_text(u, 42, text, strlen(text), fake_build_id), "add");
+	ASSERT_OK(umaps__add_text(u, 42, text, strlen(text), fake_read), "add");
 	m = umaps__find(u, 42, 0x2abc);
 	ASSERT_TRUE(m && !strcmp(m->path, "/a") && m->pgoff == 0x1000, "ip in /a's text");
 	ASSERT_NULL(umaps__find(u, 42, 0x1800), "not executable: not kept");
 	ASSERT_NULL(umaps__find(u, 42, 0x7800), "[vdso]: not a file");
 	ASSERT_NULL(umaps__find(u, 43, 0x2abc), "another process");
 	memset(id, 'b', sizeof(id));
-	m = umaps__binary_of(u, id);
-	ASSERT_TRUE(m && !strcmp(m->path, "/b"), "binary by build ID");
+	b = umaps__binary_of(u, id);
+	ASSERT_TRUE(b && !strcmp(b->path, "/b"), "binary by build ID");
 	ASSERT_EQ(umaps__add_text(u, 43, "junk\n", 5, NULL), -EINVAL, "bad text");
 	umaps__free(u);
 }
@@ -94,11 +101,11 @@ void test_umaps_events(void)
 
 	if (!ASSERT_OK_PTR(u, "umaps__new"))
 		return;
-	ASSERT_OK(umaps__add_text(u, 10, text, strlen(text), fake_build_id), "parent");
+	ASSERT_OK(umaps__add_text(u, 10, text, strlen(text), fake_read), "parent");
 	ASSERT_OK(umaps__fork(u, 10, 11, 100), "fork");
 	m = umaps__find(u, 11, 0x2100);
 	ASSERT_TRUE(m && !strcmp(m->path, "/a"), "the child has the parent's mapping");
-	ASSERT_OK(umaps__add_mapping(u, 11, &l, 200, fake_build_id), "mmap over it");
+	ASSERT_OK(umaps__add_mapping(u, 11, &l, 200, fake_read), "mmap over it");
 	ASSERT_OK_PTR(umaps__proc(u, 11, &n, &gen), "the child's mappings");
 	ASSERT_EQ(n, (size_t)1, "the overlapped mapping replaced");
 	m = umaps__find(u, 11, 0x2900);
@@ -151,9 +158,11 @@ void test_buildid_of_buf(void)
 	img = slurp_self(&len);
 	if (!ASSERT_OK_PTR(img, "read /proc/self/exe"))
 		return;
-	ASSERT_OK(buildid__of_buf(img, len, id, &loads), "this binary's build ID");
+	ASSERT_EQ(buildid__of_buf(img, len, id, &loads), KLEAK_BUILD_ID_SIZE,
+		  "this binary's build ID, its length");
 	ASSERT_TRUE(memcmp(id, zero, sizeof(id)), "not zero");
-	ASSERT_OK(buildid__of_file("/proc/self/exe", again, NULL), "the same from the file");
+	ASSERT_EQ(buildid__of_file("/proc/self/exe", again, NULL), KLEAK_BUILD_ID_SIZE,
+		  "the same from the file");
 	ASSERT_TRUE(!memcmp(id, again, sizeof(id)), "equal");
 	ASSERT_GT(loads.n, 0U, "load segments");
 	ASSERT_TRUE(buildid__offset_to_vaddr(&loads, loads.seg[0].offset, &va) &&
