@@ -10,7 +10,7 @@ struct model *model__new(void)
 	return calloc(1, sizeof(struct model));
 }
 
-static void site_free(struct model_site *s)
+void model_site__clear(struct model_site *s)
 {
 	size_t i;
 
@@ -39,7 +39,7 @@ void model__free(struct model *m)
 	if (!m)
 		return;
 	for (i = 0; i < m->n_sites; i++)
-		site_free(&m->sites[i]);
+		model_site__clear(&m->sites[i]);
 	free(m->sites);
 	free(m->slabs);
 	for (i = 0; i < m->n_merged; i++) {
@@ -149,19 +149,41 @@ static bool site_matches(const struct model_site *s, const regex_t *re)
 	return false;
 }
 
-size_t model__drop_sites(struct model *m, const regex_t *re)
+/* Removes and frees the sites drop() says, the others kept in order; returns how many. */
+static size_t drop_if(struct model *m, bool (*drop)(const struct model_site *s, size_t i,
+						    const void *arg), const void *arg)
 {
 	size_t i, kept = 0;
 
 	for (i = 0; i < m->n_sites; i++) {
-		if (site_matches(&m->sites[i], re))
-			site_free(&m->sites[i]);
+		if (drop(&m->sites[i], i, arg))
+			model_site__clear(&m->sites[i]);
 		else
 			m->sites[kept++] = m->sites[i];
 	}
 	i = m->n_sites - kept;
 	m->n_sites = kept;
 	return i;
+}
+
+static bool drop_matching(const struct model_site *s, size_t i, const void *re)
+{
+	return site_matches(s, re);
+}
+
+size_t model__drop_sites(struct model *m, const regex_t *re)
+{
+	return drop_if(m, drop_matching, re);
+}
+
+static bool drop_marked(const struct model_site *s, size_t i, const void *drop)
+{
+	return ((const bool *)drop)[i];
+}
+
+size_t model__drop_marked(struct model *m, const bool *drop)
+{
+	return drop_if(m, drop_marked, drop);
 }
 
 static const char *const held_names[HELD_MAX] = {
@@ -247,7 +269,7 @@ size_t model__keep_held(struct model *m, int held)
 
 		n = keep_held(s, held);
 		if (!n) {
-			site_free(s);
+			model_site__clear(s);
 			continue;
 		}
 		/* the kernel's totals count every class: the class's count is its ages' */

@@ -269,6 +269,10 @@ const struct model_merged *model__merged_of(const struct model *m, const char *c
  * noise such as a test rig's filesystem). Returns how many were removed.
  */
 size_t model__drop_sites(struct model *m, const regex_t *re);
+/* Frees what site s holds (not s itself). */
+void model_site__clear(struct model_site *s);
+/* Removes and frees the sites whose drop[] is set, the others kept in order; returns how many. */
+size_t model__drop_marked(struct model *m, const bool *drop);
 
 /* Outstanding allocations of a site at least min_age_ms old. */
 size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms);

@@ -35,11 +35,25 @@ struct alloc_row {
 	__u32 ustack;	/* --ustack=dwarf: its unwound stack (ustack__stack_of()), 0: none */
 };
 
+/* The rows a site of the model was filled from, for merge_equal_sites(). */
+struct site_rows {
+	struct alloc_row *rows;
+	size_t n;
+};
+
 /* An age with its object's address, sorted together so classify.c can name each age's. */
 struct age_addr {
 	__u64 addr;
 	__u32 age_ms;
 };
+
+struct hash_idx {
+	__u64 hash;
+	size_t idx;
+};
+
+static __u64 site_hash(const struct model_site *s);
+static int cmp_hash_idx(const void *a, const void *b);
 
 
 /*
@@ -538,6 +552,143 @@ static struct model_site *add_split(struct model *m, size_t si)
 	return g;
 }
 
+/* Notes that site idx of the model was filled from rows[0..n); 0 or -ENOMEM. */
+static int note_rows(struct site_rows **spans, size_t *cap, size_t idx, struct alloc_row *rows,
+		     size_t n)
+{
+	struct site_rows *grown;
+
+	if (idx >= *cap) {
+		grown = realloc(*spans, (idx + 64) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		*spans = grown;
+		*cap = idx + 64;
+	}
+	(*spans)[idx].rows = rows;
+	(*spans)[idx].n = n;
+	return 0;
+}
+
+static bool str_equal(const char *a, const char *b)
+{
+	return a ? b && !strcmp(a, b) : !b;
+}
+
+/* Whether two sites show the same: cache, kernel frames, user frames. */
+static bool sites_shown_equal(const struct model_site *a, const struct model_site *b)
+{
+	size_t i;
+
+	if (a->kind != b->kind || strcmp(a->cache, b->cache) || a->obj_size != b->obj_size ||
+	    a->stack_err != b->stack_err || a->ustate != b->ustate ||
+	    a->n_frames != b->n_frames || a->n_uframes != b->n_uframes)
+		return false;
+	for (i = 0; i < a->n_frames; i++)
+		if (a->frames[i].addr != b->frames[i].addr)
+			return false;
+	for (i = 0; i < a->n_uframes; i++) {
+		const struct model_uframe *x = &a->uframes[i], *y = &b->uframes[i];
+
+		if (x->offset != y->offset || x->replaced != y->replaced ||
+		    strcmp(x->build_id, y->build_id) || !str_equal(x->sym, y->sym) ||
+		    !str_equal(x->module, y->module) || !str_equal(x->srcline, y->srcline))
+			return false;
+	}
+	return true;
+}
+
+/* Adds site b's totals to a's; their rows are merged by the caller. */
+static void add_totals(struct model_site *a, const struct model_site *b)
+{
+	size_t k;
+
+	a->count += b->count;
+	a->bytes += b->bytes;
+	a->allocs += b->allocs;
+	a->retired += b->retired;
+	a->retired_bytes += b->retired_bytes;
+	for (k = 0; k < KLEAK_CTX_MAX; k++)
+		a->ctx[k] += b->ctx[k];
+}
+
+/*
+ * Sites that show the same are one. The kernel names a site by a hash of its
+ * whole stack, and two stacks can print alike: the BPF program's own
+ * frames, which a report leaves out, differ with the place in the program
+ * that captured the stack (stack_get() calls stack_capture() from two, and
+ * one stack takes either as randomize_kstack_offset moves its context); and
+ * a user frame the kernel gave as a raw address resolves to another
+ * stack's build ID and offset.
+ */
+static int merge_equal_sites(struct model *m, const struct site_rows *spans)
+{
+	struct hash_idx *idx = calloc(m->n_sites ? m->n_sites : 1, sizeof(*idx));
+	bool *drop = calloc(m->n_sites ? m->n_sites : 1, sizeof(*drop));
+	struct alloc_row *rows = NULL;
+	size_t i, j, k, n;
+	int err = 0;
+
+	if (!idx || !drop) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < m->n_sites; i++) {
+		idx[i].hash = site_hash(&m->sites[i]);
+		idx[i].idx = i;
+	}
+	qsort(idx, m->n_sites, sizeof(*idx), cmp_hash_idx);
+	for (i = 0; i < m->n_sites && !err; i = j) {
+		for (j = i + 1; j < m->n_sites && idx[j].hash == idx[i].hash; j++)
+			;
+		/* the first of each run of equal sites takes the others' rows and totals */
+		for (k = i; k < j && !err; k++) {
+			struct model_site *a = &m->sites[idx[k].idx];
+			size_t l;
+
+			if (drop[idx[k].idx])
+				continue;
+			n = spans[idx[k].idx].n;
+			for (l = k + 1; l < j; l++)
+				if (!drop[idx[l].idx] &&
+				    sites_shown_equal(a, &m->sites[idx[l].idx]))
+					n += spans[idx[l].idx].n;
+			if (n == spans[idx[k].idx].n)
+				continue;
+			free(rows);
+			rows = malloc(n * sizeof(*rows));
+			if (!rows) {
+				err = -ENOMEM;
+				break;
+			}
+			memcpy(rows, spans[idx[k].idx].rows, spans[idx[k].idx].n * sizeof(*rows));
+			n = spans[idx[k].idx].n;
+			for (l = k + 1; l < j; l++) {
+				const struct model_site *b = &m->sites[idx[l].idx];
+
+				if (drop[idx[l].idx] || !sites_shown_equal(a, b))
+					continue;
+				memcpy(rows + n, spans[idx[l].idx].rows,
+				       spans[idx[l].idx].n * sizeof(*rows));
+				n += spans[idx[l].idx].n;
+				add_totals(a, b);
+				drop[idx[l].idx] = true;
+			}
+			free(a->ages_ms);
+			free(a->addrs);
+			a->n_comms = 0;
+			err = fill_from_rows(a, rows, n);
+		}
+	}
+	if (!err)
+		model__drop_marked(m, drop);
+out:
+	free(rows);
+	free(idx);
+	free(drop);
+	return err;
+}
+
 /*
  * --ustack=dwarf: the kernel keeps one site per kernel stack and cache, and
  * userspace unwound each allocation's user stack; the site becomes one per
@@ -547,7 +698,7 @@ static struct model_site *add_split(struct model *m, size_t si)
  * (lost, or not yet read) stay in a site of their own, said so.
  */
 static int split_sampled(struct ustack *us, struct model *m, size_t si, struct alloc_row *rows,
-			 size_t n)
+			 size_t n, struct site_rows **spans, size_t *cap)
 {
 	size_t i, j;
 	int err;
@@ -578,7 +729,9 @@ static int split_sampled(struct ustack *us, struct model *m, size_t si, struct a
 			g->retired_bytes = 0;
 		}
 		g->ustate = rows[i].ustack ? KLEAK_USTACK_OK : KLEAK_USTACK_SAMPLED;
-		err = fill_from_rows(g, rows + i, j - i);
+		err = note_rows(spans, cap, g - m->sites, rows + i, j - i);
+		if (!err)
+			err = fill_from_rows(g, rows + i, j - i);
 		if (!err && rows[i].ustack)
 			err = ustack__fill_sampled(us, rows[i].ustack, g, m->stats);
 		if (err)
@@ -593,7 +746,8 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 {
 	struct kleak_site_totals *totals = NULL;
 	struct alloc_row *rows = NULL, *grouped = NULL;
-	size_t n_allocs = 0, n_slots = t->max_sites, i, *first = NULL;
+	struct site_rows *spans = NULL;
+	size_t n_allocs = 0, n_slots = t->max_sites, i, *first = NULL, cap_spans = 0;
 	__u64 again[STAT_MAX];
 	__u64 now;
 	int err;
@@ -648,20 +802,26 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 			goto out;
 		}
 		site_identity(s, tot);
-		err = fill_from_rows(s, grouped + first[i], n_rows);
+		err = note_rows(&spans, &cap_spans, m->n_sites - 1, grouped + first[i], n_rows);
+		if (!err)
+			err = fill_from_rows(s, grouped + first[i], n_rows);
 		if (!err && !tot->site.stack_err)
 			err = snapshot__symbolize(t, ks, tot->site.stack, s, &m->unresolved_frames);
 		s->ustate = tot->site.ustate;
 		if (!err && t->ustack && s->ustate == KLEAK_USTACK_OK)
 			err = ustack__fill(t->ustack, tot->site.ustack, s, m->stats);
 		if (!err && t->ustack && s->ustate == KLEAK_USTACK_SAMPLED)
-			err = split_sampled(t->ustack, m, m->n_sites - 1, grouped + first[i], n_rows);
+			err = split_sampled(t->ustack, m, m->n_sites - 1, grouped + first[i], n_rows,
+					    &spans, &cap_spans);
 		if (err)
 			goto out;
 		s = &m->sites[m->n_sites - 1];
 		if (!s->stack_err)
 			s->ctx[snapshot__ctx(s)] = s->n_ages;
 	}
+	err = merge_equal_sites(m, spans);
+	if (err)
+		goto out;
 	if (t->ustack) {
 		m->stats[STAT_USTACK_MAPS_MISSED] = ustack__maps_missed(t->ustack);
 		m->stats[STAT_USTACK_UNWIND_FAILED] = ustack__unwind_failed(t->ustack);
@@ -676,6 +836,7 @@ out:
 	free(rows);
 	free(grouped);
 	free(first);
+	free(spans);
 	return err;
 }
 
@@ -751,11 +912,6 @@ static __u64 site_hash(const struct model_site *s)
 	}
 	return h;
 }
-
-struct hash_idx {
-	__u64 hash;
-	size_t idx;
-};
 
 static int cmp_hash_idx(const void *a, const void *b)
 {
