@@ -30,6 +30,7 @@
 #include "output.h"
 #include "record.h"
 #include "report.h"
+#include "report_ustack.h"
 #include "run.h"
 #include "slabcache.h"
 #include "snapshot.h"
@@ -275,6 +276,23 @@ static int report_now(struct run *r, enum report_kind kind)
 	return err;
 }
 
+/* -t --ustack: the event's user frames under its kernel frames, then s freed. */
+static int trace_user_frames(struct run *r, const struct kleak_site *site,
+			     const struct kleak_event *e, struct model_site *s)
+{
+	int err = 0;
+
+	if (r->us)
+		err = ustack__fill_event(r->us, site, e->addr, e->alloc.ts_ns, s);
+	/* samples are read before events: one not read yet comes with a later wakeup */
+	if (!err && s->ustate == KLEAK_USTACK_SAMPLED)
+		puts("\t[user stack not unwound yet: its sample is not read]");
+	else if (!err)
+		report_ustack__text(s, stdout);
+	model_site__clear(s);
+	return err;
+}
+
 static int on_event(void *arg, void *data, size_t len)
 {
 	const struct kleak_event *e = data;
@@ -317,10 +335,8 @@ static int on_event(void *arg, void *data, size_t len)
 			printf("\t%s\n", s.frames[i].sym);
 		else
 			printf("\t0x%016llx\n", (unsigned long long)s.frames[i].addr);
-		free(s.frames[i].sym);
 	}
-	free(s.frames);
-	return 0;
+	return trace_user_frames(r, &tot.site, e, &s);
 }
 
 static int arm_timer(int fd, __u64 first_s, __u64 period_s)
@@ -379,12 +395,13 @@ static int setup_loop(struct run *r)
 	r->sc.t = r->t;
 	if (r->t->tpl_requests_fd >= 0)
 		err = add_ring(r, r->t->tpl_requests_fd, stackcache__on_request, &r->sc);
-	if (!err && r->t->events_fd >= 0)
-		err = add_ring(r, r->t->events_fd, on_event, r);
+	/* each wakeup consumes the rings in this order: -t's events find their stacks read */
 	if (!err && r->us)
 		err = add_ring(r, r->t->ustack_procs_fd, ustack__on_proc, r->us);
 	if (!err && r->us && r->t->ustack_samples_fd >= 0)
 		err = add_ring(r, r->t->ustack_samples_fd, ustack__on_sample, r->us);
+	if (!err && r->t->events_fd >= 0)
+		err = add_ring(r, r->t->events_fd, on_event, r);
 	if (!err && r->rb)
 		err = add_fd(r, ring_buffer__epoll_fd(r->rb));
 	return err;

@@ -483,6 +483,37 @@ int ustack__prepare_report(struct ustack *us)
 	return err ? err : resolve_late(us);
 }
 
+int ustack__fill_event(struct ustack *us, const struct kleak_site *site, __u64 addr,
+		       __u64 ts_ns, struct model_site *s)
+{
+	__u64 stats[STAT_MAX];
+	struct kleak_ustack *u;
+	struct sampled *e;
+	bool found = false;
+	int err = 0;
+
+	s->ustate = site->ustate;
+	if (site->ustate == KLEAK_USTACK_SAMPLED) {
+		if (us->cap_samples)
+			e = sample_find(us, addr, ts_ns, &found);
+		if (!found)
+			return 0;
+		s->ustate = KLEAK_USTACK_OK;
+		return ustack__fill_sampled(us, e->stack, s, stats);
+	}
+	if (site->ustate != KLEAK_USTACK_OK)
+		return 0;
+	u = read_stack(us, site->ustack);
+	if (!u)
+		return 0;
+	/* its announcement may come later than the event: the process is alive now */
+	if (!stack_known(us, u))
+		umaps__add_proc(us->maps, u->tgid);
+	err = fill_from(us, u, s, stats);
+	free(u);
+	return err;
+}
+
 __u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns)
 {
 	struct sampled *e;

@@ -46,6 +46,16 @@ int ustack__prepare_report(struct ustack *us);
  */
 __u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns);
 
+/*
+ * -t: the user frames of the allocation at addr made at ts_ns in site, as
+ * far as they are known now (fp mode's stack, its process's mappings read
+ * first where they lack a frame's binary; dwarf mode's sample if unwound
+ * already), into s, and s->ustate: KLEAK_USTACK_SAMPLED for a sample not
+ * unwound yet. 0 or -ENOMEM.
+ */
+int ustack__fill_event(struct ustack *us, const struct kleak_site *site, __u64 addr,
+		       __u64 ts_ns, struct model_site *s);
+
 /* Fills s->uframes from an unwound stack as ustack__fill() does. */
 int ustack__fill_sampled(struct ustack *us, __u32 stack, struct model_site *s, __u64 *stats);
 
