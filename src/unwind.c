@@ -17,6 +17,7 @@
  * once, not once per process.
  */
 #include <errno.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -59,7 +60,9 @@ struct unwind {
 	__u32 depth;
 	bool stray;	/* the unwinding ended on an address in no mapping */
 	bool truncated;	/* a frame past depth was there */
-	bool fp_zero;	/* the last frame's rbp is 0: the outermost, by the ABI */
+	Dwarf_Addr last_pc;	/* the last frame's, where its CFI is looked up */
+	bool fp_zero;	/* the last frame's rbp is 0 */
+	bool read_past;	/* unwinding the last frame read past the stack copied */
 };
 
 /* The binary's ELF handle for unwinding, opened once for every process; NULL: none. */
@@ -182,14 +185,21 @@ static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
 	return uw->cur->pid;
 }
 
-/* Words of the copied stack; nothing else of the process's memory is known. */
+/*
+ * Words of the copied stack; nothing else of the process's memory is known.
+ * libdwfl takes a return address it cannot read for the end of the stack:
+ * one past the copy is noted, so that such an end counts as a failure.
+ */
 static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
-	const struct kleak_usample *s = ((struct unwind *)arg)->cur;
+	struct unwind *uw = arg;
+	const struct kleak_usample *s = uw->cur;
 	__u64 sp = s->regs[7];
 
-	if (addr < sp || addr - sp > s->len || s->len - (addr - sp) < sizeof(*result))
+	if (addr < sp || addr - sp > s->len || s->len - (addr - sp) < sizeof(*result)) {
+		uw->read_past |= addr >= sp;
 		return false;
+	}
 	memcpy(result, s->stack + (addr - sp), sizeof(*result));
 	return true;
 }
@@ -356,6 +366,21 @@ void unwind__forget(struct unwind *uw, __u32 tgid)
 		}
 }
 
+/* Whether .eh_frame has a rule for pc (libdwfl tries it first). */
+static bool has_cfi(Dwfl *dwfl, Dwarf_Addr pc)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
+	Dwarf_Frame *frame;
+	Dwarf_CFI *cfi;
+	Dwarf_Addr bias;
+
+	cfi = mod ? dwfl_module_eh_cfi(mod, &bias) : NULL;
+	if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &frame))
+		return false;
+	free(frame);
+	return true;
+}
+
 /* One frame: the pc as a build ID and file offset where a mapping holds it. */
 static int on_frame(Dwfl_Frame *state, void *arg)
 {
@@ -367,9 +392,13 @@ static int on_frame(Dwfl_Frame *state, void *arg)
 	Dwarf_Word fp;
 	bool activation;
 
+	/* asked whether it is an activation, libdwfl unwinds this frame now */
+	uw->read_past = false;
 	if (!dwfl_frame_pc(state, &pc, &activation))
 		return DWARF_CB_ABORT;
 	uw->fp_zero = !dwfl_frame_reg(state, 6, &fp) && !fp;
+	/* a return address is looked up one byte back, in the call, as libdwfl does */
+	uw->last_pc = activation ? pc : pc - 1;
 	m = umaps__find(uw->maps, uw->cur->tgid, pc);
 	/*
 	 * A return address in no file mapping: where libdwfl found no CFI it
@@ -419,26 +448,31 @@ int unwind__sample(struct unwind *uw, const struct kleak_usample *sample, __u32 
 	uw->stray = false;
 	uw->truncated = false;
 	uw->fp_zero = false;
+	uw->read_past = false;
 	r = dwfl_getthread_frames(dwfl, sample->pid, on_frame, uw);
 	/*
 	 * 0: the outermost frame was reached (its CFI leaves no return
-	 * address); DWARF_CB_ABORT from on_frame: a frame past the depth, or
-	 * one in no mapping; -1: the unwinding stopped. It stops at the end of
+	 * address), or its return address lies past the stack copied;
+	 * DWARF_CB_ABORT from on_frame: a frame past the depth, or one in no
+	 * mapping; -1: the unwinding stopped. It stops at the end of
 	 * the stack too: past the outermost frame (_start, a thread's clone)
-	 * libdwfl reads a return address that no module holds, or, where that
-	 * frame has no CFI (_start in crt1.o and ld.so), it finds the zero
-	 * frame pointer the ABI has _start leave. libdwfl has no public error
-	 * codes to tell the rest by.
+	 * libdwfl reads a return address that no module holds, or that frame
+	 * has no CFI (_start in crt1.o and ld.so) and holds the zero frame
+	 * pointer the ABI has _start leave (code without frame pointers may
+	 * leave rbp 0 throughout: a frame with CFI is never the end for it).
+	 * libdwfl has no public error codes to tell the rest by.
 	 */
 	err = dwfl_errno();
 	if (uw->truncated)
 		*end = UNWIND_TRUNCATED;
-	else if (!uw->stray && (r == 0 || (u->nframes > 1 && r == -1 &&
-					   (uw->fp_zero || !strcmp(dwfl_errmsg(err), no_match)))))
+	else if (!uw->stray && !uw->read_past && (r == 0 || (u->nframes > 1 && r == -1 &&
+					   ((uw->fp_zero && !has_cfi(dwfl, uw->last_pc)) ||
+					    !strcmp(dwfl_errmsg(err), no_match)))))
 		*end = UNWIND_COMPLETE;
 	if (*end == UNWIND_FAILED)
 		pr_debug("unwinding %u: %u frames, then %s", sample->pid, u->nframes,
-			 uw->stray ? "an address in no mapping" : dwfl_errmsg(err));
+			 uw->stray ? "an address in no mapping" :
+			 uw->read_past ? "past the stack copied" : dwfl_errmsg(err));
 	uw->cur = NULL;
 	return 0;
 }
