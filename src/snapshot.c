@@ -840,8 +840,9 @@ out:
 	return err;
 }
 
-int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
-			    bool *recorded)
+/* snapshot__still_recorded(), of the records made at ts_ns[i] only where ts_ns is given */
+static int still_recorded(const struct tracer *t, const __u64 *addrs, const __u64 *ts_ns,
+			  size_t n, bool *recorded)
 {
 	size_t cap = 16, mask, i, j, k;
 	struct kleak_alloc a;
@@ -851,7 +852,7 @@ int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t 
 	if (t->allocs_hash_fd >= 0) {
 		for (i = 0; i < n; i++)
 			recorded[i] = !bpf_map_lookup_elem(t->allocs_hash_fd, &addrs[i], &a) &&
-				      a.site != KLEAK_NO_SITE;
+				      a.site != KLEAK_NO_SITE && (!ts_ns || a.ts_ns == ts_ns[i]);
 		return 0;
 	}
 	/* one pass over every slot, each address looked up in a table of the candidates */
@@ -876,12 +877,25 @@ int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t 
 				continue;
 			for (k = (addr * 0x9e3779b97f4a7c15ULL) >> 24 & mask; slots[k];
 			     k = (k + 1) & mask)
-				if (addrs[slots[k] - 1] == addr)
+				if (addrs[slots[k] - 1] == addr &&
+				    (!ts_ns || b->rec[j].ts_ns == ts_ns[slots[k] - 1]))
 					recorded[slots[k] - 1] = true;
 		}
 	}
 	free(slots);
 	return 0;
+}
+
+int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
+			    bool *recorded)
+{
+	return still_recorded(t, addrs, NULL, n, recorded);
+}
+
+int snapshot__records_live(const struct tracer *t, const __u64 *addrs, const __u64 *ts_ns,
+			   size_t n, bool *live)
+{
+	return still_recorded(t, addrs, ts_ns, n, live);
 }
 
 static __u64 fnv1a(__u64 h, const void *data, size_t len)

@@ -341,37 +341,42 @@ static void forget_proc(void *ctx, __u32 tgid)
  * Room for more samples. Userspace sees no frees: a run without reports
  * would keep a sample of every allocation ever made. A table of some size
  * first lets go of the samples of allocations no longer recorded (freed),
- * and doubles only if that freed less than half of it.
+ * and doubles only if what is left fills more than three eighths of it: at
+ * least an eighth of it fills before the next pass over the records.
  */
 static int samples_grow(struct ustack *us)
 {
-	__u64 *addrs = NULL;
+	__u64 *addrs = NULL, *ts = NULL;
 	bool *recorded = NULL;
 	size_t i, n = 0;
 	int err = 0;
 
 	if (us->cap_samples >= SAMPLES_PRUNE_AT) {
 		addrs = malloc(us->n_samples * sizeof(*addrs));
+		ts = malloc(us->n_samples * sizeof(*ts));
 		recorded = malloc(us->n_samples * sizeof(*recorded));
-		if (!addrs || !recorded) {
+		if (!addrs || !ts || !recorded) {
 			err = -ENOMEM;
 			goto out;
 		}
 		for (i = 0; i < us->cap_samples; i++)
-			if (us->samples[i].addr)
-				addrs[n++] = us->samples[i].addr;
-		err = snapshot__still_recorded(us->t, addrs, n, recorded);
+			if (us->samples[i].addr) {
+				addrs[n] = us->samples[i].addr;
+				ts[n++] = us->samples[i].ts_ns;
+			}
+		err = snapshot__records_live(us->t, addrs, ts, n, recorded);
 		for (i = n = 0; !err && i < us->cap_samples; i++)
 			if (us->samples[i].addr && !recorded[n++])
 				us->samples[i].addr = 0;
 		if (!err)
 			err = samples_rehash(us, us->cap_samples, 0, 0);
-		if (err || us->n_samples * 4 < us->cap_samples)
+		if (err || us->n_samples * 8 < us->cap_samples * 3)
 			goto out;
 	}
 	err = samples_rehash(us, us->cap_samples ? us->cap_samples * 2 : 4096, 0, 0);
 out:
 	free(addrs);
+	free(ts);
 	free(recorded);
 	return err;
 }
