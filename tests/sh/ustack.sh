@@ -399,9 +399,11 @@ trace_test() {
 	build wl "$cflags" || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	"$KLEAK" -t --ustack="$mode" --cache sock_inode_cache -o 0 -T 0 -- "$TMP/wl" -n $N -s 8 \
 		> "$TMP/out" 2> "$TMP/err" || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
-	# each event: its header line, then frames; the user part starts at "-- user --"
+	# each event: its header line, then frames, the user part from "-- user --";
+	# the final report follows the events, from its first untimed line
 	events=$(grep -c ' alloc 0x.* by wl\[' "$TMP/out")
-	named=$(awk -v re="${re#^}" '/ alloc 0x/ { user = 0 } /^\t-- user --$/ { user = 1; next }
+	named=$(awk -v re="${re#^}" '/^[^0-9\t]/ { exit } / alloc 0x/ { user = 0 }
+		/^\t-- user --$/ { user = 1; next }
 		user && $0 ~ "^\t" re { n++; user = 0 } END { print n + 0 }' "$TMP/out")
 	if [ "$events" -lt $N ]; then
 		fail "$events socket allocations traced, expected >= $N"
