@@ -366,11 +366,17 @@ static int add_sample(struct builder *b, const struct export_set *x, const struc
 	}
 	perftools__profiles__sample__init(&sm->s);
 	b->p.sample[b->p.n_sample++] = &sm->s;
-	/* leaf first: the cache, then the site's frames from the allocator down */
+	/*
+	 * leaf first: the cache, then the site's frames from the allocator down,
+	 * then its user frames (--ustack) down to the root, addressed by their
+	 * offsets in their binaries
+	 */
 	for (i = n - 1; i >= 0 && !err; i--) {
-		size_t frame = n - 2 - i;
-		bool code = i < n - 1 && !s->stack_err;
-		__s64 id = location_of(b, names[i], code ? s->frames[frame].addr : 0, code);
+		bool user = (size_t)i < s->n_uframes;
+		bool code = i < n - 1 && (user || !s->stack_err);
+		__u64 addr = !code ? 0 : user ? s->uframes[s->n_uframes - 1 - i].offset :
+			     s->frames[n - 2 - i].addr;
+		__s64 id = location_of(b, names[i], addr, code);
 
 		if (id < 0)
 			err = id;

@@ -251,6 +251,7 @@ diff-classes-json.expected diff -T 1 --format json tests/fixtures/classes-a.run 
 report-ustack.expected report tests/fixtures/ustack-b.run
 diff-ustack.expected diff tests/fixtures/ustack-a.run tests/fixtures/ustack-b.run
 diff-ustack-json.expected diff --format json tests/fixtures/ustack-a.run tests/fixtures/ustack-b.run
+report-ustack-folded.expected report --format folded tests/fixtures/ustack-b.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"
@@ -365,7 +366,28 @@ test_parent_hint() {
 	fi
 }
 
+# A saved --ustack run's user frames in a profile: each at its offset in its
+# binary, in that binary's mapping (go tool pprof, where installed; the
+# sanitizer pass runs this suite too, which caught a read past the site's
+# kernel frames for each user frame).
+test_ustack_pprof() {
+	local want got
+	"$KLEAK" report --format pprof -O "$TMP/u.pb.gz" tests/fixtures/ustack-b.run 2> "$TMP/err" ||
+		{ fail "pprof of a --ustack run: $(head -1 "$TMP/err")"; return; }
+	command -v go > /dev/null || { skip "go tool pprof not installed (golang-go)"; return; }
+	go tool pprof -raw "$TMP/u.pb.gz" > "$TMP/raw" 2>&1
+	want=$("$KLEAK" report --format json tests/fixtures/ustack-b.run |
+		jq -r '[.sites[].user_frames[] | select(.module | endswith("/client")) | .offset]
+			| unique | join(" ")')
+	got=$(awk '/ M=[0-9]+ .* \[client\]/ { print $2 }' "$TMP/raw" | sort -u | tr '\n' ' ')
+	if [ -z "$want" ] || [ "$(tr ' ' '\n' <<< "$want" | sort -u | tr '\n' ' ')" != "$got" ]; then
+		fail "the client's frames in the profile at $got, the run has them at $want"
+	else
+		pass
+	fi
+}
+
 for t in bad_options help_version static env_errors features command_status report_golden \
-	 subcommand_help pid_checks parent_hint; do
+	 subcommand_help pid_checks parent_hint ustack_pprof; do
 	run_test $t
 done
