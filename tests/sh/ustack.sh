@@ -526,7 +526,7 @@ test_kthread() {
 	stop_kleak
 	if [ "$(jq -s '.[0].stats.ustack_kthread' "$TMP/out")" -lt 1 ]; then
 		fail "no allocation counted as made by a kernel thread"
-	elif [ "$(jq -s '[.[0].sites[] | select(.user_stack == "kthread") | .user_frames | length]
+	elif [ "$(jq -s '[.[0].sites[] | select(.user_stack == "kernel_thread") | .user_frames | length]
 			| add // 0' "$TMP/out")" -ne 0 ]; then
 		fail "a kernel thread's site shows user frames"
 	else
