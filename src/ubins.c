@@ -21,7 +21,6 @@ struct ubins {
 	size_t cap_index;
 	__u32 *index;
 	size_t kept;
-	__u64 not_kept;
 };
 
 struct ubins *ubins__new(void)
@@ -117,8 +116,6 @@ static void keep_fd(struct ubins *b, struct ubin *bin, int fd)
 		b->kept++;
 		return;
 	}
-	if (bin->fd < 0)
-		b->not_kept++;
 	close(fd);
 }
 
@@ -182,9 +179,4 @@ int ubins__open(const struct ubin *bin, bool *replaced)
 	/* another build, a file of no build ID, not ELF: not the binary that ran */
 	*replaced = true;
 	return -ESTALE;
-}
-
-__u64 ubins__not_kept(const struct ubins *b)
-{
-	return b->not_kept;
 }

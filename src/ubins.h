@@ -64,7 +64,4 @@ const struct ubin *ubins__add(struct ubins *b, const struct ubin *bin);
  */
 int ubins__open(const struct ubin *bin, bool *replaced);
 
-/* Binaries whose file could not be kept open (UBINS_MAX_KEPT reached). */
-__u64 ubins__not_kept(const struct ubins *b);
-
 #endif /* __KLEAK_UBINS_H */

@@ -599,8 +599,3 @@ __u64 umaps__missed(const struct umaps *u)
 {
 	return u->missed;
 }
-
-__u64 umaps__not_kept(const struct umaps *u)
-{
-	return ubins__not_kept(u->bins);
-}

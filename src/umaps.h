@@ -135,7 +135,4 @@ const struct ubin *umaps__binary_of(const struct umaps *u, const __u8 id[KLEAK_B
 /* Processes whose mappings could not be read. */
 __u64 umaps__missed(const struct umaps *u);
 
-/* Binaries whose file could not be kept open (ubins__not_kept()). */
-__u64 umaps__not_kept(const struct umaps *u);
-
 #endif /* __KLEAK_UMAPS_H */
