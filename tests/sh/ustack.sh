@@ -141,14 +141,19 @@ test_stripped() {
 	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	local id dir held syms
 	id=$(readelf -n "$TMP/wl" | awk '/Build ID/ { print $3 }')
+	# the build-ID directory is looked for under /usr/lib/debug only (libdw
+	# searches no relative one): the file goes with the suite's scratch directory
+	# if the suite stops before the test does
 	dir=/usr/lib/debug/.build-id/${id:0:2}
 	mkdir -p "$dir"
+	trap 'rm -f "$dir/${id:2}.debug"; rmdir "$dir" 2> /dev/null; cleanup' EXIT
 	objcopy --only-keep-debug "$TMP/wl" "$dir/${id:2}.debug"
 	strip -s "$TMP/wl"
 	syms=$(nm "$TMP/wl" 2>&1 | grep -c Holder)
 	trace_cmd -- "$TMP/wl" -n $N -s 8
 	rm -f "$dir/${id:2}.debug"
 	rmdir "$dir" 2>/dev/null
+	trap cleanup EXIT
 	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
 	if [ "$syms" -ne 0 ]; then
 		fail "the stripped binary still has symbols"
