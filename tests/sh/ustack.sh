@@ -33,6 +33,15 @@ need_ustack() {
 	fi
 }
 
+# userspace_only: a test of kleak's userspace side (binaries, unwinding,
+# symbols), the same under every program set: run under the default one only
+userspace_only() {
+	if [ -n "${KLEAK_PROGRAMS:-}" ]; then
+		skip "userspace only: run under the default program set"
+		return 1
+	fi
+}
+
 need_gxx() {
 	need_ustack || return 1
 	if ! command -v g++ > /dev/null; then
@@ -180,6 +189,7 @@ frames_of() {
 # are named from the build that ran, never from the one at its path now.
 gone_test() {
 	local mode=$1 cflags=$2 re=$3 how=$4 after held lost named variant replaced
+	userspace_only || return
 	need_gxx || return
 	build wl "$cflags" && build wl2 "$cflags" -DVARIANT=1 ||
 		{ fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
@@ -221,6 +231,7 @@ test_dwarf_replaced() { gone_test dwarf -fomit-frame-pointer "$DWARF_RE" mv; }
 # process (the kernel's build ID in the mmap event, /proc/PID/map_files),
 # never from the file at that path in kleak's namespace.
 test_dwarf_namespace() {
+	userspace_only || return
 	need_gxx || return
 	command -v unshare > /dev/null || { skip "needs unshare (util-linux)"; return; }
 	build wl -fomit-frame-pointer && build wl2 -fomit-frame-pointer -DVARIANT=1 ||
@@ -337,6 +348,7 @@ mem_of() {
 # times as long. Kept before: 2160 files and 995 MB for 300 processes.
 test_dwarf_many() {
 	local n=${KLEAK_VM_KVER:+200} kp samples fds anon file files socks tasks lost
+	userspace_only || return
 	n=${n:-1000}
 	need_gxx || return
 	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
@@ -424,6 +436,7 @@ test_dwarf_trace() { trace_test dwarf -fomit-frame-pointer 'kleaktest::Holder::m
 # A frame larger than the stack a dwarf sample copies: unwinding stops in it,
 # counted and said, and no frame past it is shown.
 test_dwarf_unwind_failed() {
+	userspace_only || return
 	need_gxx || return
 	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	"$KLEAK" --ustack=dwarf -o 0 -T 0 --linger 2 --format json -- "$TMP/wl" -d -n $N -s 8 \
@@ -451,6 +464,7 @@ test_dwarf_unwind_failed() {
 # A binary without symbols and without debuginfo: its frames are counted as
 # unresolved, shown by build ID and offset, never named.
 test_unresolved() {
+	userspace_only || return
 	need_gxx || return
 	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	strip -s "$TMP/wl"
@@ -475,6 +489,7 @@ test_unresolved() {
 # A stripped binary whose debuginfo is found by its .gnu_debuglink, in the
 # .debug directory beside it (the test's own, not the system's).
 test_debuglink() {
+	userspace_only || return
 	need_gxx || return
 	command -v objcopy > /dev/null || { skip "needs objcopy (binutils)"; return; }
 	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
@@ -498,6 +513,7 @@ test_debuglink() {
 # reads them sooner without the stack cache's requests) after it exited: its
 # mappings, made before kleak started, could not be read, counted as missed.
 test_dwarf_maps_missed() {
+	userspace_only || return
 	need_ustack || return
 	hold_stdin gone
 	(without_holds bash -c 'read -r x; exec 3< /etc/hostname 4< /etc/hostname; exit 0') \
