@@ -712,7 +712,9 @@ static int split_sampled(struct ustack *us, struct model *m, size_t si, struct a
 	}
 	qsort(rows, n, sizeof(*rows), cmp_row_ustack);
 	free(m->sites[si].ages_ms);
+	free(m->sites[si].addrs);
 	m->sites[si].ages_ms = NULL;
+	m->sites[si].addrs = NULL;
 	m->sites[si].n_comms = 0;
 	for (i = 0; i < n; i = j) {
 		struct model_site *g = i ? add_split(m, si) : &m->sites[si];
