@@ -12,6 +12,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@ struct pending {
 struct mmap_events {
 	struct umaps *maps;
 	bool build_ids;
+	int epfd;	/* every ring's descriptor, for the run's loop */
 	int n;
 	struct cpu_ring *rings;
 	size_t page;
@@ -99,6 +101,7 @@ struct mmap_events *mmap_events__open(pid_t pid, struct umaps *maps)
 		.inherit = pid != -1,
 		.exclude_kernel = 1,
 		.exclude_hv = 1,
+		/* every record wakes the loop: a new binary is read while its process lives */
 		.watermark = 1,
 		.wakeup_watermark = 1,
 		/*
@@ -119,8 +122,9 @@ struct mmap_events *mmap_events__open(pid_t pid, struct umaps *maps)
 		return NULL;
 	me->maps = maps;
 	me->page = sysconf(_SC_PAGESIZE);
+	me->epfd = epoll_create1(EPOLL_CLOEXEC);
 	me->rings = calloc(ncpu > 0 ? ncpu : 1, sizeof(*me->rings));
-	if (!me->rings)
+	if (me->epfd < 0 || !me->rings)
 		goto err_out;
 	me->build_ids = true;
 	err = open_rings(me, &attr, pid);
@@ -175,6 +179,11 @@ static int open_rings(struct mmap_events *me, struct perf_event_attr *attr, pid_
 			goto err_out;
 		}
 		me->n++;
+		if (epoll_ctl(me->epfd, EPOLL_CTL_ADD, r->fd,
+			      &(struct epoll_event){ .events = EPOLLIN })) {
+			err = -errno;
+			goto err_out;
+		}
 	}
 	if (me->n)
 		return 0;
@@ -189,6 +198,8 @@ void mmap_events__free(struct mmap_events *me)
 	if (!me)
 		return;
 	close_rings(me);
+	if (me->epfd >= 0)
+		close(me->epfd);
 	free(me->rings);
 	free(me->pending);
 	free(me);
@@ -347,9 +358,13 @@ static int cmp_pending(const void *a, const void *b)
  */
 int mmap_events__drain(struct mmap_events *me)
 {
+	struct epoll_event evs[16];
 	size_t i;
 	int k, err = 0;
 
+	/* the rings' wakeups, taken: each is drained below whichever woke */
+	while (epoll_wait(me->epfd, evs, 16, 0) == 16)
+		;
 	for (k = 0; k < me->n && !err; k++)
 		err = drain_ring(me, &me->rings[k]);
 	qsort(me->pending, me->n_pending, sizeof(*me->pending), cmp_pending);
@@ -360,6 +375,11 @@ int mmap_events__drain(struct mmap_events *me)
 	}
 	me->n_pending = 0;
 	return err;
+}
+
+int mmap_events__fd(const struct mmap_events *me)
+{
+	return me->epfd;
 }
 
 bool mmap_events__has_build_ids(const struct mmap_events *me)

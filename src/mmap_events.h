@@ -48,8 +48,15 @@ int mmap_events__apply(struct umaps *maps, const struct mmap_record *r, umaps_re
 struct mmap_events *mmap_events__open(pid_t pid, struct umaps *maps);
 void mmap_events__free(struct mmap_events *me);
 
-/* Reads every event so far into the mappings; 0 or -ENOMEM. Records lost are counted. */
+/*
+ * Reads every event so far into the mappings, each new binary's file read
+ * (and kept) at once, while its process most likely lives; 0 or -ENOMEM.
+ * Records lost are counted.
+ */
 int mmap_events__drain(struct mmap_events *me);
+
+/* A descriptor readable when events wait, for an event loop: drain then. */
+int mmap_events__fd(const struct mmap_events *me);
 
 /* Whether the kernel puts build IDs in the events (5.12+). */
 bool mmap_events__has_build_ids(const struct mmap_events *me);

@@ -63,6 +63,7 @@ struct run {
 	struct ring_buffer *rb;
 	struct stackcache sc;
 	struct ustack *us;	/* --ustack, else NULL */
+	int mmaps_fd;		/* --ustack=dwarf's mmap events, else -1 */
 };
 
 static char *read_line_file(const char *path)
@@ -404,6 +405,10 @@ static int setup_loop(struct run *r)
 		err = add_ring(r, r->t->events_fd, on_event, r);
 	if (!err && r->rb)
 		err = add_fd(r, ring_buffer__epoll_fd(r->rb));
+	/* --ustack=dwarf: each new mapping's file read while its process lives */
+	r->mmaps_fd = r->us ? ustack__mmaps_fd(r->us) : -1;
+	if (!err && r->mmaps_fd >= 0)
+		err = add_fd(r, r->mmaps_fd);
 	return err;
 }
 
@@ -479,6 +484,8 @@ static int loop(struct run *r)
 					return 0;
 				}
 				err = report_now(r, REPORT_INTERVAL);
+			} else if (fd == r->mmaps_fd) {
+				err = ustack__on_mmaps(r->us);
 			} else if (r->rb) {
 				err = ring_buffer__consume(r->rb);
 				err = err < 0 ? err : 0;
@@ -599,6 +606,7 @@ int run__trace(const struct env *env)
 		.has_cmd = env->command != NULL,
 		.intervals_left = env->count,
 		.sig_fd = -1, .interval_fd = -1, .end_fd = -1, .ep_fd = -1, .status_fd = -1,
+		.mmaps_fd = -1,
 	};
 	int fail = r.has_cmd ? EXIT_KLEAK_FAILED : 1;
 	sigset_t mask;

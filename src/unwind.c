@@ -366,19 +366,33 @@ void unwind__forget(struct unwind *uw, __u32 tgid)
 		}
 }
 
-/* Whether .eh_frame has a rule for pc (libdwfl tries it first). */
-static bool has_cfi(Dwfl *dwfl, Dwarf_Addr pc)
+enum frame_cfi {
+	CFI_NONE,	/* .eh_frame has no rule for the address */
+	CFI_OUTERMOST,	/* it has: the return address is undefined (_start's, a thread's start) */
+	CFI_CALLER,	/* it has: the return address is somewhere */
+};
+
+/* What .eh_frame (which libdwfl tries first) says of the frame at pc. */
+static enum frame_cfi frame_cfi(Dwfl *dwfl, Dwarf_Addr pc)
 {
 	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
+	Dwarf_Op ops_mem[3], *ops;
+	enum frame_cfi what;
 	Dwarf_Frame *frame;
 	Dwarf_CFI *cfi;
 	Dwarf_Addr bias;
+	size_t nops;
+	int ra;
 
 	cfi = mod ? dwfl_module_eh_cfi(mod, &bias) : NULL;
 	if (!cfi || dwarf_cfi_addrframe(cfi, pc - bias, &frame))
-		return false;
+		return CFI_NONE;
+	ra = dwarf_frame_info(frame, NULL, NULL, NULL);
+	/* no operations, ops at ops_mem: "undefined" (a null ops is "same value") */
+	what = ra >= 0 && !dwarf_frame_register(frame, ra, ops_mem, &ops, &nops) && !nops &&
+	       ops == ops_mem ? CFI_OUTERMOST : CFI_CALLER;
 	free(frame);
-	return true;
+	return what;
 }
 
 /* One frame: the pc as a build ID and file offset where a mapping holds it. */
@@ -452,22 +466,28 @@ int unwind__sample(struct unwind *uw, const struct kleak_usample *sample, __u32 
 	r = dwfl_getthread_frames(dwfl, sample->pid, on_frame, uw);
 	/*
 	 * 0: the outermost frame was reached (its CFI leaves no return
-	 * address), or its return address lies past the stack copied;
+	 * address), or its return address lies past the stack copied (libdwfl
+	 * takes an unreadable one for undefined: the CFI tells them apart);
 	 * DWARF_CB_ABORT from on_frame: a frame past the depth, or one in no
-	 * mapping; -1: the unwinding stopped. It stops at the end of
-	 * the stack too: past the outermost frame (_start, a thread's clone)
-	 * libdwfl reads a return address that no module holds, or that frame
-	 * has no CFI (_start in crt1.o and ld.so) and holds the zero frame
-	 * pointer the ABI has _start leave (code without frame pointers may
-	 * leave rbp 0 throughout: a frame with CFI is never the end for it).
-	 * libdwfl has no public error codes to tell the rest by.
+	 * mapping; -1: the unwinding stopped. It stops at the end of the stack
+	 * too: past the outermost frame (_start, a thread's clone) libdwfl
+	 * reads a return address that no module holds, or that frame has no CFI
+	 * (_start in crt1.o and ld.so) and holds the zero frame pointer the ABI
+	 * has _start leave (code without frame pointers may leave rbp 0
+	 * throughout: a frame with CFI is never the end for it). libdwfl has
+	 * no public error codes to tell the rest by.
 	 */
 	err = dwfl_errno();
 	if (uw->truncated)
 		*end = UNWIND_TRUNCATED;
-	else if (!uw->stray && !uw->read_past && (r == 0 || (u->nframes > 1 && r == -1 &&
-					   ((uw->fp_zero && !has_cfi(dwfl, uw->last_pc)) ||
-					    !strcmp(dwfl_errmsg(err), no_match)))))
+	else if (uw->stray)
+		*end = UNWIND_FAILED;
+	else if (r == 0)
+		*end = uw->read_past && frame_cfi(dwfl, uw->last_pc) == CFI_CALLER ?
+		       UNWIND_FAILED : UNWIND_COMPLETE;
+	else if (u->nframes > 1 && r == -1 &&
+		 ((uw->fp_zero && frame_cfi(dwfl, uw->last_pc) == CFI_NONE) ||
+		  !strcmp(dwfl_errmsg(err), no_match)))
 		*end = UNWIND_COMPLETE;
 	if (*end == UNWIND_FAILED)
 		pr_debug("unwinding %u: %u frames, then %s", sample->pid, u->nframes,

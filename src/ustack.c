@@ -559,7 +559,21 @@ __u64 ustack__truncated(const struct ustack *us)
 int ustack__watch_mmaps(struct ustack *us, pid_t pid)
 {
 	us->me = mmap_events__open(pid, us->maps);
-	return us->me ? 0 : -errno;
+	if (!us->me)
+		return -errno;
+	pr_debug("mmap events: the mapped files' build IDs %s", mmap_events__has_build_ids(us->me) ?
+		 "from the kernel" : "read from the files (before 5.12)");
+	return 0;
+}
+
+int ustack__mmaps_fd(const struct ustack *us)
+{
+	return us->me ? mmap_events__fd(us->me) : -1;
+}
+
+int ustack__on_mmaps(struct ustack *us)
+{
+	return mmap_events__drain(us->me);
 }
 
 __u64 ustack__maps_missed(const struct ustack *us)

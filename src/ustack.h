@@ -78,6 +78,10 @@ __u64 ustack__truncated(const struct ustack *us);
  */
 int ustack__watch_mmaps(struct ustack *us, pid_t pid);
 
+/* --ustack=dwarf: readable when mmap events wait (-1: none), and what reads them; 0 or -ENOMEM. */
+int ustack__mmaps_fd(const struct ustack *us);
+int ustack__on_mmaps(struct ustack *us);
+
 /* Processes whose mappings could not be read, and mmap events lost. */
 __u64 ustack__maps_missed(const struct ustack *us);
 
