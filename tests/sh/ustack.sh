@@ -257,12 +257,15 @@ test_dwarf_namespace() {
 # xargs_test MODE CFLAGS FUNC_REGEX: the workload run per item through xargs,
 # twenty processes, each with its own ASLR layout: their sockets add up in one
 # site under the method (those whose dwarf sample was lost counted apart).
+# Their children hold them 30 s: the twenty runs take longer than 8 s on a
+# loaded machine or under TCG, and the first ones' sockets went before the
+# report.
 xargs_test() {
 	local mode=$1 cflags=$2 re=$3 sites held lost
 	need_gxx || return
 	build wl "$cflags" || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	"$KLEAK" --ustack="$mode" -o 0 -T 0 --linger 2 --format json -- \
-		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" > "$TMP/out" 2> "$TMP/err" ||
+		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 30 -n" > "$TMP/out" 2> "$TMP/err" ||
 		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
 	sites=$(jq --arg re "$re" '[.sites[] | select(.cache == "sock_inode_cache")
 		| select(any(.user_frames[]?; (.sym // "") | test($re)))] | length' "$TMP/out")
