@@ -96,9 +96,12 @@ static Elf *binary_elf(struct unwind *uw, const __u8 id[KLEAK_BUILD_ID_SIZE])
 	fd = bin ? ubins__open(bin, &replaced) : -ENOENT;
 	if (fd < 0)
 		return NULL;
-	/* mapped whole, then the descriptor let go: the mapping keeps the file */
+	/*
+	 * mapped whole (ELF_C_FDREAD reads it whole where it could not be),
+	 * then the descriptor let go: the mapping keeps the file
+	 */
 	e->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (e->elf && (elf_kind(e->elf) != ELF_K_ELF || elf_cntl(e->elf, ELF_C_FDDONE))) {
+	if (e->elf && (elf_kind(e->elf) != ELF_K_ELF || elf_cntl(e->elf, ELF_C_FDREAD))) {
 		elf_end(e->elf);
 		e->elf = NULL;
 	}

@@ -322,7 +322,9 @@ static void place_frames(struct ustack *us, struct kleak_ustack *u)
 
 /*
  * A process that exited, every sample of it unwound: its stacks' frames are
- * placed while its mappings are there, then what unwound it goes.
+ * placed while its mappings are there, then what unwound it goes. Its
+ * stacks name no process from then on: another that gets its id later has
+ * other mappings, which must never place them.
  */
 static void forget_proc(void *ctx, __u32 tgid)
 {
@@ -333,6 +335,7 @@ static void forget_proc(void *ctx, __u32 tgid)
 		if (us->stacks[i].tgid == tgid) {
 			place_frames(us, &us->stacks[i]);
 			us->stack_hashes[i] = frames_hash(&us->stacks[i]);
+			us->stacks[i].tgid = 0;
 		}
 	unwind__forget(us->uw, tgid);
 }
