@@ -7,8 +7,8 @@
 # end; B filtered to the workloads' comm, asked for a report (SIGUSR1) every
 # SOAK_INTERVAL seconds. Then asserts: the books balance in every report of
 # both (exactly in their final ones, see tests/sh/lib.sh books_check); both
-# exit 0 on their own, in time (a kleak still running 120 s after its end is
-# a hang: killed, and the soak fails); their RSS's floor stays flat after the
+# exit 0 in time, A on its own and B on SIGINT (a kleak still running 120 s
+# after its end is a hang: killed, and the soak fails); their RSS's floor stays flat after the
 # first third of the run (warm-up); not one of the workloads' own objects
 # (files, sockets, tasks and what a task brings) is left in B's report once
 # they were released; the slab caches of those objects came back to their
@@ -63,7 +63,7 @@ end=$((SECONDS + SECS))
 "$KLEAK" -T 5 -o 0 --format json -w "$TMP/a.run" "$INTERVAL" $((SECS / INTERVAL)) \
 	> "$TMP/a.json" 2> "$TMP/a.err" &
 pa=$!
-"$KLEAK" -c "$COMM" -T 0 -o 0 --format json --duration "$SECS" > "$TMP/b.json" 2> "$TMP/b.err" &
+"$KLEAK" -c "$COMM" -T 0 -o 0 --format json > "$TMP/b.json" 2> "$TMP/b.err" &
 pb=$!
 wait_for "$TMP/a.err" '^kleak: tracing' 60 && wait_for "$TMP/b.err" '^kleak: tracing' 60 ||
 	{ fail "kleak did not attach: $(cat "$TMP/a.err" "$TMP/b.err")"; exit 1; }
@@ -86,10 +86,13 @@ while [ $SECONDS -lt $((end - 5)) ] && kill -0 $pa 2>/dev/null && kill -0 $pb 2>
 	rss_b+=("$(rss_kb $pb)")
 done
 wait "${churners[@]}"
-# both end on their own at the end of the run, after their last report
+# A ends on its own after its last interval; B once the workloads' last
+# objects had time to be freed (RCU, kworkers) after their release
 deadline=$((end + 120))
 wait_until $pa $deadline; st_a=$?
-wait_until $pb $deadline; st_b=$?
+sleep 10
+kill -INT $pb
+wait_until $pb $((SECONDS + 120)); st_b=$?
 sleep 5
 slab_end=$(meminfo SUnreclaim)
 slab_active > "$TMP/slab.end"
