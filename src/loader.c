@@ -458,16 +458,12 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 {
 	struct cache_filter cf, *cfp = NULL;
 	enum kleak_set sets[SET_MAX];
-	const char *missing;
 	struct tracer_priv *tp;
 	struct features f;
 	int i, n, err, zero = 0;
 	char also[64];
 
-	missing = caps__missing_for_bpf();
-	if (missing) {
-		pr_err("permission denied: kleak needs root, or CAP_BPF and CAP_PERFMON (and "
-		       "CAP_SYS_RESOURCE before 5.11): %s missing", missing);
+	if (!caps__can_bpf("kleak")) {
 		errno = EPERM;
 		return NULL;
 	}
@@ -485,8 +481,12 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		errno = -err;
 		return NULL;
 	}
-	features__probe(&f, env->btf_path);
-	n = features__candidates(&f, env->btf_path != NULL, sets);
+	err = features__probe(&f, env->btf_path);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	n = features__candidates(&f, sets);
 	if (n < 0) {
 		errno = -n;
 		return NULL;

@@ -61,29 +61,60 @@ held_test() {
 }
 
 test_files()	{ held_test files 200 '^alloc_empty_file\+' filp 200; }
-# --btf takes the classic tracepoint programs: the fallback runs for real here
+# The classic tracepoint set, forced: it runs for real here
 # (before 6.18 their kmem_cache_alloc record names no cache: any cache counts).
 # Their release is not asserted: classic tracepoints share one per-CPU guard
 # with every other BPF program, and an RCU batch of frees that runs under it
 # is dropped whole (seen on 6.1) -- the reason kleak prefers tp_btf and raw_tp.
-# kleak mounts tracefs for them where it is not, and leaves it as it found it.
+# kleak reads tracefs where it is not mounted, and leaves it as it found it.
+has_tracepoint_set() {
+	KLEAK_PROGRAMS= "$KLEAK" features --format json 2>/dev/null |
+		jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null
+}
 test_classic_tp() {
 	local before after
 	need_root || return
-	if ! KLEAK_PROGRAMS= "$KLEAK" features --btf /sys/kernel/btf/vmlinux --format json 2>/dev/null |
-			jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null; then
+	if ! has_tracepoint_set; then
 		skip "this kernel cannot load the classic tracepoint set ($(KLEAK_PROGRAMS= "$KLEAK" \
-			features --btf /sys/kernel/btf/vmlinux 2>&1 | grep '^  tracepoint'))"
+			features 2>&1 | grep '^  tracepoint'))"
 		return
 	fi
 	before=$(mountpoint -q /sys/kernel/tracing && echo mounted || echo unmounted)
-	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux" ATTACH=tracepoint NO_RELEASE=1 \
+	KLEAK_PROGRAMS=tracepoint ATTACH=tracepoint NO_RELEASE=1 \
 		held_test files 100 '^alloc_empty_file\+' '' 100
 	after=$(mountpoint -q /sys/kernel/tracing && echo mounted || echo unmounted)
 	if [ "$before" != "$after" ]; then
 		CUR=classic_tp_tracefs fail "tracefs was $before before kleak ran, $after after"
 	fi
 }
+# --btf FILE on a kernel without BTF: /sys/kernel/btf hidden under a tmpfs in
+# a private mount namespace, a copy of the BTF passed instead. compat loads,
+# CO-RE-relocated against the file; the other sets need the kernel's own BTF
+# (bpf_get_current_task_btf(), tp_btf), and -v says what compat gives up.
+test_btf_file() {
+	need_root || return
+	command -v unshare > /dev/null || { skip "unshare not installed"; return; }
+	cp /sys/kernel/btf/vmlinux "$TMP/vmlinux.btf"
+	printf '#!/bin/sh\nexec unshare -m sh -c %s %s "$@"\n' \
+		"'mount -t tmpfs none /sys/kernel/btf && exec \"\$0\" \"\$@\"'" \
+		"$(realpath "$KLEAK")" > "$TMP/kleak-nobtf"
+	chmod +x "$TMP/kleak-nobtf"
+	KLEAK_PROGRAMS= "$TMP/kleak-nobtf" --duration 1 > "$TMP/o" 2> "$TMP/e"
+	local st=$?
+	if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+	   ! grep -q 'has no BTF (/sys/kernel/btf/vmlinux): pass --btf FILE' "$TMP/e"; then
+		fail "without BTF or --btf: status $st: $(tr '\n' '|' < "$TMP/e")"
+		return
+	fi
+	local attach
+	attach=compat$("$KLEAK" features --format json 2> /dev/null |
+		jq -r 'if .features.kmem_events_6_1 then "" else ", pre-6.1 events" end')
+	KLEAK="$TMP/kleak-nobtf" KLEAK_PROGRAMS= KLEAK_EXTRA="-v --btf $TMP/vmlinux.btf" \
+		ATTACH=$attach held_test files 200 '^alloc_empty_file\+' filp 200
+	grep -q 'gives up: .*no kernel BTF (--btf FILE): held objects are not classified' \
+		"$TMP/err" || CUR=btf_file_gives_up fail "-v: $(grep 'program set' "$TMP/err")"
+}
+
 # dup_task_struct is inlined into copy_process on 6.18; reaped zombies are
 # freed from an RCU callback, so their release also proves frees are matched
 # whoever does them
@@ -461,16 +492,12 @@ test_percpu() {
 # vmalloc and percpu records (release not asserted, as for test_classic_tp).
 test_classic_tp_allocators() {
 	need_root || return
-	if ! KLEAK_PROGRAMS= "$KLEAK" features --btf /sys/kernel/btf/vmlinux --format json 2>/dev/null |
-			jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null; then
-		skip "this kernel cannot load the classic tracepoint set"
-		return
-	fi
+	has_tracepoint_set || { skip "this kernel cannot load the classic tracepoint set"; return; }
 	has_events percpu_events || { skip "no percpu events on this kernel"; return; }
-	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --pages --percpu" \
+	KLEAK_PROGRAMS=tracepoint KLEAK_EXTRA="--pages --percpu" \
 		ATTACH="tracepoint; slab, pages, percpu" NO_RELEASE=1 \
 		held_test percpu 50 '^array_map_alloc\+' percpu 50
-	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --pages" \
+	KLEAK_PROGRAMS=tracepoint KLEAK_EXTRA="--pages" \
 		ATTACH="tracepoint; slab, pages" NO_RELEASE=1 \
 		held_test pipepages 100 '^(anon_)?pipe_write\+' pages/order-0 100
 }
@@ -517,7 +544,7 @@ test_pages_split() {
 		CUR=pages_split_counted fail "pages_freed_split $split, expected >= $huge (the huge pages)"
 }
 
-for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
+for t in files classic_tp btf_file zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
 	 map_full attach_mode stack_cache irq_context books pages vmalloc percpu user_pages pages_split \
 	 churn_allocators classic_tp_allocators; do
 	run_test $t

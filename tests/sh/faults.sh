@@ -191,6 +191,26 @@ test_capabilities() {
 		rm -rf "$bin"
 		return
 	fi
+	# kleak features: with them, the probes root gets; without, one line naming them
+	local feats
+	feats=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps="-all$base$extra" \
+		--ambient-caps="-all$base$extra" "$bin/kleak" features --format json 2> "$TMP/e" |
+		jq -c .features)
+	if [ "$feats" != "$("$KLEAK" features --format json | jq -c .features)" ]; then
+		fail "features with CAP_BPF, CAP_PERFMON: $feats, root's: $("$KLEAK" features \
+			--format json | jq -c .features) $(cat "$TMP/e")"
+		rm -rf "$bin"
+		return
+	fi
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$bin/kleak" features \
+		> "$TMP/o" 2> "$TMP/e"
+	st=$?
+	if [ $st -ne 1 ] || [ -s "$TMP/o" ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+	   ! grep -q "CAP_BPF and CAP_PERFMON missing" "$TMP/e" || grep -q lacks "$TMP/e"; then
+		fail "features as nobody: status $st: $(tr '\n' '|' < "$TMP/e") $(head -3 "$TMP/o")"
+		rm -rf "$bin"
+		return
+	fi
 	local cases=(",+perfmon,+syslog$extra:CAP_BPF missing" ",+bpf,+syslog$extra:CAP_PERFMON missing"
 		     ",+syslog$extra:CAP_BPF and CAP_PERFMON missing")
 	[ -z "$extra" ] || cases+=("$base:CAP_SYS_RESOURCE")
