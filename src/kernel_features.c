@@ -85,7 +85,7 @@ static const struct {
 	[SET_COMPAT] = { "compat", F(FEAT_BTF) | F(FEAT_RAW_TP) | F(FEAT_RINGBUF) |
 		F(FEAT_PROBE_READ_KERNEL), true,
 		"records in a BPF hash map, a locked bucket per recorded allocation and free "
-		"(make bench measures it); followed tasks by thread id, at most 65536 at once" },
+		"(make bench measures it); at most 65536 followed tasks not yet freed at once" },
 	[SET_TRACEPOINT] = { "tracepoint", F(FEAT_TRACEFS) | NEEDS_ATOMIC_CORE, false,
 		"classic tracepoints share one per-CPU recursion guard (2-3% of frees lost "
 		"under load, counted); no stack cache; no --follow or -- COMMAND" },

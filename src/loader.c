@@ -94,7 +94,7 @@ static bool prog_in_set(const struct kleak_bpf *skel, const struct bpf_program *
 
 	if (p == skel->progs.sched_process_fork_btf)
 		return follow && (set == SET_TP_BTF || set == SET_RAW_TP);
-	if (p == skel->progs.sched_process_fork_compat || p == skel->progs.sched_process_exit_compat)
+	if (p == skel->progs.sched_process_fork_compat || p == skel->progs.sched_process_free_compat)
 		return follow && set == SET_COMPAT;
 	if (set == SET_TRACEPOINT) {
 		for (i = 0; i < sizeof(tp) / sizeof(tp[0]); i++)
@@ -227,7 +227,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	    (err = bpf_map__set_autocreate(skel->maps.bucket_used, !compat)) ||
 	    (err = bpf_map__set_autocreate(skel->maps.tracked, !compat)) ||
 	    (err = bpf_map__set_autocreate(skel->maps.allocs_hash, compat)) ||
-	    (err = bpf_map__set_autocreate(skel->maps.tracked_pids, compat && follow)) ||
+	    (err = bpf_map__set_autocreate(skel->maps.tracked_tasks, compat && follow)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.allocs, buckets)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.bucket_used, (buckets + 63) / 64)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.allocs_hash, env->max_allocs)) ||
