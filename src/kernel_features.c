@@ -431,7 +431,7 @@ static const char *tracefs_state(const struct features *f)
 {
 	if (f->tracefs_events)
 		return f->tracefs_events;
-	return f->has[FEAT_TRACEFS] ? "not mounted (kleak mounts it for the tracepoint set)" :
+	return f->has[FEAT_TRACEFS] ? "not mounted (the tracepoint set mounts it where only kleak sees it)" :
 				      "not in this kernel";
 }
 

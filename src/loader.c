@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <linux/magic.h>
 #include <linux/membarrier.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,6 @@
 
 #define MAX_LINKS 24
 #define TRACE_RINGBUF_SIZE (8 << 20)
-#define TRACEFS_DIR "/sys/kernel/tracing"
 
 struct tracer_priv {
 	struct tracer pub;
@@ -42,8 +42,10 @@ struct tracer_priv {
 	int n_links;
 	int cgroup_fd;
 	char attach[128];
-	/* tracefs was mounted for the tracepoint set: unmounted once attached */
-	bool mounted_tracefs;
+	/* the tracepoint set's tracefs, mounted where only kleak sees it; -1 if not */
+	int tracefs_fd;
+	/* where the tracepoint set reads its events' ids */
+	char events[64];
 };
 
 static bool quiet_libbpf;
@@ -339,6 +341,43 @@ static int open_cgroup(const char *path)
 	return fd;
 }
 
+/*
+ * A classic tracepoint program on its event, whose id is read from events:
+ * as libbpf attaches one, but from a tracefs that may be kleak's own
+ * private mount, which libbpf cannot be pointed at.
+ */
+static struct bpf_link *attach_tracepoint(const char *events, struct bpf_program *p)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(attr) };
+	const char *event = strchr(bpf_program__section_name(p), '/') + 1;
+	struct bpf_link *link;
+	char path[256];
+	int pfd, err;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/id", events, event);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	err = fscanf(f, "%llu", (unsigned long long *)&attr.config) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	/* every CPU's events, as libbpf's attach does */
+	pfd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0)
+		return NULL;
+	link = bpf_program__attach_perf_event(p, pfd);
+	if (!link) {
+		err = -errno;
+		close(pfd);
+		errno = -err;
+	}
+	return link;
+}
+
 static int attach(struct tracer_priv *tp)
 {
 	struct bpf_program *p;
@@ -349,7 +388,8 @@ static int attach(struct tracer_priv *tp)
 			continue;
 		if (tp->n_links == MAX_LINKS)
 			return -E2BIG;
-		tp->links[tp->n_links] = bpf_program__attach(p);
+		tp->links[tp->n_links] = bpf_program__type(p) == BPF_PROG_TYPE_TRACEPOINT ?
+					 attach_tracepoint(tp->events, p) : bpf_program__attach(p);
 		if (!tp->links[tp->n_links]) {
 			err = -errno;
 			pr_err("failed to attach %s (%s): %s", bpf_program__name(p),
@@ -362,12 +402,42 @@ static int attach(struct tracer_priv *tp)
 }
 
 /*
+ * tracefs where it is not mounted (a fresh machine), for the tracepoint
+ * set: a mount of kleak's own, attached nowhere (fsmount(), 5.2), read
+ * through its fd. Mounting it on /sys/kernel/tracing and unmounting it
+ * after would pull it from under a user or a kleak that started using it
+ * meanwhile. It goes when the tracer does.
+ */
+static int mount_private_tracefs(struct tracer_priv *tp)
+{
+	int fs, err;
+
+	fs = fsopen("tracefs", FSOPEN_CLOEXEC);
+	if (fs >= 0 && !fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		tp->tracefs_fd = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	err = -errno;
+	if (fs >= 0)
+		close(fs);
+	if (tp->tracefs_fd < 0) {
+		pr_err("tracefs is not mounted, and a mount of kleak's own for the classic "
+		       "tracepoints failed: %s", strerror(-err));
+		return err;
+	}
+	snprintf(tp->events, sizeof(tp->events), "/proc/self/fd/%d/events", tp->tracefs_fd);
+	pr_debug("tracefs is not mounted: the classic tracepoints' events are read from a "
+		 "mount of kleak's own that no other process sees");
+	return 0;
+}
+
+/*
  * What a set needs from the options that the kernel may not give, one line
  * if not; the classic tracepoints' tracefs is mounted here when it is not.
  */
 static int check_set(struct tracer_priv *tp, enum kleak_set set, const struct env *env,
 		     bool cache, struct features *f)
 {
+	int err;
+
 	if (set == SET_TRACEPOINT && (env->follow || env->command)) {
 		pr_err("following a process tree needs the tp_btf, raw_tp or compat programs "
 		       "(kernel BTF and raw tracepoints)");
@@ -381,27 +451,24 @@ static int check_set(struct tracer_priv *tp, enum kleak_set set, const struct en
 		       set == SET_TRACEPOINT ? "classic tracepoint" : "pre-6.1");
 		return -EOPNOTSUPP;
 	}
-	if (set != SET_TRACEPOINT || f->tracefs_events)
+	if (set != SET_TRACEPOINT)
 		return 0;
-	/* as root, like perf: a fresh machine often has tracefs unmounted */
-	if (mount("nodev", TRACEFS_DIR, "tracefs", 0, NULL)) {
-		pr_err("cannot mount tracefs on %s for the classic tracepoints: %s", TRACEFS_DIR,
-		       strerror(errno));
-		return -errno;
+	if (f->tracefs_events) {
+		snprintf(tp->events, sizeof(tp->events), "%s", f->tracefs_events);
+		return 0;
 	}
-	pr_debug("mounted tracefs on %s for the classic tracepoints; unmounted once attached",
-		 TRACEFS_DIR);
-	tp->mounted_tracefs = true;
-	f->tracefs_events = TRACEFS_DIR "/events";
-	return 0;
+	err = mount_private_tracefs(tp);
+	if (!err)
+		f->tracefs_events = tp->events;
+	return err;
 }
 
-/* The attached tracepoints hold their events: the machine is left as found. */
-static void unmount_tracefs(struct tracer_priv *tp)
+/* The attached tracepoints hold their events: the private tracefs can go. */
+static void close_tracefs(struct tracer_priv *tp)
 {
-	if (tp->mounted_tracefs && umount2(TRACEFS_DIR, MNT_DETACH))
-		pr_debug("cannot unmount %s: %s", TRACEFS_DIR, strerror(errno));
-	tp->mounted_tracefs = false;
+	if (tp->tracefs_fd >= 0)
+		close(tp->tracefs_fd);
+	tp->tracefs_fd = -1;
 }
 
 static int load_set(struct tracer_priv *tp, const struct env *env, pid_t target,
@@ -495,6 +562,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	if (!tp)
 		return NULL;
 	tp->cgroup_fd = -1;
+	tp->tracefs_fd = -1;
 	err = allocators__choose(env, &f, tp->pub.allocators);
 	if (err)
 		goto err_out;
@@ -583,7 +651,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	err = attach(tp);
 	if (err)
 		goto err_out;
-	unmount_tracefs(tp);
+	close_tracefs(tp);
 	/* said once the filter is in force, never next to an error */
 	if (cfp)
 		slabcache__say_merged(cfp);
@@ -626,7 +694,7 @@ void tracer__free(struct tracer *t)
 		bpf_link__destroy(tp->links[i]);
 	if (tp->cgroup_fd >= 0)
 		close(tp->cgroup_fd);
-	unmount_tracefs(tp);
+	close_tracefs(tp);
 	kleak_bpf__destroy(t->skel);
 	free(tp);
 }

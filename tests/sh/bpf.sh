@@ -87,6 +87,39 @@ test_classic_tp() {
 		CUR=classic_tp_tracefs fail "tracefs was $before before kleak ran, $after after"
 	fi
 }
+# A kernel whose tracefs is not mounted (a fresh machine), in a private mount
+# namespace: the tracepoint set reads its events from a tracefs mount of its
+# own that is attached nowhere, so no mount appears where another process,
+# or another kleak, could see it or lose it; -v says so.
+test_tracefs_private() {
+	local held
+	need_root || return
+	command -v unshare > /dev/null || { skip "unshare not installed"; return; }
+	has_tracepoint_set || { skip "this kernel cannot load the classic tracepoint set"; return; }
+	printf '#!/bin/sh\nexec unshare -m sh -c %s %s "$@"\n' \
+		"'umount -R /sys/kernel/tracing 2> /dev/null; umount -R /sys/kernel/debug \
+		2> /dev/null; exec \"\$0\" \"\$@\"'" "$(realpath "$KLEAK")" > "$TMP/kleak-notracefs"
+	chmod +x "$TMP/kleak-notracefs"
+	KLEAK="$TMP/kleak-notracefs" KLEAK_PROGRAMS=tracepoint start_kleak -v -c "$COMM" -o 0 \
+		-T 0 --format json || { fail "kleak did not attach"; return; }
+	grep ' - \(tracefs\|debugfs\) ' /proc/"$KLEAK_PID"/mountinfo > "$TMP/mounts"
+	start_workload files -c 50 -n "$COMM" files || { fail "workload failed"; return; }
+	report_now || { fail "no report on SIGUSR1"; return; }
+	held=$(last_report | held_count '^alloc_empty_file\+')
+	release_workload files
+	stop_kleak
+	if [ -s "$TMP/mounts" ]; then
+		fail "a tracefs or debugfs mount where others see it: $(tr '\n' '|' < "$TMP/mounts")"
+	elif ! grep -q "tracefs is not mounted: .* a mount of kleak's own that no other" \
+			"$TMP/err"; then
+		fail "-v does not say where tracefs was read: $(grep tracefs "$TMP/err")"
+	elif [ "$held" -lt 50 ] || [ "$KLEAK_STATUS" -ne 0 ]; then
+		fail "status $KLEAK_STATUS, $held files held, expected >= 50"
+	else
+		pass
+	fi
+}
+
 # --btf FILE on a kernel without BTF: /sys/kernel/btf hidden under a tmpfs in
 # a private mount namespace, a copy of the BTF passed instead. compat loads,
 # CO-RE-relocated against the file; the other sets need the kernel's own BTF
@@ -544,7 +577,7 @@ test_pages_split() {
 		CUR=pages_split_counted fail "pages_freed_split $split, expected >= $huge (the huge pages)"
 }
 
-for t in files classic_tp btf_file zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
+for t in files classic_tp tracefs_private btf_file zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
 	 map_full attach_mode stack_cache irq_context books pages vmalloc percpu user_pages pages_split \
 	 churn_allocators classic_tp_allocators; do
 	run_test $t

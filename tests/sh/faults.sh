@@ -141,6 +141,35 @@ test_hidden_kallsyms() {
 	fi
 }
 
+# tracefs not mounted and no mount of kleak's own allowed (no CAP_SYS_ADMIN),
+# for the classic tracepoint set: one line naming tracefs, status 1
+test_tracefs_refused() {
+	local st bin
+	need_root || return
+	command -v unshare > /dev/null && command -v setpriv > /dev/null ||
+		{ skip "unshare or setpriv not installed"; return; }
+	KLEAK_PROGRAMS= "$KLEAK" features --format json 2> /dev/null |
+		jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null ||
+		{ skip "this kernel cannot load the classic tracepoint set"; return; }
+	bin=$(mktemp -d /tmp/kleak-tracefs.XXXXXX)
+	chmod 755 "$bin"
+	cp "$KLEAK" "$bin/kleak"
+	KLEAK_PROGRAMS=tracepoint unshare -m sh -c 'umount -R /sys/kernel/tracing 2> /dev/null
+		umount -R /sys/kernel/debug 2> /dev/null
+		exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+			--inh-caps=-all,+bpf,+perfmon,+syslog --ambient-caps=-all,+bpf,+perfmon,+syslog \
+			"$0" --duration 1' "$bin/kleak" > "$TMP/o" 2> "$TMP/e"
+	st=$?
+	rm -rf "$bin"
+	if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+	   ! grep -q "^kleak: tracefs is not mounted, and a mount of kleak's own .*: Operation not permitted" \
+			"$TMP/e"; then
+		fail "status $st: $(tr '\n' '|' < "$TMP/e")"
+	else
+		pass
+	fi
+}
+
 # the same unknown cache gets the same answer live and from a saved run
 test_unknown_cache() {
 	local live saved diff st_l st_s st_d
@@ -232,6 +261,7 @@ test_capabilities() {
 	pass
 }
 
-for t in kill9 stdout_closed sigterm_startup sigterm_report hidden_kallsyms unknown_cache capabilities; do
+for t in kill9 stdout_closed sigterm_startup sigterm_report hidden_kallsyms tracefs_refused unknown_cache \
+	 capabilities; do
 	run_test $t
 done
