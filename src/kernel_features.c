@@ -82,8 +82,8 @@ static const struct {
 		NEEDS_ATOMIC_CORE, false, NULL },
 	[SET_RAW_TP] = { "raw_tp", F(FEAT_RAW_TP) | F(FEAT_TP_BTF) | NEEDS_ATOMIC_CORE, false,
 		NULL },
-	[SET_COMPAT] = { "compat", F(FEAT_BTF) | F(FEAT_RAW_TP) | F(FEAT_RINGBUF) |
-		F(FEAT_PROBE_READ_KERNEL), true,
+	/* without the ring buffer it gives up what needs it (features__gives_up()) */
+	[SET_COMPAT] = { "compat", F(FEAT_BTF) | F(FEAT_RAW_TP) | F(FEAT_PROBE_READ_KERNEL), true,
 		"records in a BPF hash map, a locked bucket per recorded allocation and free "
 		"(make bench measures it); at most 65536 followed tasks not yet freed at once" },
 	[SET_TRACEPOINT] = { "tracepoint", F(FEAT_TRACEFS) | NEEDS_ATOMIC_CORE, false,
@@ -284,6 +284,35 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return 0;
 }
 
+/*
+ * For testing: the features named in keys (comma-separated) taken as
+ * missing, so that a degraded path runs on a kernel that has them.
+ */
+static int hide_features(struct features *f, const char *keys)
+{
+	char *list, *key, *save = NULL;
+	int i, err = 0;
+
+	if (!keys || !*keys)
+		return 0;
+	list = strdup(keys);
+	if (!list)
+		return -ENOMEM;
+	for (key = strtok_r(list, ",", &save); key && !err; key = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < FEAT_MAX && strcmp(key, feature_info[i].key); i++)
+			;
+		if (i == FEAT_MAX) {
+			pr_err("KLEAK_HIDE_FEATURES: '%s' is not a feature (kleak features lists "
+			       "them)", key);
+			err = -EINVAL;
+		} else {
+			f->has[i] = false;
+		}
+	}
+	free(list);
+	return err;
+}
+
 int features__probe(struct features *f, const char *btf_path)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
@@ -332,7 +361,7 @@ int features__probe(struct features *f, const char *btf_path)
 		btf__free(btf);
 	btf__free(kbtf);
 	libbpf_set_print(old);
-	return err;
+	return err ?: hide_features(f, getenv("KLEAK_HIDE_FEATURES"));
 }
 
 /* The one line saying why no set of sets[n] can load on a kernel with f. */
@@ -409,13 +438,15 @@ int features__candidates(const struct features *f, enum kleak_set *sets)
 const char *features__gives_up(const struct features *f, enum kleak_set set)
 {
 	static char buf[768];
-	const char *part[3] = { set_info[set].gives_up };
+	const char *part[4] = { set_info[set].gives_up };
 	size_t off = 0;
 	int i, n = 1;
 
 	if (!f->has[FEAT_EVENTS_61] && !(f->has[FEAT_PAGE_SLAB_CACHE] && set != SET_TRACEPOINT))
 		part[n++] = "the pre-6.1 kmem events name no cache: no --cache, objects shown by "
 			    "size";
+	if (!f->has[FEAT_RINGBUF])
+		part[n++] = "no BPF ring buffer: no stack cache, no -t or --ustack";
 	/* the report-time iterators attach by the kernel's own BTF ids (src/classify.c) */
 	if (!f->has[FEAT_BTF])
 		part[n++] = "no kernel BTF (--btf FILE): held objects are not classified";

@@ -203,8 +203,9 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->ustack_dwarf = env->ustack == USTACK_DWARF;
 	ro->ustack_bytes = env->ustack_depth * sizeof(struct kleak_uframe);
 	ro->nr_cpus = libbpf_num_possible_cpus();
-	ro->stack_cache = env->stack_cache != STACK_CACHE_OFF;
-	ro->stack_cache_check = env->stack_cache == STACK_CACHE_CHECK;
+	/* its template requests come through the ring buffer (check_set() said so) */
+	ro->stack_cache = env->stack_cache != STACK_CACHE_OFF && f->has[FEAT_RINGBUF];
+	ro->stack_cache_check = ro->stack_cache && env->stack_cache == STACK_CACHE_CHECK;
 
 	ro->pages_user = env->pages_user;
 	bpf_object__for_each_program(p, skel->obj) {
@@ -241,7 +242,18 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 					    env->trace ? TRACE_RINGBUF_SIZE : getpagesize())) ||
 	    (err = size_ustack_maps(skel, env)))
 		return err;
-	if (env->stack_cache == STACK_CACHE_OFF &&
+	/*
+	 * compat without the ring buffer (before 5.8): its four maps are not
+	 * created, and the code using them is dead by the knobs above
+	 * (libbpf poisons what still names them)
+	 */
+	if (!f->has[FEAT_RINGBUF] &&
+	    ((err = bpf_map__set_autocreate(skel->maps.events, false)) ||
+	     (err = bpf_map__set_autocreate(skel->maps.tpl_requests, false)) ||
+	     (err = bpf_map__set_autocreate(skel->maps.ustack_procs, false)) ||
+	     (err = bpf_map__set_autocreate(skel->maps.ustack_samples, false))))
+		return err;
+	if (!ro->stack_cache &&
 	    ((err = bpf_map__set_max_entries(skel->maps.stack_tpls, 1)) ||
 	     (err = bpf_map__set_max_entries(skel->maps.tpl_routes, 1)) ||
 	     (err = bpf_map__set_max_entries(skel->maps.tpl_pending, 1)) ||
@@ -451,6 +463,14 @@ static int check_set(struct tracer_priv *tp, enum kleak_set set, const struct en
 		       set == SET_TRACEPOINT ? "classic tracepoint" : "pre-6.1");
 		return -EOPNOTSUPP;
 	}
+	if (!f->has[FEAT_RINGBUF] && (env->trace || env->ustack != USTACK_OFF)) {
+		pr_err("%s needs the BPF ring buffer, which this kernel lacks",
+		       env->trace ? "-t (--trace)" : "--ustack");
+		return -EOPNOTSUPP;
+	}
+	if (!f->has[FEAT_RINGBUF] && env->stack_cache != STACK_CACHE_OFF)
+		pr_warn("no BPF ring buffer on this kernel: the stack cache is off (each "
+			"recorded allocation walks its stack)");
 	if (set != SET_TRACEPOINT)
 		return 0;
 	if (f->tracefs_events) {
@@ -613,7 +633,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	tp->pub.stacks_fd = bpf_map__fd(tp->pub.skel->maps.stacks);
 	tp->pub.stats_fd = bpf_map__fd(tp->pub.skel->maps.stats);
 	tp->pub.events_fd = env->trace ? bpf_map__fd(tp->pub.skel->maps.events) : -1;
-	tp->pub.tpl_requests_fd = env->stack_cache != STACK_CACHE_OFF ?
+	tp->pub.tpl_requests_fd = tp->pub.skel->rodata->stack_cache ?
 				  bpf_map__fd(tp->pub.skel->maps.tpl_requests) : -1;
 	tp->pub.tpls_fd = bpf_map__fd(tp->pub.skel->maps.stack_tpls);
 	tp->pub.tpl_routes_fd = bpf_map__fd(tp->pub.skel->maps.tpl_routes);

@@ -148,6 +148,32 @@ test_btf_file() {
 		"$TMP/err" || CUR=btf_file_gives_up fail "-v: $(grep 'program set' "$TMP/err")"
 }
 
+# A kernel without the BPF ring buffer (before 5.8), forced here with the
+# testing knob KLEAK_HIDE_FEATURES: compat loads without its four ring
+# buffers, with the stack cache off (one warning); -t and --ustack, which
+# need them, are refused in one line each.
+test_no_ringbuf() {
+	local attach opt st
+	need_root || return
+	attach=compat$("$KLEAK" features --format json 2> /dev/null |
+		jq -r 'if .features.kmem_events_6_1 then "" else ", pre-6.1 events" end')
+	KLEAK_HIDE_FEATURES=ringbuf KLEAK_PROGRAMS= ATTACH=$attach \
+		held_test files 200 '^alloc_empty_file\+' filp 200
+	grep -q '^kleak: warning: no BPF ring buffer on this kernel: the stack cache is off' \
+		"$TMP/err" || CUR=no_ringbuf_said fail "no warning: $(tr '\n' '|' < "$TMP/err")"
+	for opt in -t --ustack; do
+		KLEAK_HIDE_FEATURES=ringbuf KLEAK_PROGRAMS= "$KLEAK" "$opt" --duration 1 \
+			> "$TMP/o" 2> "$TMP/e"
+		st=$?
+		if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+		   ! grep -q "^kleak: .*$opt.* needs the BPF ring buffer, which this kernel lacks" \
+				"$TMP/e"; then
+			CUR=no_ringbuf_refused fail "$opt: status $st: $(tr '\n' '|' < "$TMP/e")"
+			return
+		fi
+	done
+}
+
 # dup_task_struct is inlined into copy_process on 6.18; reaped zombies are
 # freed from an RCU callback, so their release also proves frees are matched
 # whoever does them
@@ -577,7 +603,7 @@ test_pages_split() {
 		CUR=pages_split_counted fail "pages_freed_split $split, expected >= $huge (the huge pages)"
 }
 
-for t in files classic_tp tracefs_private btf_file zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
+for t in files classic_tp tracefs_private btf_file no_ringbuf zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
 	 map_full attach_mode stack_cache irq_context books pages vmalloc percpu user_pages pages_split \
 	 churn_allocators classic_tp_allocators; do
 	run_test $t

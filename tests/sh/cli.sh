@@ -127,6 +127,7 @@ test_env_errors() {
 	[ -z "$BAD" ] && KLEAK_PROGRAMS=tracepoint expect 1 --cache filp --duration 1
 	[ -z "$BAD" ] && KLEAK_PROGRAMS=tracepoint expect 125 -- true
 	[ -z "$BAD" ] && KLEAK_PROGRAMS=bogus expect 1 --duration 1
+	[ -z "$BAD" ] && KLEAK_HIDE_FEATURES=ringbuf,bogus expect 1 --duration 1
 	[ -z "$BAD" ] && expect 1 report /no/such/file.run
 	[ -z "$BAD" ] && expect 127 -- /no/such/command
 	if [ -z "$BAD" ] && command -v setpriv > /dev/null; then
