@@ -111,18 +111,21 @@ int features__set_by_name(const char *name)
 	return -1;
 }
 
+/* Whether set needs feat and f lacks it (a --btf file standing in for any_btf's BTF). */
+static bool lacks(const struct features *f, enum kleak_set set, enum kleak_feature feat)
+{
+	if (!(set_info[set].needs & F(feat)) || f->has[feat])
+		return false;
+	return !(feat == FEAT_BTF && set_info[set].any_btf && f->btf_file);
+}
+
 enum kleak_feature features__missing(const struct features *f, enum kleak_set set)
 {
 	int i;
 
-	for (i = 0; i < FEAT_MAX; i++) {
-		if (!(set_info[set].needs & F(i)) || f->has[i])
-			continue;
-		if (i == FEAT_BTF && set_info[set].any_btf && f->btf_file)
-			continue;
-		return i;
-	}
-	return FEAT_MAX;
+	for (i = 0; i < FEAT_MAX && !lacks(f, set, i); i++)
+		;
+	return i;
 }
 
 static const char *tracefs_events(void)
@@ -495,7 +498,7 @@ static void print_json(const struct features *f, const enum kleak_set *sets, int
 		jsonw_name(w, "missing");
 		jsonw_start_array(w);
 		for (j = 0; j < FEAT_MAX; j++)
-			if ((set_info[i].needs & F(j)) && !f->has[j])
+			if (lacks(f, i, j))
 				jsonw_string(w, feature_info[j].key);
 		jsonw_end_array(w);
 		jsonw_end_object(w);
