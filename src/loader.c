@@ -4,8 +4,9 @@
  * probed to have (src/kernel_features.c): tp_btf, raw_tp where the verifier refuses
  * tp_btf reading the kmem events' arguments (before ~6.5) or with the older
  * *_node events, compat without BPF atomics or task storage (5.8-5.11,
- * RHEL 8), or classic tracepoints (--btf FILE). Each set that fails to load
- * hands over to the next before kleak gives up.
+ * RHEL 8) or without the kernel's own BTF (--btf FILE), or classic
+ * tracepoints (forced). Each set that fails to load hands over to the next
+ * before kleak gives up.
  */
 #include <errno.h>
 #include <fcntl.h>
