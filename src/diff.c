@@ -16,6 +16,7 @@
 #include "report.h"
 
 #define NO_STACK "[stack not captured]"
+#define NO_STACK_FMT "[stack not captured: %s]"
 #define UNRESOLVED "?"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,6 +54,8 @@ struct dstack {
 /* A frame as shown: its name in A and in B, NULL where that run lacks it. */
 struct dline {
 	const char *name[2];
+	const struct dsite *site[2];	/* whose frame it is, per run */
+	size_t shown[2];		/* its index in that site's shown[] */
 };
 
 /* A row of the site table: one stack, or stacks matched across kernels. */
@@ -248,6 +251,16 @@ static bool site_excluded(const struct model_site *s, const regex_t *re)
 	return false;
 }
 
+/* A lost stack as shown, with why, as the other formats name it; matched as NO_STACK. */
+static char *not_captured(int stack_err)
+{
+	char *s;
+
+	if (asprintf(&s, NO_STACK_FMT, model__stack_err_str(stack_err)) < 0)
+		return NULL;
+	return s;
+}
+
 static int site_init(struct dsite *d, const struct model_site *s, int run)
 {
 	size_t n = (s->stack_err ? 1 : s->n_frames) + s->n_uframes, i;
@@ -262,7 +275,7 @@ static int site_init(struct dsite *d, const struct model_site *s, int run)
 		return -ENOMEM;
 	for (i = 0; i < n - s->n_uframes; i++) {
 		const char *sym = s->stack_err ? NULL : s->frames[i].sym;
-		char *shown = s->stack_err ? strdup(NO_STACK) : strip_offset(sym);
+		char *shown = s->stack_err ? not_captured(s->stack_err) : strip_offset(sym);
 		char *key = s->stack_err ? strdup(NO_STACK) : diff__frame_key(sym);
 
 		if (!shown || !key) {
@@ -835,13 +848,19 @@ out:
 
 /* ---- rows ---- */
 
-static void add_line(struct drow *r, const char *a, const char *b)
+/* A line of frame ia of a and frame ib of b; a or b NULL: that run has none here. */
+static void add_line(struct drow *r, const struct dsite *a, size_t ia, const struct dsite *b,
+		     size_t ib)
 {
 	struct dline *l = &r->lines[r->n_lines++];
 
-	l->name[0] = a;
-	l->name[1] = b;
-	if (r->rep[0] && r->rep[1] && (!a || !b || strcmp(a, b)))
+	l->site[0] = a;
+	l->site[1] = b;
+	l->shown[0] = ia;
+	l->shown[1] = ib;
+	l->name[0] = a ? a->shown[ia] : NULL;
+	l->name[1] = b ? b->shown[ib] : NULL;
+	if (r->rep[0] && r->rep[1] && (!a || !b || strcmp(l->name[0], l->name[1])))
 		r->lines_differ = true;
 }
 
@@ -856,11 +875,11 @@ static void add_group(struct drow *r, const struct dsite *a, size_t ka, const st
 	size_t ia = a ? a->first[ka] : 0, ea = a ? a->first[ka + 1] : 0;
 	size_t ib = b ? b->first[kb] : 0, eb = b ? b->first[kb + 1] : 0;
 
-	add_line(r, a ? a->shown[ia++] : NULL, b ? b->shown[ib++] : NULL);
+	add_line(r, a, ia++, b, ib++);
 	while (ia < ea)
-		add_line(r, a->shown[ia++], NULL);
+		add_line(r, a, ia++, NULL, 0);
 	while (ib < eb)
-		add_line(r, NULL, b->shown[ib++]);
+		add_line(r, NULL, 0, b, ib++);
 }
 
 /*
@@ -1445,6 +1464,45 @@ int diff__print(const struct model *a, const struct model *b, const struct diff_
 	return err;
 }
 
+/* c's frames: r's lines, each from the run that names it as kleak diff prints it. */
+static int change_frames(struct diff_change *c, const struct drow *r, const struct model *a,
+			 const struct model *b)
+{
+	size_t i;
+
+	c->frames = calloc(r->n_lines ? r->n_lines : 1, sizeof(*c->frames));
+	if (!c->frames)
+		return -ENOMEM;
+	for (i = 0; i < r->n_lines; i++) {
+		const struct dline *l = &r->lines[i];
+		int run = l->name[0] ? 0 : 1;
+		const struct dsite *s = l->site[run];
+
+		c->frames[i].site = &(s->run ? b : a)->sites[s->index];
+		c->frames[i].k = l->shown[run];
+	}
+	c->n_frames = r->n_lines;
+	return 0;
+}
+
+/* A change of r's for run only (-1: both), labelled with rep's site. */
+static int add_change(struct diff_change *out, size_t *n, const struct drow *r, int run,
+		      const struct dsite *rep, const struct model *a, const struct model *b)
+{
+	struct diff_change *c = &out[(*n)++];
+	int i;
+
+	c->m = rep->run ? b : a;
+	c->site = &c->m->sites[rep->index];
+	for (i = 0; i < 2; i++) {
+		if (run >= 0 && i != run)
+			continue;
+		c->count[i] = r->t.count[i];
+		c->bytes[i] = r->t.bytes[i];
+	}
+	return change_frames(c, r, a, b);
+}
+
 int diff__changes(const struct model *a, const struct model *b, const struct diff_opts *o,
 		  struct diff_change **out, size_t *n)
 {
@@ -1452,30 +1510,46 @@ int diff__changes(const struct model *a, const struct model *b, const struct dif
 	size_t i;
 	int err;
 
+	*n = 0;
 	err = prepare(&d, a, b, o);
 	if (!err) {
 		select_rows(&d, o);
-		*out = calloc(d.n_rows ? d.n_rows : 1, sizeof(**out));
+		/* a row may become two changes: see below */
+		*out = calloc(2 * d.n_rows + 1, sizeof(**out));
 		if (!*out)
 			err = -ENOMEM;
 	}
 	for (i = 0; !err && i < d.n_rows; i++) {
 		const struct drow *r = &d.rows[i];
-		const struct dsite *rep = r->rep[1] ? r->rep[1] : r->rep[0];
-		const struct model *m = rep->run ? b : a;
-		int run;
 
-		(*out)[i].m = m;
-		(*out)[i].site = &m->sites[rep->index];
-		for (run = 0; run < 2; run++) {
-			(*out)[i].count[run] = r->t.count[run];
-			(*out)[i].bytes[run] = r->t.bytes[run];
+		/*
+		 * A path whose cache each kernel names otherwise counts in A's
+		 * cache for A and in B's for B, as the per-cache table counts it.
+		 */
+		if (r->rep[0] && r->rep[1] && strcmp(r->rep[0]->cache, r->rep[1]->cache)) {
+			err = add_change(*out, n, r, 0, r->rep[0], a, b);
+			if (!err)
+				err = add_change(*out, n, r, 1, r->rep[1], a, b);
+		} else {
+			err = add_change(*out, n, r, -1, r->rep[1] ? r->rep[1] : r->rep[0], a, b);
 		}
 	}
-	if (!err)
-		*n = d.n_rows;
+	if (err) {
+		diff__free_changes(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 	data_free(&d);
 	return err;
+}
+
+void diff__free_changes(struct diff_change *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; c && i < n; i++)
+		free(c[i].frames);
+	free(c);
 }
 
 char *diff__frame_name(const char *sym)

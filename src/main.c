@@ -65,6 +65,7 @@ static int cmd_report(const struct env *env)
 		.cache = env->cache,
 		.json = env->json,
 		.caches = !env->no_caches,
+		.raw_addresses = env->raw_addresses,
 	};
 	struct model *m;
 	int err;

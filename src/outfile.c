@@ -21,11 +21,38 @@ static char *dir_of(const char *path)
 	return strndup(path, slash - path);
 }
 
+static mode_t file_mode = 0600;
+
+void outfile__set_mode(mode_t mode)
+{
+	file_mode = mode;
+}
+
+/* A new temporary file beside path, ".NAME.XXXXXX", mode 0600, open in *fd. */
+static char *create_tmp(const char *path, int *fd)
+{
+	const char *slash = strrchr(path, '/');
+	char *tmp;
+
+	if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+		     slash ? slash + 1 : path) < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* mkstemp() creates with O_EXCL and mode 0600: a planted symlink is never followed */
+	*fd = mkostemp(tmp, O_CLOEXEC);
+	if (*fd < 0) {
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
 int outfile__check(const char *path, const char *what)
 {
 	struct stat st;
-	char *dir;
-	int err = 0;
+	char *dir, *tmp;
+	int err = 0, fd;
 
 	if (!*path) {
 		pr_err("%s: empty path", what);
@@ -40,9 +67,6 @@ int outfile__check(const char *path, const char *what)
 	} else if (!S_ISDIR(st.st_mode)) {
 		err = -ENOTDIR;
 		pr_err("cannot write %s %s: %s is not a directory", what, path, dir);
-	} else if (access(dir, W_OK | X_OK)) {
-		err = -errno;
-		pr_err("cannot write %s %s: directory %s: %s", what, path, dir, strerror(errno));
 	} else if (!lstat(path, &st)) {
 		/*
 		 * rename() replaces a symlink rather than following it, but a file
@@ -60,39 +84,49 @@ int outfile__check(const char *path, const char *what)
 		err = -errno;
 		pr_err("cannot write %s %s: %s", what, path, strerror(errno));
 	}
+	/*
+	 * access() says yes to root where no file can be made (sysfs, a
+	 * read-only mount): the one test is to make the temporary file.
+	 */
+	if (!err) {
+		tmp = create_tmp(path, &fd);
+		if (!tmp) {
+			err = -errno;
+			pr_err("cannot write %s %s: directory %s: %s", what, path, dir,
+			       strerror(errno));
+		} else {
+			close(fd);
+			unlink(tmp);
+			free(tmp);
+		}
+	}
 	free(dir);
 	return err;
 }
 
 int outfile__open(struct outfile *of, const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	int fd;
+	int fd, err;
 
 	of->path = path;
 	of->f = NULL;
-	/* hidden beside the target: ".NAME.XXXXXX" */
-	if (asprintf(&of->tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-		     slash ? slash + 1 : path) < 0) {
-		of->tmp = NULL;
-		return -ENOMEM;
-	}
-	/* mkstemp() creates with O_EXCL and mode 0600 */
-	fd = mkostemp(of->tmp, O_CLOEXEC);
-	if (fd < 0)
+	of->tmp = create_tmp(path, &fd);
+	if (!of->tmp)
+		return -errno;
+	/* fchmod() gives the mode asked for whatever the umask */
+	if (file_mode != 0600 && fchmod(fd, file_mode))
 		goto err;
 	of->f = fdopen(fd, "w");
-	if (!of->f) {
-		close(fd);
-		unlink(of->tmp);
+	if (!of->f)
 		goto err;
-	}
 	return 0;
 err:
-	fd = -errno;
+	err = -errno;
+	close(fd);
+	unlink(of->tmp);
 	free(of->tmp);
 	of->tmp = NULL;
-	return fd;
+	return err;
 }
 
 /* Makes the rename durable; a filesystem that cannot sync a directory is not an error. */

@@ -365,8 +365,8 @@ static void text_trend(const struct model *m, const struct model_site *s, FILE *
 	}
 }
 
-static void text_site(const struct model *m, const struct prepared *p, const struct row *r,
-		      size_t rank, FILE *out)
+static void text_site(const struct model *m, const struct report_opts *o,
+		      const struct prepared *p, const struct row *r, size_t rank, FILE *out)
 {
 	const struct model_site *s = r->s;
 	const struct model_merged *g = model__merged_of(m, s->cache);
@@ -414,8 +414,10 @@ static void text_site(const struct model *m, const struct prepared *p, const str
 	for (i = 0; i < s->n_frames; i++) {
 		if (s->frames[i].sym)
 			fprintf(out, "\t%s\n", s->frames[i].sym);
-		else
+		else if (o->raw_addresses && s->frames[i].addr)
 			fprintf(out, "\t0x%016llx\n", (unsigned long long)s->frames[i].addr);
+		else
+			fputs("\t?\n", out);
 	}
 	report_ustack__text(s, out);
 }
@@ -606,8 +608,8 @@ static const char *trend_verdict(enum trend_kind k)
 	}
 }
 
-static void json_site(struct json_writer *w, const struct model *m, const struct prepared *p,
-		      const struct row *r)
+static void json_site(struct json_writer *w, const struct model *m, const struct report_opts *o,
+		      const struct prepared *p, const struct row *r)
 {
 	const struct model_site *s = r->s;
 	struct trend t = trend_of(m, s);
@@ -665,7 +667,9 @@ static void json_site(struct json_writer *w, const struct model *m, const struct
 	jsonw_name(w, "frames");
 	jsonw_start_array(w);
 	for (i = 0; i < s->n_frames; i++) {
-		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)s->frames[i].addr);
+		/* a kernel address gives away KASLR's offset: 0x0 unless asked for */
+		snprintf(addr, sizeof(addr), "0x%llx",
+			 o->raw_addresses ? (unsigned long long)s->frames[i].addr : 0ULL);
 		jsonw_start_object(w);
 		jsonw_string_field(w, "addr", addr);
 		jsonw_string_field(w, "sym", s->frames[i].sym);
@@ -781,7 +785,7 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 		jsonw_name(w, "sites");
 		jsonw_start_array(w);
 		for (i = 0; i < p.n_rows; i++)
-			json_site(w, m, &p, &p.rows[i]);
+			json_site(w, m, o, &p, &p.rows[i]);
 		jsonw_end_array(w);
 		if (o->caches)
 			json_caches(w, m, sums, n_sums);
@@ -796,7 +800,7 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 		if (m->meta.interval_s)
 			text_trend_legend(m, &p, out);
 		for (i = 0; i < p.n_rows; i++)
-			text_site(m, &p, &p.rows[i], i + 1, out);
+			text_site(m, o, &p, &p.rows[i], i + 1, out);
 		if (o->caches && n_sums)
 			text_caches(m, sums, n_sums, out);
 		if (report_allocators__traced(m))

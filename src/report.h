@@ -16,6 +16,7 @@ struct report_opts {
 	const char *cache;	/* only sites in this cache, NULL: all */
 	bool json;
 	bool caches;		/* the per-cache summary */
+	bool raw_addresses;	/* frames keep their kernel addresses (--raw-addresses) */
 };
 
 /* Returns 0, or -errno when out is not writable. */

@@ -250,22 +250,25 @@ static int report_now(struct run *r, enum report_kind kind)
 		.max_size = ~0ULL,
 		.json = env->json,
 		.caches = !env->no_caches,
+		.raw_addresses = env->raw_addresses,
 	};
 	struct model *m;
-	int err;
+	int err, merr = 0, werr = 0;
 
 	status__clear(r->status);
 	err = build_model(r, kind == REPORT_INTERVAL || (kind == REPORT_FINAL && r->at_interval_end),
 			  &m);
 	if (err)
 		return err;
+	/* each output on its own: a closed stdout loses neither the metrics nor the run */
 	err = output__report(env, m, &ro, NULL);
 	if (!err)
 		hint_parent(r, m);
-	if (!err && env->metrics_path)
-		err = metrics__write(m, env->top, env->metrics_path);
-	if (!err && kind == REPORT_FINAL && env->write_path)
-		err = record__write(m, env->write_path);
+	if (env->metrics_path)
+		merr = metrics__write(m, env->top, env->metrics_path);
+	if (kind == REPORT_FINAL && env->write_path)
+		werr = record__write(m, env->write_path);
+	err = err ? err : merr ? merr : werr;
 	if (kind == REPORT_INTERVAL) {
 		model__free(r->prev);
 		r->prev = m;

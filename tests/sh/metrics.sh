@@ -63,7 +63,8 @@ test_node_exporter() {
 	dir=$(mktemp -d /tmp/kleak-textfile.XXXXXX)
 	chmod 755 "$dir"
 	prom=$dir/kleak.prom
-	start_kleak -c "$COMM" -o 0 --format json --metrics "$prom" ||
+	# node_exporter reads the file as its own user: --file-mode 0644 lets it
+	start_kleak -c "$COMM" -o 0 --format json --metrics "$prom" --file-mode 0644 ||
 		{ fail "kleak did not attach"; rm -rf "$dir"; return; }
 	start_workload mf -c 200 -n "$COMM" files || { fail "workload failed"; rm -rf "$dir"; return; }
 	report_now || { fail "no report on SIGUSR1"; rm -rf "$dir"; return; }
@@ -111,7 +112,7 @@ test_node_exporter() {
 	elif [ "$(metric_value "$TMP/served-after.prom" "$filp")" != "${after:-}" ]; then
 		fail "node_exporter serves $filp '$(metric_value "$TMP/served-after.prom" "$filp")' after the release, the file says '${after:-}'"
 	elif [ "$mode" != 644 ]; then
-		fail "metrics file mode $mode, expected 644 (node_exporter's user reads it)"
+		fail "metrics file mode $mode, expected 644 (--file-mode 0644)"
 	elif ls -A "$dir" | grep -qv '^kleak.prom$'; then
 		fail "temporary files left beside the metrics file: $(ls -A "$dir" | tr '\n' ' ')"
 	elif [ "$KLEAK_STATUS" -ne 0 ]; then
