@@ -218,7 +218,8 @@ static bool has_fork_site(const struct model *m)
  * -c and -p select the allocating task, and fork allocates a process's
  * task_struct (and the rest copy_process makes for it) in its parent: users
  * chasing task_struct under -c see none of their processes' own. Said once
- * per run, where that is what they look for.
+ * per run, where a run that could have recorded what fork allocates (no
+ * --cache, or --cache task_struct) recorded none of it.
  */
 static void hint_parent(struct run *r, const struct model *m)
 {
@@ -226,7 +227,7 @@ static void hint_parent(struct run *r, const struct model *m)
 
 	if (r->hinted || !(env->comm || env->pid) || env->command)
 		return;
-	if ((!env->cache || strcmp(env->cache, "task_struct")) && has_fork_site(m))
+	if ((env->cache && strcmp(env->cache, "task_struct")) || has_fork_site(m))
 		return;
 	r->hinted = true;
 	pr_info("hint: fork allocates a process's task_struct (copy_process) in its parent, "

@@ -337,20 +337,43 @@ test_pid_checks() {
 	fi
 }
 
-# -c or -p with --cache task_struct says once that a process's own task_struct
-# is its parent's; with no task filter or with -- COMMAND it says nothing
+# -c or -p says once that a process's own task_struct is its parent's, when
+# the run could have recorded what fork allocates (no --cache, or --cache
+# task_struct) and recorded none of it: with --cache task_struct and nothing
+# forked (over two reports), and without --cache while the comm only opens
+# files; not when the comm forks (copy_process sites), with another --cache,
+# without a task filter, or with -- COMMAND
 test_parent_hint() {
-	local st n
+	local st n hint='^kleak: hint: fork allocates a process.s task_struct'
 	need_root || return
+	BAD=
 	"$KLEAK" -c "$TEST_COMM" --cache task_struct 1 2 > /dev/null 2> "$TMP/e"
 	st=$?
-	n=$(grep -c '^kleak: hint: fork allocates a process.s task_struct' "$TMP/e")
+	n=$(grep -c "$hint" "$TMP/e")
+	[ $st -ne 0 ] && BAD="kleak -c --cache task_struct exited $st: $(cat "$TMP/e")"
+	[ -z "$BAD" ] && [ "$n" -ne 1 ] && BAD="the hint came $n times over two reports: $(cat "$TMP/e")"
+	# hint_run WANT ARGS...: kleak -c TEST_COMM ARGS while the workload WL_KIND runs
+	hint_run() {
+		local want=$1
+		shift
+		[ -n "$BAD" ] && return
+		start_kleak -c "$TEST_COMM" -o 0 "$@" || { BAD="kleak $*: did not attach"; return; }
+		start_workload ph -c 5 -n "$TEST_COMM" "$WL_KIND" || BAD="workload $WL_KIND failed"
+		stop_kleak
+		release_workload ph
+		n=$(grep -c "$hint" "$TMP/err")
+		[ -z "$BAD" ] && [ "$n" -ne "$want" ] &&
+			BAD="-c with $WL_KIND, $*: the hint came $n times, expected $want: $(tr '\n' '|' < "$TMP/err")"
+		[ -z "$BAD" ] && ! grep -q 'objects' "$TMP/out" &&
+			BAD="-c with $WL_KIND, $*: nothing recorded: $(head -5 "$TMP/out" | tr '\n' '|')"
+	}
+	WL_KIND=files hint_run 1
+	WL_KIND=zombies hint_run 0 --cache task_struct
+	WL_KIND=files hint_run 0 --cache filp
 	"$KLEAK" --cache task_struct --duration 1 > /dev/null 2> "$TMP/e2"
 	"$KLEAK" --linger 0 -c "$TEST_COMM" --cache task_struct -- true > /dev/null 2>> "$TMP/e2"
-	if [ $st -ne 0 ]; then
-		fail "kleak -c --cache task_struct exited $st: $(cat "$TMP/e")"
-	elif [ "$n" -ne 1 ]; then
-		fail "the hint came $n times over two reports: $(cat "$TMP/e")"
+	if [ -n "$BAD" ]; then
+		fail "$BAD"
 	elif grep -q 'hint:' "$TMP/e2"; then
 		fail "a hint without -c/-p, or with -- COMMAND: $(grep 'hint:' "$TMP/e2")"
 	else
