@@ -1144,19 +1144,6 @@ static const char *match_str(const struct drow *r)
 
 /* ---- text ---- */
 
-/* A metadata string on one line: control bytes would break the layout. */
-static void put_text(FILE *out, const char *s)
-{
-	const unsigned char *p;
-
-	if (!s) {
-		fputs("unknown", out);
-		return;
-	}
-	for (p = (const unsigned char *)s; *p; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
-}
-
 /* Each line of text, indented. */
 static void put_indented(FILE *out, const char *text, const char *indent)
 {
@@ -1176,16 +1163,16 @@ static void text_run(FILE *out, const char *label, const char *name, const struc
 		     const char *not_seen)
 {
 	fprintf(out, "%s: ", label);
-	put_text(out, name ? name : label);
+	report__put_line(out, name ? name : label);
 	fputs("\n   kernel ", out);
-	put_text(out, m->meta.kernel);
+	report__put_line(out, m->meta.kernel);
 	fputs(", host ", out);
-	put_text(out, m->meta.hostname);
+	report__put_line(out, m->meta.hostname);
 	fprintf(out, ", sample rate %" PRIu32, (uint32_t)m->meta.sample_rate);
 	if (m->meta.sample_rate > 1)
 		fputs(" (counts scaled: estimates)", out);
 	fputs("\n   command: ", out);
-	put_text(out, m->meta.cmdline);
+	report__put_line(out, m->meta.cmdline);
 	fputc('\n', out);
 	put_indented(out, not_seen, "   ");
 }
@@ -1218,7 +1205,7 @@ static void text_header(FILE *out, const struct diff_opts *o)
 		fprintf(out, " at least %.1f s old", o->older_ms / 1000.0);
 	if (o->cache) {
 		fputs(" in cache ", out);
-		put_text(out, o->cache);
+		report__put_line(out, o->cache);
 	}
 	if (o->min_size && o->max_size)
 		fprintf(out, " of %" PRIu64 " to %" PRIu64 " bytes", (uint64_t)o->min_size,
@@ -1249,7 +1236,7 @@ static void text_row(FILE *out, const struct drow *r)
 		const struct dline *l = &r->lines[i];
 
 		fputs("        ", out);
-		put_text(out, l->name[0] ? l->name[0] : l->name[1]);
+		report__put_line(out, l->name[0] ? l->name[0] : l->name[1]);
 		/* a frame in both with other names (_noprof) is shown as A names it */
 		if (both && !l->name[1])
 			fputs("  (A only)", out);
@@ -1260,6 +1247,85 @@ static void text_row(FILE *out, const struct drow *r)
 	if (r->n_stacks[0] > 1 || r->n_stacks[1] > 1)
 		fprintf(out, "        (%zu stacks of A and %zu of B compared as one)\n",
 			r->n_stacks[0], r->n_stacks[1]);
+}
+
+static bool same_aliases(const struct model_merged *x, const struct model_merged *y)
+{
+	size_t i;
+
+	if (x->n_aliases != y->n_aliases)
+		return false;
+	for (i = 0; i < x->n_aliases; i++)
+		if (strcmp(x->aliases[i], y->aliases[i]))
+			return false;
+	return true;
+}
+
+static void text_aliases(FILE *out, const struct model_merged *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_aliases; i++) {
+		fputs(i ? ", " : "", out);
+		report__put_line(out, g->aliases[i]);
+	}
+}
+
+/* One line for cache, if either run merged it with other caches: their names. */
+static void text_merged(FILE *out, const char *cache, const struct model *a, const struct model *b)
+{
+	const struct model_merged *ga = model__merged_of(a, cache), *gb = model__merged_of(b, cache);
+
+	if (!ga && !gb)
+		return;
+	fputs("  ", out);
+	report__put_line(out, cache);
+	if (ga && gb && same_aliases(ga, gb)) {
+		fputs(" is a merged cache, also named ", out);
+		text_aliases(out, ga);
+	} else if (ga && gb) {
+		fputs(" is a merged cache, in A also named ", out);
+		text_aliases(out, ga);
+		fputs("; in B ", out);
+		text_aliases(out, gb);
+	} else {
+		fprintf(out, " is a merged cache in %s, also named ", ga ? "A" : "B");
+		text_aliases(out, ga ? ga : gb);
+	}
+	fputc('\n', out);
+}
+
+/*
+ * The k-th cache shown: those of the per-cache table (with table), then each
+ * row's in A and in B; NULL where a row has no stack of that run.
+ */
+static const char *shown_cache(const struct diff_data *d, bool table, size_t k)
+{
+	size_t n_table = table ? d->n_caches : 0;
+	const struct dsite *rep;
+
+	if (k < n_table)
+		return d->caches[k].cache;
+	k -= n_table;
+	rep = d->rows[k / 2].rep[k % 2];
+	return rep ? rep->cache : NULL;
+}
+
+/* The merged caches among those shown, each once, in the order shown. */
+static void text_merged_caches(const struct diff_data *d, const struct model *a,
+			       const struct model *b, bool table, FILE *out)
+{
+	size_t n = (table ? d->n_caches : 0) + 2 * d->n_rows, k, j;
+	const char *c;
+
+	for (k = 0; k < n; k++) {
+		c = shown_cache(d, table, k);
+		for (j = 0; c && j < k; j++)
+			if (shown_cache(d, table, j) && !strcmp(shown_cache(d, table, j), c))
+				c = NULL;
+		if (c)
+			text_merged(out, c, a, b);
+	}
 }
 
 static void print_text(const struct diff_data *d, const struct model *a, const struct model *b,
@@ -1302,6 +1368,7 @@ static void print_text(const struct diff_data *d, const struct model *a, const s
 	if (o->exclude)
 		fprintf(out, "--exclude left out %zu sites of A and %zu of B\n", d->excluded[0],
 			d->excluded[1]);
+	text_merged_caches(d, a, b, !o->no_caches, out);
 	held__diff_text(a, b, o->cache, out);
 }
 
@@ -1342,6 +1409,22 @@ static void json_run(struct json_writer *w, const char *key, const char *name,
 	jsonw_end_object(w);
 }
 
+/* "merged_with_a"/"_b": the aliases of cache where that run merged it with others. */
+static void json_merged(struct json_writer *w, const char *key, const struct model *m,
+			const char *cache)
+{
+	const struct model_merged *g = cache ? model__merged_of(m, cache) : NULL;
+	size_t i;
+
+	if (!g)
+		return;
+	jsonw_name(w, key);
+	jsonw_start_array(w);
+	for (i = 0; i < g->n_aliases; i++)
+		jsonw_string(w, g->aliases[i]);
+	jsonw_end_array(w);
+}
+
 static void json_frames(struct json_writer *w, const char *name, const struct dsite *s)
 {
 	size_t i;
@@ -1353,7 +1436,8 @@ static void json_frames(struct json_writer *w, const char *name, const struct ds
 	jsonw_end_array(w);
 }
 
-static void json_row(struct json_writer *w, const struct drow *r)
+static void json_row(struct json_writer *w, const struct drow *r, const struct model *a,
+		     const struct model *b)
 {
 	bool both = r->rep[0] && r->rep[1];
 	size_t i;
@@ -1363,6 +1447,8 @@ static void json_row(struct json_writer *w, const struct drow *r)
 	jsonw_string_field(w, "cache", row_key(r)->cache);
 	if (both && strcmp(r->rep[0]->cache, r->rep[1]->cache))
 		jsonw_string_field(w, "cache_b", r->rep[1]->cache);
+	json_merged(w, "merged_with_a", a, r->rep[0] ? r->rep[0]->cache : NULL);
+	json_merged(w, "merged_with_b", b, r->rep[1] ? r->rep[1]->cache : NULL);
 	json_numbers(w, &r->t);
 	jsonw_name(w, "frames");
 	jsonw_start_array(w);
@@ -1419,6 +1505,8 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 		for (i = 0; i < d->n_caches; i++) {
 			jsonw_start_object(w);
 			jsonw_string_field(w, "cache", d->caches[i].cache);
+			json_merged(w, "merged_with_a", a, d->caches[i].cache);
+			json_merged(w, "merged_with_b", b, d->caches[i].cache);
 			json_numbers(w, &d->caches[i].t);
 			jsonw_end_object(w);
 		}
@@ -1431,7 +1519,7 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 	jsonw_name(w, "sites");
 	jsonw_start_array(w);
 	for (i = 0; i < d->n_rows; i++)
-		json_row(w, &d->rows[i]);
+		json_row(w, &d->rows[i], a, b);
 	jsonw_end_array(w);
 	jsonw_uint_field(w, "sites_total", d->n_rows_total);
 	jsonw_uint_field(w, "sites_shown", d->n_rows);

@@ -268,6 +268,14 @@ static __u64 retired_in_sites(const struct model *m, size_t *n_sites)
 	return sum;
 }
 
+void report__put_line(FILE *out, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)(s ? s : "unknown"); *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+}
+
 static void text_merged(const struct model_merged *g, FILE *out)
 {
 	size_t i;
@@ -291,6 +299,12 @@ static void text_header(const struct model *m, const struct report_opts *o,
 	fprintf(out, "filters: %s; run %s .. %s (%llu s)\n",
 		m->meta.filters && *m->meta.filters ? m->meta.filters : "none", start, end,
 		(unsigned long long)run_s);
+	/* quoted as a shell needs it (opts__join_args()), on one line */
+	if (m->meta.cmdline) {
+		fputs("command: ", out);
+		report__put_line(out, m->meta.cmdline);
+		fputc('\n', out);
+	}
 	if (p->scale > 1)
 		fprintf(out, "sampled 1 in %llu: counts and bytes are estimates\n",
 			(unsigned long long)p->scale);
@@ -397,7 +411,7 @@ static void text_site(const struct model *m, const struct report_opts *o,
 			fprintf(out, " %s %llu", model__ctx_name(c), (unsigned long long)s->ctx[c]);
 	fprintf(out, " | %llu allocated", (unsigned long long)s->allocs * k);
 	if (s->retired)
-		fprintf(out, ", %llu freed unseen (address reused)",
+		fprintf(out, ", %llu retired (address reused)",
 			(unsigned long long)s->retired * k);
 	fputc('\n', out);
 	if (r->frees_unseen)
@@ -532,9 +546,9 @@ void report__print_not_seen(const struct model *m, FILE *out)
 			(unsigned long long)st[STAT_ALLOC_EVENTS],
 			(unsigned long long)st[STAT_ALLOCS], (unsigned long long)st[STAT_SAMPLED_OUT],
 			not_rec, (unsigned long long)model__alloc_events_left_out(m));
-	fprintf(out, "frees: %llu matched to recorded allocations; %llu unseen, found when the "
-		"address was allocated again (a free path without a kmem event; those records "
-		"no longer count as outstanding)\n", (unsigned long long)st[STAT_FREES],
+	fprintf(out, "frees: %llu matched to recorded allocations; %llu records retired: ended "
+		"without a free when their address was allocated again (freed on a path without "
+		"a kmem event), no longer outstanding\n", (unsigned long long)st[STAT_FREES],
 		(unsigned long long)st[STAT_REALLOC_RETIRED]);
 	fprintf(out, "not seen: %llu allocations (allocs map full), %llu (map busy), "
 		"%llu (sites map full); "
