@@ -1542,9 +1542,12 @@ int diff__print(const struct model *a, const struct model *b, const struct diff_
 		err = print_json(&d, a, b, o, out);
 	else if (!err)
 		print_text(&d, a, b, o, out);
+	/* a write that failed on a line-buffered stream left its errno */
+	if (!err && ferror(out))
+		err = errno ? -errno : -EIO;
 	data_free(&d);
 	errno = 0;
-	if (!err && (fflush(out) || ferror(out)))
+	if (!err && fflush(out))
 		err = errno ? -errno : -EIO;
 	if (err)
 		pr_err("failed to print diff of %s and %s: %s", o->name_a ? o->name_a : "A",

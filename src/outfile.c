@@ -2,6 +2,7 @@
 /* Output files written atomically, never through a planted symlink. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,6 +49,27 @@ static char *create_tmp(const char *path, int *fd)
 	return tmp;
 }
 
+/*
+ * Whether path, lstat() in *st, is a symlink the rename may replace: one to
+ * a regular file or to nothing yet, not one into /proc (/dev/stdout is a
+ * link to /proc/self/fd/1) nor to a device, a pipe or a directory.
+ */
+static bool replaceable_link(const char *path, struct stat *st)
+{
+	char target[16];
+	ssize_t n;
+
+	if (!S_ISLNK(st->st_mode))
+		return false;
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	if (!strncmp(target, "/proc/", 6))
+		return false;
+	return stat(path, st) ? errno == ENOENT : S_ISREG(st->st_mode);
+}
+
 int outfile__check(const char *path, const char *what)
 {
 	struct stat st;
@@ -79,6 +101,11 @@ int outfile__check(const char *path, const char *what)
 			err = -EPERM;
 			pr_err("cannot write %s %s: it belongs to uid %u, not to this user",
 			       what, path, (unsigned int)st.st_uid);
+		} else if (!S_ISREG(st.st_mode) && !replaceable_link(path, &st)) {
+			/* the rename would replace /dev/null, or /dev/stdout's link, by a file */
+			err = -EINVAL;
+			pr_err("cannot write %s %s: not a regular file (kleak replaces the file "
+			       "whole; for standard output leave the option out)", what, path);
 		}
 	} else if (errno != ENOENT) {
 		err = -errno;

@@ -129,9 +129,14 @@ static int begin(const struct env *env, struct outfile *of, FILE **f)
 static int finish(const struct env *env, struct outfile *of, FILE *f, int err, bool said)
 {
 	if (!env->output_path) {
-		/* a write that failed before leaves its data to this flush, which says why */
+		/*
+		 * A write that failed on a line-buffered stdout left its errno,
+		 * nothing runs since; else the flush fails and says why.
+		 */
+		if (!err && ferror(f))
+			err = errno ? -errno : -EIO;
 		errno = 0;
-		if (!err && (fflush(f) || ferror(f)))
+		if (!err && fflush(f))
 			err = errno ? -errno : -EIO;
 		if (err && !said)
 			pr_err("failed to write the %s report: %s", format_names[env->format],

@@ -412,9 +412,13 @@ test_output_modes() {
 	fi
 }
 
-# an output that cannot be written is refused before anything is read or traced
+# an output that cannot be written is refused before anything is read or
+# traced; so is one whose file the rename would wrongly replace (a link to
+# /proc/self/fd/1 as /dev/stdout is, one to a device, a fifo), left as it was
 test_output_refused() {
-	local bad='' args
+	local bad='' args l=$TMP/links
+	mkdir "$l" && ln -s /proc/self/fd/1 "$l/stdout" && ln -s /dev/null "$l/null" &&
+		mkfifo "$l/fifo"
 	while read -r args; do
 		# shellcheck disable=SC2086
 		"$KLEAK" $args > "$TMP/out" 2> "$TMP/err" && { bad="accepted: $args"; break; }
@@ -437,7 +441,37 @@ report --metrics /sys/kernel/x.prom $FIX/tcp.run
 --file-mode 0666 -w x.run
 --file-mode 644x -w x.run
 --file-mode 0600
+report --format folded -O $l/stdout $FIX/tcp.run
+diff -O $l/null $FIX/tcp.run $FIX/files.run
+--duration 1 --metrics $l/fifo
 EOF2
+	if [ -n "$bad" ]; then
+		fail "$bad"
+	elif [ "$(stat -c %F "$l/stdout" "$l/null" "$l/fifo" | tr '\n' ' ')" != \
+	       "symbolic link symbolic link fifo " ]; then
+		fail "replaced: $(ls -l "$l" | tr '\n' ' ')"
+	else
+		pass
+	fi
+}
+
+# a full stdout (/dev/full): one line naming the real error, in every format,
+# for a report and a diff, and for a live run whose stdout is line-buffered
+test_stdout_full() {
+	local fmt bad=
+	for fmt in text json folded pprof svg; do
+		for cmd in "report -o 0 --format $fmt $FIX/tcp.run" "diff --format $fmt $FIX/tcp.run $FIX/files.run"; do
+			# shellcheck disable=SC2086
+			"$KLEAK" $cmd > /dev/full 2> "$TMP/err" && { bad="$cmd: status 0"; break 2; }
+			[ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q 'No space left on device$' "$TMP/err" ||
+				{ bad="$cmd: $(cat "$TMP/err")"; break 2; }
+		done
+	done
+	if [ -z "$bad" ] && [ "$(id -u)" = 0 ]; then
+		"$KLEAK" --duration 1 -c "$COMM" > /dev/full 2> "$TMP/err" && bad="live: status 0"
+		grep -q 'failed to write the text report: No space left on device$' "$TMP/err" ||
+			bad=${bad:-"live: $(cat "$TMP/err")"}
+	fi
 	if [ -n "$bad" ]; then fail "$bad"; else pass; fi
 }
 
@@ -538,7 +572,7 @@ test_live_pprof() {
 }
 
 for t in pprof_totals pprof_contents pprof_diff no_kernel_addresses folded svg_chromium \
-	 svg_colours output_safety output_modes output_refused output_full_fs live_interval \
-	 live_pprof; do
+	 svg_colours output_safety output_modes output_refused stdout_full output_full_fs \
+	 live_interval live_pprof; do
 	run_test $t
 done
