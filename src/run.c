@@ -319,8 +319,10 @@ static int on_event(void *arg, void *data, size_t len)
 	for (i = 0; i < s.n_frames; i++) {
 		if (s.frames[i].sym)
 			printf("\t%s\n", s.frames[i].sym);
-		else
+		else if (r->env->raw_addresses)
 			printf("\t0x%016llx\n", (unsigned long long)s.frames[i].addr);
+		else
+			printf("\t?\n");
 		free(s.frames[i].sym);
 	}
 	free(s.frames);
