@@ -1271,26 +1271,41 @@ static void text_aliases(FILE *out, const struct model_merged *g)
 	}
 }
 
-/* One line for cache, if either run merged it with other caches: their names. */
+static bool has_site_in(const struct model *m, const char *cache)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_sites; i++)
+		if (!strcmp(m->sites[i].cache, cache))
+			return true;
+	return false;
+}
+
+/*
+ * One line for cache, if either run merged it with other caches: their
+ * names. A run keeps the merges of the caches it has sites in only: where
+ * the other run has none there, it says nothing of the cache.
+ */
 static void text_merged(FILE *out, const char *cache, const struct model *a, const struct model *b)
 {
 	const struct model_merged *ga = model__merged_of(a, cache), *gb = model__merged_of(b, cache);
+	const struct model_merged *g = ga ? ga : gb;
 
-	if (!ga && !gb)
+	if (!g)
 		return;
 	fputs("  ", out);
 	report__put_line(out, cache);
-	if (ga && gb && same_aliases(ga, gb)) {
-		fputs(" is a merged cache, also named ", out);
-		text_aliases(out, ga);
-	} else if (ga && gb) {
+	if (ga && gb && !same_aliases(ga, gb)) {
 		fputs(" is a merged cache, in A also named ", out);
 		text_aliases(out, ga);
 		fputs("; in B ", out);
 		text_aliases(out, gb);
+	} else if (!(ga && gb) && has_site_in(ga ? b : a, cache)) {
+		fprintf(out, " is a merged cache in %s only, also named ", ga ? "A" : "B");
+		text_aliases(out, g);
 	} else {
-		fprintf(out, " is a merged cache in %s, also named ", ga ? "A" : "B");
-		text_aliases(out, ga ? ga : gb);
+		fputs(" is a merged cache, also named ", out);
+		text_aliases(out, g);
 	}
 	fputc('\n', out);
 }

@@ -267,6 +267,10 @@ EOF
 			index("task_struct reaped 3") and index("filp no-fd 3") and
 			index("TCP orphan 3")' tests/fixtures/diff-classes-json.expected > /dev/null; then
 		fail "diff golden does not show 3 more reaped tasks, files in flight and orphans"
+	elif ! grep -qx '  pid is a merged cache, also named cred' tests/fixtures/diff-classes.expected ||
+	     ! jq -e '[.caches[] | select(.cache == "signal_cache")][0].merged_with_b ==
+			["UNIX", "UNIX-STREAM"]' tests/fixtures/diff-classes-json.expected > /dev/null; then
+		fail "diff goldens do not name merged caches' aliases"
 	else
 		pass
 	fi
