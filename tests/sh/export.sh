@@ -546,7 +546,8 @@ test_live_interval() {
 	fi
 }
 
-# live: the final pprof profile holds what the saved run's text report does
+# live: the final pprof profile holds what the saved run's text report does,
+# and neither has a kernel address
 test_live_pprof() {
 	local text prof
 	need_root || return
@@ -566,6 +567,9 @@ test_live_pprof() {
 		fail "text report $text, pprof $prof"
 	elif ! go tool pprof -top -focus=sk_prot_alloc "$TMP/live.pb.gz" 2>&1 | grep -q '\[cache TCP\]'; then
 		fail "no TCP sockets under sk_prot_alloc in the profile"
+	elif go tool pprof -raw "$TMP/live.pb.gz" 2>&1 | grep -Eqi '(0x)?ffff[89a-f][0-9a-f]{11}' ||
+	     grep -Eq '^frame 0x[1-9a-f]' "$TMP/live.run"; then
+		fail "a kernel address in the live profile or run file without --raw-addresses"
 	else
 		pass
 	fi
