@@ -14,6 +14,7 @@
 #include "log.h"
 #include "model.h"
 #include "opts.h"
+#include "outfile.h"
 #include "recost.h"
 
 /*
@@ -129,24 +130,29 @@ enum {
 	OPT_ALL_ALLOCATORS,
 	OPT_RAW_ADDRESSES,
 	OPT_HELD_BY,
+	OPT_FILE_MODE,
 };
 
 #define HELD_BY_DOC \
 	"Only objects held as CLASS: live, zombie, reaped (task_struct); fd, no-fd (files, " \
 	"sockets); orphan (sockets)"
 
-/* Every report and diff writes these; features writes text or json only. */
-#define OUTPUT_OPTIONS(group)								\
+/*
+ * Every report and diff writes these; features writes text or json only.
+ * output_doc: what --output does (live, each interval replaces the file).
+ */
+#define OUTPUT_OPTIONS(group, output_doc)						\
 	{ "format", OPT_FORMAT, "FMT", 0,						\
 	  "text (default), json, folded (stacks for flame\n"				\
 	  "graphs), pprof (gzipped profile.proto) or svg (a\n"				\
 	  "flame graph)", group },							\
-	{ "output", 'O', "FILE", 0,							\
-	  "Write the report to FILE (atomically; each\n"				\
-	  "interval replaces it) instead of stdout", group },				\
+	{ "output", 'O', "FILE", 0, output_doc, group },				\
 	{ "value", OPT_VALUE, "WHAT", 0,						\
 	  "What folded and svg stacks weigh: bytes\n"				\
-	  "(default) or count (objects)", group }
+	  "(default) or count (objects)", group },					\
+	{ "file-mode", OPT_FILE_MODE, "MODE", 0,					\
+	  "Create the files kleak writes with MODE (octal,\n"			\
+	  "within 0644; default: 0600)", group }
 
 /* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
 #define HELP_OPTIONS									\
@@ -199,7 +205,8 @@ static const struct argp_option trace_options[] = {
 	  "Write Prometheus metrics to FILE at every report,\n"
 	  "for node_exporter's textfile collector", 2 },
 	{ "raw-addresses", OPT_RAW_ADDRESSES, NULL, 0,
-	  "With -w: keep the raw kernel address of each frame, which defeats KASLR "
+	  "Keep each frame's raw kernel address in the -w\n"
+	  "run and every output, which defeats KASLR\n"
 	  "(default: symbols only)", 2 },
 
 	{ NULL, 0, NULL, 0, "What the report shows:", 3 },
@@ -207,7 +214,8 @@ static const struct argp_option trace_options[] = {
 	  "Only allocations at least SEC old\n(default: 6, at most INTERVAL; 0 with COMMAND)",
 	  3 },
 	{ "top", 'T', "N", 0, "The N sites holding most (default: 10; 0: all)", 3 },
-	OUTPUT_OPTIONS(3),
+	OUTPUT_OPTIONS(3, "Write the report to FILE (atomically; each\n"
+			  "interval replaces it) instead of stdout"),
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 3 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 3 },
@@ -242,7 +250,10 @@ static const struct argp_option report_options[] = {
 	{ "held-by", OPT_HELD_BY, "CLASS", 0, HELD_BY_DOC, 1 },
 	{ "caches", OPT_CACHES, NULL, 0, "Show the per-cache summary", 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
-	OUTPUT_OPTIONS(1),
+	OUTPUT_OPTIONS(1, "Write the report to FILE (atomically) instead of\nstdout"),
+	{ "raw-addresses", OPT_RAW_ADDRESSES, NULL, 0,
+	  "Keep each frame's raw kernel address, where the\n"
+	  "run has them (-w --raw-addresses): defeats KASLR", 1 },
 	{ "metrics", OPT_METRICS, "FILE", 0, "Also write the run as Prometheus metrics to FILE", 1 },
 	{ "verbose", 'v', NULL, 0, "Print details", 1 },
 	HELP_OPTIONS,
@@ -262,7 +273,7 @@ static const struct argp_option diff_options[] = {
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 1 },
 	{ "held-by", OPT_HELD_BY, "CLASS", 0, HELD_BY_DOC, 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
-	OUTPUT_OPTIONS(1),
+	OUTPUT_OPTIONS(1, "Write the comparison to FILE (atomically) instead\nof stdout"),
 	{ "verbose", 'v', NULL, 0, "Print details", 1 },
 	HELP_OPTIONS,
 	{},
@@ -475,6 +486,20 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_RAW_ADDRESSES:
 		env->raw_addresses = true;
 		break;
+	case OPT_FILE_MODE: {
+		unsigned long mode;
+		char *end;
+
+		errno = 0;
+		mode = strtoul(arg, &end, 8);
+		/* others may read what kleak writes, never change it; nothing runs it */
+		if (*arg < '0' || *arg > '7' || *end || errno || mode & ~0644UL)
+			usage_error("invalid --file-mode '%s': an octal mode within 0644 (read for "
+				    "group and others at most)", arg);
+		env->file_mode = mode;
+		env->file_mode_set = true;
+		break;
+	}
 	case OPT_STACK_CACHE:
 		if (!strcmp(arg, "on"))
 			env->stack_cache = STACK_CACHE_ON;
@@ -635,6 +660,11 @@ static int validate(struct env *env)
 		pr_err("a command after -- is traced, and %s does not trace", cmd_names[env->cmd]);
 		return -EINVAL;
 	}
+	if (env->file_mode_set && !env->write_path && !env->output_path && !env->metrics_path) {
+		pr_err("--file-mode is the mode of the files -w, --output and --metrics write: "
+		       "give one");
+		return -EINVAL;
+	}
 	if (env->value == VALUE_COUNT && env->format != FORMAT_FOLDED &&
 	    env->format != FORMAT_SVG) {
 		pr_err("--value count weighs folded stacks and svg flame graphs: give --format "
@@ -698,6 +728,7 @@ int opts__parse(int argc, char **argv, struct env *env)
 	env->stack_entries = DEFAULT_STACK_ENTRIES;
 	env->stack_depth = DEFAULT_STACK_DEPTH;
 	env->ustack_depth = DEFAULT_USTACK_DEPTH;
+	env->file_mode = 0600;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		env->cmd = CMD_REPORT;
@@ -736,6 +767,7 @@ int opts__parse(int argc, char **argv, struct env *env)
 	if (!env->older_set)
 		env->older_ms = DEFAULT_OLDER_MS;
 	log_verbose = env->verbose;
+	outfile__set_mode(env->file_mode);
 	return validate(env);
 }
 

@@ -268,6 +268,14 @@ static __u64 retired_in_sites(const struct model *m, size_t *n_sites)
 	return sum;
 }
 
+void report__put_line(FILE *out, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)(s ? s : "unknown"); *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+}
+
 static void text_merged(const struct model_merged *g, FILE *out)
 {
 	size_t i;
@@ -291,6 +299,12 @@ static void text_header(const struct model *m, const struct report_opts *o,
 	fprintf(out, "filters: %s; run %s .. %s (%llu s)\n",
 		m->meta.filters && *m->meta.filters ? m->meta.filters : "none", start, end,
 		(unsigned long long)run_s);
+	/* quoted as a shell needs it (opts__join_args()), on one line */
+	if (m->meta.cmdline) {
+		fputs("command: ", out);
+		report__put_line(out, m->meta.cmdline);
+		fputc('\n', out);
+	}
 	if (p->scale > 1)
 		fprintf(out, "sampled 1 in %llu: counts and bytes are estimates\n",
 			(unsigned long long)p->scale);
@@ -365,8 +379,8 @@ static void text_trend(const struct model *m, const struct model_site *s, FILE *
 	}
 }
 
-static void text_site(const struct model *m, const struct prepared *p, const struct row *r,
-		      size_t rank, FILE *out)
+static void text_site(const struct model *m, const struct report_opts *o,
+		      const struct prepared *p, const struct row *r, size_t rank, FILE *out)
 {
 	const struct model_site *s = r->s;
 	const struct model_merged *g = model__merged_of(m, s->cache);
@@ -397,7 +411,7 @@ static void text_site(const struct model *m, const struct prepared *p, const str
 			fprintf(out, " %s %llu", model__ctx_name(c), (unsigned long long)s->ctx[c]);
 	fprintf(out, " | %llu allocated", (unsigned long long)s->allocs * k);
 	if (s->retired)
-		fprintf(out, ", %llu freed unseen (address reused)",
+		fprintf(out, ", %llu retired (address reused)",
 			(unsigned long long)s->retired * k);
 	fputc('\n', out);
 	if (r->frees_unseen)
@@ -414,8 +428,10 @@ static void text_site(const struct model *m, const struct prepared *p, const str
 	for (i = 0; i < s->n_frames; i++) {
 		if (s->frames[i].sym)
 			fprintf(out, "\t%s\n", s->frames[i].sym);
-		else
+		else if (o->raw_addresses && s->frames[i].addr)
 			fprintf(out, "\t0x%016llx\n", (unsigned long long)s->frames[i].addr);
+		else
+			fputs("\t?\n", out);
 	}
 	report_ustack__text(s, out);
 }
@@ -530,9 +546,9 @@ void report__print_not_seen(const struct model *m, FILE *out)
 			(unsigned long long)st[STAT_ALLOC_EVENTS],
 			(unsigned long long)st[STAT_ALLOCS], (unsigned long long)st[STAT_SAMPLED_OUT],
 			not_rec, (unsigned long long)model__alloc_events_left_out(m));
-	fprintf(out, "frees: %llu matched to recorded allocations; %llu unseen, found when the "
-		"address was allocated again (a free path without a kmem event; those records "
-		"no longer count as outstanding)\n", (unsigned long long)st[STAT_FREES],
+	fprintf(out, "frees: %llu matched to recorded allocations; %llu records retired: ended "
+		"without a free when their address was allocated again (freed on a path without "
+		"a kmem event), no longer outstanding\n", (unsigned long long)st[STAT_FREES],
 		(unsigned long long)st[STAT_REALLOC_RETIRED]);
 	fprintf(out, "not seen: %llu allocations (allocs map full), %llu (map busy), "
 		"%llu (sites map full); "
@@ -606,8 +622,8 @@ static const char *trend_verdict(enum trend_kind k)
 	}
 }
 
-static void json_site(struct json_writer *w, const struct model *m, const struct prepared *p,
-		      const struct row *r)
+static void json_site(struct json_writer *w, const struct model *m, const struct report_opts *o,
+		      const struct prepared *p, const struct row *r)
 {
 	const struct model_site *s = r->s;
 	struct trend t = trend_of(m, s);
@@ -665,7 +681,9 @@ static void json_site(struct json_writer *w, const struct model *m, const struct
 	jsonw_name(w, "frames");
 	jsonw_start_array(w);
 	for (i = 0; i < s->n_frames; i++) {
-		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)s->frames[i].addr);
+		/* a kernel address gives away KASLR's offset: 0x0 unless asked for */
+		snprintf(addr, sizeof(addr), "0x%llx",
+			 o->raw_addresses ? (unsigned long long)s->frames[i].addr : 0ULL);
 		jsonw_start_object(w);
 		jsonw_string_field(w, "addr", addr);
 		jsonw_string_field(w, "sym", s->frames[i].sym);
@@ -781,7 +799,7 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 		jsonw_name(w, "sites");
 		jsonw_start_array(w);
 		for (i = 0; i < p.n_rows; i++)
-			json_site(w, m, &p, &p.rows[i]);
+			json_site(w, m, o, &p, &p.rows[i]);
 		jsonw_end_array(w);
 		if (o->caches)
 			json_caches(w, m, sums, n_sums);
@@ -796,7 +814,7 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 		if (m->meta.interval_s)
 			text_trend_legend(m, &p, out);
 		for (i = 0; i < p.n_rows; i++)
-			text_site(m, &p, &p.rows[i], i + 1, out);
+			text_site(m, o, &p, &p.rows[i], i + 1, out);
 		if (o->caches && n_sums)
 			text_caches(m, sums, n_sums, out);
 		if (report_allocators__traced(m))

@@ -16,6 +16,7 @@ struct report_opts {
 	const char *cache;	/* only sites in this cache, NULL: all */
 	bool json;
 	bool caches;		/* the per-cache summary */
+	bool raw_addresses;	/* frames keep their kernel addresses (--raw-addresses) */
 };
 
 /* Returns 0, or -errno when out is not writable. */
@@ -46,6 +47,9 @@ struct report_site {
  */
 int report__select(const struct model *m, const struct report_opts *o,
 		   struct report_site **out, size_t *n);
+
+/* s on one line: control bytes as '?', NULL as "unknown" (a run's metadata). */
+void report__put_line(FILE *out, const char *s);
 
 /* ts as local time "HH:MM:SS.mmm", as --trace lines show it. */
 void report__fmt_clock(const struct timespec *ts, char *buf, size_t len);

@@ -218,7 +218,8 @@ static bool has_fork_site(const struct model *m)
  * -c and -p select the allocating task, and fork allocates a process's
  * task_struct (and the rest copy_process makes for it) in its parent: users
  * chasing task_struct under -c see none of their processes' own. Said once
- * per run, where that is what they look for.
+ * per run, where a run that could have recorded what fork allocates (no
+ * --cache, or --cache task_struct) recorded none of it.
  */
 static void hint_parent(struct run *r, const struct model *m)
 {
@@ -226,7 +227,7 @@ static void hint_parent(struct run *r, const struct model *m)
 
 	if (r->hinted || !(env->comm || env->pid) || env->command)
 		return;
-	if ((!env->cache || strcmp(env->cache, "task_struct")) && has_fork_site(m))
+	if ((env->cache && strcmp(env->cache, "task_struct")) || has_fork_site(m))
 		return;
 	r->hinted = true;
 	pr_info("hint: fork allocates a process's task_struct (copy_process) in its parent, "
@@ -250,22 +251,25 @@ static int report_now(struct run *r, enum report_kind kind)
 		.max_size = ~0ULL,
 		.json = env->json,
 		.caches = !env->no_caches,
+		.raw_addresses = env->raw_addresses,
 	};
 	struct model *m;
-	int err;
+	int err, merr = 0, werr = 0;
 
 	status__clear(r->status);
 	err = build_model(r, kind == REPORT_INTERVAL || (kind == REPORT_FINAL && r->at_interval_end),
 			  &m);
 	if (err)
 		return err;
+	/* each output on its own: a closed stdout loses neither the metrics nor the run */
 	err = output__report(env, m, &ro, NULL);
 	if (!err)
 		hint_parent(r, m);
-	if (!err && env->metrics_path)
-		err = metrics__write(m, env->top, env->metrics_path);
-	if (!err && kind == REPORT_FINAL && env->write_path)
-		err = record__write(m, env->write_path);
+	if (env->metrics_path)
+		merr = metrics__write(m, env->top, env->metrics_path);
+	if (kind == REPORT_FINAL && env->write_path)
+		werr = record__write(m, env->write_path);
+	err = err ? err : merr ? merr : werr;
 	if (kind == REPORT_INTERVAL) {
 		model__free(r->prev);
 		r->prev = m;
@@ -315,8 +319,10 @@ static int on_event(void *arg, void *data, size_t len)
 	for (i = 0; i < s.n_frames; i++) {
 		if (s.frames[i].sym)
 			printf("\t%s\n", s.frames[i].sym);
-		else
+		else if (r->env->raw_addresses)
 			printf("\t0x%016llx\n", (unsigned long long)s.frames[i].addr);
+		else
+			printf("\t?\n");
 		free(s.frames[i].sym);
 	}
 	free(s.frames);

@@ -2,8 +2,9 @@
 /*
  * The Prometheus metrics on models built here: label values escaped and
  * kept UTF-8 whatever bytes a comm holds, the comm series bounded with the
- * rest folded into "(other)", site series bounded by top and merged by
- * cache and first frames outside the allocator, every value scaled by the
+ * rest folded into "(other)", site series bounded by top and a cap of
+ * their own and merged by cache and first frames outside the allocator, a
+ * merged cache's aliases in an info series, every value scaled by the
  * sample rate. tests/sh/metrics.sh checks a real run's file with promtool
  * and node_exporter.
  */
@@ -103,6 +104,7 @@ void test_metrics_series(void)
 		"__kmalloc_noprof+0x1/0x2", "ext4_fill_super.isra.0+0x2/0x9 [ext4]", NULL,
 	};
 	struct model *m = new_model();
+	struct model_merged *g;
 	char *out;
 
 	if (!ASSERT_OK_PTR(m, "model"))
@@ -151,6 +153,18 @@ void test_metrics_series(void)
 			      "top 1 is the largest");
 	}
 	free(out);
+	/* a merged cache's aliases: an info series, the cache label unchanged */
+	g = model__add_merged(m, "kmalloc-64");
+	if (ASSERT_OK_PTR(g, "merged") && ASSERT_OK(model_merged__add_alias(g, "ext4_io_end"), "alias") &&
+	    ASSERT_OK(model_merged__add_alias(g, "bio-0"), "alias")) {
+		out = print(m, 10);
+		if (ASSERT_OK_PTR(out, "metrics__print merged")) {
+			ASSERT_OK_PTR(strstr(out, "\nkleak_cache_merged_info{cache=\"kmalloc-64\","
+						  "aliases=\"bio-0,ext4_io_end\"} 1\n"), "aliases");
+			ASSERT_EQ(count_lines(out, "kleak_cache_merged_info{"), 1, "only merged caches");
+		}
+		free(out);
+	}
 	model__free(m);
 }
 
@@ -186,6 +200,30 @@ void test_metrics_bounds(void)
 		      "one cache series");
 	/* top 0: every site key; all 31 sites share one */
 	ASSERT_EQ(count_lines(out, "kleak_site_outstanding_objects{"), 1, "sites merged");
+	free(out);
+	/* 30 sites of their own: top 0 (every site) still gives METRICS_TOP_SITES */
+	model__free(m);
+	m = new_model();
+	if (!ASSERT_OK_PTR(m, "model"))
+		return;
+	for (i = 1; i <= 30; i++) {
+		char fn[32];
+		const char *stack[] = { "__kmalloc_noprof+0x1/0x2", fn, "do_syscall_64+0x1/0x2" };
+
+		snprintf(fn, sizeof(fn), "caller_%d+0x10/0x20", i);
+		add_site(m, "kmalloc-8", 8, i, "w", stack, 3);
+	}
+	out = print(m, 0);
+	if (ASSERT_OK_PTR(out, "metrics__print")) {
+		ASSERT_EQ(count_lines(out, "kleak_site_outstanding_objects{"), METRICS_TOP_SITES,
+			  "site series capped whatever --top");
+		ASSERT_OK_PTR(strstr(out, "function=\"caller_30\""), "the largest kept");
+		ASSERT_TRUE(!strstr(out, "function=\"caller_10\""), "the smallest left out");
+	}
+	free(out);
+	out = print(m, 5);
+	if (ASSERT_OK_PTR(out, "metrics__print top 5"))
+		ASSERT_EQ(count_lines(out, "kleak_site_outstanding_objects{"), 5, "--top below the cap");
 	free(out);
 	/* the odd comm on its own: escaped, invalid byte replaced, valid UTF-8 kept */
 	model__free(m);
