@@ -21,8 +21,11 @@
  *   seen, and their frees match nothing.
  * - vmalloc: vmalloc:alloc_vmap_area and free_vmap_area_noflush, by the
  *   area's start, sized by the area (guard page included). Events of 6.12
- *   and later; a free through free_vmap_area() (an area never used) has no
- *   event and is retired when the address comes round again.
+ *   and later; before, fexit of alloc_vmap_area() and fentry of
+ *   free_vmap_area_noflush(), the functions the events are in, where the
+ *   kernel can trace them (src/kernel_features.c). A free through
+ *   free_vmap_area() (an area never used) has neither and is retired when
+ *   the address comes round again.
  * - percpu: percpu:percpu_alloc_percpu and percpu_free_percpu, by pointer,
  *   sized by bytes_alloc (all CPUs' copies, 5.19 and later) or size times
  *   the possible CPUs before.
@@ -187,6 +190,41 @@ int percpu_free_percpu_##sfx(struct bpf_raw_tracepoint_args *ctx)			\
 
 ALLOCATORS_RAW_TP_SET(raw, false)
 ALLOCATORS_RAW_TP_SET(compat, true)
+
+/*
+ * vmalloc without its events (before 6.12): the functions they are in,
+ * alloc_vmap_area(size, align, vstart, vend, node, gfp_mask) of 5.2-6.2,
+ * whose seventh slot in an fexit context is the area or an ERR_PTR(), and
+ * free_vmap_area_noflush(va). The loader takes them only where the
+ * kernel's BTF gives alloc_vmap_area those six arguments.
+ */
+#define MAX_ERRNO 4095
+
+static __always_inline int vmap_area_alloc(void *ctx, const struct vmap_area *va,
+					   const bool compat)
+{
+	__u64 start, end;
+
+	if ((__u64)va >= (__u64)-MAX_ERRNO)
+		return vmap_alloc(ctx, 0, false, 0, 0, 1, compat);
+	start = BPF_CORE_READ(va, va_start);
+	end = BPF_CORE_READ(va, va_end);
+	return vmap_alloc(ctx, 0, false, start, end - start, 0, compat);
+}
+
+#define VMALLOC_FENTRY_SET(sfx, compat)							\
+SEC("fexit/alloc_vmap_area")								\
+int BPF_PROG(alloc_vmap_area_##sfx, unsigned long size, unsigned long align,		\
+	     unsigned long vstart, unsigned long vend, int node, gfp_t gfp_mask,	\
+	     struct vmap_area *va)							\
+{ return vmap_area_alloc(ctx, va, compat); }						\
+SEC("fentry/free_vmap_area_noflush")							\
+int BPF_PROG(free_vmap_area_noflush_##sfx, struct vmap_area *va)			\
+{ free_event(KLEAK_SLOT_VMAP_FREE, BPF_CORE_READ(va, va_start), KLEAK_SITE_VMALLOC, NULL, \
+	     compat); return 0; }
+
+VMALLOC_FENTRY_SET(fentry, false)
+VMALLOC_FENTRY_SET(fentry_compat, true)
 
 /* classic tracepoints: pages by pfn (-1 for a failed allocation), no call sites */
 

@@ -18,24 +18,30 @@ struct kleak_bpf;
 struct bpf_program;
 
 /*
- * Fills want[] with the allocators to trace: slab always, the others as
- * asked and where the kernel has their events. One that was asked for by
- * name and is missing is an error line and -EOPNOTSUPP; under
- * --all-allocators a warning line, and the rest run.
+ * Fills want[] with the allocators to trace with program set: slab always,
+ * the others as asked and where the kernel has their events (or, for
+ * vmalloc, fentry on its functions). One that was asked for by name and is
+ * missing is an error line and -EOPNOTSUPP; under --all-allocators a
+ * warning line, and the rest run.
  */
-int allocators__choose(const struct env *env, const struct features *f,
+int allocators__choose(const struct env *env, const struct features *f, enum kleak_set set,
 		       bool want[KLEAK_ALLOC_MAX]);
 
 /*
  * The allocator program p serves (KLEAK_ALLOC_SLAB for slab's and the
- * others kleak loads), and in *in_set whether it is of set.
+ * others kleak loads), and in *in_set whether it is of set and of the way
+ * the allocator is traced on this kernel (f): its events or its functions.
  */
 enum kleak_allocator allocators__of_prog(const struct kleak_bpf *skel,
 					 const struct bpf_program *p, enum kleak_set set,
-					 bool *in_set);
+					 const struct features *f, bool *in_set);
 
-/* "pages, vmalloc, percpu": the allocators of want beside slab; "" for none. */
-void allocators__list(const bool want[KLEAK_ALLOC_MAX], char *buf, size_t len);
+/*
+ * "pages, vmalloc (fentry), percpu": the allocators of want beside slab,
+ * and how each is traced where not by its events; "" for none.
+ */
+void allocators__list(const bool want[KLEAK_ALLOC_MAX], const struct features *f,
+		      enum kleak_set set, char *buf, size_t len);
 
 /*
  * A site's display name where its kind is not slab's ("pages/order-2",

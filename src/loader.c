@@ -207,7 +207,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->pages_user = env->pages_user;
 	bpf_object__for_each_program(p, skel->obj) {
 		bool load = prog_in_set(skel, p, set, f->has[FEAT_EVENTS_61], follow), in_set;
-		enum kleak_allocator a = allocators__of_prog(skel, p, set, &in_set);
+		enum kleak_allocator a = allocators__of_prog(skel, p, set, f, &in_set);
 
 		/* the other allocators' programs only where asked for: slab's cost stays */
 		if (a != KLEAK_ALLOC_SLAB)
@@ -495,15 +495,16 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	if (!tp)
 		return NULL;
 	tp->cgroup_fd = -1;
-	err = allocators__choose(env, &f, tp->pub.allocators);
-	if (err)
-		goto err_out;
-	allocators__list(tp->pub.allocators, also, sizeof(also));
 	libbpf_set_print(libbpf_print_fn);
 
 	for (i = 0; i < n; i++) {
 		bool last = i == n - 1;
 
+		/* per set: vmalloc's functions cannot be hooked by the tracepoint set */
+		err = allocators__choose(env, &f, sets[i], tp->pub.allocators);
+		if (err)
+			goto err_out;
+		allocators__list(tp->pub.allocators, &f, sets[i], also, sizeof(also));
 		err = check_set(tp, sets[i], env, cfp != NULL, &f);
 		if (err)
 			goto err_out;

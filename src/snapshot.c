@@ -94,13 +94,16 @@ static int cmp_age_desc(const void *a, const void *b)
 	return x > y ? -1 : x < y;
 }
 
-/* tp_btf and tracepoint programs see their own frames at the top of the stack */
+/*
+ * tp_btf and tracepoint programs see their own frames at the top of the
+ * stack; fexit programs (vmalloc's functions) their trampoline too
+ */
 static bool is_tracer_frame(const char *sym)
 {
 	static const char *const prefixes[] = {
 		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_", "perf_trace_",
 		"trace_call_bpf",
-		"perf_tp_event", "bpf_get_stack",
+		"perf_tp_event", "bpf_get_stack", "bpf_trampoline_",
 	};
 	size_t i;
 

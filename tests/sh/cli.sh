@@ -172,10 +172,10 @@ test_features() {
 		fail "$BAD"
 	elif ! grep -q '^kleak loads: ' "$TMP/text" || ! grep -q '^kernel   ' "$TMP/text"; then
 		fail "text has no kernel or 'kleak loads:' line: $(head -3 "$TMP/text" | tr '\n' '|')"
-	elif [ "$keys" -ne 15 ]; then
-		fail "JSON has $keys features, expected 15"
-	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 15 ]; then
-		fail "text does not list the 15 features"
+	elif [ "$keys" -ne 16 ]; then
+		fail "JSON has $keys features, expected 16"
+	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 16 ]; then
+		fail "text does not list the 16 features"
 	elif ! jq -e '.sets | length == 4 and all(.[]; has("name") and has("supported"))' \
 			"$TMP/json" > /dev/null; then
 		fail "JSON sets malformed: $(jq -c .sets "$TMP/json")"
