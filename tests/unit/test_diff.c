@@ -46,31 +46,11 @@ static char *diff_str(const struct model *a, const struct model *b, const struct
 	return buf;
 }
 
-static char *slurp(const char *path)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "r"), *m;
-	int c;
-
-	if (!f)
-		return NULL;
-	m = open_memstream(&buf, &len);
-	if (m) {
-		while ((c = getc(f)) != EOF)
-			fputc(c, m);
-		fclose(m);
-	}
-	fclose(f);
-	return buf;
-}
-
 static void golden_of(const char *path_a, const char *path_b, const struct diff_opts *o,
 		      const char *gold)
 {
 	struct model *a = NULL, *b = NULL;
-	char *got = NULL, *want = NULL;
-	FILE *f;
+	char *got = NULL;
 
 	if (!ASSERT_OK(record__read(path_a, &a), path_a) ||
 	    !ASSERT_OK(record__read(path_b, &b), path_b))
@@ -78,19 +58,9 @@ static void golden_of(const char *path_a, const char *path_b, const struct diff_
 	got = diff_str(a, b, o);
 	if (!ASSERT_OK_PTR(got, "diff__print"))
 		goto out;
-	if (getenv("KLEAK_REGEN_FIXTURES")) {
-		f = fopen(gold, "w");
-		if (ASSERT_OK_PTR(f, gold)) {
-			fputs(got, f);
-			fclose(f);
-		}
-	}
-	want = slurp(gold);
-	if (ASSERT_OK_PTR(want, gold) && !ASSERT_STREQ(got, want, gold))
-		printf("--- got:\n%s--- end\n", got);
+	test__golden(got, gold);
 out:
 	free(got);
-	free(want);
 	model__free(a);
 	model__free(b);
 }
