@@ -498,7 +498,8 @@ test_percpu() {
 }
 
 # The classic tracepoint set's allocator programs: pages by pfn, and the
-# vmalloc and percpu records (release not asserted, as for test_classic_tp).
+# vmalloc and percpu records (release not asserted, as for test_classic_tp,
+# but for vmalloc's, whose frees come from a kworker, not an RCU batch).
 test_classic_tp_allocators() {
 	need_root || return
 	if ! KLEAK_PROGRAMS= "$KLEAK" features --btf /sys/kernel/btf/vmlinux --format json 2>/dev/null |
@@ -513,6 +514,9 @@ test_classic_tp_allocators() {
 	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --pages" \
 		ATTACH="tracepoint; slab, pages" NO_RELEASE=1 \
 		held_test pipepages 100 '^(anon_)?pipe_write\+' pages/order-0 100
+	has_events vmalloc_events || { skip "no vmalloc events on this kernel"; return; }
+	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --vmalloc" \
+		ATTACH="tracepoint; slab, vmalloc" held_test vmalloc 50 '^array_map_alloc\+' vmalloc 50
 }
 
 # Anonymous page faults are user pages: left out and counted under --pages,
