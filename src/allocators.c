@@ -159,6 +159,54 @@ void allocators__list(const bool want[KLEAK_ALLOC_MAX], const struct features *f
 					 hook_of(a, f, set) == HOOK_FENTRY ? " (fentry)" : "");
 }
 
+/* An order of "pages/order-N": digits only, at most KLEAK_MAX_PAGE_ORDER. */
+static bool parse_order(const char *s, int *order)
+{
+	int n = 0;
+
+	if (!*s || strlen(s) > 2)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		n = n * 10 + (*s - '0');
+	}
+	*order = n;
+	return n <= KLEAK_MAX_PAGE_ORDER;
+}
+
+bool allocators__parse_cache(const char *name, struct alloc_cache *c)
+{
+	static const char order_prefix[] = "pages/order-", user[] = "user ";
+
+	c->order = -1;
+	if (!strcmp(name, "pages")) {
+		c->allocator = KLEAK_ALLOC_PAGES;
+		c->kinds = 1U << KLEAK_SITE_PAGES | 1U << KLEAK_SITE_PAGES_USER;
+		return true;
+	}
+	if (!strcmp(name, names[KLEAK_ALLOC_VMALLOC]) || !strcmp(name, names[KLEAK_ALLOC_PERCPU])) {
+		c->allocator = !strcmp(name, "vmalloc") ? KLEAK_ALLOC_VMALLOC : KLEAK_ALLOC_PERCPU;
+		c->kinds = 1U << (c->allocator == KLEAK_ALLOC_VMALLOC ? KLEAK_SITE_VMALLOC :
+							       KLEAK_SITE_PERCPU);
+		return true;
+	}
+	c->allocator = KLEAK_ALLOC_PAGES;
+	c->kinds = 1U << KLEAK_SITE_PAGES;
+	if (!strncmp(name, user, sizeof(user) - 1)) {
+		name += sizeof(user) - 1;
+		c->kinds = 1U << KLEAK_SITE_PAGES_USER;
+	}
+	return !strncmp(name, order_prefix, sizeof(order_prefix) - 1) &&
+	       parse_order(name + sizeof(order_prefix) - 1, &c->order);
+}
+
+bool allocators__cache_selects(const char *name, __u32 kind, const char *site_cache)
+{
+	return !strcmp(name, site_cache) ||
+	       (!strcmp(name, "pages") && kleak_allocator_of(kind) == KLEAK_ALLOC_PAGES);
+}
+
 bool allocators__site_name(__u32 kind, __u64 cache, char *buf, size_t len)
 {
 	switch (kind) {

@@ -49,6 +49,27 @@ void allocators__list(const bool want[KLEAK_ALLOC_MAX], const struct features *f
  */
 bool allocators__site_name(__u32 kind, __u64 cache, char *buf, size_t len);
 
+/* What --cache NAME selects where NAME is memory of an allocator beside slab. */
+struct alloc_cache {
+	enum kleak_allocator allocator;
+	__u32 kinds;		/* one bit per enum kleak_site_kind */
+	int order;		/* of pages, -1 for any */
+};
+
+/*
+ * Whether name is an allocator's --cache: "pages" (every page site),
+ * "pages/order-N" and "user pages/order-N" (N 0 to KLEAK_MAX_PAGE_ORDER,
+ * the site names), "vmalloc" or "percpu"; fills *c. False for any other
+ * name: a slab cache's.
+ */
+bool allocators__parse_cache(const char *name, struct alloc_cache *c);
+
+/*
+ * Whether --cache name selects a site of kind whose display name is
+ * site_cache: that name, or "pages" for every site of the page allocator.
+ */
+bool allocators__cache_selects(const char *name, __u32 kind, const char *site_cache);
+
 /* The name of an allocator, as reports, JSON and saved runs show it. */
 const char *allocators__name(enum kleak_allocator a);
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allocators.h"
 #include "diff.h"
 #include "held.h"
 #include "json.h"
@@ -301,7 +302,7 @@ static int add_sites(struct diff_data *d, const struct model *m, int run,
 		struct dsite *it;
 		__s64 count, bytes;
 
-		if (o->cache && strcmp(o->cache, s->cache))
+		if (o->cache && !allocators__cache_selects(o->cache, s->kind, s->cache))
 			continue;
 		if (s->obj_size < o->min_size || (o->max_size && s->obj_size > o->max_size))
 			continue;

@@ -21,6 +21,8 @@
 /* --ustack-depth's bound: 64 frames of 32 bytes, 2 KiB a user stack */
 #define KLEAK_MAX_USTACK_DEPTH	64
 #define KLEAK_BUILD_ID_SIZE	20
+/* the page allocator's largest order (MAX_PAGE_ORDER, 10 on x86_64), for --cache pages/order-N */
+#define KLEAK_MAX_PAGE_ORDER	10
 
 /* How kleak_site.cache is to be read. */
 enum kleak_site_kind {

@@ -167,6 +167,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 		     const struct cache_filter *cf, enum kleak_set set, const struct features *f,
 		     const bool allocators[KLEAK_ALLOC_MAX])
 {
+	struct alloc_cache ac;
 	bool compat = set == SET_COMPAT;
 	struct kleak_bpf__rodata *ro = skel->rodata;
 	bool follow = target || env->follow;
@@ -193,6 +194,12 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 		for (i = 0; i < cf->n_names; i++)
 			strcpy((char *)ro->cache_names[i], cf->names[i]);
 		ro->cache_kmalloc_size = cf->kmalloc_size;
+	}
+	/* another allocator's memory: no slab cache matches, as no cf is set */
+	if (env->cache && allocators__parse_cache(env->cache, &ac)) {
+		ro->filter_cache = true;
+		ro->cache_kinds = ac.kinds;
+		ro->cache_page_bytes = ac.order < 0 ? 0 : 4096ULL << ac.order;
 	}
 	ro->sample_rate = env->sample_rate;
 	ro->trace_events = env->trace;
@@ -458,6 +465,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 {
 	struct cache_filter cf, *cfp = NULL;
 	enum kleak_set sets[SET_MAX];
+	struct alloc_cache ac;
 	const char *missing;
 	struct tracer_priv *tp;
 	struct features f;
@@ -471,7 +479,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		errno = EPERM;
 		return NULL;
 	}
-	if (env->cache) {
+	if (env->cache && !allocators__parse_cache(env->cache, &ac)) {
 		err = slabcache__resolve("/sys/kernel/slab", env->cache, &cf);
 		if (err) {
 			errno = -err;

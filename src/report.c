@@ -85,7 +85,7 @@ static int prepare(const struct model *m, const struct report_opts *o, struct pr
 
 		if (s->obj_size < o->min_size || s->obj_size > o->max_size)
 			continue;
-		if (o->cache && strcmp(o->cache, s->cache))
+		if (o->cache && !allocators__cache_selects(o->cache, s->kind, s->cache))
 			continue;
 		p->n_holding += s->n_ages > 0;
 		r->s = s;

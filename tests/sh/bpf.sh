@@ -466,6 +466,24 @@ test_pages() {
 	has_events page_events || { allocator_unavailable --pages pages; return; }
 	KLEAK_EXTRA=--pages held_test pipepages 100 '^(anon_)?pipe_write\+' pages/order-0 100
 }
+# --cache per allocator, live as on a saved run: vmalloc's areas alone, and
+# pages of one order; every site of the run is of the memory named.
+test_cache_allocators() {
+	local caches
+	if has_events vmalloc_events || has_events vmalloc_fentry; then
+		KLEAK_EXTRA="--vmalloc --cache vmalloc" held_test vmalloc 50 '^array_map_alloc\+' vmalloc 50
+		caches=$(jq -s -r '[.[].sites[].cache] | unique | join(",")' "$TMP/out")
+		[ "$caches" = vmalloc ] ||
+			CUR=cache_allocators_vmalloc fail "--cache vmalloc reported caches '$caches'"
+	fi
+	has_events page_events || { skip "no page events on this kernel"; return; }
+	KLEAK_EXTRA="--pages --cache pages/order-0" \
+		held_test pipepages 100 '^(anon_)?pipe_write\+' pages/order-0 100
+	caches=$(jq -s -r '[.[].sites[].cache] | unique | join(",")' "$TMP/out")
+	[ "$caches" = pages/order-0 ] ||
+		CUR=cache_allocators_pages fail "--cache pages/order-0 reported caches '$caches'"
+}
+
 # a BPF array of 64 KiB is one vmap area (bpf_map_area_alloc), freed by a
 # kworker after close; by the vmalloc events (6.12+), else by fentry on
 # vmalloc's functions (Debian's 5.10 and 6.1)
@@ -568,6 +586,7 @@ test_pages_split() {
 
 for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
 	 map_full attach_mode stack_cache irq_context books pages vmalloc vmalloc_unavailable percpu \
+	 cache_allocators \
 	 user_pages pages_split \
 	 churn_allocators classic_tp_allocators; do
 	run_test $t

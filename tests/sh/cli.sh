@@ -42,6 +42,12 @@ test_bad_options() {
 --comm ''
 --comm this-name-is-too-long
 --cache ''
+--cache vmalloc
+--cache pages/order-11 --pages
+--pages --cache filp
+--all-allocators --cache vmalloc
+--pages --cache 'user pages/order-0'
+--pages --percpu --cache pages
 --min-size x
 --max-size 0
 --min-size 100 --max-size 10

@@ -146,6 +146,36 @@ void test_allocators_site_names(void)
 }
 
 /* meminfo's kB and vmstat's pages, the LRU lists summed, zone duplicates and others not read */
+/* --cache per allocator: what each name selects, live (kinds, order) and in a report */
+void test_allocators_cache(void)
+{
+	struct alloc_cache c;
+
+	ASSERT_TRUE(allocators__parse_cache("pages", &c) && c.allocator == KLEAK_ALLOC_PAGES &&
+		    c.order == -1 && c.kinds == (1U << KLEAK_SITE_PAGES | 1U << KLEAK_SITE_PAGES_USER),
+		    "pages: every order, kernel and user");
+	ASSERT_TRUE(allocators__parse_cache("pages/order-3", &c) && c.order == 3 &&
+		    c.kinds == 1U << KLEAK_SITE_PAGES, "pages/order-3");
+	ASSERT_TRUE(allocators__parse_cache("user pages/order-10", &c) && c.order == 10 &&
+		    c.kinds == 1U << KLEAK_SITE_PAGES_USER, "user pages/order-10");
+	ASSERT_TRUE(allocators__parse_cache("vmalloc", &c) && c.allocator == KLEAK_ALLOC_VMALLOC &&
+		    c.kinds == 1U << KLEAK_SITE_VMALLOC, "vmalloc");
+	ASSERT_TRUE(allocators__parse_cache("percpu", &c) && c.allocator == KLEAK_ALLOC_PERCPU,
+		    "percpu");
+	ASSERT_TRUE(!allocators__parse_cache("pages/order-11", &c) &&
+		    !allocators__parse_cache("pages/order-", &c) &&
+		    !allocators__parse_cache("pages/order-1x", &c) &&
+		    !allocators__parse_cache("vmap_area", &c) && !allocators__parse_cache("filp", &c),
+		    "slab caches and bad orders are no allocator's");
+	ASSERT_TRUE(allocators__cache_selects("pages", KLEAK_SITE_PAGES_USER, "user pages/order-0") &&
+		    allocators__cache_selects("pages", KLEAK_SITE_PAGES, "pages/order-2") &&
+		    !allocators__cache_selects("pages", KLEAK_SITE_VMALLOC, "vmalloc") &&
+		    allocators__cache_selects("pages/order-2", KLEAK_SITE_PAGES, "pages/order-2") &&
+		    !allocators__cache_selects("pages/order-2", KLEAK_SITE_PAGES, "pages/order-0") &&
+		    allocators__cache_selects("filp", KLEAK_SITE_CACHE, "filp"),
+		    "a report's --cache: the site's name, or pages for every page site");
+}
+
 void test_allocators_meminfo(void)
 {
 	static const char alone[] = "MemFree: 4000 kB\nSlab: 1100 kB\ngarbage line\nSlab: 9 kB\n";
