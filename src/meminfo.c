@@ -48,6 +48,7 @@ int meminfo__parse(FILE *f, __s64 page_kb, struct meminfo_read *r)
 	bool line_seen[N_KEYS] = {};
 	char line[256], name[64];
 	long long v;
+	__s64 kb;
 	size_t i, n = 0;
 
 	while (fgets(line, sizeof(line), f)) {
@@ -60,8 +61,12 @@ int meminfo__parse(FILE *f, __s64 page_kb, struct meminfo_read *r)
 			/* a name once: a repeated line adds nothing */
 			if (line_seen[i])
 				break;
+			/* no kernel counts that far: not a counter of this file */
+			if (__builtin_mul_overflow(v, keys[i].unit == UNIT_PAGES ? page_kb : 1, &kb) ||
+			    __builtin_add_overflow(r->kb[keys[i].kc], kb, &kb))
+				break;
 			line_seen[i] = true;
-			r->kb[keys[i].kc] += keys[i].unit == UNIT_PAGES ? v * page_kb : v;
+			r->kb[keys[i].kc] = kb;
 			r->found[keys[i].kc] = true;
 			n++;
 			break;

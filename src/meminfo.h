@@ -21,7 +21,8 @@ struct meminfo_read {
 
 /*
  * Adds the counters in f (the text of /proc/meminfo or /proc/vmstat) to
- * r, which starts zeroed; vmstat's pages are taken at page_kb kB each.
+ * r, which starts zeroed; vmstat's pages are taken at page_kb kB each. A
+ * line whose value would overflow in kB (or its counter's sum) is skipped.
  * Returns 0, or -EINVAL when f names none.
  */
 int meminfo__parse(FILE *f, __s64 page_kb, struct meminfo_read *r);

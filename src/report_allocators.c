@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The per-allocator summary, books and losses (see report_allocators.h). */
+#include <stdint.h>
 #include <string.h>
 #include "allocators.h"
 #include "report.h"
@@ -50,15 +51,17 @@ static void sum_allocators(const struct model *m, struct alloc_sum *sums)
 	}
 }
 
-/* A counter's change over the run in bytes; false where it was not read at both ends. */
+/*
+ * A counter's change over the run in bytes; false where it was not read at
+ * both ends, or (a saved run's values are any s64) does not fit.
+ */
 static bool change_of(const struct model *m, int kc, __s64 *bytes)
 {
 	const struct model_kcounter_val *v = &m->kcounters[kc];
+	__s64 d;
 
-	if (!v->seen)
-		return false;
-	*bytes = (v->end_kb - v->start_kb) * 1024;
-	return true;
+	return v->seen && !__builtin_sub_overflow(v->end_kb, v->start_kb, &d) &&
+	       !__builtin_mul_overflow(d, 1024, bytes);
 }
 
 /* --pages=all: user and page-cache pages are kleak's too */
@@ -82,7 +85,7 @@ static bool pages_all(const struct model *m)
 static struct kernel_figure kernel_figure(const struct model *m, int a, const struct alloc_sum *s)
 {
 	struct kernel_figure k = { .kleak_bytes = s->bytes };
-	__s64 fell, lru = 0;
+	__s64 fell, lru = 0, guards;
 
 	switch (a) {
 	case KLEAK_ALLOC_SLAB:
@@ -92,13 +95,16 @@ static struct kernel_figure kernel_figure(const struct model *m, int a, const st
 	case KLEAK_ALLOC_PAGES:
 		k.name = pages_all(m) ? "MemFree fall" : "kernel pages out";
 		k.valid = change_of(m, KC_MEMFREE, &fell) &&
-			  (pages_all(m) || change_of(m, KC_LRU, &lru));
-		k.change = k.valid ? -fell - lru : 0;
+			  (pages_all(m) || change_of(m, KC_LRU, &lru)) &&
+			  !__builtin_add_overflow(fell, lru, &k.change) && k.change != INT64_MIN;
+		k.change = k.valid ? -k.change : 0;
 		break;
 	case KLEAK_ALLOC_VMALLOC:
 		k.name = "VmallocUsed";
 		k.valid = change_of(m, KC_VMALLOC_USED, &k.change);
-		k.kleak_bytes = s->bytes - s->count * PAGE_BYTES;
+		/* a saved run's counts are any s64: no share where they overflow */
+		k.valid &= !__builtin_mul_overflow(s->count, PAGE_BYTES, &guards) &&
+			   !__builtin_sub_overflow(s->bytes, guards, &k.kleak_bytes);
 		break;
 	default:
 		k.name = "Percpu";

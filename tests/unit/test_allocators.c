@@ -7,6 +7,7 @@
  * trace them.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,9 @@ void test_allocators_cache(void)
 void test_allocators_meminfo(void)
 {
 	static const char alone[] = "MemFree: 4000 kB\nSlab: 1100 kB\ngarbage line\nSlab: 9 kB\n";
+	static const char huge[] = "nr_active_anon 9223372036854775807\nnr_inactive_anon 1\n"
+				   "nr_inactive_file 2305843009213693951\n"
+				   "Slab: 9223372036854775807 kB\n";
 	struct model *m = model__new();
 	struct meminfo_read r = {};
 	FILE *f;
@@ -203,6 +207,13 @@ void test_allocators_meminfo(void)
 		    "Slab: its first line");
 	ASSERT_TRUE(!m->kcounters[KC_LRU].seen && !m->kcounters[KC_PERCPU].seen,
 		    "counters missing at the end: left out");
+	/* the fuzzer's: a value that overflows in kB, or in its counter's sum, is no counter */
+	memset(&r, 0, sizeof(r));
+	f = fmemopen((void *)huge, sizeof(huge) - 1, "r");
+	ASSERT_OK(meminfo__parse(f, 4, &r), "huge values");
+	fclose(f);
+	ASSERT_TRUE(r.found[KC_LRU] && r.kb[KC_LRU] == 4 && r.kb[KC_SLAB] == INT64_MAX,
+		    "lines overflowing in kB or in the LRU lists' sum skipped");
 	memset(&r, 0, sizeof(r));
 	f = fmemopen((void *)"nothing here\n", 13, "r");
 	ASSERT_EQ(meminfo__parse(f, 4, &r), -EINVAL, "no counter at all");
