@@ -17,10 +17,10 @@
  * - raw_tp: the same guard with untyped arguments, for kernels whose
  *   verifier refuses tp_btf reading the events' "const void *" (before
  *   ~6.5), in the 6.1+ and the older event layouts;
- * - tracepoint: classic tracepoints, for a kernel BTF given by --btf;
+ * - tracepoint: classic tracepoints (forced, for testing: raw_tp loads wherever they do);
  * - compat: raw_tp for kernels without BPF atomics, task storage or
  *   bpf_get_current_task_btf() (5.8-5.11, RHEL 8): the hash store and
- *   tracking by thread id. Every shared function takes `compat` as a
+ *   tracking by task address. Every shared function takes `compat` as a
  *   constant, so each program keeps only its own set's code.
  */
 #include <vmlinux.h>
@@ -426,26 +426,25 @@ int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_str
 SEC("raw_tp/sched_process_fork")
 int sched_process_fork_compat(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *child = (void *)ctx->args[1];
-	__u32 pid = BPF_CORE_READ(child, pid);
+	__u64 child = ctx->args[1];
 	struct cur p;
 	__u8 one = 1;
 
 	cur_get(&p, true);
 	if (p.tgid != targ_tgid && !is_tracked(&p, true))
 		return 0;
-	if (bpf_map_update_elem(&tracked_pids, &pid, &one, BPF_ANY))
+	if (bpf_map_update_elem(&tracked_tasks, &child, &one, BPF_ANY))
 		stat_inc(KLEAK_SLOT_FORK, STAT_TRACKED_FULL);
 	return 0;
 }
 
-/* Before the thread id can be given to another task. */
-SEC("raw_tp/sched_process_exit")
-int sched_process_exit_compat(struct bpf_raw_tracepoint_args *ctx)
+/* After the task's last allocation, before its address can be another task's. */
+SEC("raw_tp/sched_process_free")
+int sched_process_free_compat(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u32 pid = (__u32)bpf_get_current_pid_tgid();
+	__u64 task = ctx->args[0];
 
-	bpf_map_delete_elem(&tracked_pids, &pid);
+	bpf_map_delete_elem(&tracked_tasks, &task);
 	return 0;
 }
 

@@ -41,7 +41,7 @@ static const enum kleak_feature feature_of[KLEAK_ALLOC_MAX] = {
 enum hook {
 	HOOK_NONE,
 	HOOK_EVENTS,
-	/* vmalloc's functions (fentry needs the kernel's BTF: not the tracepoint set) */
+	/* vmalloc's functions: fentry programs, which the classic tracepoint set does not take */
 	HOOK_FENTRY,
 };
 

@@ -16,7 +16,7 @@
 /* A merged slab cache answers to every alias name; see src/slabcache.c. */
 #define KLEAK_MAX_CACHE_NAMES	16
 #define KLEAK_MAX_STACK_DEPTH	127
-/* threads of a followed process tree alive at once, in the compat set */
+/* tasks of a followed process tree not yet freed (zombies until reaped), in the compat set */
 #define KLEAK_MAX_TRACKED	65536
 /* --ustack-depth's bound: 64 frames of 32 bytes, 2 KiB a user stack */
 #define KLEAK_MAX_USTACK_DEPTH	64

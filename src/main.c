@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "caps.h"
 #include "diff.h"
 #include "kernel_features.h"
 #include "log.h"
@@ -132,8 +133,12 @@ static int cmd_features(const struct env *env)
 {
 	struct features f;
 
-	features__probe(&f, env->btf_path);
-	return features__print(&f, env->btf_path != NULL, env->json, stdout);
+	/* unprivileged, every probe fails: that says nothing of the kernel */
+	if (!caps__can_bpf("probing the kernel's BPF features"))
+		return 1;
+	if (features__probe(&f, env->btf_path))
+		return 1;
+	return features__print(&f, env->json, stdout);
 }
 
 int main(int argc, char **argv)

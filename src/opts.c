@@ -226,7 +226,7 @@ static const struct argp_option trace_options[] = {
 	  "on (default): skip the stack walk where the stack words of one walked "
 	  "before (a template) still hold; off; check: walk anyway, count "
 	  "templates that disagree", 4 },
-	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not", 4 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not (compat set)", 4 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf and sizing details", 4 },
 	HELP_OPTIONS,
 	{},
@@ -274,7 +274,7 @@ static const struct argp_option diff_options[] = {
 
 static const struct argp_option features_options[] = {
 	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 1 },
-	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not", 1 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not (compat set)", 1 },
 	{ "verbose", 'v', NULL, 0, "Print what the probes say", 1 },
 	HELP_OPTIONS,
 	{},

@@ -64,29 +64,119 @@ held_test() {
 }
 
 test_files()	{ held_test files 200 '^alloc_empty_file\+' filp 200; }
-# --btf takes the classic tracepoint programs: the fallback runs for real here
+# The classic tracepoint set, forced: it runs for real here
 # (before 6.18 their kmem_cache_alloc record names no cache: any cache counts).
 # Their release is not asserted: classic tracepoints share one per-CPU guard
 # with every other BPF program, and an RCU batch of frees that runs under it
 # is dropped whole (seen on 6.1) -- the reason kleak prefers tp_btf and raw_tp.
-# kleak mounts tracefs for them where it is not, and leaves it as it found it.
+# kleak reads tracefs where it is not mounted, and leaves it as it found it.
+has_tracepoint_set() {
+	KLEAK_PROGRAMS= "$KLEAK" features --format json 2>/dev/null |
+		jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null
+}
 test_classic_tp() {
 	local before after
 	need_root || return
-	if ! KLEAK_PROGRAMS= "$KLEAK" features --btf /sys/kernel/btf/vmlinux --format json 2>/dev/null |
-			jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null; then
+	if ! has_tracepoint_set; then
 		skip "this kernel cannot load the classic tracepoint set ($(KLEAK_PROGRAMS= "$KLEAK" \
-			features --btf /sys/kernel/btf/vmlinux 2>&1 | grep '^  tracepoint'))"
+			features 2>&1 | grep '^  tracepoint'))"
 		return
 	fi
 	before=$(mountpoint -q /sys/kernel/tracing && echo mounted || echo unmounted)
-	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux" ATTACH=tracepoint NO_RELEASE=1 \
+	KLEAK_PROGRAMS=tracepoint ATTACH=tracepoint NO_RELEASE=1 \
 		held_test files 100 '^alloc_empty_file\+' '' 100
 	after=$(mountpoint -q /sys/kernel/tracing && echo mounted || echo unmounted)
 	if [ "$before" != "$after" ]; then
 		CUR=classic_tp_tracefs fail "tracefs was $before before kleak ran, $after after"
 	fi
 }
+# A kernel whose tracefs is not mounted (a fresh machine), in a private mount
+# namespace: the tracepoint set reads its events from a tracefs mount of its
+# own that is attached nowhere, so no mount appears where another process,
+# or another kleak, could see it or lose it; -v says so.
+test_tracefs_private() {
+	local held
+	need_root || return
+	command -v unshare > /dev/null || { skip "unshare not installed"; return; }
+	has_tracepoint_set || { skip "this kernel cannot load the classic tracepoint set"; return; }
+	printf '#!/bin/sh\nexec unshare -m sh -c %s %s "$@"\n' \
+		"'umount -R /sys/kernel/tracing 2> /dev/null; umount -R /sys/kernel/debug \
+		2> /dev/null; exec \"\$0\" \"\$@\"'" "$(realpath "$KLEAK")" > "$TMP/kleak-notracefs"
+	chmod +x "$TMP/kleak-notracefs"
+	KLEAK="$TMP/kleak-notracefs" KLEAK_PROGRAMS=tracepoint start_kleak -v -c "$COMM" -o 0 \
+		-T 0 --format json || { fail "kleak did not attach"; return; }
+	grep ' - \(tracefs\|debugfs\) ' /proc/"$KLEAK_PID"/mountinfo > "$TMP/mounts"
+	start_workload files -c 50 -n "$COMM" files || { fail "workload failed"; return; }
+	report_now || { fail "no report on SIGUSR1"; return; }
+	held=$(last_report | held_count '^alloc_empty_file\+')
+	release_workload files
+	stop_kleak
+	if [ -s "$TMP/mounts" ]; then
+		fail "a tracefs or debugfs mount where others see it: $(tr '\n' '|' < "$TMP/mounts")"
+	elif ! grep -q "tracefs is not mounted: .* a mount of kleak's own that no other" \
+			"$TMP/err"; then
+		fail "-v does not say where tracefs was read: $(grep tracefs "$TMP/err")"
+	elif [ "$held" -lt 50 ] || [ "$KLEAK_STATUS" -ne 0 ]; then
+		fail "status $KLEAK_STATUS, $held files held, expected >= 50"
+	else
+		pass
+	fi
+}
+
+# --btf FILE on a kernel without BTF: /sys/kernel/btf hidden under a tmpfs in
+# a private mount namespace, a copy of the BTF passed instead. compat loads,
+# CO-RE-relocated against the file; the other sets need the kernel's own BTF
+# (bpf_get_current_task_btf(), tp_btf), and -v says what compat gives up.
+test_btf_file() {
+	need_root || return
+	command -v unshare > /dev/null || { skip "unshare not installed"; return; }
+	cp /sys/kernel/btf/vmlinux "$TMP/vmlinux.btf"
+	printf '#!/bin/sh\nexec unshare -m sh -c %s %s "$@"\n' \
+		"'mount -t tmpfs none /sys/kernel/btf && exec \"\$0\" \"\$@\"'" \
+		"$(realpath "$KLEAK")" > "$TMP/kleak-nobtf"
+	chmod +x "$TMP/kleak-nobtf"
+	KLEAK_PROGRAMS= "$TMP/kleak-nobtf" --duration 1 > "$TMP/o" 2> "$TMP/e"
+	local st=$?
+	if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+	   ! grep -q 'has no BTF (/sys/kernel/btf/vmlinux): pass --btf FILE' "$TMP/e"; then
+		fail "without BTF or --btf: status $st: $(tr '\n' '|' < "$TMP/e")"
+		return
+	fi
+	local attach
+	attach=compat$("$KLEAK" features --format json 2> /dev/null |
+		jq -r 'if .features.kmem_events_6_1 then "" else ", pre-6.1 events" end')
+	KLEAK="$TMP/kleak-nobtf" KLEAK_PROGRAMS= KLEAK_EXTRA="-v --btf $TMP/vmlinux.btf" \
+		ATTACH=$attach held_test files 200 '^alloc_empty_file\+' filp 200
+	grep -q 'gives up: .*no kernel BTF (--btf FILE): held objects are not classified' \
+		"$TMP/err" || CUR=btf_file_gives_up fail "-v: $(grep 'program set' "$TMP/err")"
+}
+
+# A kernel without the BPF ring buffer (before 5.8), forced here with the
+# testing knob KLEAK_HIDE_FEATURES: compat loads without its four ring
+# buffers, with the stack cache off (one warning); -t and --ustack, which
+# need them, are refused in one line each.
+test_no_ringbuf() {
+	local attach opt st
+	need_root || return
+	attach=compat$("$KLEAK" features --format json 2> /dev/null |
+		jq -r 'if .features.kmem_events_6_1 then "" else ", pre-6.1 events" end')
+	KLEAK_HIDE_FEATURES=ringbuf KLEAK_PROGRAMS= ATTACH=$attach \
+		held_test files 200 '^alloc_empty_file\+' filp 200
+	grep -q '^kleak: warning: no BPF ring buffer on this kernel: the stack cache is off' \
+		"$TMP/err" || CUR=no_ringbuf_said fail "no warning: $(tr '\n' '|' < "$TMP/err")"
+	for opt in -t --ustack; do
+		KLEAK_HIDE_FEATURES=ringbuf KLEAK_PROGRAMS= "$KLEAK" "$opt" --duration 1 \
+			> "$TMP/o" 2> "$TMP/e"
+		st=$?
+		if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+		   ! grep -q "^kleak: .*$opt.* needs the BPF ring buffer, which this kernel lacks" \
+				"$TMP/e"; then
+			CUR=no_ringbuf_refused fail "$opt: status $st: $(tr '\n' '|' < "$TMP/e")"
+			return
+		fi
+	done
+}
+
 # dup_task_struct is inlined into copy_process on 6.18; reaped zombies are
 # freed from an RCU callback, so their release also proves frees are matched
 # whoever does them
@@ -497,16 +587,18 @@ test_vmalloc() {
 	ATTACH_HAS=
 }
 
-# Where vmalloc has no events, the classic tracepoint set (which cannot
-# take fentry programs) has no way to trace it: one line, status 1.
+# vmalloc reached neither by its events nor by fentry on its functions
+# (both hidden here with the testing knob; where fentry is what reaches it,
+# 5.10 and 6.1, also the classic tracepoint set, which takes no fentry
+# programs): one line, status 1.
 test_vmalloc_unavailable() {
 	need_root || return
-	has_events vmalloc_events && { skip "this kernel has the vmalloc events"; return; }
-	KLEAK_PROGRAMS= "$KLEAK" features --btf /sys/kernel/btf/vmlinux --format json 2>/dev/null |
-		jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null ||
-		{ skip "this kernel cannot load the classic tracepoint set"; return; }
-	KLEAK_PROGRAMS= allocator_unavailable --vmalloc vmalloc --btf /sys/kernel/btf/vmlinux
+	KLEAK_HIDE_FEATURES=vmalloc_events,vmalloc_fentry allocator_unavailable --vmalloc vmalloc
+	if ! has_events vmalloc_events && has_events vmalloc_fentry && has_tracepoint_set; then
+		KLEAK_PROGRAMS=tracepoint allocator_unavailable --vmalloc vmalloc
+	fi
 }
+
 # a per-CPU BPF array of one value is one percpu allocation, freed by a
 # kworker after close (array_map_alloc calls bpf_map_alloc_percpu since 5.11,
 # __alloc_percpu_gfp before)
@@ -520,20 +612,16 @@ test_percpu() {
 # but for vmalloc's, whose frees come from a kworker, not an RCU batch).
 test_classic_tp_allocators() {
 	need_root || return
-	if ! KLEAK_PROGRAMS= "$KLEAK" features --btf /sys/kernel/btf/vmlinux --format json 2>/dev/null |
-			jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null; then
-		skip "this kernel cannot load the classic tracepoint set"
-		return
-	fi
+	has_tracepoint_set || { skip "this kernel cannot load the classic tracepoint set"; return; }
 	has_events percpu_events || { skip "no percpu events on this kernel"; return; }
-	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --pages --percpu" \
+	KLEAK_PROGRAMS=tracepoint KLEAK_EXTRA="--pages --percpu" \
 		ATTACH="tracepoint; slab, pages, percpu" NO_RELEASE=1 \
 		held_test percpu 50 '^array_map_alloc\+' percpu 50
-	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --pages" \
+	KLEAK_PROGRAMS=tracepoint KLEAK_EXTRA="--pages" \
 		ATTACH="tracepoint; slab, pages" NO_RELEASE=1 \
 		held_test pipepages 100 '^(anon_)?pipe_write\+' pages/order-0 100
 	has_events vmalloc_events || { skip "no vmalloc events on this kernel"; return; }
-	KLEAK_PROGRAMS= KLEAK_EXTRA="--btf /sys/kernel/btf/vmlinux --vmalloc" \
+	KLEAK_PROGRAMS=tracepoint KLEAK_EXTRA="--vmalloc" \
 		ATTACH="tracepoint; slab, vmalloc" held_test vmalloc 50 '^array_map_alloc\+' vmalloc 50
 }
 
@@ -584,7 +672,7 @@ test_pages_split() {
 	fi
 }
 
-for t in files classic_tp zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
+for t in files classic_tp tracefs_private btf_file no_ringbuf zombies tcp pipes churn comm_filter cache_filter cache_alias trace not_seen \
 	 map_full attach_mode stack_cache irq_context books pages vmalloc vmalloc_unavailable percpu \
 	 cache_allocators \
 	 user_pages pages_split \

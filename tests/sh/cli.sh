@@ -128,10 +128,12 @@ test_env_errors() {
 	[ -z "$BAD" ] && expect 1 --cgroup /no/such/cgroup --duration 1
 	[ -z "$BAD" ] && expect 1 --cgroup /proc --duration 1
 	[ -z "$BAD" ] && expect 1 --btf /no/such/btf --duration 1
-	# what the classic tracepoint set cannot do (--btf picks it)
-	[ -z "$BAD" ] && KLEAK_PROGRAMS= expect 1 --btf /sys/kernel/btf/vmlinux --cache filp --duration 1
-	[ -z "$BAD" ] && KLEAK_PROGRAMS= expect 125 --btf /sys/kernel/btf/vmlinux -- true
+	[ -z "$BAD" ] && expect 1 --btf /etc/passwd --duration 1
+	# what the classic tracepoint set cannot do
+	[ -z "$BAD" ] && KLEAK_PROGRAMS=tracepoint expect 1 --cache filp --duration 1
+	[ -z "$BAD" ] && KLEAK_PROGRAMS=tracepoint expect 125 -- true
 	[ -z "$BAD" ] && KLEAK_PROGRAMS=bogus expect 1 --duration 1
+	[ -z "$BAD" ] && KLEAK_HIDE_FEATURES=ringbuf,bogus expect 1 --duration 1
 	[ -z "$BAD" ] && expect 1 report /no/such/file.run
 	[ -z "$BAD" ] && expect 127 -- /no/such/command
 	if [ -z "$BAD" ] && command -v setpriv > /dev/null; then
@@ -173,15 +175,17 @@ test_features() {
 			jq -r '"\(.set) \(.forced)"')
 	fi
 	[ -z "$BAD" ] && expect 64 features --comm x
+	# a misspelt set: its one line, no table
+	[ -z "$BAD" ] && KLEAK_PROGRAMS=bogus expect 1 features
 	[ -z "$BAD" ] && expect 64 features extra
 	if [ -n "$BAD" ]; then
 		fail "$BAD"
 	elif ! grep -q '^kleak loads: ' "$TMP/text" || ! grep -q '^kernel   ' "$TMP/text"; then
 		fail "text has no kernel or 'kleak loads:' line: $(head -3 "$TMP/text" | tr '\n' '|')"
-	elif [ "$keys" -ne 16 ]; then
-		fail "JSON has $keys features, expected 16"
-	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 16 ]; then
-		fail "text does not list the 16 features"
+	elif [ "$keys" -ne 17 ]; then
+		fail "JSON has $keys features, expected 17"
+	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 17 ]; then
+		fail "text does not list the 17 features"
 	elif ! jq -e '.sets | length == 4 and all(.[]; has("name") and has("supported"))' \
 			"$TMP/json" > /dev/null; then
 		fail "JSON sets malformed: $(jq -c .sets "$TMP/json")"

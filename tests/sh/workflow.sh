@@ -38,6 +38,29 @@ test_command_tree() {
 	fi
 }
 
+# A followed task is followed to its end: its exit allocates after
+# sched_process_exit (exit_notify() queues the exit signal to the parent). 40
+# children exit with a real-time signal the workload blocks; each queued
+# sigqueue is the child's, and is reported under every set (the suite runs
+# again under compat, which marks tasks by address until they are freed).
+test_exit_allocs() {
+	need_root || return
+	hold_stdin exit
+	(without_holds timeout 120 "$KLEAK" --linger 1 -o 0 -T 0 --format json -- \
+		sh -c "$QUIET" sh "$WL" --detach --wait -c 40 -n "$COMM" exitsigs) \
+		< "$TMP/exit.fifo" > "$TMP/exit.json" 2> "$TMP/exit.err"
+	local st=$? held
+	release_stdin exit
+	held=$(held_count '^do_notify_parent\+' < "$TMP/exit.json")
+	if [ $st -ne 0 ]; then
+		fail "kleak -- CMD exited $st: $(cat "$TMP/exit.err")"
+	elif [ "$held" -lt 40 ]; then
+		fail "$(jq -r .meta.attach "$TMP/exit.json"): $held exit signals of followed children, expected >= 40"
+	else
+		pass
+	fi
+}
+
 # kleak report FILE prints exactly what the live run printed, with the
 # run's own report options (a command run's --older 0, its -T 5) or with
 # them given again; the saved command line reads back, in a shell, as the
@@ -299,7 +322,7 @@ test_allocators_saved() {
 	fi
 }
 
-for t in command_tree round_trip diff_runs bad_run_files growth cgroup follow saved_options \
+for t in command_tree exit_allocs round_trip diff_runs bad_run_files growth cgroup follow saved_options \
 	 allocators_saved; do
 	run_test $t
 done

@@ -67,6 +67,7 @@ enum kind {
 	KIND_REAPED,
 	KIND_INFLIGHT,
 	KIND_ORPHANS,
+	KIND_EXITSIGS,
 	KIND_MAX,
 };
 
@@ -85,6 +86,7 @@ static const char *const kind_names[KIND_MAX] = {
 	[KIND_REAPED] = "reaped",
 	[KIND_INFLIGHT] = "inflight",
 	[KIND_ORPHANS] = "orphans",
+	[KIND_EXITSIGS] = "exitsigs",
 };
 
 /* Kernel-side handles held per unit of COUNT: child pids or file descriptors. */
@@ -166,6 +168,9 @@ static const char usage[] =
 	"            closed, the message unread: files in no fd table until release\n"
 	"  orphans   COUNT loopback TCP connections closed with unsent data to a peer that\n"
 	"            does not read: orphaned sockets; the peers' ends held\n"
+	"  exitsigs  COUNT children exited with a real-time exit signal the parent blocks:\n"
+	"            each exit's queued signal (struct sigqueue, allocated by the exiting\n"
+	"            child after its sched_process_exit event); the children reaped\n"
 	"\n"
 	"  -c, --count=COUNT   objects per kind, 1..1000000 (default 100)\n"
 	"  -n, --comm=COMM     process name, at most 15 characters (default " COMM_DEFAULT ")\n"
@@ -215,7 +220,7 @@ static bool add_kind(struct env *env, const char *name)
 			break;
 	if (k == KIND_MAX) {
 		pr_err("unknown kind '%s' (zombies, files, tcp, pipes, churn, pipepages, vmalloc, "
-		       "percpu, anon, thpsplit, sleepers, reaped, inflight or orphans)", name);
+		       "percpu, anon, thpsplit, sleepers, reaped, inflight, orphans or exitsigs)", name);
 		return false;
 	}
 	for (i = 0; i < env->nr_kinds; i++) {
@@ -911,6 +916,53 @@ fail:
 	return err;
 }
 
+/* The exit signal of exitsigs' children: real-time, so that every exit queues its own. */
+static int exit_signal(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGRTMIN + 1);
+	return SIGRTMIN + 1;
+}
+
+static int hold_exitsigs(size_t count)
+{
+	sigset_t set;
+	int sig = exit_signal(&set), err;
+	size_t i;
+	long pid;
+
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		goto fail;
+	for (i = 0; i < count; i++) {
+		/* fork() with another exit signal: the child only exits */
+		pid = syscall(SYS_clone, sig, NULL, NULL, NULL, 0);
+		if (pid < 0)
+			goto fail;
+		if (pid == 0)
+			_exit(0);
+		/* not SIGCHLD: waited for with __WCLONE */
+		while (waitpid(pid, NULL, __WCLONE) < 0)
+			if (errno != EINTR)
+				goto fail;
+	}
+	return 0;
+fail:
+	err = -errno;
+	pr_err("exitsigs: %s", strerror(-err));
+	return err;
+}
+
+/* Takes every queued exit signal of exitsigs, which frees its sigqueue. */
+static void release_exitsigs(void)
+{
+	const struct timespec now = { 0 };
+	sigset_t set;
+
+	exit_signal(&set);
+	while (sigtimedwait(&set, NULL, &now) > 0)
+		;
+}
+
 static int hold_kind(struct hold *h, enum kind kind, size_t count)
 {
 	int err;
@@ -954,6 +1006,8 @@ static int hold_kind(struct hold *h, enum kind kind, size_t count)
 		return hold_inflight(h, count);
 	case KIND_ORPHANS:
 		return hold_orphans(h, count);
+	case KIND_EXITSIGS:
+		return hold_exitsigs(count);
 	default:
 		return -EINVAL;
 	}
@@ -966,6 +1020,8 @@ static int release(struct hold *h)
 	int err = 0;
 	size_t i;
 
+	if (h->kind == KIND_EXITSIGS)
+		release_exitsigs();
 	for (i = 0; i < h->n; i++) {
 		if (!holds_pids(h->kind)) {
 			/*
