@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allocators.h"
 #include "diff.h"
 #include "held.h"
 #include "json.h"
@@ -30,6 +31,7 @@ struct totals {
 /* One site of one run, as compared. */
 struct dsite {
 	const char *cache;
+	enum kleak_allocator allocator;
 	int run;		/* 0 for A, 1 for B */
 	size_t index;		/* in its run's model: ties sort in the run's order */
 	__s64 count;
@@ -72,6 +74,7 @@ struct drow {
 
 struct dcache {
 	const char *cache;
+	enum kleak_allocator allocator;
 	struct totals t;
 };
 
@@ -89,6 +92,11 @@ struct diff_data {
 	struct totals total;
 	size_t younger[2];	/* sites --older left out: all their allocations younger */
 	size_t excluded[2];	/* sites --exclude left out, of those the filters kept */
+	/*
+	 * Sites of an allocator only one run traced, left out: the other
+	 * could not have held them, so they are no change (per run and allocator)
+	 */
+	size_t untraced[2][KLEAK_ALLOC_MAX];
 	bool kernels_differ;
 	char *not_seen[2];	/* report__print_not_seen() of each run */
 };
@@ -96,14 +104,43 @@ struct diff_data {
 /* ---- frames ---- */
 
 /*
- * Whether name[0..len) is an entry point of the slab allocator: the family
- * name after any leading underscores, then only qualifiers. Which of these
- * a stack shows for one allocation depends on the kernel version and on
- * whether the size is a constant (one kmalloc() call is kmem_cache_alloc_trace
- * on 5.x, kmalloc_trace on 6.1, __kmalloc_cache_noprof on 6.18), so they are
- * one frame; the cache is part of the key anyway.
+ * The page allocator's, vmalloc's and percpu's own frames, 5.10 to 6.18,
+ * without "_noprof": their events fire inside them, so the first frame
+ * that names the allocation's user comes after them, as after slab's. Only
+ * in a site of that allocator: in a slab site, __get_vm_area_node is the
+ * caller that names the object (vmalloc's own bookkeeping).
  */
-static bool is_allocator(const char *name, size_t len)
+static const char *const own_frames[KLEAK_ALLOC_MAX][24] = {
+	[KLEAK_ALLOC_PAGES] = {
+		"__alloc_frozen_pages", "alloc_frozen_pages", "__alloc_pages",
+		"__alloc_pages_nodemask", "alloc_pages", "alloc_pages_mpol", "alloc_pages_vma",
+		"alloc_pages_current", "alloc_pages_bulk", "__alloc_pages_bulk",
+		"alloc_pages_bulk_array_mempolicy", "folio_alloc", "__folio_alloc",
+		"folio_alloc_mpol", "vma_alloc_folio", "get_free_pages", "__get_free_pages",
+		"get_zeroed_page", "alloc_pages_exact", "alloc_pages_exact_nid",
+	},
+	[KLEAK_ALLOC_VMALLOC] = {
+		"alloc_vmap_area", "__get_vm_area_node", "__get_vm_area_caller",
+		"get_vm_area_caller", "get_vm_area", "__vmalloc_node_range", "__vmalloc_node",
+		"__vmalloc", "vmalloc", "vzalloc", "vmalloc_node", "vzalloc_node", "vmalloc_user",
+		"vmalloc_32", "vmap", "vm_map_ram",
+	},
+	[KLEAK_ALLOC_PERCPU] = {
+		"pcpu_alloc", "__alloc_percpu", "__alloc_percpu_gfp", "__alloc_reserved_percpu",
+	},
+};
+
+/*
+ * Whether name[0..len) is an entry point of the slab allocator or, in a
+ * site of another allocator, of that one (own_frames). For slab: the
+ * family name after any leading underscores, then only qualifiers. Which
+ * of these a stack shows for one allocation depends on the kernel version
+ * and on whether the size is a constant (one kmalloc() call is
+ * kmem_cache_alloc_trace on 5.x, kmalloc_trace on 6.1,
+ * __kmalloc_cache_noprof on 6.18), so they are one frame; the cache is part
+ * of the key anyway.
+ */
+static bool is_allocator(const char *name, size_t len, enum kleak_allocator a)
 {
 	static const char *const families[] = {
 		"kmem_cache_alloc", "kmalloc", "kvmalloc", "kvrealloc", "krealloc",
@@ -115,6 +152,9 @@ static bool is_allocator(const char *name, size_t len)
 	const char *p = name, *end = name + len;
 	size_t i, n = 0;
 
+	for (i = 0; a < KLEAK_ALLOC_MAX && i < ARRAY_LEN(own_frames[a]) && own_frames[a][i]; i++)
+		if (strlen(own_frames[a][i]) == len && !strncmp(name, own_frames[a][i], len))
+			return true;
 	while (p < end && *p == '_')
 		p++;
 	for (i = 0; i < ARRAY_LEN(families); i++) {
@@ -136,7 +176,7 @@ static bool is_allocator(const char *name, size_t len)
 	return true;
 }
 
-char *diff__frame_key(const char *sym)
+char *diff__frame_key(const char *sym, enum kleak_allocator a)
 {
 	static const char noprof[] = "_noprof";
 	const char *mod;
@@ -156,7 +196,7 @@ char *diff__frame_key(const char *sym)
 						  sizeof(noprof) - 1))
 		len -= sizeof(noprof) - 1;
 	mod = strstr(sym, " [");
-	if (!mod && is_allocator(sym, len))
+	if (!mod && is_allocator(sym, len, a))
 		return strdup(DIFF_ALLOCATOR);
 	s = malloc(len + (mod ? strlen(mod) : 0) + 1);
 	if (!s)
@@ -266,6 +306,7 @@ static int site_init(struct dsite *d, const struct model_site *s, int run)
 	size_t n = (s->stack_err ? 1 : s->n_frames) + s->n_uframes, i;
 
 	d->cache = s->cache;
+	d->allocator = kleak_allocator_of(s->kind);
 	d->run = run;
 	d->shown = calloc(n ? n : 1, sizeof(*d->shown));
 	d->keys = calloc(n ? n : 1, sizeof(*d->keys));
@@ -276,7 +317,8 @@ static int site_init(struct dsite *d, const struct model_site *s, int run)
 	for (i = 0; i < n - s->n_uframes; i++) {
 		const char *sym = s->stack_err ? NULL : s->frames[i].sym;
 		char *shown = s->stack_err ? not_captured(s->stack_err) : strip_offset(sym);
-		char *key = s->stack_err ? strdup(NO_STACK) : diff__frame_key(sym);
+		char *key = s->stack_err ? strdup(NO_STACK) :
+			    diff__frame_key(sym, kleak_allocator_of(s->kind));
 
 		if (!shown || !key) {
 			free(shown);
@@ -301,8 +343,8 @@ static int site_init(struct dsite *d, const struct model_site *s, int run)
  * kernel's outstanding totals, or with --older the allocations old enough;
  * scaled by the sample rate. A site holding nothing has nothing to compare.
  */
-static int add_sites(struct diff_data *d, const struct model *m, int run,
-		     const struct diff_opts *o)
+static int add_sites(struct diff_data *d, const struct model *m, const struct model *other,
+		     int run, const struct diff_opts *o)
 {
 	__u32 scale = m->meta.sample_rate > 1 ? m->meta.sample_rate : 1;
 	__u32 older = o->older_ms > UINT32_MAX ? UINT32_MAX : (__u32)o->older_ms;
@@ -314,7 +356,7 @@ static int add_sites(struct diff_data *d, const struct model *m, int run,
 		struct dsite *it;
 		__s64 count, bytes;
 
-		if (o->cache && strcmp(o->cache, s->cache))
+		if (o->cache && !allocators__cache_selects(o->cache, s->kind, s->cache))
 			continue;
 		if (s->obj_size < o->min_size || (o->max_size && s->obj_size > o->max_size))
 			continue;
@@ -328,6 +370,10 @@ static int add_sites(struct diff_data *d, const struct model *m, int run,
 		}
 		if (!count && !bytes)
 			continue;
+		if (!model__traced_allocator(other, kleak_allocator_of(s->kind))) {
+			d->untraced[run][kleak_allocator_of(s->kind)]++;
+			continue;
+		}
 		if (o->exclude && site_excluded(s, o->exclude)) {
 			d->excluded[run]++;
 			continue;
@@ -1008,6 +1054,7 @@ static void make_caches(struct diff_data *d)
 		if (!c || strcmp(c->cache, s->cache)) {
 			c = &d->caches[d->n_caches++];
 			c->cache = s->cache;
+			c->allocator = s->allocator;
 		}
 		totals_add(&c->t, s->run, s->count, s->bytes);
 		totals_add(&d->total, s->run, s->count, s->bytes);
@@ -1060,9 +1107,9 @@ static int prepare(struct diff_data *d, const struct model *a, const struct mode
 		if (!d->not_seen[run])
 			return -ENOMEM;
 	}
-	err = add_sites(d, a, 0, o);
+	err = add_sites(d, a, b, 0, o);
 	if (!err)
-		err = add_sites(d, b, 1, o);
+		err = add_sites(d, b, a, 1, o);
 	if (!err)
 		err = intern_keys(d);
 	if (err)
@@ -1175,6 +1222,26 @@ static void text_run(FILE *out, const char *label, const char *name, const struc
 	report__put_line(out, m->meta.cmdline);
 	fputc('\n', out);
 	put_indented(out, not_seen, "   ");
+}
+
+/*
+ * An allocator one run traced and the other did not: its sites are no
+ * growth or fall (the other run could not see them), so they are left out.
+ */
+static void text_untraced(FILE *out, const struct diff_data *d, const struct model *a,
+			  const struct model *b)
+{
+	const struct model *runs[2] = { a, b };
+	int run, al;
+
+	for (run = 0; run < 2; run++)
+		for (al = 0; al < KLEAK_ALLOC_MAX; al++)
+			if (model__traced_allocator(runs[run], al) &&
+			    !model__traced_allocator(runs[!run], al))
+				fprintf(out, "%s did not trace %s: %zu %s sites of %s left out, no "
+					"change to compare\n", run ? "A" : "B",
+					allocators__name(al), d->untraced[run][al],
+					allocators__name(al), run ? "B" : "A");
 }
 
 static void text_delta(FILE *out, __s64 d)
@@ -1351,6 +1418,7 @@ static void print_text(const struct diff_data *d, const struct model *a, const s
 	text_header(out, o);
 	text_run(out, "A", o->name_a, a, d->not_seen[0]);
 	text_run(out, "B", o->name_b, b, d->not_seen[1]);
+	text_untraced(out, d, a, b);
 	if (d->kernels_differ)
 		fputs("kernels differ: frames match by function, any allocator entry point as "
 		      "one;\n   stacks that differ only by frames one kernel inlines, splits or "
@@ -1440,6 +1508,24 @@ static void json_merged(struct json_writer *w, const char *key, const struct mod
 	jsonw_end_array(w);
 }
 
+/* "untraced": {a, b}, each the allocators of sites left out for the other run: name -> sites */
+static void json_untraced(struct json_writer *w, const struct diff_data *d)
+{
+	int run, al;
+
+	jsonw_name(w, "untraced");
+	jsonw_start_object(w);
+	for (run = 0; run < 2; run++) {
+		jsonw_name(w, run ? "b" : "a");
+		jsonw_start_object(w);
+		for (al = 0; al < KLEAK_ALLOC_MAX; al++)
+			if (d->untraced[run][al])
+				jsonw_uint_field(w, allocators__name(al), d->untraced[run][al]);
+		jsonw_end_object(w);
+	}
+	jsonw_end_object(w);
+}
+
 static void json_frames(struct json_writer *w, const char *name, const struct dsite *s)
 {
 	size_t i;
@@ -1470,6 +1556,7 @@ static void json_row(struct json_writer *w, const struct drow *r, const struct m
 	for (i = 0; i < r->n_lines; i++)
 		jsonw_string(w, r->lines[i].name[0] ? r->lines[i].name[0] : r->lines[i].name[1]);
 	jsonw_end_array(w);
+	jsonw_string_field(w, "allocator", allocators__name(row_key(r)->allocator));
 	if (r->lines_differ) {
 		json_frames(w, "frames_a", r->rep[0]);
 		json_frames(w, "frames_b", r->rep[1]);
@@ -1514,6 +1601,7 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 	jsonw_uint_field(w, "a", d->excluded[0]);
 	jsonw_uint_field(w, "b", d->excluded[1]);
 	jsonw_end_object(w);
+	json_untraced(w, d);
 	if (!o->no_caches) {
 		jsonw_name(w, "caches");
 		jsonw_start_array(w);
@@ -1523,6 +1611,8 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 			json_merged(w, "merged_with_a", a, d->caches[i].cache);
 			json_merged(w, "merged_with_b", b, d->caches[i].cache);
 			json_numbers(w, &d->caches[i].t);
+			jsonw_string_field(w, "allocator",
+					   allocators__name(d->caches[i].allocator));
 			jsonw_end_object(w);
 		}
 		jsonw_end_array(w);

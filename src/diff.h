@@ -98,12 +98,14 @@ char *diff__user_frame_name(const struct model_uframe *f);
  * "func [mod]" without compiler suffixes (".isra.0", ".constprop.0",
  * ".cold", ...) or "_noprof"; every entry point of the slab allocator
  * (kmalloc, __kmalloc_node_track_caller_noprof, kmem_cache_alloc_lru,
- * kmalloc_trace, kvmalloc_node, ...) becomes the one name DIFF_ALLOCATOR;
+ * kmalloc_trace, kvmalloc_node, ...) and, in a site of allocator a (enum
+ * kleak_allocator), of that one (__alloc_pages, alloc_vmap_area,
+ * pcpu_alloc, ...) becomes the one name DIFF_ALLOCATOR;
  * NULL (unresolved) becomes "?". Returns a string to free(), or NULL with
  * errno set.
  */
-char *diff__frame_key(const char *sym);
+char *diff__frame_key(const char *sym, enum kleak_allocator a);
 
-#define DIFF_ALLOCATOR "<slab allocator>"
+#define DIFF_ALLOCATOR "<allocator>"
 
 #endif /* __KLEAK_DIFF_H */

@@ -46,6 +46,9 @@ static const struct {
 		"vmalloc:alloc_vmap_area and free_vmap_area_noflush (--vmalloc)" },
 	[FEAT_PERCPU_EVENTS] = { "percpu_events",
 		"percpu:percpu_alloc_percpu and percpu_free_percpu (--percpu)" },
+	[FEAT_VMALLOC_FENTRY] = { "vmalloc_fentry",
+		"fexit of alloc_vmap_area() and fentry of free_vmap_area_noflush() (--vmalloc "
+		"without its events)" },
 };
 
 /* Each allocator's events, "system/name": all present, or the allocator is unavailable. */
@@ -212,6 +215,47 @@ static bool probe_tp_btf(const struct btf *btf, const char *event, bool read_arg
 			  prog_loads(BPF_PROG_TYPE_TRACING, &read[1], 2, &opts);
 }
 
+/* A do-nothing tracing program of attach type type loads for kernel function name. */
+static bool fentry_loads(const struct btf *btf, const char *name, enum bpf_attach_type type)
+{
+	const struct bpf_insn insns[] = {
+		MOV64_IMM(BPF_REG_0, 0),
+		EXIT(),
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+
+	if (id < 0)
+		return false;
+	opts.attach_btf_id = id;
+	return prog_loads(BPF_PROG_TYPE_TRACING, insns, sizeof(insns) / sizeof(insns[0]), &opts);
+}
+
+/* The number of arguments of kernel function name in btf, -1 where it has none. */
+static int func_args(const struct btf *btf, const char *name)
+{
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+
+	return t && btf_is_func_proto(t) ? btf_vlen(t) : -1;
+}
+
+/*
+ * vmalloc's functions, for kernels without its events (before 6.12): the
+ * programs (bpf/allocators.bpf.h) read alloc_vmap_area()'s result after
+ * the six arguments it has from 5.2 to 6.2 (6.3 added a seventh, which
+ * x86 trampolines before 6.6 cannot take), and both functions must load
+ * as fentry targets: not inlined, in BTF, and the kernel able to trace
+ * them (this host's 6.18 build refuses fentry with EPERM).
+ */
+static bool probe_vmalloc_fentry(const struct btf *btf)
+{
+	return btf && func_args(btf, "alloc_vmap_area") == 6 &&
+	       func_args(btf, "free_vmap_area_noflush") == 1 &&
+	       fentry_loads(btf, "alloc_vmap_area", BPF_TRACE_FEXIT) &&
+	       fentry_loads(btf, "free_vmap_area_noflush", BPF_TRACE_FENTRY);
+}
+
 static bool probe_mmap_array(void)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
@@ -360,6 +404,7 @@ int features__probe(struct features *f, const char *btf_path)
 	f->has[FEAT_PROBE_READ_KERNEL] = has_helper(BPF_FUNC_probe_read_kernel);
 	for (i = FEAT_PAGE_EVENTS; i <= FEAT_PERCPU_EVENTS; i++)
 		f->has[i] = has_events(btf, f->tracefs_events, allocator_events[i - FEAT_PAGE_EVENTS]);
+	f->has[FEAT_VMALLOC_FENTRY] = probe_vmalloc_fentry(kbtf);
 	if (btf != kbtf)
 		btf__free(btf);
 	btf__free(kbtf);

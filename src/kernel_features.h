@@ -27,6 +27,8 @@ enum kleak_feature {
 	FEAT_PAGE_EVENTS,	/* kmem:mm_page_alloc, mm_page_free, mm_page_free_batched: --pages */
 	FEAT_VMALLOC_EVENTS,	/* vmalloc:alloc_vmap_area, free_vmap_area_noflush (6.12): --vmalloc */
 	FEAT_PERCPU_EVENTS,	/* percpu:percpu_alloc_percpu, percpu_free_percpu: --percpu */
+	/* fexit of alloc_vmap_area(), fentry of free_vmap_area_noflush(): --vmalloc before 6.12 */
+	FEAT_VMALLOC_FENTRY,
 	FEAT_MAX,
 };
 

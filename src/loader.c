@@ -170,6 +170,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 		     const struct cache_filter *cf, enum kleak_set set, const struct features *f,
 		     const bool allocators[KLEAK_ALLOC_MAX])
 {
+	struct alloc_cache ac;
 	bool compat = set == SET_COMPAT;
 	struct kleak_bpf__rodata *ro = skel->rodata;
 	bool follow = target || env->follow;
@@ -197,6 +198,12 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 			strcpy((char *)ro->cache_names[i], cf->names[i]);
 		ro->cache_kmalloc_size = cf->kmalloc_size;
 	}
+	/* another allocator's memory: no slab cache matches, as no cf is set */
+	if (env->cache && allocators__parse_cache(env->cache, &ac)) {
+		ro->filter_cache = true;
+		ro->cache_kinds = ac.kinds;
+		ro->cache_page_bytes = ac.order < 0 ? 0 : 4096ULL << ac.order;
+	}
 	ro->sample_rate = env->sample_rate;
 	ro->trace_events = env->trace;
 	ro->stack_bytes = env->stack_depth * sizeof(__u64);
@@ -211,7 +218,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->pages_user = env->pages_user;
 	bpf_object__for_each_program(p, skel->obj) {
 		bool load = prog_in_set(skel, p, set, f->has[FEAT_EVENTS_61], follow), in_set;
-		enum kleak_allocator a = allocators__of_prog(skel, p, set, &in_set);
+		enum kleak_allocator a = allocators__of_prog(skel, p, set, f, &in_set);
 
 		/* the other allocators' programs only where asked for: slab's cost stays */
 		if (a != KLEAK_ALLOC_SLAB)
@@ -546,6 +553,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 {
 	struct cache_filter cf, *cfp = NULL;
 	enum kleak_set sets[SET_MAX];
+	struct alloc_cache ac;
 	struct tracer_priv *tp;
 	struct features f;
 	int i, n, err, zero = 0;
@@ -555,7 +563,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		errno = EPERM;
 		return NULL;
 	}
-	if (env->cache) {
+	if (env->cache && !allocators__parse_cache(env->cache, &ac)) {
 		err = slabcache__resolve("/sys/kernel/slab", env->cache, &cf);
 		if (err) {
 			errno = -err;
@@ -584,15 +592,16 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		return NULL;
 	tp->cgroup_fd = -1;
 	tp->tracefs_fd = -1;
-	err = allocators__choose(env, &f, tp->pub.allocators);
-	if (err)
-		goto err_out;
-	allocators__list(tp->pub.allocators, also, sizeof(also));
 	libbpf_set_print(libbpf_print_fn);
 
 	for (i = 0; i < n; i++) {
 		bool last = i == n - 1;
 
+		/* per set: vmalloc's functions cannot be hooked by the tracepoint set */
+		err = allocators__choose(env, &f, sets[i], tp->pub.allocators);
+		if (err)
+			goto err_out;
+		allocators__list(tp->pub.allocators, &f, sets[i], also, sizeof(also));
 		err = check_set(tp, sets[i], env, cfp != NULL, &f);
 		if (err)
 			goto err_out;

@@ -109,7 +109,7 @@ static void series_merge(struct series_set *set)
 }
 
 /*
- * The first two frames of s outside the slab allocator, as kleak diff names
+ * The first two frames of s outside its allocator, as kleak diff names
  * frames ("func [module]", no offset or compiler suffix): stable across
  * boots, kernels and hosts, and few per cache.
  */
@@ -120,7 +120,7 @@ static int site_frames(const struct model_site *s, char **function, char **calle
 	char *k;
 
 	for (i = 0; !s->stack_err && i < s->n_frames && n < 2; i++) {
-		k = diff__frame_key(s->frames[i].sym);
+		k = diff__frame_key(s->frames[i].sym, kleak_allocator_of(s->kind));
 		if (!k)
 			goto nomem;
 		if (!n && !strcmp(k, DIFF_ALLOCATOR)) {

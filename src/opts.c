@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allocators.h"
 #include "kleak.h"
 #include "log.h"
 #include "model.h"
@@ -173,7 +174,8 @@ static const struct argp_option trace_options[] = {
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Allocations by tasks in cgroup v2 PATH or below", 1 },
 	{ "cache", OPT_CACHE, "NAME", 0,
 	  "Objects of slab cache NAME (the alias of a merged\n"
-	  "cache names that cache)", 1 },
+	  "cache names that cache), or of another allocator\n"
+	  "traced: pages, pages/order-N, vmalloc, percpu", 1 },
 	{ "min-size", 'z', "BYTES", 0, "Objects of at least BYTES", 1 },
 	{ "max-size", 'Z', "BYTES", 0, "Objects of at most BYTES", 1 },
 	{ "sample-rate", 's', "N", 0,
@@ -242,7 +244,8 @@ static const struct argp_option report_options[] = {
 	{ NULL, 0, NULL, 0, "What the report shows (default: as the run printed it):", 1 },
 	{ "older", 'o', "SEC", 0, "Only allocations at least SEC old", 1 },
 	{ "top", 'T', "N", 0, "The N sites holding the most (0: all)", 1 },
-	{ "cache", OPT_CACHE, "NAME", 0, "Only sites in slab cache NAME", 1 },
+	{ "cache", OPT_CACHE, "NAME", 0,
+	  "Only sites in slab cache NAME, or of pages (any order), pages/order-N, vmalloc, percpu", 1 },
 	{ "min-size", 'z', "BYTES", 0, "Only objects of at least BYTES", 1 },
 	{ "max-size", 'Z', "BYTES", 0, "Only objects of at most BYTES", 1 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
@@ -266,7 +269,8 @@ static const struct argp_option diff_options[] = {
 	{ "min-delta", OPT_MIN_DELTA, "BYTES", 0, "Leave out changes smaller than BYTES", 1 },
 	{ "older", 'o', "SEC", 0,
 	  "Only allocations at least SEC old (default: every\noutstanding one)", 1 },
-	{ "cache", OPT_CACHE, "NAME", 0, "Only sites in slab cache NAME", 1 },
+	{ "cache", OPT_CACHE, "NAME", 0,
+	  "Only sites in slab cache NAME, or of pages (any order), pages/order-N, vmalloc, percpu", 1 },
 	{ "min-size", 'z', "BYTES", 0, "Only objects of at least BYTES", 1 },
 	{ "max-size", 'Z', "BYTES", 0, "Only objects of at most BYTES", 1 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
@@ -625,6 +629,57 @@ char *opts__join_args(int argc, char *const argv[])
 	return s;
 }
 
+/*
+ * --cache selects one allocator's memory: that allocator must be traced,
+ * and no other may be asked for, since it would record nothing. A page
+ * site's name with an order past the largest is no slab cache either.
+ */
+static int check_cache(const struct env *env)
+{
+	static const char *const opt[KLEAK_ALLOC_MAX] = {
+		[KLEAK_ALLOC_PAGES] = "--pages", [KLEAK_ALLOC_VMALLOC] = "--vmalloc",
+		[KLEAK_ALLOC_PERCPU] = "--percpu",
+	};
+	const bool traced[KLEAK_ALLOC_MAX] = {
+		true, env->pages, env->vmalloc, env->percpu,
+	};
+	enum kleak_allocator a = KLEAK_ALLOC_SLAB, other;
+	struct alloc_cache c;
+
+	if (!env->cache)
+		return 0;
+	if (allocators__parse_cache(env->cache, &c)) {
+		a = c.allocator;
+	} else if (!strncmp(env->cache, "pages/", 6) || !strncmp(env->cache, "user pages/", 11)) {
+		pr_err("invalid --cache '%s': a page site is pages/order-N or user pages/order-N, "
+		       "N from 0 to %d", env->cache, KLEAK_MAX_PAGE_ORDER);
+		return -EINVAL;
+	}
+	if (!traced[a]) {
+		pr_err("--cache %s selects %s memory, which this run does not trace: add %s",
+		       env->cache, allocators__name(a),
+		       c.kinds == 1U << KLEAK_SITE_PAGES_USER ? "--pages=all" : opt[a]);
+		return -EINVAL;
+	}
+	if (a == KLEAK_ALLOC_PAGES && c.kinds == 1U << KLEAK_SITE_PAGES_USER && !env->pages_user) {
+		pr_err("--cache %s selects user pages, which --pages leaves out: give --pages=all",
+		       env->cache);
+		return -EINVAL;
+	}
+	if (env->all_allocators) {
+		pr_err("--cache %s selects %s memory only: give %s instead of --all-allocators",
+		       env->cache, allocators__name(a), a ? opt[a] : "no allocator option");
+		return -EINVAL;
+	}
+	for (other = KLEAK_ALLOC_PAGES; other < KLEAK_ALLOC_MAX; other++)
+		if (other != a && traced[other]) {
+			pr_err("--cache %s selects %s memory: %s would record nothing, drop it",
+			       env->cache, allocators__name(a), opt[other]);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 /* Cross-option checks, once, after everything is parsed. */
 static int validate(struct env *env)
 {
@@ -651,6 +706,8 @@ static int validate(struct env *env)
 		pr_err("COUNT and --duration both end the run: give one");
 		return -EINVAL;
 	}
+	if (tracing && check_cache(env))
+		return -EINVAL;
 	if (env->ustack == USTACK_OFF && env->ustack_depth != DEFAULT_USTACK_DEPTH) {
 		pr_err("--ustack-depth caps user stacks: it needs --ustack");
 		return -EINVAL;

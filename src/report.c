@@ -85,7 +85,7 @@ static int prepare(const struct model *m, const struct report_opts *o, struct pr
 
 		if (s->obj_size < o->min_size || s->obj_size > o->max_size)
 			continue;
-		if (o->cache && strcmp(o->cache, s->cache))
+		if (o->cache && !allocators__cache_selects(o->cache, s->kind, s->cache))
 			continue;
 		p->n_holding += s->n_ages > 0;
 		r->s = s;
@@ -498,36 +498,34 @@ static void text_caches(const struct model *m, struct cache_sum *sums, size_t n,
 }
 
 /*
- * The books of a run that keeps them: each allocation event counted once by
- * its outcome, and each recorded one still outstanding or ended.
+ * The books of a run that keeps them, of allocator a alone or (a < 0) of
+ * the whole run: each allocation event counted once by its outcome, and
+ * each recorded one still outstanding or ended.
  */
-static void print_books(const struct model *m, const struct model_books *b, FILE *out)
+static void print_books(const struct model *m, int a, const struct model_books *b, FILE *out)
 {
-	const __u64 *st = m->stats;
-
-	fprintf(out, "allocation events: %llu = %llu recorded + %llu sampled out + %llu not "
-		"recorded (maps full, below) + %llu filtered out + %llu in irq context + %llu "
-		"failed + %llu kleak's own",
-		(unsigned long long)st[STAT_ALLOC_EVENTS], (unsigned long long)st[STAT_ALLOCS],
-		(unsigned long long)st[STAT_SAMPLED_OUT],
-		(unsigned long long)(st[STAT_ALLOC_MAP_FULL] + st[STAT_ALLOC_MAP_BUSY] +
-				     st[STAT_SITE_MAP_FULL]),
-		(unsigned long long)st[STAT_FILTERED_OUT],
-		(unsigned long long)st[STAT_IRQ_NOT_ATTRIBUTED],
-		(unsigned long long)st[STAT_FAILED_ALLOCS], (unsigned long long)st[STAT_OWN_ALLOCS]);
+#define ST(stat) ((unsigned long long)model__allocator_stat(m, a, stat))
+	fprintf(out, "%s%s: %llu = %llu recorded + %llu sampled out + %llu not recorded (maps "
+		"full, below) + %llu filtered out + %llu in irq context + %llu failed + %llu kleak's "
+		"own", a < 0 ? "" : "  ", a < 0 ? "allocation events" : allocators__name(a),
+		ST(STAT_ALLOC_EVENTS),
+		ST(STAT_ALLOCS), ST(STAT_SAMPLED_OUT),
+		ST(STAT_ALLOC_MAP_FULL) + ST(STAT_ALLOC_MAP_BUSY) + ST(STAT_SITE_MAP_FULL),
+		ST(STAT_FILTERED_OUT), ST(STAT_IRQ_NOT_ATTRIBUTED), ST(STAT_FAILED_ALLOCS),
+		ST(STAT_OWN_ALLOCS));
 	/* --pages without =all: an outcome of its own (see "pages:" above) */
-	if (model__traced_allocator(m, KLEAK_ALLOC_PAGES))
-		fprintf(out, " + %llu user pages left out",
-			(unsigned long long)st[STAT_PAGES_USER]);
+	if (model__traced_allocator(m, KLEAK_ALLOC_PAGES) && (a < 0 || a == KLEAK_ALLOC_PAGES))
+		fprintf(out, " + %llu user pages left out", ST(STAT_PAGES_USER));
 	if (b->events_unaccounted)
 		fprintf(out, " (%+lld in progress while read)", (long long)b->events_unaccounted);
-	fprintf(out, "\nrecorded: %llu = %llu freed + %llu retired + %llu outstanding",
-		(unsigned long long)st[STAT_ALLOCS], (unsigned long long)st[STAT_FREES],
-		(unsigned long long)st[STAT_REALLOC_RETIRED], (unsigned long long)m->outstanding);
+	fprintf(out, "%s %llu = %llu freed + %llu retired + %llu outstanding",
+		a < 0 ? "\nrecorded:" : "; recorded", ST(STAT_ALLOCS), ST(STAT_FREES),
+		ST(STAT_REALLOC_RETIRED), ST(STAT_MAX));
 	if (b->records_unaccounted)
 		fprintf(out, " (%+lld: %llu made or ended while read)",
 			(long long)b->records_unaccounted, (unsigned long long)m->books_slack);
 	fputc('\n', out);
+#undef ST
 }
 
 void report__print_not_seen(const struct model *m, FILE *out)
@@ -536,10 +534,14 @@ void report__print_not_seen(const struct model *m, FILE *out)
 	unsigned long long not_rec = st[STAT_ALLOC_MAP_FULL] + st[STAT_ALLOC_MAP_BUSY] +
 				     st[STAT_SITE_MAP_FULL];
 	struct model_books b;
+	int a;
 
-	if (model__books(m, &b))
-		print_books(m, &b, out);
-	else
+	if (model__books(m, &b)) {
+		print_books(m, -1, &b, out);
+		for (a = 0; report_allocators__traced(m) && a < KLEAK_ALLOC_MAX; a++)
+			if (model__traced_allocator(m, a) && model__allocator_books(m, a, &b))
+				print_books(m, a, &b, out);
+	} else
 		fprintf(out, "allocation events: %llu = %llu recorded + %llu sampled out + %llu "
 			"not recorded (maps full, below) + %llu filtered out, failed or kleak's "
 			"own (the remainder: not counted one by one)\n",
@@ -572,6 +574,7 @@ void report__print_not_seen(const struct model *m, FILE *out)
 		fprintf(out, "; %llu irq-context allocations not attributed to the filtered tasks",
 			(unsigned long long)st[STAT_IRQ_NOT_ATTRIBUTED]);
 	fputc('\n', out);
+	report_allocators__not_seen(m, out);
 	report_ustack__not_seen(m, out);
 }
 
@@ -727,6 +730,14 @@ static void json_caches(struct json_writer *w, const struct model *m, struct cac
 	jsonw_end_array(w);
 }
 
+void report__json_unaccounted(struct json_writer *w, const struct model_books *b)
+{
+	jsonw_name(w, "alloc_events_unaccounted");
+	b ? jsonw_int(w, b->events_unaccounted) : jsonw_null(w);
+	jsonw_name(w, "records_unaccounted");
+	b ? jsonw_int(w, b->records_unaccounted) : jsonw_null(w);
+}
+
 /* The books' terms beyond the counters (model__books()); null where not kept. */
 static void json_books(struct json_writer *w, const struct model *m)
 {
@@ -737,10 +748,7 @@ static void json_books(struct json_writer *w, const struct model *m)
 	kept ? jsonw_uint(w, m->outstanding) : jsonw_null(w);
 	jsonw_name(w, "books_slack");
 	kept ? jsonw_uint(w, m->books_slack) : jsonw_null(w);
-	jsonw_name(w, "alloc_events_unaccounted");
-	kept ? jsonw_int(w, b.events_unaccounted) : jsonw_null(w);
-	jsonw_name(w, "records_unaccounted");
-	kept ? jsonw_int(w, b.records_unaccounted) : jsonw_null(w);
+	report__json_unaccounted(w, kept ? &b : NULL);
 }
 
 static void json_not_seen(struct json_writer *w, const struct model *m)

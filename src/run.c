@@ -39,7 +39,6 @@
 #include "ustack.h"
 
 #define SLABINFO "/proc/slabinfo"
-#define MEMINFO "/proc/meminfo"
 #define SLAB_SYSFS "/sys/kernel/slab"
 
 struct run {
@@ -165,7 +164,7 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 		goto err_out;
 	slabcache__read_slabinfo(SLABINFO, m, true);
 	memcpy(m->kcounters, r->base->kcounters, sizeof(m->kcounters));
-	meminfo__read(MEMINFO, m, true);
+	meminfo__read(m, true);
 	ks = ksyms__load();
 	if (!ks && errno == EPERM) {
 		err = hidden_kallsyms_error();
@@ -571,8 +570,10 @@ static int start(struct run *r)
 		return err;
 	if (slabcache__read_slabinfo(SLABINFO, r->base, false))
 		pr_warn("cannot read %s: the per-cache summary has no slabinfo column", SLABINFO);
-	if (meminfo__read(MEMINFO, r->base, false))
-		pr_warn("cannot read %s: the per-allocator summary has no kernel counters", MEMINFO);
+	err = meminfo__read(r->base, false);
+	if (err)
+		pr_warn("cannot read /proc/meminfo or /proc/vmstat: %s; the per-allocator summary "
+			"lacks their counters", strerror(-err));
 	err = setup_loop(r);
 	if (err) {
 		pr_err("failed to set up the event loop: %s", strerror(-err));

@@ -42,6 +42,12 @@ test_bad_options() {
 --comm ''
 --comm this-name-is-too-long
 --cache ''
+--cache vmalloc
+--cache pages/order-11 --pages
+--pages --cache filp
+--all-allocators --cache vmalloc
+--pages --cache 'user pages/order-0'
+--pages --percpu --cache pages
 --min-size x
 --max-size 0
 --min-size 100 --max-size 10
@@ -176,10 +182,10 @@ test_features() {
 		fail "$BAD"
 	elif ! grep -q '^kleak loads: ' "$TMP/text" || ! grep -q '^kernel   ' "$TMP/text"; then
 		fail "text has no kernel or 'kleak loads:' line: $(head -3 "$TMP/text" | tr '\n' '|')"
-	elif [ "$keys" -ne 16 ]; then
-		fail "JSON has $keys features, expected 16"
-	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 16 ]; then
-		fail "text does not list the 16 features"
+	elif [ "$keys" -ne 17 ]; then
+		fail "JSON has $keys features, expected 17"
+	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 17 ]; then
+		fail "text does not list the 17 features"
 	elif ! jq -e '.sets | length == 4 and all(.[]; has("name") and has("supported"))' \
 			"$TMP/json" > /dev/null; then
 		fail "JSON sets malformed: $(jq -c .sets "$TMP/json")"

@@ -237,3 +237,60 @@ void test_metrics_bounds(void)
 	free(out);
 	model__free(m);
 }
+
+/*
+ * A page, vmalloc or percpu site is labelled by the first frames past its
+ * own allocator's, as a slab site is: pipe pages and vmalloc's pages are
+ * apart, and a slab site keeps vmalloc's function that called kmalloc.
+ */
+void test_metrics_allocator_sites(void)
+{
+	static const char *const pipe_page[] = {
+		"__alloc_frozen_pages_noprof+0x1d5", "alloc_pages_mpol+0x8a",
+		"alloc_pages_noprof+0x12", "anon_pipe_write+0x1d0", "vfs_write+0x2a5",
+	};
+	static const char *const vmalloc_page[] = {
+		"__alloc_frozen_pages_noprof+0x1d5", "alloc_pages_mpol+0x8a",
+		"alloc_pages_noprof+0x12", "__vmalloc_node_range_noprof+0x3a5",
+		"__bpf_map_area_alloc+0x48",
+	};
+	static const char *const area[] = {
+		"alloc_vmap_area+0x2cf", "__get_vm_area_node+0x80",
+		"__vmalloc_node_range_noprof+0x145", "__bpf_map_area_alloc+0x48",
+		"array_map_alloc+0x1a0",
+	};
+	static const char *const vm_struct[] = {
+		"__kmalloc_cache_node_noprof+0x215", "__get_vm_area_node+0x80",
+		"__vmalloc_node_range_noprof+0x145",
+	};
+	static const char *const pcpu[] = {
+		"pcpu_alloc_noprof+0x4b6", "bpf_map_alloc_percpu+0x5c", "array_map_alloc+0x1a0",
+	};
+	struct model *m = new_model();
+	char *out;
+
+	if (!ASSERT_OK_PTR(m, "model"))
+		return;
+	add_site(m, "pages/order-0", 4096, 3, "kwl", pipe_page, 5)->kind = KLEAK_SITE_PAGES;
+	add_site(m, "pages/order-0", 4096, 2, "kwl", vmalloc_page, 5)->kind = KLEAK_SITE_PAGES;
+	add_site(m, "vmalloc", 69632, 1, "kwl", area, 5)->kind = KLEAK_SITE_VMALLOC;
+	add_site(m, "kmalloc-64", 64, 1, "kwl", vm_struct, 3);
+	add_site(m, "percpu", 16, 4, "kwl", pcpu, 3)->kind = KLEAK_SITE_PERCPU;
+	out = print(m, 10);
+	if (ASSERT_OK_PTR(out, "metrics__print")) {
+		ASSERT_OK_PTR(strstr(out, "{cache=\"pages/order-0\",function=\"anon_pipe_write\","
+					  "caller=\"vfs_write\"} 3\n"), "pipe pages");
+		ASSERT_OK_PTR(strstr(out, "{cache=\"pages/order-0\",function=\"__vmalloc_node_range\","
+					  "caller=\"__bpf_map_area_alloc\"} 2\n"),
+			      "vmalloc's pages, apart from the pipe's");
+		ASSERT_OK_PTR(strstr(out, "{cache=\"vmalloc\",function=\"__bpf_map_area_alloc\","
+					  "caller=\"array_map_alloc\"} 1\n"), "a vmap area");
+		ASSERT_OK_PTR(strstr(out, "{cache=\"kmalloc-64\",function=\"__get_vm_area_node\","
+					  "caller=\"__vmalloc_node_range\"} 1\n"),
+			      "a slab site keeps vmalloc's frames");
+		ASSERT_OK_PTR(strstr(out, "{cache=\"percpu\",function=\"bpf_map_alloc_percpu\","
+					  "caller=\"array_map_alloc\"} 4\n"), "a percpu allocation");
+	}
+	free(out);
+	model__free(m);
+}

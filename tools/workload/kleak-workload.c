@@ -154,7 +154,8 @@ static const char usage[] =
 	"  files     COUNT open file descriptors on /dev/null\n"
 	"  tcp       COUNT loopback TCP connections, both ends held\n"
 	"  pipes     COUNT pipe pairs\n"
-	"  churn     COUNT rounds of open/pipe/socket and close (a fork every 16); holds nothing\n"
+	"  churn     COUNT rounds of open/pipe (a page written)/socket and close; a fork and\n"
+	"            two BPF maps (a vmap area, a percpu allocation) every 16; holds nothing\n"
 	"  pipepages COUNT pipes holding one unread page each (kernel pages, order 0)\n"
 	"  vmalloc   COUNT BPF arrays of 64 KiB (one vmap area each; root)\n"
 	"  percpu    COUNT per-CPU BPF arrays of one 8-byte value (one percpu allocation each; root)\n"
@@ -835,8 +836,40 @@ fail:
 	return err;
 }
 
+/*
+ * One BPF map of each kind hold_maps() makes for vmalloc and percpu,
+ * closed at once; false without the privilege to make them, said once.
+ */
+static bool churn_maps(void)
+{
+	static const __u32 types[] = { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY };
+	static const __u32 entries[] = { VMALLOC_MAP_ENTRIES, 1 };
+	static const __u32 values[] = { VMALLOC_MAP_VALUE, 8 };
+	struct hold h = {};
+	int fd;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		h.ids = &fd;
+		h.n = 0;
+		if (hold_maps(&h, 1, types[i], entries[i], values[i])) {
+			pr_err("churn: going on without vmap areas and percpu allocations");
+			return false;
+		}
+		close(fd);
+	}
+	return true;
+}
+
+/*
+ * Every allocator kleak traces, made and freed in turn: a file, a pipe
+ * whose buffer takes a page (its first write), a socket; every
+ * CHURN_FORK_EVERY rounds a child, and a vmap area and a percpu
+ * allocation (BPF maps, where allowed).
+ */
 static int run_churn(size_t count)
 {
+	bool maps = true;
 	const char *what;
 	int fd, fds[2], err;
 	size_t i;
@@ -851,6 +884,9 @@ static int run_churn(size_t count)
 		what = "pipe2";
 		if (pipe2(fds, O_CLOEXEC))
 			goto fail;
+		what = "pipe write";
+		if (write(fds[1], "x", 1) != 1)
+			goto fail;
 		close(fds[0]);
 		close(fds[1]);
 		what = "socket";
@@ -860,6 +896,8 @@ static int run_churn(size_t count)
 		close(fd);
 		if (i % CHURN_FORK_EVERY)
 			continue;
+		if (maps)
+			maps = churn_maps();
 		what = "fork";
 		pid = fork();
 		if (pid < 0)
