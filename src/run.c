@@ -40,7 +40,6 @@
 #include "ustack.h"
 
 #define SLABINFO "/proc/slabinfo"
-#define MEMINFO "/proc/meminfo"
 #define SLAB_SYSFS "/sys/kernel/slab"
 
 struct run {
@@ -167,7 +166,7 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 		goto err_out;
 	slabcache__read_slabinfo(SLABINFO, m, true);
 	memcpy(m->kcounters, r->base->kcounters, sizeof(m->kcounters));
-	meminfo__read(MEMINFO, m, true);
+	meminfo__read(m, true);
 	ks = ksyms__load();
 	if (!ks && errno == EPERM) {
 		err = hidden_kallsyms_error();
@@ -220,7 +219,8 @@ static bool has_fork_site(const struct model *m)
  * -c and -p select the allocating task, and fork allocates a process's
  * task_struct (and the rest copy_process makes for it) in its parent: users
  * chasing task_struct under -c see none of their processes' own. Said once
- * per run, where that is what they look for.
+ * per run, where a run that could have recorded what fork allocates (no
+ * --cache, or --cache task_struct) recorded none of it.
  */
 static void hint_parent(struct run *r, const struct model *m)
 {
@@ -228,7 +228,7 @@ static void hint_parent(struct run *r, const struct model *m)
 
 	if (r->hinted || !(env->comm || env->pid) || env->command)
 		return;
-	if ((!env->cache || strcmp(env->cache, "task_struct")) && has_fork_site(m))
+	if ((env->cache && strcmp(env->cache, "task_struct")) || has_fork_site(m))
 		return;
 	r->hinted = true;
 	pr_info("hint: fork allocates a process's task_struct (copy_process) in its parent, "
@@ -252,22 +252,25 @@ static int report_now(struct run *r, enum report_kind kind)
 		.max_size = ~0ULL,
 		.json = env->json,
 		.caches = !env->no_caches,
+		.raw_addresses = env->raw_addresses,
 	};
 	struct model *m;
-	int err;
+	int err, merr = 0, werr = 0;
 
 	status__clear(r->status);
 	err = build_model(r, kind == REPORT_INTERVAL || (kind == REPORT_FINAL && r->at_interval_end),
 			  &m);
 	if (err)
 		return err;
+	/* each output on its own: a closed stdout loses neither the metrics nor the run */
 	err = output__report(env, m, &ro, NULL);
 	if (!err)
 		hint_parent(r, m);
-	if (!err && env->metrics_path)
-		err = metrics__write(m, env->top, env->metrics_path);
-	if (!err && kind == REPORT_FINAL && env->write_path)
-		err = record__write(m, env->write_path);
+	if (env->metrics_path)
+		merr = metrics__write(m, env->top, env->metrics_path);
+	if (kind == REPORT_FINAL && env->write_path)
+		werr = record__write(m, env->write_path);
+	err = err ? err : merr ? merr : werr;
 	if (kind == REPORT_INTERVAL) {
 		model__free(r->prev);
 		r->prev = m;
@@ -334,8 +337,10 @@ static int on_event(void *arg, void *data, size_t len)
 	for (i = 0; i < s.n_frames; i++) {
 		if (s.frames[i].sym)
 			printf("\t%s\n", s.frames[i].sym);
-		else
+		else if (r->env->raw_addresses)
 			printf("\t0x%016llx\n", (unsigned long long)s.frames[i].addr);
+		else
+			printf("\t?\n");
 	}
 	return trace_user_frames(r, &tot.site, e, &s);
 }
@@ -589,8 +594,10 @@ static int start(struct run *r)
 		return err;
 	if (slabcache__read_slabinfo(SLABINFO, r->base, false))
 		pr_warn("cannot read %s: the per-cache summary has no slabinfo column", SLABINFO);
-	if (meminfo__read(MEMINFO, r->base, false))
-		pr_warn("cannot read %s: the per-allocator summary has no kernel counters", MEMINFO);
+	err = meminfo__read(r->base, false);
+	if (err)
+		pr_warn("cannot read /proc/meminfo or /proc/vmstat: %s; the per-allocator summary "
+			"lacks their counters", strerror(-err));
 	err = setup_loop(r);
 	if (err) {
 		pr_err("failed to set up the event loop: %s", strerror(-err));

@@ -108,13 +108,16 @@ static int cmp_age_desc(const void *a, const void *b)
 	return x > y ? -1 : x < y;
 }
 
-/* tp_btf and tracepoint programs see their own frames at the top of the stack */
+/*
+ * tp_btf and tracepoint programs see their own frames at the top of the
+ * stack; fexit programs (vmalloc's functions) their trampoline too
+ */
 static bool is_tracer_frame(const char *sym)
 {
 	static const char *const prefixes[] = {
 		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_", "perf_trace_",
 		"trace_call_bpf",
-		"perf_tp_event", "bpf_get_stack",
+		"perf_tp_event", "bpf_get_stack", "bpf_trampoline_",
 	};
 	size_t i;
 
@@ -338,7 +341,7 @@ static void site_identity(struct model_site *s, const struct kleak_site_totals *
 
 int snapshot__read_stats(const struct tracer *t, __u64 stats[STAT_MAX])
 {
-	int ncpu = libbpf_num_possible_cpus(), i, j;
+	int ncpu = libbpf_num_possible_cpus(), i;
 	struct kleak_stats *per_cpu;
 	__u32 slot;
 
@@ -354,8 +357,7 @@ int snapshot__read_stats(const struct tracer *t, __u64 stats[STAT_MAX])
 			return -errno;
 		}
 		for (i = 0; i < ncpu; i++)
-			for (j = 0; j < STAT_MAX; j++)
-				stats[j] += per_cpu[i].counters[j];
+			model__add_slot_stats(stats, slot, per_cpu[i].counters);
 	}
 	free(per_cpu);
 	return 0;
@@ -774,9 +776,15 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	}
 	m->books_slack = books_slack(m->stats, again);
 	m->outstanding = 0;
-	for (i = 0; i < n_slots; i++)
+	for (i = 0; i < n_slots; i++) {
+		enum kleak_allocator a = kleak_allocator_of(totals[i].site.kind);
+
 		m->outstanding += totals[i].count;
+		if (a != KLEAK_ALLOC_SLAB)
+			m->stats[KLEAK_STAT_OF(a, STAT_PAGES_OUTSTANDING)] += totals[i].count;
+	}
 	m->books_kept = true;
+	m->allocator_books_kept = true;
 	now = tracer__now_ns();
 
 	err = read_allocs(t, n_slots, now, &rows, &n_allocs);
