@@ -79,7 +79,7 @@ enough() { [ $(($1 + $2)) -ge "$3" ] && [ "$1" -ge $(($3 / 2)) ]; }
 # dup_sites FILE: sites of a JSON report that show the same as another one
 # (cache, kernel frames, user frames): there must be none
 dup_sites() {
-	jq '[.sites[] | [.cache, .user_stack, [.frames[] | .addr // .sym],
+	jq '[.sites[] | [.cache, .user_stack, [.frames[] | [.sym, .addr]],
 		[.user_frames[]? | [.sym, .module, .build_id, .offset, .addr]]] | tojson]
 		| group_by(.) | map(select(length > 1)) | length' "$1"
 }
