@@ -281,10 +281,17 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 /* Probes the iterators in the kernel's BTF and loads those it has. */
 static int load(struct classifier *c)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	struct btf *btf;
 	libbpf_print_fn_t old;
 	int i, err;
 
+	/* a BTF file (--btf) cannot stand in: iterators attach by the kernel's own ids */
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		say_missing(c, "the kernel has no BTF (/sys/kernel/btf/vmlinux) to attach the "
+			    "iterators by");
+		return -ENOENT;
+	}
+	btf = btf__load_vmlinux_btf();
 	if (!btf) {
 		err = -errno;
 		say_missing(c, "no kernel BTF to find the iterators in: %s", strerror(-err));

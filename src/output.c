@@ -29,18 +29,17 @@ int output__check(const struct env *env)
 	return 0;
 }
 
-/* Writes x in env's stack format, then frees x->stacks. */
-static int write_set(const struct env *env, struct export_set *x, FILE *f)
+/* Writes x in env's stack format unless err says building it failed, then frees x->stacks. */
+static int write_set(const struct env *env, struct export_set *x, FILE *f, int err)
 {
-	int err;
+	size_t i;
 
 	x->value = env->value;
-	if (env->format == FORMAT_FOLDED)
-		err = folded__write(x, f);
-	else if (env->format == FORMAT_PPROF)
-		err = pprof__write(x, f);
-	else
-		err = svg__write(x, f);
+	if (!err)
+		err = env->format == FORMAT_FOLDED ? folded__write(x, f) :
+		      env->format == FORMAT_PPROF ? pprof__write(x, f) : svg__write(x, f);
+	for (i = 0; x->stacks && i < x->n; i++)
+		export__free_frames(&x->stacks[i]);
 	free(x->stacks);
 	return err;
 }
@@ -72,9 +71,10 @@ static int report_set(const struct env *env, const struct model *m,
 		x.stacks[i].m = m;
 		x.stacks[i].count[0] = rs[i].count;
 		x.stacks[i].bytes[0] = rs[i].bytes;
+		err = export__site_frames(m, rs[i].s, ro->raw_addresses, &x.stacks[i]);
 	}
 	free(rs);
-	return err ? err : write_set(env, &x, f);
+	return write_set(env, &x, f, err);
 }
 
 static int diff_set(const struct env *env, const struct model *a, const struct model *b,
@@ -101,9 +101,10 @@ static int diff_set(const struct env *env, const struct model *a, const struct m
 		x.stacks[i].m = c[i].m;
 		memcpy(x.stacks[i].count, c[i].count, sizeof(c[i].count));
 		memcpy(x.stacks[i].bytes, c[i].bytes, sizeof(c[i].bytes));
+		err = export__change_frames(&c[i], &x.stacks[i]);
 	}
-	free(c);
-	return err ? err : write_set(env, &x, f);
+	diff__free_changes(c, n);
+	return write_set(env, &x, f, err);
 }
 
 /* Opens where the report goes: stdout, or a temporary file beside --output. */
@@ -128,8 +129,15 @@ static int begin(const struct env *env, struct outfile *of, FILE **f)
 static int finish(const struct env *env, struct outfile *of, FILE *f, int err, bool said)
 {
 	if (!env->output_path) {
-		if (!err && (fflush(f) || ferror(f)))
-			err = -EIO;
+		/*
+		 * A write that failed on a line-buffered stdout left its errno,
+		 * nothing runs since; else the flush fails and says why.
+		 */
+		if (!err && ferror(f))
+			err = errno ? -errno : -EIO;
+		errno = 0;
+		if (!err && fflush(f))
+			err = errno ? -errno : -EIO;
 		if (err && !said)
 			pr_err("failed to write the %s report: %s", format_names[env->format],
 			       strerror(-err));

@@ -10,28 +10,29 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "buildid.h"
 #include "log.h"
+#include "ubins.h"
 #include "ucfi.h"
 #include "ulearn.h"
 #include "umaps.h"
 
 /*
  * A binary met: loaded, or not (yet); wanted: the walker asked for it. The
- * file it was loaded from stays open: its frames' symbols come from it
- * after every process that mapped it is gone.
+ * file it was loaded from is kept in the run's binaries (ubins.c): its
+ * frames' symbols come from it after every process that mapped it is gone.
  */
 struct ubinary {
 	struct kleak_build_id id;
 	bool loaded;
 	bool wanted;
-	int fd;
-	char *path;
 };
 
 struct ulearn {
+	struct ubins *kept;
 	int ubins_fd;
 	/* searches of every process's mappings in the second since second_ns */
 	__u64 second_ns;
@@ -43,7 +44,7 @@ struct ulearn {
 	size_t n_bins;
 };
 
-struct ulearn *ulearn__new(const struct tracer *t)
+struct ulearn *ulearn__new(const struct tracer *t, struct ubins *kept)
 {
 	struct ulearn *ul = calloc(1, sizeof(*ul));
 	void *rows;
@@ -51,6 +52,7 @@ struct ulearn *ulearn__new(const struct tracer *t)
 
 	if (!ul)
 		return NULL;
+	ul->kept = kept;
 	ul->ubins_fd = t->ubins_fd;
 	ul->elems = t->urows_elems;
 	ul->fill = calloc(ul->elems, sizeof(*ul->fill));
@@ -69,17 +71,10 @@ struct ulearn *ulearn__new(const struct tracer *t)
 
 void ulearn__free(struct ulearn *ul)
 {
-	size_t i;
-
 	if (!ul)
 		return;
 
 	munmap(ul->rows, (size_t)ul->elems * sizeof(*ul->rows));
-	for (i = 0; i < ul->n_bins; i++) {
-		if (ul->bins[i].fd >= 0)
-			close(ul->bins[i].fd);
-		free(ul->bins[i].path);
-	}
 	free(ul->fill);
 	free(ul->bins);
 	free(ul);
@@ -100,7 +95,6 @@ static struct ubinary *binary_of(struct ulearn *ul, const __u8 id[KLEAK_BUILD_ID
 	ul->bins = grown;
 	memset(&grown[ul->n_bins], 0, sizeof(*grown));
 	memcpy(grown[ul->n_bins].id.id, id, KLEAK_BUILD_ID_SIZE);
-	grown[ul->n_bins].fd = -1;
 	return &grown[ul->n_bins++];
 }
 
@@ -142,68 +136,80 @@ static char *name_of(const char *path)
 
 /*
  * Loads the CFI of the ELF file open at fd, opened as path; want: the
- * build ID it must have (NULL: any). The binary keeps fd once loaded.
- * 0, -ENOMEM, or another -errno for a binary not loaded (counted once it
- * is known by its build ID).
+ * build ID it must have (NULL: any). Takes fd: the run's binaries keep it
+ * once the CFI is loaded. 0, -ENOMEM, or another -errno for a binary not
+ * loaded (counted once it is known by its build ID).
  */
 static int load_fd(struct ulearn *ul, int fd, const __u8 *want, const char *path)
 {
-	__u8 id[KLEAK_BUILD_ID_SIZE];
+	struct ubin kept = { .fd = -1 };
 	struct ucfi_rows r = {};
 	struct ubinary *b;
 	struct stat st;
 	void *img;
 	int err;
 
-	if (fstat(fd, &st))
-		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out_close;
+	}
+	err = -EINVAL;
 	if (!S_ISREG(st.st_mode) || !st.st_size)
-		return -EINVAL;
+		goto out_close;
 	/* private and writable: libelf may rewrite a foreign-endian image in place */
 	img = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	if (img == MAP_FAILED)
-		return -errno;
-	err = buildid__of_buf(img, st.st_size, id, NULL);
-	if (err || (want && memcmp(id, want, sizeof(id)))) {
-		munmap(img, st.st_size);
-		return err ?: -ESTALE;
+	if (img == MAP_FAILED) {
+		err = -errno;
+		goto out_close;
 	}
-	b = binary_of(ul, id);
-	if (!b) {
+	err = buildid__of_buf(img, st.st_size, kept.id, &kept.loads);
+	if (err <= 0 || (want && memcmp(kept.id, want, sizeof(kept.id)))) {
 		munmap(img, st.st_size);
-		return -ENOMEM;
+		err = err < 0 ? err : -ESTALE;
+		goto out_close;
 	}
-	if (b->loaded) {
+	kept.id_len = err;
+	b = binary_of(ul, kept.id);
+	if (!b || b->loaded) {
 		munmap(img, st.st_size);
-		return 0;
+		err = b ? 0 : -ENOMEM;
+		goto out_close;
 	}
 	err = ucfi__compile_buf(img, st.st_size, &r);
 	munmap(img, st.st_size);
 	if (!err)
-		err = publish(ul, id, &r);
+		err = publish(ul, kept.id, &r);
 	pr_debug("call frame information of %s: %zu rows%s%s", path, r.n,
 		 err ? ", not loaded: " : "", err ? strerror(-err) : "");
 	ucfi__rows_free(&r);
-	if (err)
-		return err == -ENOMEM ? err : 0;
-	b->path = name_of(path);
-	if (!b->path)
-		return -ENOMEM;
+	if (err) {
+		err = err == -ENOMEM ? err : 0;
+		goto out_close;
+	}
 	b->loaded = true;
-	b->fd = fd;
-	return 1;
+	kept.path = name_of(path);
+	if (!kept.path) {
+		err = -ENOMEM;
+		goto out_close;
+	}
+	kept.dev = (__u64)major(st.st_dev) << 32 | minor(st.st_dev);
+	kept.inode = st.st_ino;
+	kept.has_loads = true;
+	kept.fd = fd;
+	err = ubins__add(ul->kept, &kept) ? 0 : -ENOMEM;
+	free(kept.path);
+	return err;
+
+out_close:
+	close(fd);
+	return err;
 }
 
 static int load_path(struct ulearn *ul, const char *path, const __u8 *want)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -errno;
-	err = load_fd(ul, fd, want, path);
-	if (err != 1)
-		close(fd);
-	return err == 1 ? 0 : err;
+	return fd < 0 ? -errno : load_fd(ul, fd, want, path);
 }
 
 /* Every executable file mapping of process pid, through its map_files. */
@@ -412,18 +418,6 @@ int ulearn__on_request(void *ctx, void *data, size_t size)
 	if (b && !b->loaded && scan_allowed(ul))
 		err = load_from_any(ul, ev);
 	return err == -ENOMEM ? err : 0;
-}
-
-int ulearn__binary(const struct ulearn *ul, const __u8 id[KLEAK_BUILD_ID_SIZE], const char **path)
-{
-	size_t i;
-
-	for (i = 0; ul && i < ul->n_bins; i++)
-		if (ul->bins[i].loaded && !memcmp(ul->bins[i].id.id, id, KLEAK_BUILD_ID_SIZE)) {
-			*path = ul->bins[i].path;
-			return ul->bins[i].fd;
-		}
-	return -1;
 }
 
 __u64 ulearn__missed(const struct ulearn *ul)

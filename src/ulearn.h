@@ -16,11 +16,16 @@
 #include <sys/types.h>
 #include "kleak.h"
 #include "loader.h"
+#include "ubins.h"
 
 struct ulearn;
 
-/* The tables of tracer t (its urows mapped), or NULL with errno set. */
-struct ulearn *ulearn__new(const struct tracer *t);
+/*
+ * The tables of tracer t (its urows mapped), or NULL with errno set; each
+ * binary loaded is kept open in kept, the run's binaries by build ID, where
+ * its frames are resolved.
+ */
+struct ulearn *ulearn__new(const struct tracer *t, struct ubins *kept);
 void ulearn__free(struct ulearn *ul);
 
 /*
@@ -32,12 +37,6 @@ int ulearn__prime(struct ulearn *ul, const char *command, pid_t pid);
 
 /* ring_buffer_sample_fn for the walker's requests (struct kleak_ulearn); ctx is ul. */
 int ulearn__on_request(void *ctx, void *data, size_t size);
-
-/*
- * The file binary id's CFI was loaded from, kept open: its fd, and the
- * path it was found at into *path; -1 for a binary not loaded.
- */
-int ulearn__binary(const struct ulearn *ul, const __u8 id[KLEAK_BUILD_ID_SIZE], const char **path);
 
 /*
  * Binaries the walker asked for whose CFI could not be loaded (no live
