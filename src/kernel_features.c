@@ -45,6 +45,23 @@ static const struct {
 		"vmalloc:alloc_vmap_area and free_vmap_area_noflush (--vmalloc)" },
 	[FEAT_PERCPU_EVENTS] = { "percpu_events",
 		"percpu:percpu_alloc_percpu and percpu_free_percpu (--percpu)" },
+	[FEAT_ITER_TASK] = { "iter_task", "task iterator: task_struct classes, executables" },
+	[FEAT_ITER_TASK_FILE] = { "iter_task_file",
+		"task_file iterator: files and sockets in fd tables" },
+	[FEAT_ITER_TASK_VMA] = { "iter_task_vma", "task_vma iterator: files mapped into memory" },
+	[FEAT_ITER_TCP] = { "iter_tcp", "tcp iterator: TCP sockets in no fd table" },
+	[FEAT_ITER_UDP] = { "iter_udp", "udp iterator: UDP sockets in no fd table" },
+	[FEAT_ITER_UNIX] = { "iter_unix", "unix iterator: UNIX sockets in no fd table" },
+};
+
+/* Each iterator's BTF function: DEFINE_BPF_ITER_FUNC() defines bpf_iter_<name>. */
+static const char *const iter_funcs[] = {
+	[FEAT_ITER_TASK - FEAT_ITER_TASK] = "bpf_iter_task",
+	[FEAT_ITER_TASK_FILE - FEAT_ITER_TASK] = "bpf_iter_task_file",
+	[FEAT_ITER_TASK_VMA - FEAT_ITER_TASK] = "bpf_iter_task_vma",
+	[FEAT_ITER_TCP - FEAT_ITER_TASK] = "bpf_iter_tcp",
+	[FEAT_ITER_UDP - FEAT_ITER_TASK] = "bpf_iter_udp",
+	[FEAT_ITER_UNIX - FEAT_ITER_TASK] = "bpf_iter_unix",
 };
 
 /* Each allocator's events, "system/name": all present, or the allocator is unavailable. */
@@ -81,6 +98,12 @@ static const struct {
 const char *features__name(enum kleak_feature feat)
 {
 	return feature_info[feat].desc;
+}
+
+bool features__has_iter(const struct btf *btf, enum kleak_feature iter)
+{
+	return btf && iter >= FEAT_ITER_TASK && iter <= FEAT_ITER_UNIX &&
+	       btf__find_by_name_kind(btf, iter_funcs[iter - FEAT_ITER_TASK], BTF_KIND_FUNC) >= 0;
 }
 
 const char *features__set_name(enum kleak_set set)
@@ -298,6 +321,9 @@ int features__probe(struct features *f, const char *btf_path)
 	f->has[FEAT_PROBE_READ_KERNEL] = has_helper(BPF_FUNC_probe_read_kernel);
 	for (i = FEAT_PAGE_EVENTS; i <= FEAT_PERCPU_EVENTS; i++)
 		f->has[i] = has_events(btf, f->tracefs_events, allocator_events[i - FEAT_PAGE_EVENTS]);
+	/* iterators attach to the running kernel's BTF, never to --btf's */
+	for (i = FEAT_ITER_TASK; i <= FEAT_ITER_UNIX; i++)
+		f->has[i] = features__has_iter(kbtf, i);
 	if (btf != kbtf)
 		btf__free(btf);
 	btf__free(kbtf);

@@ -26,6 +26,13 @@ enum kleak_feature {
 	FEAT_PAGE_EVENTS,	/* kmem:mm_page_alloc, mm_page_free, mm_page_free_batched: --pages */
 	FEAT_VMALLOC_EVENTS,	/* vmalloc:alloc_vmap_area, free_vmap_area_noflush (6.12): --vmalloc */
 	FEAT_PERCPU_EVENTS,	/* percpu:percpu_alloc_percpu, percpu_free_percpu: --percpu */
+	/* the BPF iterators object classes walk at report time (src/classify.c) */
+	FEAT_ITER_TASK,		/* task (5.8): task_struct classes, executables */
+	FEAT_ITER_TASK_FILE,	/* task_file (5.8): files and sockets in fd tables */
+	FEAT_ITER_TASK_VMA,	/* task_vma (5.12): files mapped into memory */
+	FEAT_ITER_TCP,		/* tcp (5.9) */
+	FEAT_ITER_UDP,		/* udp (5.9) */
+	FEAT_ITER_UNIX,		/* unix (5.17) */
 	FEAT_MAX,
 };
 
@@ -52,6 +59,10 @@ struct features {
 int features__probe(struct features *f, const char *btf_path);
 
 const char *features__name(enum kleak_feature feat);
+
+struct btf;
+/* Whether btf (the kernel's) has the BPF iterator FEAT_ITER_* iter; false for a NULL btf. */
+bool features__has_iter(const struct btf *btf, enum kleak_feature iter);
 const char *features__set_name(enum kleak_set set);
 /* The set named name, or -1. */
 int features__set_by_name(const char *name);
