@@ -19,6 +19,8 @@ static const char *const held_meaning[HELD_MAX] = {
 	[HELD_NO_FD] = "in no fd table: held by the kernel",
 	[HELD_ORPHAN] = "socket orphaned by close, still in the kernel",
 	[HELD_GONE] = "freed while kleak looked",
+	[HELD_MAPPED] = "in no fd table, mapped by a process",
+	[HELD_MERGED] = "not classified: in a merged cache, found by no walk",
 };
 
 void held__count(const struct model_site *s, size_t n, __u64 *counts)
@@ -66,8 +68,12 @@ void held__text_header(const struct model *m, FILE *out)
 	else
 		fputs("nothing classified", out);
 	fprintf(out, "; not classified: %llu freed while kleak looked, %llu that no walk could "
-		"place, %llu of other caches\n", (unsigned long long)counts[HELD_GONE],
-		(unsigned long long)counts[HELD_UNKNOWN], (unsigned long long)other);
+		"place, ", (unsigned long long)counts[HELD_GONE],
+		(unsigned long long)counts[HELD_UNKNOWN]);
+	if (counts[HELD_MERGED])
+		fprintf(out, "%llu in merged caches that no walk found, ",
+			(unsigned long long)counts[HELD_MERGED]);
+	fprintf(out, "%llu of other caches\n", (unsigned long long)other);
 	if (m->held_missing)
 		fprintf(out, "held by: %s\n", m->held_missing);
 }
@@ -79,6 +85,11 @@ static void text_example(const struct model_object *e, FILE *out)
 		fprintf(out, " pid %u tgid %u comm %s", e->pid, e->tgid, e->comm);
 	else if (e->fd >= 0)
 		fprintf(out, " pid %u fd %d", e->pid, e->fd);
+	else if (e->held == HELD_MAPPED && e->map_end)
+		fprintf(out, " pid %u at 0x%llx-0x%llx", e->pid, (unsigned long long)e->map_start,
+			(unsigned long long)e->map_end);
+	else if (e->held == HELD_MAPPED)
+		fprintf(out, " pid %u executable", e->pid);
 	if (e->last_ran_ms >= 0)
 		fprintf(out, ", last ran %.1f s ago", e->last_ran_ms / 1000.0);
 	if (e->desc)
@@ -86,6 +97,20 @@ static void text_example(const struct model_object *e, FILE *out)
 	if (e->count)
 		fprintf(out, ", f_count %llu", (unsigned long long)e->count);
 	fputc('\n', out);
+}
+
+/*
+ * Whether example i of s is among its n oldest objects: a site's examples
+ * are the oldest of their class (classify.c), so the k-th of a class is
+ * when the n oldest hold more than k of that class.
+ */
+static bool example_shown(const struct model_site *s, size_t i, const __u64 *counts)
+{
+	size_t j, k = 0;
+
+	for (j = 0; j < i; j++)
+		k += s->examples[j].held == s->examples[i].held;
+	return s->examples[i].held < HELD_MAX && k < counts[s->examples[i].held];
 }
 
 void held__text_site(const struct model_site *s, size_t n, FILE *out)
@@ -111,7 +136,8 @@ void held__text_site(const struct model_site *s, size_t n, FILE *out)
 			(unsigned long long)counts[HELD_UNKNOWN]);
 	fputc('\n', out);
 	for (i = 0; i < s->n_examples; i++)
-		text_example(&s->examples[i], out);
+		if (example_shown(s, i, counts))
+			text_example(&s->examples[i], out);
 }
 
 /* Per-cache class counts over every site of the cache, any age; one per classified cache name. */
@@ -178,6 +204,22 @@ static void json_counts(struct json_writer *w, const __u64 *counts)
 	jsonw_end_object(w);
 }
 
+/* A mapped file's mapping: its address range, or that it is the executable. */
+static void json_mapping(struct json_writer *w, const struct model_object *e)
+{
+	char buf[24];
+
+	if (!e->map_end) {
+		jsonw_bool_field(w, "executable", true);
+		return;
+	}
+	/* hex strings: a JSON number loses the low bits of a user address */
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)e->map_start);
+	jsonw_string_field(w, "start", buf);
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)e->map_end);
+	jsonw_string_field(w, "end", buf);
+}
+
 void held__json_site(struct json_writer *w, const struct model_site *s, size_t n)
 {
 	__u64 counts[HELD_MAX];
@@ -193,6 +235,8 @@ void held__json_site(struct json_writer *w, const struct model_site *s, size_t n
 	for (i = 0; i < s->n_examples; i++) {
 		const struct model_object *e = &s->examples[i];
 
+		if (!example_shown(s, i, counts))
+			continue;
 		jsonw_start_object(w);
 		jsonw_string_field(w, "class", model__held_name(e->held));
 		if (e->pid)
@@ -201,6 +245,8 @@ void held__json_site(struct json_writer *w, const struct model_site *s, size_t n
 			jsonw_uint_field(w, "tgid", e->tgid);
 		if (e->fd >= 0)
 			jsonw_int_field(w, "fd", e->fd);
+		if (e->held == HELD_MAPPED)
+			json_mapping(w, e);
 		if (e->comm[0])
 			jsonw_string_field(w, "comm", e->comm);
 		if (e->last_ran_ms >= 0)
@@ -233,6 +279,7 @@ void held__json_run(struct json_writer *w, const struct model *m)
 		jsonw_string_field(w, "missing", m->held_missing);
 	jsonw_uint_field(w, "gone", counts[HELD_GONE]);
 	jsonw_uint_field(w, "unknown", counts[HELD_UNKNOWN]);
+	jsonw_uint_field(w, "merged", counts[HELD_MERGED]);
 	jsonw_uint_field(w, "other_caches", other);
 	jsonw_name(w, "classes");
 	json_counts(w, counts);
