@@ -2,7 +2,8 @@
 /*
  * Who holds each outstanding task_struct, file and socket object, decided
  * at report time by BPF iterators (bpf/classify.bpf.c) over the task list,
- * the fd tables and the tcp, udp and unix socket tables.
+ * the fd tables, the processes' mappings and the tcp, udp and unix socket
+ * tables.
  */
 #ifndef __KLEAK_CLASSIFY_H
 #define __KLEAK_CLASSIFY_H
@@ -19,7 +20,12 @@
  */
 int classify__model(const struct tracer *t, struct model *m);
 
-/* The kind of object a site's cache holds (enum kleak_obj_kind), KLEAK_OBJ_NONE for others. */
-int classify__site_kind(const struct model *m, const struct model_site *s);
+/*
+ * The kind of object a site's cache holds (enum kleak_obj_kind), KLEAK_OBJ_NONE
+ * for others. A merged cache is of the one kind among its names (none for
+ * two); *shared tells whether other names put objects of other kinds there
+ * (UNIX merged with signal_cache): only what a walk finds is classified.
+ */
+int classify__site_kind(const struct model *m, const struct model_site *s, bool *shared);
 
 #endif /* __KLEAK_CLASSIFY_H */
