@@ -403,6 +403,31 @@ test_saved() {
 	fi
 }
 
-for t in tasks files mapped exe sockets orphans pidns iterators saved; do
+# A live --held-by is a filter: the filters line says it, and so does the run
+# it saves, which holds only that class
+test_heldby() {
+	local live saved classes
+	need_root || return
+	start_kleak -c "$COMM" -o 0 -T 0 --format json --held-by reaped -w "$TMP/reaped.run" ||
+		{ fail "kleak did not attach"; return; }
+	start_workload heldby -c $N -n "$COMM" sleepers reaped || { fail "workload failed"; return; }
+	report_now || { fail "no report on SIGUSR1"; return; }
+	stop_kleak
+	release_workload heldby
+	live=$(last_report | jq -r '.meta.filters')
+	saved=$("$KLEAK" report "$TMP/reaped.run" | grep '^filters: ')
+	classes=$("$KLEAK" report --format json "$TMP/reaped.run" | jq -c '.held_by.classes')
+	if [ "$live" != "comm=$COMM held-by=reaped" ]; then
+		fail "live filters '$live'"
+	elif [[ $saved != "filters: comm=$COMM held-by=reaped; "* ]]; then
+		fail "saved run's filters line: '$saved'"
+	elif [ "$classes" != "{\"reaped\":$N}" ]; then
+		fail "saved classes $classes, expected {\"reaped\":$N}"
+	else
+		pass
+	fi
+}
+
+for t in tasks files mapped exe sockets orphans pidns iterators saved heldby; do
 	run_test $t
 done
