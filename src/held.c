@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "classify.h"
 #include "held.h"
 
 /* What each class means, in a few words, for the text report. */
@@ -31,6 +32,21 @@ void held__count(const struct model_site *s, size_t n, __u64 *counts)
 	for (i = 0; s->held && i < n && i < s->n_ages; i++)
 		if (s->held[i] < HELD_MAX)
 			counts[s->held[i]]++;
+}
+
+bool held__of_kind(int held, int kind)
+{
+	switch (kind) {
+	case KLEAK_OBJ_TASK:
+		return held == HELD_LIVE || held == HELD_ZOMBIE || held == HELD_REAPED;
+	case KLEAK_OBJ_FILE:
+		return held == HELD_FD || held == HELD_MAPPED || held == HELD_NO_FD;
+	case KLEAK_OBJ_SOCK:
+		return held == HELD_FD || held == HELD_NO_FD || held == HELD_ORPHAN;
+	case KLEAK_OBJ_SOCKET:
+		return held == HELD_FD || held == HELD_NO_FD;
+	}
+	return false;
 }
 
 /* Objects of the sites not classified, and per class of those that were. */
@@ -140,17 +156,11 @@ void held__text_site(const struct model_site *s, size_t n, FILE *out)
 			text_example(&s->examples[i], out);
 }
 
-/* Per-cache class counts over every site of the cache, any age; one per classified cache name. */
-#define HELD_CACHES 32
-struct held_cache {
-	const char *cache;
-	__u64 counts[HELD_MAX];
-};
-
-static size_t per_cache(const struct model *m, struct held_cache *c)
+size_t held__per_cache(const struct model *m, struct held_cache *c)
 {
 	__u64 site[HELD_MAX];
 	size_t i, j, n = 0;
+	bool shared;
 	int h;
 
 	for (i = 0; i < m->n_sites; i++) {
@@ -164,6 +174,7 @@ static size_t per_cache(const struct model *m, struct held_cache *c)
 			continue;
 		if (j == n) {
 			memset(&c[n], 0, sizeof(c[n]));
+			c[n].kind = classify__site_kind(m, s, &shared);
 			c[n++].cache = s->cache;
 		}
 		held__count(s, s->n_ages, site);
@@ -179,7 +190,7 @@ void held__text_caches(const struct model *m, FILE *out)
 	size_t n, i;
 	int h;
 
-	n = per_cache(m, c);
+	n = held__per_cache(m, c);
 	if (!n)
 		return;
 	fprintf(out, "\nheld by, per cache (all outstanding, any age):\n");
@@ -285,7 +296,7 @@ void held__json_run(struct json_writer *w, const struct model *m)
 	json_counts(w, counts);
 	jsonw_name(w, "caches");
 	jsonw_start_object(w);
-	n = per_cache(m, c);
+	n = held__per_cache(m, c);
 	for (i = 0; i < n; i++) {
 		jsonw_name(w, c[i].cache);
 		json_counts(w, c[i].counts);
@@ -325,7 +336,7 @@ static void diff_rows(const struct model *a, const struct model *b, const char *
 		      void *arg)
 {
 	struct held_cache ca[HELD_CACHES], cb[HELD_CACHES];
-	size_t na = per_cache(a, ca), nb = per_cache(b, cb), i;
+	size_t na = held__per_cache(a, ca), nb = held__per_cache(b, cb), i;
 	const __u64 *x, *y;
 	int h;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "diff.h"
+#include "held.h"
 #include "log.h"
 #include "metrics.h"
 #include "outfile.h"
@@ -315,6 +316,35 @@ static void series_families(FILE *out, const char *what, const char *help,
 	}
 }
 
+/*
+ * Who holds the objects of each classified cache: every class of its kind,
+ * so that a class holding nothing reads 0 rather than vanishing.
+ */
+static void held_family(const struct model *m, FILE *out)
+{
+	static const char name[] = "kleak_held_objects";
+	__u64 k = m->meta.sample_rate > 1 ? m->meta.sample_rate : 1;
+	struct held_cache c[HELD_CACHES];
+	size_t n = held__per_cache(m, c), i;
+	int h;
+
+	if (!n)
+		return;
+	family(out, name, "gauge",
+	       "Outstanding objects (any age) of a classified cache by who holds them.");
+	for (i = 0; i < n; i++) {
+		for (h = 0; h < HELD_MAX; h++) {
+			if (!c[i].counts[h] && !held__of_kind(h, c[i].kind))
+				continue;
+			fputs(name, out);
+			fputs("{cache=\"", out);
+			put_value(c[i].cache, out);
+			fprintf(out, "\",class=\"%s\"} %llu\n", model__held_name(h),
+				(unsigned long long)(c[i].counts[h] * k));
+		}
+	}
+}
+
 static void counters(const struct model *m, FILE *out)
 {
 	static const struct {
@@ -427,6 +457,7 @@ int metrics__print(const struct model *m, size_t top_sites, FILE *out)
 	series_families(out, "site",
 			"of the top sites: cache and the first two frames outside the allocator",
 			&sites, top_sites ? top_sites : sites.n);
+	held_family(m, out);
 	counters(m, out);
 	health(m, out);
 	if (ferror(out))
