@@ -16,10 +16,10 @@ void export__free_frames(char **names, int n)
 	free(names);
 }
 
-int export__frames(const struct model_site *s, char ***names)
+int export__frames(const struct model_site *s, int held, char ***names)
 {
 	size_t n = s->stack_err ? 1 : s->n_frames, i;
-	char **v = calloc(s->n_uframes + n + 1, sizeof(*v));
+	char **v = calloc(s->n_uframes + n + 2, sizeof(*v));
 	int k = 0;
 
 	if (!v)
@@ -48,11 +48,58 @@ int export__frames(const struct model_site *s, char ***names)
 	}
 	if (asprintf(&v[k], "[cache %s]", s->cache) < 0)
 		goto err_out;
+	if (held >= 0 && asprintf(&v[++k], "[held by %s]", model__held_name(held)) < 0)
+		goto err_out;
 	*names = v;
 	return k + 1;
 err_out:
 	export__free_frames(v, k);
 	return -ENOMEM;
+}
+
+void export__add_row(struct export_set *x, const struct model_site *site, const struct model *m,
+		     const __s64 *count, const __s64 *bytes, const __s64 *const *held)
+{
+	int runs = x->diff ? 2 : 1, run, h;
+	__s64 left[2], bytes_left[2], part;
+	struct export_stack *st;
+
+	for (run = 0; held && run < runs; run++)
+		if (!held[run])
+			held = NULL;
+	if (!held) {
+		st = &x->stacks[x->n++];
+		*st = (struct export_stack){ .site = site, .m = m };
+		memcpy(st->count, count, sizeof(st->count));
+		memcpy(st->bytes, bytes, sizeof(st->bytes));
+		return;
+	}
+	for (run = 0; run < runs; run++) {
+		left[run] = count[run];
+		bytes_left[run] = bytes[run];
+	}
+	/* unknown last: it takes what the classes leave of each run */
+	for (h = 1; h <= HELD_MAX; h++) {
+		int c = h == HELD_MAX ? HELD_UNKNOWN : h;
+
+		st = &x->stacks[x->n];
+		*st = (struct export_stack){ .site = site, .m = m, .split = true, .held = c };
+		for (run = 0; run < runs; run++) {
+			/* a run holding less than nothing (a diff's frees) is all unknown */
+			part = left[run] > 0 ? left[run] : 0;
+			if (c == HELD_UNKNOWN)
+				part = left[run];
+			else if (held[run][c] < part)
+				part = held[run][c];
+			st->count[run] = part;
+			st->bytes[run] = c == HELD_UNKNOWN || part == left[run] ? bytes_left[run] :
+					 count[run] ? bytes[run] * part / count[run] : 0;
+			left[run] -= part;
+			bytes_left[run] -= st->bytes[run];
+		}
+		if (st->count[0] || st->count[1] || st->bytes[0] || st->bytes[1])
+			x->n++;
+	}
 }
 
 const char *export__module(const char *sym, size_t *len)

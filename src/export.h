@@ -3,9 +3,12 @@
  * The stack formats (folded, pprof, svg): one report or diff as a list of
  * stacks, each a site's frames, root first, topped by its cache as a frame
  * of its own ("[cache kmalloc-192]") so that a flame graph separates what
- * one code path allocates into two caches. Built from the same selection
- * the text report or diff prints (report__select(), diff__changes()), so
- * every format shows the same sites with the same numbers.
+ * one code path allocates into two caches. A classified site is one stack
+ * per class of its objects (held.h), the class a frame above the cache in
+ * folded and svg ("[held by reaped]"), a label in pprof. Built from the
+ * same selection the text report or diff prints (report__select(),
+ * diff__changes()), so every format shows the same sites with the same
+ * numbers.
  */
 #ifndef __KLEAK_EXPORT_H
 #define __KLEAK_EXPORT_H
@@ -21,7 +24,15 @@ struct export_stack {
 	/* [0]: the report, or run A of a diff; [1]: run B of a diff */
 	__s64 count[2];
 	__s64 bytes[2];
+	bool split;			/* these are the site's objects of one class: */
+	int held;			/* that class (enum model_held) */
 };
+
+/* The class of st's objects, -1 for a stack of the whole site. */
+static inline int export__held(const struct export_stack *st)
+{
+	return st->split ? st->held : -1;
+}
 
 struct export_set {
 	bool diff;
@@ -37,10 +48,22 @@ struct export_set {
  * Frame names as the stack formats show them, root first: the site's user
  * frames (--ustack: "func [binary]"), its kernel frames without offsets
  * ("func [mod]", "0x..." where unresolved, or one "[stack not captured:
- * ...]"), then the cache. Returns how many, with
- * names[] malloc'd strings and names itself malloc'd; or -ENOMEM.
+ * ...]"), then the cache, then "[held by CLASS]" where held >= 0. Returns
+ * how many, with names[] malloc'd strings and names itself malloc'd; or
+ * -ENOMEM.
  */
-int export__frames(const struct model_site *s, char ***names);
+int export__frames(const struct model_site *s, int held, char ***names);
+
+/*
+ * Appends one row of a report or diff to x->stacks (room for HELD_MAX
+ * stacks a row): the whole site where held is NULL or a run's held is NULL
+ * (not classified), else one stack per class with objects in either run,
+ * held[run][class] of count[run] each, the bytes in proportion; objects
+ * counted but not classified (a kernel total above the objects read) are
+ * "unknown".
+ */
+void export__add_row(struct export_set *x, const struct model_site *site, const struct model *m,
+		     const __s64 *count, const __s64 *bytes, const __s64 *const *held);
 void export__free_frames(char **names, int n);
 
 /* The module of a frame name: "xfs" for "func [xfs]", NULL for the kernel's own. */

@@ -29,7 +29,7 @@ int folded__write(const struct export_set *x, FILE *out)
 		const struct export_stack *st = &x->stacks[i];
 		char **names;
 
-		n = export__frames(st->site, &names);
+		n = export__frames(st->site, export__held(st), &names);
 		if (n < 0)
 			return n;
 		for (j = 0; j < n; j++)

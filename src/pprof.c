@@ -5,7 +5,8 @@
  * space/bytes outstanding (a diff: B minus A), its frames as locations, leaf
  * first, whose functions are the symbols without offsets and whose mappings
  * are the kernel and its modules; the cache is the leaf location, so -top
- * lists caches, and a label too, as are the allocating comms and contexts.
+ * lists caches, and a label too, as are the allocating comms and contexts
+ * and a classified site's class (held_by: one sample per class).
  * The run's metadata goes into comments. protobuf-c encodes it (the C it
  * runs is generated from src/profile.proto), zlib compresses it.
  */
@@ -17,7 +18,7 @@
 #include "export.h"
 #include "profile.pb-c.h"
 
-#define MAX_LABELS (1 + MODEL_TOP_COMMS + KLEAK_CTX_MAX + 1)
+#define MAX_LABELS (1 + MODEL_TOP_COMMS + KLEAK_CTX_MAX + 2)
 #define NS_PER_S 1000000000LL
 
 typedef Perftools__Profiles__Profile Profile;
@@ -356,7 +357,8 @@ static int add_sample(struct builder *b, const struct export_set *x, const struc
 	int n, i, err = 0;
 	size_t k;
 
-	n = export__frames(s, &names);
+	/* the class is a label: -tagfocus/-tagleaf pick it, the leaf stays the cache */
+	n = export__frames(s, -1, &names);
 	if (n < 0)
 		return n;
 	sm = calloc(1, sizeof(*sm) + n * sizeof(sm->locations[0]));
@@ -388,6 +390,8 @@ static int add_sample(struct builder *b, const struct export_set *x, const struc
 		err = add_label(b, sm, "cache", s->cache, 0, NULL);
 	if (!err)
 		err = add_label(b, sm, "object_size", NULL, s->obj_size, "bytes");
+	if (!err && st->split)
+		err = add_label(b, sm, "held_by", model__held_name(st->held), 0, NULL);
 	for (k = 0; !err && k < s->n_comms; k++)
 		err = add_label(b, sm, "comm", s->comms[k].comm, 0, NULL);
 	for (i = 0; !err && i < KLEAK_CTX_MAX; i++)

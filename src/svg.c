@@ -136,7 +136,7 @@ static void fill_of(const char *name, char *buf, size_t len)
 	unsigned int h = 0;
 	int s;
 
-	if (!strncmp(name, "[cache ", 7)) {
+	if (!strncmp(name, "[cache ", 7) || !strncmp(name, "[held by ", 9)) {
 		snprintf(buf, len, "hsl(0,0%%,72%%)");
 		return;
 	}
@@ -217,7 +217,7 @@ static int tree_build(struct tree *t, const struct export_set *x)
 		struct node *n = &t->root;
 		char **names;
 
-		t->n_names[i] = export__frames(st->site, &names);
+		t->n_names[i] = export__frames(st->site, export__held(st), &names);
 		if (t->n_names[i] < 0)
 			return t->n_names[i];
 		t->names[i] = (char *)names;

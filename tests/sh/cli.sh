@@ -172,10 +172,10 @@ test_features() {
 		fail "$BAD"
 	elif ! grep -q '^kleak loads: ' "$TMP/text" || ! grep -q '^kernel   ' "$TMP/text"; then
 		fail "text has no kernel or 'kleak loads:' line: $(head -3 "$TMP/text" | tr '\n' '|')"
-	elif [ "$keys" -ne 15 ]; then
-		fail "JSON has $keys features, expected 15"
-	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 15 ]; then
-		fail "text does not list the 15 features"
+	elif [ "$keys" -ne 21 ]; then
+		fail "JSON has $keys features, expected 21"
+	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 21 ]; then
+		fail "text does not list the 21 features"
 	elif ! jq -e '.sets | length == 4 and all(.[]; has("name") and has("supported"))' \
 			"$TMP/json" > /dev/null; then
 		fail "JSON sets malformed: $(jq -c .sets "$TMP/json")"
@@ -248,6 +248,8 @@ report-classes.expected report -o 0 -T 8 tests/fixtures/classes-b.run
 report-classes-reaped-json.expected report --held-by reaped --format json tests/fixtures/classes-b.run
 diff-classes.expected diff -T 3 tests/fixtures/classes-a.run tests/fixtures/classes-b.run
 diff-classes-json.expected diff -T 1 --format json tests/fixtures/classes-a.run tests/fixtures/classes-b.run
+report-classes-folded.expected report -o 0 --format folded tests/fixtures/classes-b.run
+diff-classes-folded.expected diff --format folded tests/fixtures/classes-a.run tests/fixtures/classes-b.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"
