@@ -117,35 +117,24 @@ err:
 	return NULL;
 }
 
-static char *site_text(const struct model_site *s, size_t n)
+/* The site's classes over its n oldest objects, as text or as a JSON object. */
+static char *site_held(const struct model_site *s, size_t n, bool json)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
+	struct json_writer *w = f && json ? jsonw_new(f) : NULL;
 
 	if (!f)
 		return NULL;
-	held__text_site(s, n, f);
-	fclose(f);
-	return buf;
-}
-
-static char *site_json(const struct model_site *s, size_t n)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	struct json_writer *w = f ? jsonw_new(f) : NULL;
-
-	if (!w) {
-		if (f)
-			fclose(f);
-		return NULL;
+	if (w) {
+		jsonw_start_object(w);
+		held__json_site(w, s, n);
+		jsonw_end_object(w);
+		jsonw_destroy(w);
+	} else if (!json) {
+		held__text_site(s, n, f);
 	}
-	jsonw_start_object(w);
-	held__json_site(w, s, n);
-	jsonw_end_object(w);
-	jsonw_destroy(w);
 	fclose(f);
 	return buf;
 }
@@ -162,10 +151,10 @@ void test_held_examples_older(void)
 
 	if (!ASSERT_OK_PTR(m, "model"))
 		return;
-	all = site_text(&m->sites[0], 3);
-	two = site_text(&m->sites[0], 2);
-	one = site_text(&m->sites[0], 1);
-	json2 = site_json(&m->sites[0], 2);
+	all = site_held(&m->sites[0], 3, false);
+	two = site_held(&m->sites[0], 2, false);
+	one = site_held(&m->sites[0], 1, false);
+	json2 = site_held(&m->sites[0], 2, true);
 	if (ASSERT_OK_PTR(all, "text") && ASSERT_OK_PTR(two, "text") &&
 	    ASSERT_OK_PTR(one, "text") && ASSERT_OK_PTR(json2, "json")) {
 		ASSERT_STREQ(all, "    held by: 2 fd (in an fd table), 1 mapped (in no fd table, "

@@ -499,20 +499,36 @@ fail:
 	return err;
 }
 
-static int hold_pipes(struct hold *h, size_t count)
+static int make_pipe(int fds[2])
+{
+	return pipe2(fds, O_CLOEXEC);
+}
+
+static int make_unix_pair(int fds[2])
+{
+	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+}
+
+/* count pairs of fds from make(), both ends held; what names make in errors */
+static int hold_pairs(struct hold *h, size_t count, int (*make)(int fds[2]), const char *what)
 {
 	int fds[2], err;
 
 	while (h->n < 2 * count) {
-		if (pipe2(fds, O_CLOEXEC)) {
+		if (make(fds)) {
 			err = -errno;
-			pr_err("pipe2 failed: %s", strerror(-err));
+			pr_err("%s failed: %s", what, strerror(-err));
 			return err;
 		}
 		h->ids[h->n++] = fds[0];
 		h->ids[h->n++] = fds[1];
 	}
 	return 0;
+}
+
+static int hold_pipes(struct hold *h, size_t count)
+{
+	return hold_pairs(h, count, make_pipe, "pipe2");
 }
 
 /* An empty pipe's first write takes one page (alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT)). */
@@ -882,22 +898,6 @@ fail:
 	return err;
 }
 
-static int hold_unix(struct hold *h, size_t count)
-{
-	int sv[2], err;
-
-	while (h->n < 2 * count) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-			err = -errno;
-			pr_err("socketpair failed: %s", strerror(-err));
-			return err;
-		}
-		h->ids[h->n++] = sv[0];
-		h->ids[h->n++] = sv[1];
-	}
-	return 0;
-}
-
 static int hold_udp(struct hold *h, size_t count)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
@@ -1012,7 +1012,7 @@ static int hold_kind(struct hold *h, enum kind kind, size_t count)
 	case KIND_MAPPED:
 		return hold_mapped(h, count);
 	case KIND_UNIX:
-		return hold_unix(h, count);
+		return hold_pairs(h, count, make_unix_pair, "socketpair");
 	case KIND_UDP:
 		return hold_udp(h, count);
 	default:
