@@ -250,6 +250,7 @@ diff-classes.expected diff -T 3 tests/fixtures/classes-a.run tests/fixtures/clas
 diff-classes-json.expected diff -T 1 --format json tests/fixtures/classes-a.run tests/fixtures/classes-b.run
 report-classes-folded.expected report -o 0 --format folded tests/fixtures/classes-b.run
 diff-classes-folded.expected diff --format folded tests/fixtures/classes-a.run tests/fixtures/classes-b.run
+report-classes-mapped.expected report -o 0 -T 0 tests/fixtures/classes-mapped.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"
