@@ -66,6 +66,11 @@ static const struct {
 } cache_kinds[] = {
 	{ "task_struct", KLEAK_OBJ_TASK, ITER_NONE },
 	{ "filp", KLEAK_OBJ_FILE, ITER_NONE },
+	/*
+	 * overlayfs's files on the layers below (6.10+: struct backing_file
+	 * starts with its struct file); a mapping of an overlay file holds one
+	 */
+	{ "bfilp", KLEAK_OBJ_FILE, ITER_NONE },
 	{ "sock_inode_cache", KLEAK_OBJ_SOCKET, ITER_NONE },
 	/* caches of struct sock, which every protocol's sock type starts with */
 	{ "TCP", KLEAK_OBJ_SOCK, ITER_TCP }, { "TCPv6", KLEAK_OBJ_SOCK, ITER_TCP },
