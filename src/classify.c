@@ -26,6 +26,7 @@
 #include <bpf/libbpf.h>
 #include "classify.h"
 #include "classify.skel.h"
+#include "diff.h"
 #include "kernel_features.h"
 #include "log.h"
 #include "snapshot.h"
@@ -82,6 +83,42 @@ static const struct {
 	{ "MPTCP", KLEAK_OBJ_SOCK, ITER_TCP }, { "MPTCPv6", KLEAK_OBJ_SOCK, ITER_TCP },
 };
 
+/*
+ * Objects of a kind kleak knows that come from a general cache (kmalloc-N),
+ * told by the function that allocates them: the site's first frame past the
+ * slab allocator. The 6.12 guest's kernel kmallocs overlayfs's backing
+ * files (struct backing_file starts with its struct file), 6.18 has bfilp.
+ */
+static const struct {
+	const char *func;
+	enum kleak_obj_kind kind;
+} alloc_kinds[] = {
+	{ "alloc_empty_backing_file", KLEAK_OBJ_FILE },
+};
+
+static int kind_of_frames(const struct model_site *s)
+{
+	int kind = KLEAK_OBJ_NONE;
+	size_t i, k;
+	char *key;
+
+	for (i = 0; !s->stack_err && i < s->n_frames; i++) {
+		key = diff__frame_key(s->frames[i].sym);
+		if (!key)
+			return KLEAK_OBJ_NONE;
+		if (!strcmp(key, DIFF_ALLOCATOR)) {
+			free(key);
+			continue;
+		}
+		for (k = 0; k < sizeof(alloc_kinds) / sizeof(alloc_kinds[0]); k++)
+			if (!strcmp(key, alloc_kinds[k].func))
+				kind = alloc_kinds[k].kind;
+		free(key);
+		break;
+	}
+	return kind;
+}
+
 static int cache_index(const char *name)
 {
 	size_t i;
@@ -107,8 +144,12 @@ int classify__site_kind(const struct model *m, const struct model_site *s, bool 
 	size_t i;
 
 	*shared = false;
-	if (s->kind != KLEAK_SITE_CACHE)
+	if (s->kind >= KLEAK_SITE_PAGES)
 		return KLEAK_OBJ_NONE;
+	/* the allocating function says what every object of the site is */
+	kind = kind_of_frames(s);
+	if (kind != KLEAK_OBJ_NONE || s->kind != KLEAK_SITE_CACHE)
+		return kind;
 	kind = kind_of_name(s->cache);
 	other = kind == KLEAK_OBJ_NONE;
 	/* a merged cache holds objects of every name it was created under */

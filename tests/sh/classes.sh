@@ -21,10 +21,15 @@ held() {
 		| .held_by[$h] // 0] | add // 0'
 }
 
-# held_files CLASS: files held as CLASS, in filp and in bfilp (6.10+:
-# overlayfs's files on its layers, which a mapping of an overlay file holds)
+# FILES: jq's "files", whether a site is of files: filp, and overlayfs's
+# files on its layers (which a mapping of an overlay file holds): bfilp on
+# 6.18, kmalloc'd by alloc_empty_backing_file on the 6.12 guest's kernel
+FILES='def files: .cache == "filp" or .cache == "bfilp" or
+	any(.frames[]; (.sym // "") | test("^alloc_empty_backing_file\\+"));'
+
+# held_files CLASS: files held as CLASS
 held_files() {
-	echo $(($(held filp "$1") + $(held bfilp "$1")))
+	last_report | jq --arg h "$1" "$FILES"'[.sites[] | select(files) | .held_by[$h] // 0] | add // 0'
 }
 
 # example CACHE CLASS FIELD: FIELD of the first example of CLASS in CACHE
@@ -161,10 +166,10 @@ test_mapped() {
 	report_now || { fail "no report on SIGUSR1"; return; }
 	mapped=$(held_files mapped)
 	nofd=$(held_files "$unwalked")
-	desc=$(last_report | jq -r '[.sites[] | select(.cache == "filp" or .cache == "bfilp")
-		| .held_examples[]? | select(.class == "mapped") | .desc][0] // ""')
-	range=$(last_report | jq -r '[.sites[] | select(.cache == "filp" or .cache == "bfilp")
-		| .held_examples[]? | select(.class == "mapped") | "\(.start)-\(.end)"][0] // ""')
+	desc=$(last_report | jq -r "$FILES"'[.sites[] | select(files) | .held_examples[]?
+		| select(.class == "mapped") | .desc][0] // ""')
+	range=$(last_report | jq -r "$FILES"'[.sites[] | select(files) | .held_examples[]?
+		| select(.class == "mapped") | "\(.start)-\(.end)"][0] // ""')
 	missing=$(last_report | jq -r '.held_by.missing // ""')
 	release_workload mapped
 	if has_iter task_vma && ! drained files mapped; then
@@ -216,9 +221,9 @@ test_exe() {
 		| select(.class == "mapped" and .desc == $self) | .desc][0] // ""')
 	executable=$(last_report | jq -r --arg self "$self" '[.sites[] | .held_examples[]?
 		| select(.class == "mapped" and .desc == $self) | .executable // false][0]')
-	libs=$(last_report | jq -r '[.sites[] | select(.cache == "filp" or .cache == "bfilp")
-		| .held_examples[]? | select(.class == "mapped")
-		| .desc | select(test("/(libc\\.so\\.6|ld-linux[^/]*)$")) | sub(".*/"; "")]
+	libs=$(last_report | jq -r "$FILES"'[.sites[] | select(files) | .held_examples[]?
+		| select(.class == "mapped") | .desc
+		| select(test("/(libc\\.so\\.6|ld-linux[^/]*)$")) | sub(".*/"; "")]
 		| unique | join(",")')
 	release_stdin exe
 	stop_kleak

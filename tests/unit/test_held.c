@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Object classes on small models built here: the kind of a merged cache
- * (one kind among its names, shared when other kinds' names are merged in),
+ * (one kind among its names, shared when other kinds' names are merged in)
+ * and of a kmalloc site (from its allocating function),
  * and the examples a report shows when it counts only the oldest objects
  * (--older): those of the classes the counted objects have.
  */
@@ -72,6 +73,38 @@ void test_held_site_kind(void)
 			goto out;
 		ASSERT_EQ(classify__site_kind(m, s, &shared), want[i].kind, want[i].cache);
 		ASSERT_EQ(shared, want[i].shared, want[i].cache);
+	}
+	/* kmalloc'd files, told by their allocating function, the first past the allocator */
+	{
+		static const char *const backing[] = {
+			"__kmalloc_cache_noprof+0x244/0x300", "alloc_empty_backing_file+0x31/0xc0",
+			"backing_file_open+0x2f/0x90",
+		};
+		static const char *const blob[] = {
+			"kmem_cache_alloc_noprof+0x22f/0x300", "security_file_alloc+0x2a/0x100",
+			"init_file+0x40/0x100", "alloc_empty_backing_file+0x31/0xc0",
+		};
+		const char *const *stacks[] = { backing, blob };
+		size_t sizes[] = { 3, 4 };
+		int kinds[] = { KLEAK_OBJ_FILE, KLEAK_OBJ_NONE };
+		struct model_site *s;
+		size_t j;
+
+		for (i = 0; i < 2; i++) {
+			s = add_cache_site(m, "kmalloc-256");
+			if (!ASSERT_OK_PTR(s, "site"))
+				goto out;
+			s->kind = KLEAK_SITE_KMALLOC;
+			s->frames = calloc(sizes[i], sizeof(*s->frames));
+			if (!ASSERT_OK_PTR(s->frames, "frames"))
+				goto out;
+			for (j = 0; j < sizes[i]; j++)
+				s->frames[j].sym = strdup(stacks[i][j]);
+			s->n_frames = sizes[i];
+			ASSERT_EQ(classify__site_kind(m, s, &shared), kinds[i],
+				  i ? "an LSM blob under alloc_empty_backing_file" : "a backing file");
+			ASSERT_EQ(shared, false, "one kind of object");
+		}
 	}
 out:
 	model__free(m);
