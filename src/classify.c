@@ -119,6 +119,28 @@ static int kind_of_frames(const struct model_site *s)
 	return kind;
 }
 
+/*
+ * A file opened under these is overlayfs's file on one of its layers, held
+ * by the overlay file (open_with_fake_path() until 6.6, a backing file since).
+ */
+static const char *const layer_funcs[] = { "ovl_open_realfile", "backing_file_open" };
+
+static bool opened_by_overlay(const struct model_site *s)
+{
+	size_t i, k, len;
+
+	for (i = 0; !s->stack_err && i < s->n_frames; i++) {
+		for (k = 0; s->frames[i].sym && k < sizeof(layer_funcs) / sizeof(layer_funcs[0]);
+		     k++) {
+			len = strlen(layer_funcs[k]);
+			if (!strncmp(s->frames[i].sym, layer_funcs[k], len) &&
+			    s->frames[i].sym[len] == '+')
+				return true;
+		}
+	}
+	return false;
+}
+
 static int cache_index(const char *name)
 {
 	size_t i;
@@ -136,24 +158,18 @@ static int kind_of_name(const char *name)
 	return i < 0 ? KLEAK_OBJ_NONE : cache_kinds[i].kind;
 }
 
-int classify__site_kind(const struct model *m, const struct model_site *s, bool *shared)
+/*
+ * The kind of a slab cache's objects: the one kind among the names it was
+ * created under (a merged cache holds objects of each), none for two, and
+ * CLASSIFY_MERGED where a name of no kind kleak knows is among them.
+ */
+static int kind_of_cache(const struct model *m, const char *cache, enum classify_scope *scope)
 {
-	const struct model_merged *g;
-	bool other;
-	int kind, k;
+	const struct model_merged *g = model__merged_of(m, cache);
+	int kind = kind_of_name(cache), k;
+	bool other = kind == KLEAK_OBJ_NONE;
 	size_t i;
 
-	*shared = false;
-	if (s->kind >= KLEAK_SITE_PAGES)
-		return KLEAK_OBJ_NONE;
-	/* the allocating function says what every object of the site is */
-	kind = kind_of_frames(s);
-	if (kind != KLEAK_OBJ_NONE || s->kind != KLEAK_SITE_CACHE)
-		return kind;
-	kind = kind_of_name(s->cache);
-	other = kind == KLEAK_OBJ_NONE;
-	/* a merged cache holds objects of every name it was created under */
-	g = model__merged_of(m, s->cache);
 	for (i = 0; g && i < g->n_aliases; i++) {
 		k = kind_of_name(g->aliases[i]);
 		if (k == KLEAK_OBJ_NONE)
@@ -163,7 +179,25 @@ int classify__site_kind(const struct model *m, const struct model_site *s, bool 
 		else if (k != kind)
 			return KLEAK_OBJ_NONE;	/* two kinds: no one walk tells them apart */
 	}
-	*shared = kind != KLEAK_OBJ_NONE && other;
+	if (kind != KLEAK_OBJ_NONE && other)
+		*scope = CLASSIFY_MERGED;
+	return kind;
+}
+
+int classify__site_kind(const struct model *m, const struct model_site *s,
+			enum classify_scope *scope)
+{
+	int kind;
+
+	*scope = CLASSIFY_ALL;
+	if (s->kind >= KLEAK_SITE_PAGES)
+		return KLEAK_OBJ_NONE;
+	/* the allocating function says what every object of the site is */
+	kind = kind_of_frames(s);
+	if (kind == KLEAK_OBJ_NONE && s->kind == KLEAK_SITE_CACHE)
+		kind = kind_of_cache(m, s->cache, scope);
+	if (kind == KLEAK_OBJ_FILE && *scope == CLASSIFY_ALL && opened_by_overlay(s))
+		*scope = CLASSIFY_LAYER;
 	return kind;
 }
 
@@ -460,7 +494,7 @@ struct pending {
 	struct model_site *s;
 	size_t age;
 	int kind;
-	bool shared;	/* its cache holds other kinds' objects too */
+	enum classify_scope scope;
 };
 
 /*
@@ -766,8 +800,10 @@ static int settle_pending(struct classifier *c, struct pending *p, size_t n)
 
 		if (!recorded[i])
 			*held = HELD_GONE;
-		else if (p[i].shared)
+		else if (p[i].scope == CLASSIFY_MERGED)
 			*held = HELD_MERGED;
+		else if (p[i].scope == CLASSIFY_LAYER)
+			*held = HELD_UNKNOWN;
 		else if (p[i].kind == KLEAK_OBJ_SOCK)
 			k++;
 		else if (c->foreign_ns)
@@ -792,11 +828,11 @@ static int settle_pending(struct classifier *c, struct pending *p, size_t n)
 		goto out;
 	}
 	for (i = 0, j = 0; i < n && j < k; i++)
-		if (recorded[i] && !p[i].shared && p[i].kind == KLEAK_OBJ_SOCK)
+		if (recorded[i] && p[i].scope == CLASSIFY_ALL && p[i].kind == KLEAK_OBJ_SOCK)
 			reqs[j++] = (struct kleak_inspect_req){ .addr = p[i].addr, .kind = p[i].kind };
 	inspect_all(c, reqs, k, out);
 	for (i = 0, j = k, k = 0; i < n && k < j; i++) {
-		if (!recorded[i] || p[i].shared || p[i].kind != KLEAK_OBJ_SOCK)
+		if (!recorded[i] || p[i].scope != CLASSIFY_ALL || p[i].kind != KLEAK_OBJ_SOCK)
 			continue;
 		if (out[k].flags & KLEAK_SOCK_DEAD && out[k].addr)
 			p[i].s->held[p[i].age] = HELD_ORPHAN;
@@ -813,7 +849,8 @@ out:
 }
 
 /* Classifies every age of the sites of classified kinds, and says which. */
-static int classify_sites(struct classifier *c, const int *kinds, const bool *shared)
+static int classify_sites(struct classifier *c, const int *kinds,
+			  const enum classify_scope *scopes)
 {
 	struct pending *p = NULL, *grown;
 	size_t i, j, n = 0, cap = 0;
@@ -845,7 +882,7 @@ static int classify_sites(struct classifier *c, const int *kinds, const bool *sh
 				}
 				p = grown;
 			}
-			p[n++] = (struct pending){ s->addrs[j], s, j, kinds[i], shared[i] };
+			p[n++] = (struct pending){ s->addrs[j], s, j, kinds[i], scopes[i] };
 		}
 	}
 	err = settle_pending(c, p, n);
@@ -904,18 +941,30 @@ static void note_missing(struct classifier *c, const bool *wanted, const bool *t
 				    protos[i - ITER_TCP]);
 }
 
-/* Names the merged caches classified only where a walk found the object. */
-static void note_shared(struct classifier *c, const bool *shared)
+/*
+ * Names the merged caches, and the files of overlayfs's layers, classified
+ * only where a walk found the object.
+ */
+static void note_scopes(struct classifier *c, const enum classify_scope *scopes)
 {
 	const struct model_merged *g;
+	bool layer = false;
 	char names[256];
 	size_t i, j, len;
 
 	for (i = 0; i < c->m->n_sites; i++) {
-		if (!shared[i] || !c->m->sites[i].held)
+		if (scopes[i] == CLASSIFY_ALL || !c->m->sites[i].held)
 			continue;
+		if (scopes[i] == CLASSIFY_LAYER) {
+			if (!layer)
+				say_missing(c, "files of overlayfs's layers (opened under an overlay "
+					    "file) that no mapping holds are held by their overlay file, "
+					    "which the walks do not follow: not classified");
+			layer = true;
+			continue;
+		}
 		/* once per cache: its first classified site */
-		for (j = 0; j < i && !(shared[j] && c->m->sites[j].held &&
+		for (j = 0; j < i && !(scopes[j] == CLASSIFY_MERGED && c->m->sites[j].held &&
 				       !strcmp(c->m->sites[j].cache, c->m->sites[i].cache)); j++)
 			;
 		if (j < i)
@@ -954,18 +1003,19 @@ static bool in_host_pid_ns(struct classifier *c)
 int classify__model(const struct tracer *t, struct model *m)
 {
 	struct classifier c = { .t = t, .m = m };
-	bool wanted[KLEAK_OBJ_MAX] = {}, tables[ITER_MAX] = {}, *shared;
+	bool wanted[KLEAK_OBJ_MAX] = {}, tables[ITER_MAX] = {};
+	enum classify_scope *scopes;
 	int *kinds, err = 0, i;
 	size_t j;
 
 	kinds = calloc(m->n_sites ? m->n_sites : 1, sizeof(*kinds));
-	shared = calloc(m->n_sites ? m->n_sites : 1, sizeof(*shared));
-	if (!kinds || !shared) {
+	scopes = calloc(m->n_sites ? m->n_sites : 1, sizeof(*scopes));
+	if (!kinds || !scopes) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (j = 0; j < m->n_sites; j++) {
-		kinds[j] = classify__site_kind(m, &m->sites[j], &shared[j]);
+		kinds[j] = classify__site_kind(m, &m->sites[j], &scopes[j]);
 		if (kinds[j] == KLEAK_OBJ_NONE || !m->sites[j].n_ages)
 			continue;
 		wanted[kinds[j]] = true;
@@ -993,9 +1043,9 @@ int classify__model(const struct tracer *t, struct model *m)
 	}
 	err = set_build(&c.set);
 	if (!err)
-		err = classify_sites(&c, kinds, shared);
+		err = classify_sites(&c, kinds, scopes);
 	if (!err)
-		note_shared(&c, shared);
+		note_scopes(&c, scopes);
 	if (!err)
 		err = add_examples(&c, kinds);
 	model__count_held(m);
@@ -1010,6 +1060,6 @@ out:
 	free(c.set.recs);
 	free(c.set.slots);
 	free(kinds);
-	free(shared);
+	free(scopes);
 	return err;
 }

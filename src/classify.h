@@ -21,11 +21,25 @@
 int classify__model(const struct tracer *t, struct model *m);
 
 /*
- * The kind of object a site's cache holds (enum kleak_obj_kind), KLEAK_OBJ_NONE
- * for others. A merged cache is of the one kind among its names (none for
- * two); *shared tells whether other names put objects of other kinds there
- * (UNIX merged with signal_cache): only what a walk finds is classified.
+ * What the walks not finding one of a site's objects says of it: that
+ * nobody visible holds it (CLASSIFY_ALL); or nothing, where the site's
+ * cache holds objects of other kinds too (CLASSIFY_MERGED: UNIX merged with
+ * signal_cache) or its objects are files of overlayfs's layers, held by an
+ * overlay file the walks do not follow (CLASSIFY_LAYER).
  */
-int classify__site_kind(const struct model *m, const struct model_site *s, bool *shared);
+enum classify_scope {
+	CLASSIFY_ALL,
+	CLASSIFY_MERGED,
+	CLASSIFY_LAYER,
+};
+
+/*
+ * The kind of object a site holds (enum kleak_obj_kind), from its cache or
+ * its allocating function; KLEAK_OBJ_NONE for others. A merged cache is of
+ * the one kind among its names (none for two). *scope says what objects no
+ * walk finds are.
+ */
+int classify__site_kind(const struct model *m, const struct model_site *s,
+			enum classify_scope *scope);
 
 #endif /* __KLEAK_CLASSIFY_H */

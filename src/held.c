@@ -160,7 +160,7 @@ size_t held__per_cache(const struct model *m, struct held_cache *c)
 {
 	__u64 site[HELD_MAX];
 	size_t i, j, n = 0;
-	bool shared;
+	enum classify_scope scope;
 	int h;
 
 	for (i = 0; i < m->n_sites; i++) {
@@ -174,7 +174,7 @@ size_t held__per_cache(const struct model *m, struct held_cache *c)
 			continue;
 		if (j == n) {
 			memset(&c[n], 0, sizeof(c[n]));
-			c[n].kind = classify__site_kind(m, s, &shared);
+			c[n].kind = classify__site_kind(m, s, &scope);
 			c[n++].cache = s->cache;
 		}
 		held__count(s, s->n_ages, site);

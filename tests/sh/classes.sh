@@ -243,6 +243,56 @@ test_exe() {
 	fi
 }
 
+# Files on an overlayfs (a container's root): the workload runs from an
+# overlay, maps its own file there and writes its stdout there. The files of
+# the layers below are held by mappings (mapped) or by their overlay file,
+# which the walks do not follow: those are not classified (merged, where
+# filp is a merged cache), never no-fd, and the header says why.
+test_overlay() {
+	local o=$TMP/ovl layer nofd mapped unknown missing
+	need_root || return
+	grep -qw overlay /proc/filesystems || { skip "no overlayfs in this kernel"; return; }
+	mkdir -p "$o/lower" "$o/upper" "$o/work" "$o/root"
+	cp "$WL" "$o/lower/wl"
+	mount -t overlay overlay -o "lowerdir=$o/lower,upperdir=$o/upper,workdir=$o/work" \
+		"$o/root" || { fail "cannot mount an overlayfs"; return; }
+	hold_stdin ovl
+	: > "$TMP/out"
+	(without_holds "$KLEAK" -o 0 -T 0 --format json -- sh -c \
+		'exec "$0" --wait -c $1 -n "$2" mapped > "$3"' "$o/root/wl" $N "$COMM" \
+		"$o/root/wl.out") < "$TMP/ovl.fifo" > "$TMP/out" 2> "$TMP/err" &
+	KLEAK_PID=$!
+	if ! wait_for "$o/root/wl.out" '^ready' 60; then
+		fail "workload failed: $(cat "$TMP/err")"
+		umount "$o/root"
+		return
+	fi
+	report_now || { fail "no report on SIGUSR1"; umount "$o/root"; return; }
+	# the files of the layers: opened under the overlay file
+	layer='select(any(.frames[]; (.sym // "") | test("^(ovl_open_realfile|backing_file_open)\\+")))'
+	nofd=$(held_files no-fd)
+	mapped=$(last_report | jq "[.sites[] | $layer | .held_by.mapped // 0] | add // 0")
+	# not classified: unknown, or merged where filp is a merged cache (6.1)
+	unknown=$(last_report | jq "[.sites[] | $layer | (.held_by.unknown // 0) +
+		(.held_by.merged // 0)] | add // 0")
+	missing=$(last_report | jq -r '.held_by.missing // ""')
+	release_stdin ovl
+	stop_kleak
+	umount "$o/root"
+	if [ "$nofd" -ne 0 ]; then
+		fail "$nofd files called no-fd: $(last_report | jq -c '[.sites[] | .held_examples[]?
+			| select(.class == "no-fd") | .desc]')"
+	elif has_iter task_vma && [ "$mapped" -lt $N ]; then
+		fail "layer files mapped: $mapped, expected at least $N (the workload's mappings)"
+	elif [ "$unknown" -lt 1 ]; then
+		fail "no layer file held by its overlay file (the workload's stdout): $unknown"
+	elif [[ $missing != *"overlayfs's layers"* && $missing != *"filp (merged: "* ]]; then
+		fail "the header does not say why layer files are not classified: '$missing'"
+	else
+		pass
+	fi
+}
+
 # TCP, UDP and UNIX sockets held by fds, exactly: the workload's own ends (the
 # accepted TCP ends are made in softirq, not charged to it). Where UNIX shares
 # a cache with signal_cache (6.18), the socks are still classified and the
@@ -453,6 +503,6 @@ test_heldby() {
 	fi
 }
 
-for t in tasks files mapped exe sockets orphans pidns iterators saved heldby; do
+for t in tasks files mapped exe overlay sockets orphans pidns iterators saved heldby; do
 	run_test $t
 done

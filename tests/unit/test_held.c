@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Object classes on small models built here: the kind of a merged cache
- * (one kind among its names, shared when other kinds' names are merged in)
- * and of a kmalloc site (from its allocating function),
- * and the examples a report shows when it counts only the oldest objects
- * (--older): those of the classes the counted objects have.
+ * (one kind among its names, merged when other kinds' names are in it), of
+ * a kmalloc site (from its allocating function) and of files opened under
+ * an overlay file, and the examples a report shows when it counts only the
+ * oldest objects (--older): those of the classes the counted objects have.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,17 +44,17 @@ void test_held_site_kind(void)
 	static const struct {
 		const char *cache;
 		int kind;
-		bool shared;
+		enum classify_scope scope;
 	} want[] = {
-		{ "signal_cache", KLEAK_OBJ_SOCK, true },	/* 6.18: UNIX merged in */
-		{ "UDP", KLEAK_OBJ_SOCK, false },		/* all its names are socks */
-		{ "filp", KLEAK_OBJ_FILE, true },		/* 5.10: io_kiocb merged in */
-		{ "task_struct", KLEAK_OBJ_TASK, false },
-		{ "mixed", KLEAK_OBJ_NONE, false },		/* filp and TCP: no one kind */
-		{ "kmalloc-64", KLEAK_OBJ_NONE, false },
+		{ "signal_cache", KLEAK_OBJ_SOCK, CLASSIFY_MERGED },	/* 6.18: UNIX merged in */
+		{ "UDP", KLEAK_OBJ_SOCK, CLASSIFY_ALL },		/* all its names are socks */
+		{ "filp", KLEAK_OBJ_FILE, CLASSIFY_MERGED },		/* 5.10: io_kiocb merged in */
+		{ "task_struct", KLEAK_OBJ_TASK, CLASSIFY_ALL },
+		{ "mixed", KLEAK_OBJ_NONE, CLASSIFY_ALL },		/* filp and TCP: no one kind */
+		{ "kmalloc-64", KLEAK_OBJ_NONE, CLASSIFY_ALL },
 	};
 	struct model *m = model__new();
-	bool shared;
+	enum classify_scope scope;
 	size_t i;
 
 	if (!ASSERT_OK_PTR(m, "model__new"))
@@ -71,40 +71,65 @@ void test_held_site_kind(void)
 
 		if (!ASSERT_OK_PTR(s, "site"))
 			goto out;
-		ASSERT_EQ(classify__site_kind(m, s, &shared), want[i].kind, want[i].cache);
-		ASSERT_EQ(shared, want[i].shared, want[i].cache);
+		ASSERT_EQ(classify__site_kind(m, s, &scope), want[i].kind, want[i].cache);
+		ASSERT_EQ(scope, want[i].scope, want[i].cache);
 	}
-	/* kmalloc'd files, told by their allocating function, the first past the allocator */
+	/*
+	 * Files told by their allocating function (a kmalloc'd backing file),
+	 * and files of overlayfs's layers (6.1's in filp): held by an overlay
+	 * file where no walk finds them
+	 */
 	{
 		static const char *const backing[] = {
 			"__kmalloc_cache_noprof+0x244/0x300", "alloc_empty_backing_file+0x31/0xc0",
-			"backing_file_open+0x2f/0x90",
+			"backing_file_open+0x2f/0x90", NULL,
 		};
 		static const char *const blob[] = {
 			"kmem_cache_alloc_noprof+0x22f/0x300", "security_file_alloc+0x2a/0x100",
-			"init_file+0x40/0x100", "alloc_empty_backing_file+0x31/0xc0",
+			"init_file+0x40/0x100", "alloc_empty_backing_file+0x31/0xc0", NULL,
 		};
-		const char *const *stacks[] = { backing, blob };
-		size_t sizes[] = { 3, 4 };
-		int kinds[] = { KLEAK_OBJ_FILE, KLEAK_OBJ_NONE };
+		static const char *const real[] = {
+			"kmem_cache_alloc+0x1bb/0x300", "__alloc_file+0x23/0x100",
+			"alloc_empty_file_noaccount+0xa/0x40", "open_with_fake_path+0x1e/0x80",
+			"ovl_open_realfile+0x122/0x1e0 [overlay]", NULL,
+		};
+		static const struct {
+			const char *const *stack;
+			const char *cache;
+			int kind;
+			enum classify_scope scope;
+			const char *what;
+		} sites[] = {
+			{ backing, "kmalloc-256", KLEAK_OBJ_FILE, CLASSIFY_LAYER, "a backing file" },
+			{ blob, "kmalloc-256", KLEAK_OBJ_NONE, CLASSIFY_ALL, "an LSM blob" },
+			{ real, "task_struct", KLEAK_OBJ_TASK, CLASSIFY_ALL, "no file: no layer" },
+		};
 		struct model_site *s;
 		size_t j;
 
-		for (i = 0; i < 2; i++) {
-			s = add_cache_site(m, "kmalloc-256");
+		for (i = 0; i < sizeof(sites) / sizeof(sites[0]); i++) {
+			s = add_cache_site(m, sites[i].cache);
 			if (!ASSERT_OK_PTR(s, "site"))
 				goto out;
-			s->kind = KLEAK_SITE_KMALLOC;
-			s->frames = calloc(sizes[i], sizeof(*s->frames));
+			s->kind = strncmp(sites[i].cache, "kmalloc", 7) ? KLEAK_SITE_CACHE :
+									  KLEAK_SITE_KMALLOC;
+			for (j = 0; sites[i].stack[j]; j++)
+				;
+			s->frames = calloc(j, sizeof(*s->frames));
 			if (!ASSERT_OK_PTR(s->frames, "frames"))
 				goto out;
-			for (j = 0; j < sizes[i]; j++)
-				s->frames[j].sym = strdup(stacks[i][j]);
-			s->n_frames = sizes[i];
-			ASSERT_EQ(classify__site_kind(m, s, &shared), kinds[i],
-				  i ? "an LSM blob under alloc_empty_backing_file" : "a backing file");
-			ASSERT_EQ(shared, false, "one kind of object");
+			for (s->n_frames = 0; s->n_frames < j; s->n_frames++)
+				s->frames[s->n_frames].sym = strdup(sites[i].stack[s->n_frames]);
+			ASSERT_EQ(classify__site_kind(m, s, &scope), sites[i].kind, sites[i].what);
+			ASSERT_EQ(scope, sites[i].scope, sites[i].what);
 		}
+		/*
+		 * A file cache's site opened by open_with_fake_path (6.1's layer
+		 * files, in filp; here a cache not merged, as filp is above)
+		 */
+		snprintf(s->cache, sizeof(s->cache), "bfilp");
+		ASSERT_EQ(classify__site_kind(m, s, &scope), KLEAK_OBJ_FILE, "a layer's file");
+		ASSERT_EQ(scope, CLASSIFY_LAYER, "a layer's file");
 	}
 out:
 	model__free(m);
