@@ -252,10 +252,17 @@ test_overlay() {
 	local o=$TMP/ovl layer nofd mapped unknown missing
 	need_root || return
 	grep -qw overlay /proc/filesystems || { skip "no overlayfs in this kernel"; return; }
+	# its layers on a tmpfs: /tmp may be an overlay itself (the guests'), below none can be
+	mkdir -p "$o"
+	mount -t tmpfs tmpfs "$o" || { fail "cannot mount a tmpfs for the layers"; return; }
 	mkdir -p "$o/lower" "$o/upper" "$o/work" "$o/root"
 	cp "$WL" "$o/lower/wl"
-	mount -t overlay overlay -o "lowerdir=$o/lower,upperdir=$o/upper,workdir=$o/work" \
-		"$o/root" || { fail "cannot mount an overlayfs"; return; }
+	if ! mount -t overlay overlay -o "lowerdir=$o/lower,upperdir=$o/upper,workdir=$o/work" \
+			"$o/root"; then
+		fail "cannot mount an overlayfs"
+		umount "$o"
+		return
+	fi
 	hold_stdin ovl
 	: > "$TMP/out"
 	(without_holds "$KLEAK" -o 0 -T 0 --format json -- sh -c \
@@ -264,10 +271,11 @@ test_overlay() {
 	KLEAK_PID=$!
 	if ! wait_for "$o/root/wl.out" '^ready' 60; then
 		fail "workload failed: $(cat "$TMP/err")"
-		umount "$o/root"
+		# busy while kleak and its command live: detached, freed when they go
+		umount -l "$o/root" "$o"
 		return
 	fi
-	report_now || { fail "no report on SIGUSR1"; umount "$o/root"; return; }
+	report_now || { fail "no report on SIGUSR1"; umount -l "$o/root" "$o"; return; }
 	# the files of the layers: opened under the overlay file
 	layer='select(any(.frames[]; (.sym // "") | test("^(ovl_open_realfile|backing_file_open)\\+")))'
 	nofd=$(held_files no-fd)
@@ -278,7 +286,7 @@ test_overlay() {
 	missing=$(last_report | jq -r '.held_by.missing // ""')
 	release_stdin ovl
 	stop_kleak
-	umount "$o/root"
+	umount "$o/root" "$o"
 	if [ "$nofd" -ne 0 ]; then
 		fail "$nofd files called no-fd: $(last_report | jq -c '[.sites[] | .held_examples[]?
 			| select(.class == "no-fd") | .desc]')"
