@@ -88,7 +88,7 @@ test_fp() {
 	saved=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/saved")
 	# flame graphs: the user frames at the root, above the system call's kernel frames
 	"$KLEAK" report --format folded --value count -o 0 -T 0 "$TMP/run" > "$TMP/folded" 2>&1
-	folded=$(grep -E '(^|;)kleaktest::Holder::run\(unsigned int\) \[wl\];(.*;)?__sys_socket;(.*;)?\[cache sock_inode_cache\] [0-9]+$' \
+	folded=$(grep -E '(^|;)kleaktest::Holder::run\(unsigned int\) \[wl\];(.*;)?__sys_socket;(.*;)?\[cache sock_inode_cache\](;\[held by [a-z-]+\])? [0-9]+$' \
 		"$TMP/folded" | awk '{ n += $NF } END { print n + 0 }')
 	if [ "$held" -lt $N ]; then
 		fail "$held sockets under kleaktest::Holder::run(unsigned int), expected >= $N"
