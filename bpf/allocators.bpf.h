@@ -13,16 +13,21 @@
  *   allocation (split_page(), alloc_pages_exact(), a folio split) is freed
  *   in pieces: the piece at the first page ends the record and, being of a
  *   lower order, is counted (STAT_PAGES_SPLIT); the other pieces match no
- *   record. Nothing of a block outlives its first page's free, so splits
- *   make no phantom leaks; a block whose first page is kept while the rest
- *   is freed stays charged whole. The pages alloc_pages_bulk()
+ *   record, and their pages are counted then (STAT_PAGES_SPLIT_UNPAIRED),
+ *   freed before or after or kept. Nothing of a block outlives its first
+ *   page's free, so splits make no phantom leaks; a block whose first page
+ *   is kept while the rest is freed (alloc_pages_exact()'s tail) stays
+ *   charged whole until then. The pages alloc_pages_bulk()
  *   (vmalloc's page arrays, page pools) takes off the per-CPU lists have no
  *   event (its fallback to the single-page path has one): those are not
  *   seen, and their frees match nothing.
  * - vmalloc: vmalloc:alloc_vmap_area and free_vmap_area_noflush, by the
  *   area's start, sized by the area (guard page included). Events of 6.12
- *   and later; a free through free_vmap_area() (an area never used) has no
- *   event and is retired when the address comes round again.
+ *   and later; before, fexit of alloc_vmap_area() and fentry of
+ *   free_vmap_area_noflush(), the functions the events are in, where the
+ *   kernel can trace them (src/kernel_features.c). A free through
+ *   free_vmap_area() (an area never used) has neither and is retired when
+ *   the address comes round again.
  * - percpu: percpu:percpu_alloc_percpu and percpu_free_percpu, by pointer,
  *   sized by bytes_alloc (all CPUs' copies, 5.19 and later) or size times
  *   the possible CPUs before.
@@ -52,17 +57,28 @@ static __always_inline int page_alloc(void *ctx, bool ctx_record, __u64 key, __u
 			   page_kind(gfp), order, NULL, compat);
 }
 
-/* order < 0: the event does not say (mm_page_free_batched). */
+/*
+ * order < 0: the event does not say (mm_page_free_batched). A piece of a
+ * split block ends its record; the block's other pages are counted as
+ * unpaired, since they match no record whenever they are freed.
+ */
 static __always_inline int page_free(__u32 slot, __u64 key, int order, const bool compat)
 {
 	struct kleak_site_totals *t;
+	struct kleak_stats *s;
 	__u32 site;
 
-	if (!free_event(slot, key, KLEAK_SITE_PAGES, &site, compat) || order < 0)
+	if (!free_event(slot, key, &site, compat) || order < 0)
 		return 0;
 	t = totals_of(site);
-	if (t && t->site.cache > (__u64)order)
-		stat_inc(slot, STAT_PAGES_SPLIT);
+	if (!t || t->site.cache <= (__u64)order)
+		return 0;
+	s = stats_get(slot);
+	if (!s)
+		return 0;
+	s->counters[STAT_PAGES_SPLIT]++;
+	s->counters[STAT_PAGES_SPLIT_UNPAIRED] +=
+		(1ULL << (t->site.cache & 31)) - (1ULL << (order & 31));
 	return 0;
 }
 
@@ -84,8 +100,7 @@ static __always_inline int percpu_alloc(void *ctx, __u64 call_site, bool ctx_rec
 static __always_inline int percpu_free(__u64 ptr, const bool compat)
 {
 	if (ptr)
-		free_event(KLEAK_SLOT_PERCPU_FREE, KLEAK_PERCPU_KEY(ptr), KLEAK_SITE_PERCPU, NULL,
-			   compat);
+		free_event(KLEAK_SLOT_PERCPU_FREE, KLEAK_PERCPU_KEY(ptr), NULL, compat);
 	return 0;
 }
 
@@ -128,7 +143,7 @@ int BPF_PROG(alloc_vmap_area_btf, unsigned long addr, unsigned long size, unsign
 SEC("tp_btf/free_vmap_area_noflush")
 int BPF_PROG(free_vmap_area_noflush_btf, unsigned long va_start)
 {
-	free_event(KLEAK_SLOT_VMAP_FREE, va_start, KLEAK_SITE_VMALLOC, NULL, false);
+	free_event(KLEAK_SLOT_VMAP_FREE, va_start, NULL, false);
 	return 0;
 }
 
@@ -177,7 +192,7 @@ int alloc_vmap_area_##sfx(struct bpf_raw_tracepoint_args *ctx)				\
 { return vmap_alloc(ctx, 0, false, ctx->args[0], ctx->args[1], (int)ctx->args[5], compat); } \
 SEC("raw_tp/free_vmap_area_noflush")							\
 int free_vmap_area_noflush_##sfx(struct bpf_raw_tracepoint_args *ctx)			\
-{ free_event(KLEAK_SLOT_VMAP_FREE, ctx->args[0], KLEAK_SITE_VMALLOC, NULL, compat); return 0; } \
+{ free_event(KLEAK_SLOT_VMAP_FREE, ctx->args[0], NULL, compat); return 0; } \
 SEC("raw_tp/percpu_alloc_percpu")							\
 int percpu_alloc_percpu_##sfx(struct bpf_raw_tracepoint_args *ctx)			\
 { return on_percpu_alloc_raw(ctx, compat); }						\
@@ -187,6 +202,40 @@ int percpu_free_percpu_##sfx(struct bpf_raw_tracepoint_args *ctx)			\
 
 ALLOCATORS_RAW_TP_SET(raw, false)
 ALLOCATORS_RAW_TP_SET(compat, true)
+
+/*
+ * vmalloc without its events (before 6.12): the functions they are in,
+ * alloc_vmap_area(size, align, vstart, vend, node, gfp_mask) of 5.2-6.2,
+ * whose seventh slot in an fexit context is the area or an ERR_PTR(), and
+ * free_vmap_area_noflush(va). The loader takes them only where the
+ * kernel's BTF gives alloc_vmap_area those six arguments.
+ */
+#define MAX_ERRNO 4095
+
+static __always_inline int vmap_area_alloc(void *ctx, const struct vmap_area *va,
+					   const bool compat)
+{
+	__u64 start, end;
+
+	if ((__u64)va >= (__u64)-MAX_ERRNO)
+		return vmap_alloc(ctx, 0, false, 0, 0, 1, compat);
+	start = BPF_CORE_READ(va, va_start);
+	end = BPF_CORE_READ(va, va_end);
+	return vmap_alloc(ctx, 0, false, start, end - start, 0, compat);
+}
+
+#define VMALLOC_FENTRY_SET(sfx, compat)							\
+SEC("fexit/alloc_vmap_area")								\
+int BPF_PROG(alloc_vmap_area_##sfx, unsigned long size, unsigned long align,		\
+	     unsigned long vstart, unsigned long vend, int node, gfp_t gfp_mask,	\
+	     struct vmap_area *va)							\
+{ return vmap_area_alloc(ctx, va, compat); }						\
+SEC("fentry/free_vmap_area_noflush")							\
+int BPF_PROG(free_vmap_area_noflush_##sfx, struct vmap_area *va)			\
+{ free_event(KLEAK_SLOT_VMAP_FREE, BPF_CORE_READ(va, va_start), NULL, compat); return 0; }
+
+VMALLOC_FENTRY_SET(fentry, false)
+VMALLOC_FENTRY_SET(fentry_compat, true)
 
 /* classic tracepoints: pages by pfn (-1 for a failed allocation), no call sites */
 
@@ -223,8 +272,7 @@ int alloc_vmap_area_tp(struct trace_event_raw_alloc_vmap_area *ctx)
 SEC("tracepoint/vmalloc/free_vmap_area_noflush")
 int free_vmap_area_noflush_tp(struct trace_event_raw_free_vmap_area_noflush *ctx)
 {
-	free_event(KLEAK_SLOT_VMAP_FREE, BPF_CORE_READ(ctx, va_start), KLEAK_SITE_VMALLOC, NULL,
-		   false);
+	free_event(KLEAK_SLOT_VMAP_FREE, BPF_CORE_READ(ctx, va_start), NULL, false);
 	return 0;
 }
 

@@ -27,6 +27,13 @@ const volatile __u32 n_cache_names;
 const volatile char cache_names[KLEAK_MAX_CACHE_NAMES][KLEAK_CACHE_NAME_LEN];
 /* bytes_alloc of the kmalloc-N cache named by --cache; 0: kmalloc never matches */
 const volatile __u64 cache_kmalloc_size;
+/*
+ * --cache naming another allocator's memory (pages, pages/order-N,
+ * vmalloc, percpu): the site kinds it selects, one bit each, and for one
+ * order of pages the bytes of such a block (0: any)
+ */
+const volatile __u32 cache_kinds;
+const volatile __u64 cache_page_bytes;
 /* --pages=all: pages for user mappings and the page cache are recorded too */
 const volatile bool pages_user;
 
@@ -70,6 +77,8 @@ static __always_inline bool cache_matches(__u32 kind, __u64 bytes, const char *k
 	char name[KLEAK_CACHE_NAME_LEN] = {};
 	int i;
 
+	if (kleak_allocator_of(kind) != KLEAK_ALLOC_SLAB)
+		return ((cache_kinds >> kind) & 1) && (!cache_page_bytes || bytes == cache_page_bytes);
 	if (kind == KLEAK_SITE_KMALLOC)
 		return bytes == cache_kmalloc_size;
 	if (!kname || bpf_probe_read_kernel_str(name, sizeof(name), kname) < 0)

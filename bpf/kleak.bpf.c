@@ -17,10 +17,10 @@
  * - raw_tp: the same guard with untyped arguments, for kernels whose
  *   verifier refuses tp_btf reading the events' "const void *" (before
  *   ~6.5), in the 6.1+ and the older event layouts;
- * - tracepoint: classic tracepoints, for a kernel BTF given by --btf;
+ * - tracepoint: classic tracepoints (forced, for testing: raw_tp loads wherever they do);
  * - compat: raw_tp for kernels without BPF atomics, task storage or
  *   bpf_get_current_task_btf() (5.8-5.11, RHEL 8): the hash store and
- *   tracking by thread id. Every shared function takes `compat` as a
+ *   tracking by task address. Every shared function takes `compat` as a
  *   constant, so each program keeps only its own set's code.
  */
 #include <vmlinux.h>
@@ -39,22 +39,14 @@
 
 const volatile __u32 sample_rate = 1;
 
-/* Allocator kind's own counter beside the total (see KLEAK_STAT_OF); none for slab. */
-static __always_inline void allocator_inc(struct kleak_stats *s, __u32 kind, __u32 pages_stat)
-{
-	enum kleak_allocator a = kleak_allocator_of(kind);
-
-	if (a != KLEAK_ALLOC_SLAB)
-		s->counters[KLEAK_STAT_OF(a, pages_stat)]++;
-}
-
 /*
- * An allocation of any allocator: kind says which (and so which counters);
- * slot is the calling program's stats entry; ctx_record: the context is a
- * classic tracepoint's record, off the stack. Every allocation event ends in
- * exactly one of the counters after STAT_ALLOC_EVENTS here (failed, kleak's
- * own, filtered out, user pages left out, irq, sampled out, a map full or
- * busy, recorded): the books model__books() checks.
+ * An allocation of any allocator: kind says which; slot is the calling
+ * program's stats entry, which is the allocator's own (userspace sums each
+ * allocator's slots: its share of every counter); ctx_record: the context
+ * is a classic tracepoint's record, off the stack. Every allocation event
+ * ends in exactly one of the counters after STAT_ALLOC_EVENTS here (failed,
+ * kleak's own, filtered out, user pages left out, irq, sampled out, a map
+ * full or busy, recorded): the books model__books() checks.
  */
 static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, bool ctx_record,
 				       __u64 addr, __u64 bytes, __u32 kind, __u64 cache,
@@ -71,16 +63,13 @@ static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, b
 	if (!s)
 		return 0;
 	s->counters[STAT_ALLOC_EVENTS]++;
-	allocator_inc(s, kind, STAT_PAGES_EVENTS);
 	if (!addr) {
 		s->counters[STAT_FAILED_ALLOCS]++;
 		return 0;
 	}
 	/* any allocation of a recorded address, filtered or not, proves its free was missed */
-	if (forget(slot, addr, true, NULL, compat)) {
+	if (forget(slot, addr, true, NULL, compat))
 		s->counters[STAT_REALLOC_RETIRED]++;
-		allocator_inc(s, kind, STAT_PAGES_RETIRED);
-	}
 	cur_get(&c, compat);
 	if (s->own_alloc || c.tgid == self_tgid) {
 		s->counters[STAT_OWN_ALLOCS]++;
@@ -97,12 +86,10 @@ static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, b
 	}
 	if (task_filtered() && !in_task_context(s, ctx, ctx_record, &c, compat)) {
 		s->counters[STAT_IRQ_NOT_ATTRIBUTED]++;
-		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 	if (sample_rate > 1 && bpf_get_prandom_u32() % sample_rate) {
 		s->counters[STAT_SAMPLED_OUT]++;
-		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 
@@ -115,14 +102,12 @@ static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, b
 	if (!site_index(s, &site, bytes, frames, kind == KLEAK_SITE_CACHE ? name : NULL,
 			&rec.site)) {
 		s->counters[STAT_SITE_MAP_FULL]++;
-		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 	/* never NULL (site_index checked it), but counted, so the books still balance */
 	t = totals_of(rec.site);
 	if (!t) {
 		s->counters[STAT_SITE_MAP_FULL]++;
-		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 
@@ -132,13 +117,11 @@ static __always_inline int alloc_event(void *ctx, __u32 slot, __u64 call_site, b
 
 	if (!record(addr, &rec, &busy, compat)) {
 		s->counters[busy ? STAT_ALLOC_MAP_BUSY : STAT_ALLOC_MAP_FULL]++;
-		allocator_inc(s, kind, STAT_PAGES_NOT_RECORDED);
 		return 0;
 	}
 	__sync_fetch_and_add(&t->count, 1);
 	__sync_fetch_and_add(&t->allocs, 1);
 	s->counters[STAT_ALLOCS]++;
-	allocator_inc(s, kind, STAT_PAGES_ALLOCS);
 	/*
 	 * The knob first: a branch on site.ustate alone makes the verifier
 	 * tell its values apart through the rest of the program, which took
@@ -161,27 +144,24 @@ static __always_inline int on_alloc(void *ctx, __u32 slot, __u64 call_site, __u6
 }
 
 /*
- * A free of a kind's allocation: true when it matched a record, whose
- * site *taken (when not NULL) then gets.
+ * A free (slot: the program's, which is its allocator's): true when it
+ * matched a record, whose site *taken (when not NULL) then gets.
  */
-static __always_inline bool free_event(__u32 slot, __u64 addr, __u32 kind, __u32 *taken,
-				       const bool compat)
+static __always_inline bool free_event(__u32 slot, __u64 addr, __u32 *taken, const bool compat)
 {
 	struct kleak_stats *s;
 
 	if (!addr || !forget(slot, addr, false, taken, compat))
 		return false;
 	s = stats_get(slot);
-	if (s) {
+	if (s)
 		s->counters[STAT_FREES]++;
-		allocator_inc(s, kind, STAT_PAGES_FREES);
-	}
 	return true;
 }
 
 static __always_inline int on_free(__u32 slot, __u64 addr, const bool compat)
 {
-	free_event(slot, addr, KLEAK_SITE_CACHE, NULL, compat);
+	free_event(slot, addr, NULL, compat);
 	return 0;
 }
 
@@ -446,26 +426,25 @@ int BPF_PROG(sched_process_fork_btf, struct task_struct *parent, struct task_str
 SEC("raw_tp/sched_process_fork")
 int sched_process_fork_compat(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct task_struct *child = (void *)ctx->args[1];
-	__u32 pid = BPF_CORE_READ(child, pid);
+	__u64 child = ctx->args[1];
 	struct cur p;
 	__u8 one = 1;
 
 	cur_get(&p, true);
 	if (p.tgid != targ_tgid && !is_tracked(&p, true))
 		return 0;
-	if (bpf_map_update_elem(&tracked_pids, &pid, &one, BPF_ANY))
+	if (bpf_map_update_elem(&tracked_tasks, &child, &one, BPF_ANY))
 		stat_inc(KLEAK_SLOT_FORK, STAT_TRACKED_FULL);
 	return 0;
 }
 
-/* Before the thread id can be given to another task. */
-SEC("raw_tp/sched_process_exit")
-int sched_process_exit_compat(struct bpf_raw_tracepoint_args *ctx)
+/* After the task's last allocation, before its address can be another task's. */
+SEC("raw_tp/sched_process_free")
+int sched_process_free_compat(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u32 pid = (__u32)bpf_get_current_pid_tgid();
+	__u64 task = ctx->args[0];
 
-	bpf_map_delete_elem(&tracked_pids, &pid);
+	bpf_map_delete_elem(&tracked_tasks, &task);
 	return 0;
 }
 

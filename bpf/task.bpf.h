@@ -9,8 +9,11 @@
  * which is not created for them).
  *
  * Tracked tasks (--follow and -- CMD): marked at fork in BPF task storage
- * (5.11), or in a hash keyed by thread id in the compat set, where an exit
- * removes the mark before the id can be reused.
+ * (5.11), or in the compat set in a hash keyed by the task's address, where
+ * the task's free removes the mark. Both keep a task marked through its
+ * exit, which allocates after sched_process_exit (exit_files(),
+ * exit_notify()'s signal to the parent); a thread id would have to be
+ * unmarked at exit, before it can be reused, and lose those.
  */
 #ifndef __TASK_BPF_H
 #define __TASK_BPF_H
@@ -33,13 +36,17 @@ struct {
 	__type(value, __u8);
 } tracked SEC(".maps");
 
-/* thread id -> 1; preallocated: tracing programs cannot allocate map elements before 6.1 */
+/*
+ * task_struct address -> 1, from fork until the task is freed (no address
+ * is reused before); preallocated: tracing programs cannot allocate map
+ * elements before 6.1
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, __u8);
 	__uint(max_entries, KLEAK_MAX_TRACKED);
-} tracked_pids SEC(".maps");
+} tracked_tasks SEC(".maps");
 
 /*
  * Fetched once per allocation for the filters, the stack and the record: a
@@ -85,8 +92,11 @@ static __always_inline bool is_tracked(const struct cur *c, const bool compat)
 {
 	struct task_struct *task = c->task;
 
-	if (compat)
-		return bpf_map_lookup_elem(&tracked_pids, &c->pid) != NULL;
+	if (compat) {
+		__u64 self = bpf_get_current_task();
+
+		return bpf_map_lookup_elem(&tracked_tasks, &self) != NULL;
+	}
 	/*
 	 * Nearly every task has no BPF task storage at all: one load on the
 	 * current task instead of a helper call and a storage lookup (~20 ns

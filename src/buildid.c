@@ -14,20 +14,20 @@
 #include <unistd.h>
 #include "buildid.h"
 
-/* NT_GNU_BUILD_ID in a note section of owner "GNU" */
+/* NT_GNU_BUILD_ID in a note section of owner "GNU": its length, or -ENOENT */
 static int note_build_id(Elf_Data *d, __u8 id[KLEAK_BUILD_ID_SIZE])
 {
-	size_t off = 0, name_off, desc_off;
+	size_t off = 0, name_off, desc_off, n;
 	GElf_Nhdr nh;
 
 	while (off < d->d_size && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
 		if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 || !nh.n_descsz ||
 		    memcmp((const char *)d->d_buf + name_off, "GNU", 4))
 			continue;
+		n = nh.n_descsz < KLEAK_BUILD_ID_SIZE ? nh.n_descsz : KLEAK_BUILD_ID_SIZE;
 		memset(id, 0, KLEAK_BUILD_ID_SIZE);
-		memcpy(id, (const char *)d->d_buf + desc_off,
-		       nh.n_descsz < KLEAK_BUILD_ID_SIZE ? nh.n_descsz : KLEAK_BUILD_ID_SIZE);
-		return 0;
+		memcpy(id, (const char *)d->d_buf + desc_off, n);
+		return n;
 	}
 	return -ENOENT;
 }
@@ -60,9 +60,10 @@ int buildid__of_buf(void *buf, size_t len, __u8 id[KLEAK_BUILD_ID_SIZE],
 			loads->seg[loads->n].offset = ph.p_offset;
 			loads->seg[loads->n].vaddr = ph.p_vaddr;
 			loads->seg[loads->n].size = ph.p_memsz;
+			loads->seg[loads->n].align = ph.p_align;
 			loads->n++;
 		}
-		if (ph.p_type != PT_NOTE || !err)
+		if (ph.p_type != PT_NOTE || err > 0)
 			continue;
 		if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset)
 			continue;
@@ -75,32 +76,34 @@ out:
 	return err;
 }
 
-int buildid__of_file(const char *path, __u8 id[KLEAK_BUILD_ID_SIZE], struct elf_loads *loads)
+int buildid__of_fd(int fd, __u8 id[KLEAK_BUILD_ID_SIZE], struct elf_loads *loads)
 {
 	struct stat st;
 	void *p;
-	int fd, err;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fstat(fd, &st))
 		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (!st.st_size || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (!st.st_size || !S_ISREG(st.st_mode))
 		return -EINVAL;
-	}
 	/* private and writable: libelf may convert a foreign byte order in place */
 	p = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	err = p == MAP_FAILED ? -errno : 0;
-	close(fd);
-	if (err)
-		return err;
+	if (p == MAP_FAILED)
+		return -errno;
 	err = buildid__of_buf(p, st.st_size, id, loads);
 	munmap(p, st.st_size);
+	return err;
+}
+
+int buildid__of_file(const char *path, __u8 id[KLEAK_BUILD_ID_SIZE], struct elf_loads *loads)
+{
+	/* non-blocking: a path that names a FIFO is refused by fstat(), not waited on */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), err;
+
+	if (fd < 0)
+		return -errno;
+	err = buildid__of_fd(fd, id, loads);
+	close(fd);
 	return err;
 }
 
@@ -110,6 +113,15 @@ void buildid__hex(const __u8 id[KLEAK_BUILD_ID_SIZE], char *out)
 
 	for (i = 0; i < KLEAK_BUILD_ID_SIZE; i++)
 		sprintf(out + 2 * i, "%02x", id[i]);
+}
+
+__u32 buildid__trimmed_len(const __u8 id[KLEAK_BUILD_ID_SIZE])
+{
+	__u32 n = KLEAK_BUILD_ID_SIZE;
+
+	while (n > 1 && !id[n - 1])
+		n--;
+	return n;
 }
 
 bool buildid__offset_to_vaddr(const struct elf_loads *loads, __u64 off, __u64 *vaddr)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "caps.h"
+#include "log.h"
 
 bool caps__effective(int cap)
 {
@@ -45,4 +46,14 @@ const char *caps__missing_for_bpf(void)
 	if (!caps__effective(CAP_SYS_RESOURCE) && !memcg_charged())
 		return "CAP_SYS_RESOURCE (this kernel charges BPF maps to RLIMIT_MEMLOCK)";
 	return NULL;
+}
+
+bool caps__can_bpf(const char *what)
+{
+	const char *missing = caps__missing_for_bpf();
+
+	if (missing)
+		pr_err("permission denied: %s needs root, or CAP_BPF and CAP_PERFMON (and "
+		       "CAP_SYS_RESOURCE before 5.11): %s missing", what, missing);
+	return !missing;
 }

@@ -15,4 +15,10 @@ bool caps__effective(int cap);
  */
 const char *caps__missing_for_bpf(void);
 
+/*
+ * Whether caps__missing_for_bpf() finds nothing missing; if something is,
+ * one error line says that what ("kleak", "probing ...") needs it.
+ */
+bool caps__can_bpf(const char *what);
+
 #endif /* __KLEAK_CAPS_H */

@@ -103,7 +103,7 @@ static int kind_of_frames(const struct model_site *s)
 	char *key;
 
 	for (i = 0; !s->stack_err && i < s->n_frames; i++) {
-		key = diff__frame_key(s->frames[i].sym);
+		key = diff__frame_key(s->frames[i].sym, kleak_allocator_of(s->kind));
 		if (!key)
 			return KLEAK_OBJ_NONE;
 		if (!strcmp(key, DIFF_ALLOCATOR)) {
@@ -437,10 +437,17 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 /* Probes the iterators in the kernel's BTF and loads those it has. */
 static int load(struct classifier *c)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	struct btf *btf;
 	libbpf_print_fn_t old;
 	int i, err;
 
+	/* a BTF file (--btf) cannot stand in: iterators attach by the kernel's own ids */
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		say_missing(c, "the kernel has no BTF (/sys/kernel/btf/vmlinux) to attach the "
+			    "iterators by");
+		return -ENOENT;
+	}
+	btf = btf__load_vmlinux_btf();
 	if (!btf) {
 		err = -errno;
 		say_missing(c, "no kernel BTF to find the iterators in: %s", strerror(-err));

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allocators.h"
 #include "diff.h"
 #include "held.h"
 #include "json.h"
@@ -16,6 +17,7 @@
 #include "report.h"
 
 #define NO_STACK "[stack not captured]"
+#define NO_STACK_FMT "[stack not captured: %s]"
 #define UNRESOLVED "?"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -35,6 +37,7 @@ struct totals {
 /* One site of one run, as compared. */
 struct dsite {
 	const char *cache;
+	enum kleak_allocator allocator;
 	int run;		/* 0 for A, 1 for B */
 	size_t index;		/* in its run's model: ties sort in the run's order */
 	__s64 count;
@@ -61,6 +64,8 @@ struct dstack {
 /* A frame as shown: its name in A and in B, NULL where that run lacks it. */
 struct dline {
 	const char *name[2];
+	const struct dsite *site[2];	/* whose frame it is, per run */
+	size_t shown[2];		/* its index in that site's shown[] */
 };
 
 /* A row of the site table: one stack, or stacks matched across kernels. */
@@ -77,6 +82,7 @@ struct drow {
 
 struct dcache {
 	const char *cache;
+	enum kleak_allocator allocator;
 	struct totals t;
 };
 
@@ -94,6 +100,11 @@ struct diff_data {
 	struct totals total;
 	size_t younger[2];	/* sites --older left out: all their allocations younger */
 	size_t excluded[2];	/* sites --exclude left out, of those the filters kept */
+	/*
+	 * Sites of an allocator only one run traced, left out: the other
+	 * could not have held them, so they are no change (per run and allocator)
+	 */
+	size_t untraced[2][KLEAK_ALLOC_MAX];
 	bool kernels_differ;
 	char *not_seen[2];	/* report__print_not_seen() of each run */
 };
@@ -101,14 +112,43 @@ struct diff_data {
 /* ---- frames ---- */
 
 /*
- * Whether name[0..len) is an entry point of the slab allocator: the family
- * name after any leading underscores, then only qualifiers. Which of these
- * a stack shows for one allocation depends on the kernel version and on
- * whether the size is a constant (one kmalloc() call is kmem_cache_alloc_trace
- * on 5.x, kmalloc_trace on 6.1, __kmalloc_cache_noprof on 6.18), so they are
- * one frame; the cache is part of the key anyway.
+ * The page allocator's, vmalloc's and percpu's own frames, 5.10 to 6.18,
+ * without "_noprof": their events fire inside them, so the first frame
+ * that names the allocation's user comes after them, as after slab's. Only
+ * in a site of that allocator: in a slab site, __get_vm_area_node is the
+ * caller that names the object (vmalloc's own bookkeeping).
  */
-static bool is_allocator(const char *name, size_t len)
+static const char *const own_frames[KLEAK_ALLOC_MAX][24] = {
+	[KLEAK_ALLOC_PAGES] = {
+		"__alloc_frozen_pages", "alloc_frozen_pages", "__alloc_pages",
+		"__alloc_pages_nodemask", "alloc_pages", "alloc_pages_mpol", "alloc_pages_vma",
+		"alloc_pages_current", "alloc_pages_bulk", "__alloc_pages_bulk",
+		"alloc_pages_bulk_array_mempolicy", "folio_alloc", "__folio_alloc",
+		"folio_alloc_mpol", "vma_alloc_folio", "get_free_pages", "__get_free_pages",
+		"get_zeroed_page", "alloc_pages_exact", "alloc_pages_exact_nid",
+	},
+	[KLEAK_ALLOC_VMALLOC] = {
+		"alloc_vmap_area", "__get_vm_area_node", "__get_vm_area_caller",
+		"get_vm_area_caller", "get_vm_area", "__vmalloc_node_range", "__vmalloc_node",
+		"__vmalloc", "vmalloc", "vzalloc", "vmalloc_node", "vzalloc_node", "vmalloc_user",
+		"vmalloc_32", "vmap", "vm_map_ram",
+	},
+	[KLEAK_ALLOC_PERCPU] = {
+		"pcpu_alloc", "__alloc_percpu", "__alloc_percpu_gfp", "__alloc_reserved_percpu",
+	},
+};
+
+/*
+ * Whether name[0..len) is an entry point of the slab allocator or, in a
+ * site of another allocator, of that one (own_frames). For slab: the
+ * family name after any leading underscores, then only qualifiers. Which
+ * of these a stack shows for one allocation depends on the kernel version
+ * and on whether the size is a constant (one kmalloc() call is
+ * kmem_cache_alloc_trace on 5.x, kmalloc_trace on 6.1,
+ * __kmalloc_cache_noprof on 6.18), so they are one frame; the cache is part
+ * of the key anyway.
+ */
+static bool is_allocator(const char *name, size_t len, enum kleak_allocator a)
 {
 	static const char *const families[] = {
 		"kmem_cache_alloc", "kmalloc", "kvmalloc", "kvrealloc", "krealloc",
@@ -120,6 +160,9 @@ static bool is_allocator(const char *name, size_t len)
 	const char *p = name, *end = name + len;
 	size_t i, n = 0;
 
+	for (i = 0; a < KLEAK_ALLOC_MAX && i < ARRAY_LEN(own_frames[a]) && own_frames[a][i]; i++)
+		if (strlen(own_frames[a][i]) == len && !strncmp(name, own_frames[a][i], len))
+			return true;
 	while (p < end && *p == '_')
 		p++;
 	for (i = 0; i < ARRAY_LEN(families); i++) {
@@ -141,7 +184,7 @@ static bool is_allocator(const char *name, size_t len)
 	return true;
 }
 
-char *diff__frame_key(const char *sym)
+char *diff__frame_key(const char *sym, enum kleak_allocator a)
 {
 	static const char noprof[] = "_noprof";
 	const char *mod;
@@ -161,7 +204,7 @@ char *diff__frame_key(const char *sym)
 						  sizeof(noprof) - 1))
 		len -= sizeof(noprof) - 1;
 	mod = strstr(sym, " [");
-	if (!mod && is_allocator(sym, len))
+	if (!mod && is_allocator(sym, len, a))
 		return strdup(DIFF_ALLOCATOR);
 	s = malloc(len + (mod ? strlen(mod) : 0) + 1);
 	if (!s)
@@ -256,11 +299,22 @@ static bool site_excluded(const struct model_site *s, const regex_t *re)
 	return false;
 }
 
+/* A lost stack as shown, with why, as the other formats name it; matched as NO_STACK. */
+static char *not_captured(int stack_err)
+{
+	char *s;
+
+	if (asprintf(&s, NO_STACK_FMT, model__stack_err_str(stack_err)) < 0)
+		return NULL;
+	return s;
+}
+
 static int site_init(struct dsite *d, const struct model_site *s, int run)
 {
 	size_t n = (s->stack_err ? 1 : s->n_frames) + s->n_uframes, i;
 
 	d->cache = s->cache;
+	d->allocator = kleak_allocator_of(s->kind);
 	d->run = run;
 	d->shown = calloc(n ? n : 1, sizeof(*d->shown));
 	d->keys = calloc(n ? n : 1, sizeof(*d->keys));
@@ -270,8 +324,9 @@ static int site_init(struct dsite *d, const struct model_site *s, int run)
 		return -ENOMEM;
 	for (i = 0; i < n - s->n_uframes; i++) {
 		const char *sym = s->stack_err ? NULL : s->frames[i].sym;
-		char *shown = s->stack_err ? strdup(NO_STACK) : strip_offset(sym);
-		char *key = s->stack_err ? strdup(NO_STACK) : diff__frame_key(sym);
+		char *shown = s->stack_err ? not_captured(s->stack_err) : strip_offset(sym);
+		char *key = s->stack_err ? strdup(NO_STACK) :
+			    diff__frame_key(sym, kleak_allocator_of(s->kind));
 
 		if (!shown || !key) {
 			free(shown);
@@ -308,8 +363,8 @@ static void site_classes(struct dsite *it, const struct model_site *s, size_t n,
  * kernel's outstanding totals, or with --older the allocations old enough;
  * scaled by the sample rate. A site holding nothing has nothing to compare.
  */
-static int add_sites(struct diff_data *d, const struct model *m, int run,
-		     const struct diff_opts *o)
+static int add_sites(struct diff_data *d, const struct model *m, const struct model *other,
+		     int run, const struct diff_opts *o)
 {
 	__u32 scale = m->meta.sample_rate > 1 ? m->meta.sample_rate : 1;
 	__u32 older = o->older_ms > UINT32_MAX ? UINT32_MAX : (__u32)o->older_ms;
@@ -321,7 +376,7 @@ static int add_sites(struct diff_data *d, const struct model *m, int run,
 		struct dsite *it;
 		__s64 count, bytes;
 
-		if (o->cache && strcmp(o->cache, s->cache))
+		if (o->cache && !allocators__cache_selects(o->cache, s->kind, s->cache))
 			continue;
 		if (s->obj_size < o->min_size || (o->max_size && s->obj_size > o->max_size))
 			continue;
@@ -335,6 +390,10 @@ static int add_sites(struct diff_data *d, const struct model *m, int run,
 		}
 		if (!count && !bytes)
 			continue;
+		if (!model__traced_allocator(other, kleak_allocator_of(s->kind))) {
+			d->untraced[run][kleak_allocator_of(s->kind)]++;
+			continue;
+		}
 		if (o->exclude && site_excluded(s, o->exclude)) {
 			d->excluded[run]++;
 			continue;
@@ -871,13 +930,19 @@ out:
 
 /* ---- rows ---- */
 
-static void add_line(struct drow *r, const char *a, const char *b)
+/* A line of frame ia of a and frame ib of b; a or b NULL: that run has none here. */
+static void add_line(struct drow *r, const struct dsite *a, size_t ia, const struct dsite *b,
+		     size_t ib)
 {
 	struct dline *l = &r->lines[r->n_lines++];
 
-	l->name[0] = a;
-	l->name[1] = b;
-	if (r->rep[0] && r->rep[1] && (!a || !b || strcmp(a, b)))
+	l->site[0] = a;
+	l->site[1] = b;
+	l->shown[0] = ia;
+	l->shown[1] = ib;
+	l->name[0] = a ? a->shown[ia] : NULL;
+	l->name[1] = b ? b->shown[ib] : NULL;
+	if (r->rep[0] && r->rep[1] && (!a || !b || strcmp(l->name[0], l->name[1])))
 		r->lines_differ = true;
 }
 
@@ -892,11 +957,11 @@ static void add_group(struct drow *r, const struct dsite *a, size_t ka, const st
 	size_t ia = a ? a->first[ka] : 0, ea = a ? a->first[ka + 1] : 0;
 	size_t ib = b ? b->first[kb] : 0, eb = b ? b->first[kb + 1] : 0;
 
-	add_line(r, a ? a->shown[ia++] : NULL, b ? b->shown[ib++] : NULL);
+	add_line(r, a, ia++, b, ib++);
 	while (ia < ea)
-		add_line(r, a->shown[ia++], NULL);
+		add_line(r, a, ia++, NULL, 0);
 	while (ib < eb)
-		add_line(r, NULL, b->shown[ib++]);
+		add_line(r, NULL, 0, b, ib++);
 }
 
 /*
@@ -1025,6 +1090,7 @@ static void make_caches(struct diff_data *d)
 		if (!c || strcmp(c->cache, s->cache)) {
 			c = &d->caches[d->n_caches++];
 			c->cache = s->cache;
+			c->allocator = s->allocator;
 		}
 		totals_add(&c->t, s->run, s->count, s->bytes);
 		totals_add(&d->total, s->run, s->count, s->bytes);
@@ -1077,9 +1143,9 @@ static int prepare(struct diff_data *d, const struct model *a, const struct mode
 		if (!d->not_seen[run])
 			return -ENOMEM;
 	}
-	err = add_sites(d, a, 0, o);
+	err = add_sites(d, a, b, 0, o);
 	if (!err)
-		err = add_sites(d, b, 1, o);
+		err = add_sites(d, b, a, 1, o);
 	if (!err)
 		err = intern_keys(d);
 	if (err)
@@ -1161,19 +1227,6 @@ static const char *match_str(const struct drow *r)
 
 /* ---- text ---- */
 
-/* A metadata string on one line: control bytes would break the layout. */
-static void put_text(FILE *out, const char *s)
-{
-	const unsigned char *p;
-
-	if (!s) {
-		fputs("unknown", out);
-		return;
-	}
-	for (p = (const unsigned char *)s; *p; p++)
-		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
-}
-
 /* Each line of text, indented. */
 static void put_indented(FILE *out, const char *text, const char *indent)
 {
@@ -1193,18 +1246,38 @@ static void text_run(FILE *out, const char *label, const char *name, const struc
 		     const char *not_seen)
 {
 	fprintf(out, "%s: ", label);
-	put_text(out, name ? name : label);
+	report__put_line(out, name ? name : label);
 	fputs("\n   kernel ", out);
-	put_text(out, m->meta.kernel);
+	report__put_line(out, m->meta.kernel);
 	fputs(", host ", out);
-	put_text(out, m->meta.hostname);
+	report__put_line(out, m->meta.hostname);
 	fprintf(out, ", sample rate %" PRIu32, (uint32_t)m->meta.sample_rate);
 	if (m->meta.sample_rate > 1)
 		fputs(" (counts scaled: estimates)", out);
 	fputs("\n   command: ", out);
-	put_text(out, m->meta.cmdline);
+	report__put_line(out, m->meta.cmdline);
 	fputc('\n', out);
 	put_indented(out, not_seen, "   ");
+}
+
+/*
+ * An allocator one run traced and the other did not: its sites are no
+ * growth or fall (the other run could not see them), so they are left out.
+ */
+static void text_untraced(FILE *out, const struct diff_data *d, const struct model *a,
+			  const struct model *b)
+{
+	const struct model *runs[2] = { a, b };
+	int run, al;
+
+	for (run = 0; run < 2; run++)
+		for (al = 0; al < KLEAK_ALLOC_MAX; al++)
+			if (model__traced_allocator(runs[run], al) &&
+			    !model__traced_allocator(runs[!run], al))
+				fprintf(out, "%s did not trace %s: %zu %s sites of %s left out, no "
+					"change to compare\n", run ? "A" : "B",
+					allocators__name(al), d->untraced[run][al],
+					allocators__name(al), run ? "B" : "A");
 }
 
 static void text_delta(FILE *out, __s64 d)
@@ -1235,7 +1308,7 @@ static void text_header(FILE *out, const struct diff_opts *o)
 		fprintf(out, " at least %.1f s old", o->older_ms / 1000.0);
 	if (o->cache) {
 		fputs(" in cache ", out);
-		put_text(out, o->cache);
+		report__put_line(out, o->cache);
 	}
 	if (o->min_size && o->max_size)
 		fprintf(out, " of %" PRIu64 " to %" PRIu64 " bytes", (uint64_t)o->min_size,
@@ -1266,7 +1339,7 @@ static void text_row(FILE *out, const struct drow *r)
 		const struct dline *l = &r->lines[i];
 
 		fputs("        ", out);
-		put_text(out, l->name[0] ? l->name[0] : l->name[1]);
+		report__put_line(out, l->name[0] ? l->name[0] : l->name[1]);
 		/* a frame in both with other names (_noprof) is shown as A names it */
 		if (both && !l->name[1])
 			fputs("  (A only)", out);
@@ -1279,6 +1352,100 @@ static void text_row(FILE *out, const struct drow *r)
 			r->n_stacks[0], r->n_stacks[1]);
 }
 
+static bool same_aliases(const struct model_merged *x, const struct model_merged *y)
+{
+	size_t i;
+
+	if (x->n_aliases != y->n_aliases)
+		return false;
+	for (i = 0; i < x->n_aliases; i++)
+		if (strcmp(x->aliases[i], y->aliases[i]))
+			return false;
+	return true;
+}
+
+static void text_aliases(FILE *out, const struct model_merged *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_aliases; i++) {
+		fputs(i ? ", " : "", out);
+		report__put_line(out, g->aliases[i]);
+	}
+}
+
+static bool has_site_in(const struct model *m, const char *cache)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_sites; i++)
+		if (!strcmp(m->sites[i].cache, cache))
+			return true;
+	return false;
+}
+
+/*
+ * One line for cache, if either run merged it with other caches: their
+ * names. A run keeps the merges of the caches it has sites in only: where
+ * the other run has none there, it says nothing of the cache.
+ */
+static void text_merged(FILE *out, const char *cache, const struct model *a, const struct model *b)
+{
+	const struct model_merged *ga = model__merged_of(a, cache), *gb = model__merged_of(b, cache);
+	const struct model_merged *g = ga ? ga : gb;
+
+	if (!g)
+		return;
+	fputs("  ", out);
+	report__put_line(out, cache);
+	if (ga && gb && !same_aliases(ga, gb)) {
+		fputs(" is a merged cache, in A also named ", out);
+		text_aliases(out, ga);
+		fputs("; in B ", out);
+		text_aliases(out, gb);
+	} else if (!(ga && gb) && has_site_in(ga ? b : a, cache)) {
+		fprintf(out, " is a merged cache in %s only, also named ", ga ? "A" : "B");
+		text_aliases(out, g);
+	} else {
+		fputs(" is a merged cache, also named ", out);
+		text_aliases(out, g);
+	}
+	fputc('\n', out);
+}
+
+/*
+ * The k-th cache shown: those of the per-cache table (with table), then each
+ * row's in A and in B; NULL where a row has no stack of that run.
+ */
+static const char *shown_cache(const struct diff_data *d, bool table, size_t k)
+{
+	size_t n_table = table ? d->n_caches : 0;
+	const struct dsite *rep;
+
+	if (k < n_table)
+		return d->caches[k].cache;
+	k -= n_table;
+	rep = d->rows[k / 2].rep[k % 2];
+	return rep ? rep->cache : NULL;
+}
+
+/* The merged caches among those shown, each once, in the order shown. */
+static void text_merged_caches(const struct diff_data *d, const struct model *a,
+			       const struct model *b, bool table, FILE *out)
+{
+	size_t n = (table ? d->n_caches : 0) + 2 * d->n_rows, k, j;
+	const char *c;
+
+	for (k = 0; k < n; k++) {
+		c = shown_cache(d, table, k);
+		for (j = 0; c && j < k; j++)
+			if (shown_cache(d, table, j) && !strcmp(shown_cache(d, table, j), c))
+				c = NULL;
+		if (c)
+			text_merged(out, c, a, b);
+	}
+}
+
 static void print_text(const struct diff_data *d, const struct model *a, const struct model *b,
 		       const struct diff_opts *o, FILE *out)
 {
@@ -1287,6 +1454,7 @@ static void print_text(const struct diff_data *d, const struct model *a, const s
 	text_header(out, o);
 	text_run(out, "A", o->name_a, a, d->not_seen[0]);
 	text_run(out, "B", o->name_b, b, d->not_seen[1]);
+	text_untraced(out, d, a, b);
 	if (d->kernels_differ)
 		fputs("kernels differ: frames match by function, any allocator entry point as "
 		      "one;\n   stacks that differ only by frames one kernel inlines, splits or "
@@ -1319,6 +1487,7 @@ static void print_text(const struct diff_data *d, const struct model *a, const s
 	if (o->exclude)
 		fprintf(out, "--exclude left out %zu sites of A and %zu of B\n", d->excluded[0],
 			d->excluded[1]);
+	text_merged_caches(d, a, b, !o->no_caches, out);
 	held__diff_text(a, b, o->cache, out);
 }
 
@@ -1359,6 +1528,40 @@ static void json_run(struct json_writer *w, const char *key, const char *name,
 	jsonw_end_object(w);
 }
 
+/* "merged_with_a"/"_b": the aliases of cache where that run merged it with others. */
+static void json_merged(struct json_writer *w, const char *key, const struct model *m,
+			const char *cache)
+{
+	const struct model_merged *g = cache ? model__merged_of(m, cache) : NULL;
+	size_t i;
+
+	if (!g)
+		return;
+	jsonw_name(w, key);
+	jsonw_start_array(w);
+	for (i = 0; i < g->n_aliases; i++)
+		jsonw_string(w, g->aliases[i]);
+	jsonw_end_array(w);
+}
+
+/* "untraced": {a, b}, each the allocators of sites left out for the other run: name -> sites */
+static void json_untraced(struct json_writer *w, const struct diff_data *d)
+{
+	int run, al;
+
+	jsonw_name(w, "untraced");
+	jsonw_start_object(w);
+	for (run = 0; run < 2; run++) {
+		jsonw_name(w, run ? "b" : "a");
+		jsonw_start_object(w);
+		for (al = 0; al < KLEAK_ALLOC_MAX; al++)
+			if (d->untraced[run][al])
+				jsonw_uint_field(w, allocators__name(al), d->untraced[run][al]);
+		jsonw_end_object(w);
+	}
+	jsonw_end_object(w);
+}
+
 static void json_frames(struct json_writer *w, const char *name, const struct dsite *s)
 {
 	size_t i;
@@ -1370,7 +1573,8 @@ static void json_frames(struct json_writer *w, const char *name, const struct ds
 	jsonw_end_array(w);
 }
 
-static void json_row(struct json_writer *w, const struct drow *r)
+static void json_row(struct json_writer *w, const struct drow *r, const struct model *a,
+		     const struct model *b)
 {
 	bool both = r->rep[0] && r->rep[1];
 	size_t i;
@@ -1380,12 +1584,15 @@ static void json_row(struct json_writer *w, const struct drow *r)
 	jsonw_string_field(w, "cache", row_key(r)->cache);
 	if (both && strcmp(r->rep[0]->cache, r->rep[1]->cache))
 		jsonw_string_field(w, "cache_b", r->rep[1]->cache);
+	json_merged(w, "merged_with_a", a, r->rep[0] ? r->rep[0]->cache : NULL);
+	json_merged(w, "merged_with_b", b, r->rep[1] ? r->rep[1]->cache : NULL);
 	json_numbers(w, &r->t);
 	jsonw_name(w, "frames");
 	jsonw_start_array(w);
 	for (i = 0; i < r->n_lines; i++)
 		jsonw_string(w, r->lines[i].name[0] ? r->lines[i].name[0] : r->lines[i].name[1]);
 	jsonw_end_array(w);
+	jsonw_string_field(w, "allocator", allocators__name(row_key(r)->allocator));
 	if (r->lines_differ) {
 		json_frames(w, "frames_a", r->rep[0]);
 		json_frames(w, "frames_b", r->rep[1]);
@@ -1430,13 +1637,18 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 	jsonw_uint_field(w, "a", d->excluded[0]);
 	jsonw_uint_field(w, "b", d->excluded[1]);
 	jsonw_end_object(w);
+	json_untraced(w, d);
 	if (!o->no_caches) {
 		jsonw_name(w, "caches");
 		jsonw_start_array(w);
 		for (i = 0; i < d->n_caches; i++) {
 			jsonw_start_object(w);
 			jsonw_string_field(w, "cache", d->caches[i].cache);
+			json_merged(w, "merged_with_a", a, d->caches[i].cache);
+			json_merged(w, "merged_with_b", b, d->caches[i].cache);
 			json_numbers(w, &d->caches[i].t);
+			jsonw_string_field(w, "allocator",
+					   allocators__name(d->caches[i].allocator));
 			jsonw_end_object(w);
 		}
 		jsonw_end_array(w);
@@ -1448,7 +1660,7 @@ static int print_json(const struct diff_data *d, const struct model *a, const st
 	jsonw_name(w, "sites");
 	jsonw_start_array(w);
 	for (i = 0; i < d->n_rows; i++)
-		json_row(w, &d->rows[i]);
+		json_row(w, &d->rows[i], a, b);
 	jsonw_end_array(w);
 	jsonw_uint_field(w, "sites_total", d->n_rows_total);
 	jsonw_uint_field(w, "sites_shown", d->n_rows);
@@ -1471,14 +1683,60 @@ int diff__print(const struct model *a, const struct model *b, const struct diff_
 		err = print_json(&d, a, b, o, out);
 	else if (!err)
 		print_text(&d, a, b, o, out);
+	/* a write that failed on a line-buffered stream left its errno */
+	if (!err && ferror(out))
+		err = errno ? -errno : -EIO;
 	data_free(&d);
 	errno = 0;
-	if (!err && (fflush(out) || ferror(out)))
+	if (!err && fflush(out))
 		err = errno ? -errno : -EIO;
 	if (err)
 		pr_err("failed to print diff of %s and %s: %s", o->name_a ? o->name_a : "A",
 		       o->name_b ? o->name_b : "B", strerror(-err));
 	return err;
+}
+
+/* c's frames: r's lines, each from the run that names it as kleak diff prints it. */
+static int change_frames(struct diff_change *c, const struct drow *r, const struct model *a,
+			 const struct model *b)
+{
+	size_t i;
+
+	c->frames = calloc(r->n_lines ? r->n_lines : 1, sizeof(*c->frames));
+	if (!c->frames)
+		return -ENOMEM;
+	for (i = 0; i < r->n_lines; i++) {
+		const struct dline *l = &r->lines[i];
+		int run = l->name[0] ? 0 : 1;
+		const struct dsite *s = l->site[run];
+
+		c->frames[i].site = &(s->run ? b : a)->sites[s->index];
+		c->frames[i].k = l->shown[run];
+	}
+	c->n_frames = r->n_lines;
+	return 0;
+}
+
+/* A change of r's for run only (-1: both), labelled with rep's site. */
+static int add_change(struct diff_change *out, size_t *n, const struct drow *r, int run,
+		      const struct dsite *rep, const struct model *a, const struct model *b)
+{
+	struct diff_change *c = &out[(*n)++];
+	int i;
+
+	c->m = rep->run ? b : a;
+	c->site = &c->m->sites[rep->index];
+	for (i = 0; i < 2; i++) {
+		/* a run this change does not count has nothing to classify */
+		c->classified[i] = true;
+		if (run >= 0 && i != run)
+			continue;
+		c->count[i] = r->t.count[i];
+		c->bytes[i] = r->t.bytes[i];
+		c->classified[i] = !r->t.unclassified[i];
+		memcpy(c->held[i], r->t.held[i], sizeof(r->t.held[i]));
+	}
+	return change_frames(c, r, a, b);
 }
 
 int diff__changes(const struct model *a, const struct model *b, const struct diff_opts *o,
@@ -1488,32 +1746,46 @@ int diff__changes(const struct model *a, const struct model *b, const struct dif
 	size_t i;
 	int err;
 
+	*n = 0;
 	err = prepare(&d, a, b, o);
 	if (!err) {
 		select_rows(&d, o);
-		*out = calloc(d.n_rows ? d.n_rows : 1, sizeof(**out));
+		/* a row may become two changes: see below */
+		*out = calloc(2 * d.n_rows + 1, sizeof(**out));
 		if (!*out)
 			err = -ENOMEM;
 	}
 	for (i = 0; !err && i < d.n_rows; i++) {
 		const struct drow *r = &d.rows[i];
-		const struct dsite *rep = r->rep[1] ? r->rep[1] : r->rep[0];
-		const struct model *m = rep->run ? b : a;
-		int run;
 
-		(*out)[i].m = m;
-		(*out)[i].site = &m->sites[rep->index];
-		for (run = 0; run < 2; run++) {
-			(*out)[i].count[run] = r->t.count[run];
-			(*out)[i].bytes[run] = r->t.bytes[run];
-			(*out)[i].classified[run] = !r->t.unclassified[run];
-			memcpy((*out)[i].held[run], r->t.held[run], sizeof(r->t.held[run]));
+		/*
+		 * A path whose cache each kernel names otherwise counts in A's
+		 * cache for A and in B's for B, as the per-cache table counts it.
+		 */
+		if (r->rep[0] && r->rep[1] && strcmp(r->rep[0]->cache, r->rep[1]->cache)) {
+			err = add_change(*out, n, r, 0, r->rep[0], a, b);
+			if (!err)
+				err = add_change(*out, n, r, 1, r->rep[1], a, b);
+		} else {
+			err = add_change(*out, n, r, -1, r->rep[1] ? r->rep[1] : r->rep[0], a, b);
 		}
 	}
-	if (!err)
-		*n = d.n_rows;
+	if (err) {
+		diff__free_changes(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 	data_free(&d);
 	return err;
+}
+
+void diff__free_changes(struct diff_change *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; c && i < n; i++)
+		free(c[i].frames);
+	free(c);
 }
 
 char *diff__frame_name(const char *sym)

@@ -54,12 +54,27 @@ int diff__print(const struct model *a, const struct model *b, const struct diff_
 		FILE *out);
 
 /*
- * A row of the comparison as the other formats (export.h) draw it: the site
- * whose frames stand for it (B's where B has one) and what each run holds.
+ * A frame of a row as kleak diff prints it: frame k of a site of either run,
+ * counting as the diff does, its kernel frames innermost first (the one
+ * "[stack not captured]" where its stack was not), then its user frames.
+ */
+struct diff_frame_ref {
+	const struct model_site *site;
+	size_t k;
+};
+
+/*
+ * A row of the comparison as the other formats (export.h) draw it: the
+ * frames kleak diff prints for it, and what each run holds. site (B's
+ * largest stack where B has one) names the cache and gives the labels. A
+ * row whose path each kernel puts in another cache is two changes, A's in
+ * A's cache and B's in B's, as the per-cache table counts them.
  */
 struct diff_change {
 	const struct model_site *site;
 	const struct model *m;		/* the run site is in */
+	size_t n_frames;
+	struct diff_frame_ref *frames;	/* innermost first */
 	__s64 count[2];			/* A, B; scaled by each run's sample rate */
 	__s64 bytes[2];
 	/* per class of count (enum model_held), where every site of the run here was classified */
@@ -69,10 +84,12 @@ struct diff_change {
 
 /*
  * The rows diff__print() shows, in its order, after every filter,
- * --min-delta and --top. *out is malloc'd. Returns 0 or -errno.
+ * --min-delta and --top. *out is to free with diff__free_changes(). Returns
+ * 0 or -errno.
  */
 int diff__changes(const struct model *a, const struct model *b, const struct diff_opts *o,
 		  struct diff_change **out, size_t *n);
+void diff__free_changes(struct diff_change *c, size_t n);
 
 /* "func+0x1a/0x80 [mod]" as a diff shows it: "func [mod]"; NULL: "?". To free(). */
 char *diff__frame_name(const char *sym);
@@ -84,12 +101,14 @@ char *diff__user_frame_name(const struct model_uframe *f);
  * "func [mod]" without compiler suffixes (".isra.0", ".constprop.0",
  * ".cold", ...) or "_noprof"; every entry point of the slab allocator
  * (kmalloc, __kmalloc_node_track_caller_noprof, kmem_cache_alloc_lru,
- * kmalloc_trace, kvmalloc_node, ...) becomes the one name DIFF_ALLOCATOR;
+ * kmalloc_trace, kvmalloc_node, ...) and, in a site of allocator a (enum
+ * kleak_allocator), of that one (__alloc_pages, alloc_vmap_area,
+ * pcpu_alloc, ...) becomes the one name DIFF_ALLOCATOR;
  * NULL (unresolved) becomes "?". Returns a string to free(), or NULL with
  * errno set.
  */
-char *diff__frame_key(const char *sym);
+char *diff__frame_key(const char *sym, enum kleak_allocator a);
 
-#define DIFF_ALLOCATOR "<slab allocator>"
+#define DIFF_ALLOCATOR "<allocator>"
 
 #endif /* __KLEAK_DIFF_H */

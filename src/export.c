@@ -7,54 +7,135 @@
 #include "export.h"
 #include "report.h"
 
-void export__free_frames(char **names, int n)
+void export__free_frames(struct export_stack *st)
 {
-	int i;
+	size_t i;
 
-	for (i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
+	for (i = 0; st->frames && i < st->n_frames; i++)
+		free(st->frames[i].name);
+	free(st->frames);
+	st->frames = NULL;
+	st->n_frames = 0;
 }
 
-int export__frames(const struct model_site *s, int held, char ***names)
+char *export__cache_frame(const struct model *m, const char *cache)
 {
-	size_t n = s->stack_err ? 1 : s->n_frames, i;
-	char **v = calloc(s->n_uframes + n + 2, sizeof(*v));
-	int k = 0;
+	const struct model_merged *g = model__merged_of(m, cache);
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&buf, &len);
 
-	if (!v)
+	if (!f)
+		return NULL;
+	fprintf(f, "[cache %s", cache);
+	for (i = 0; g && i < g->n_aliases; i++)
+		fprintf(f, "%s%s", i ? ", " : " (merged: ", g->aliases[i]);
+	fputs(g && g->n_aliases ? ")]" : "]", f);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/*
+ * Frame k of s, counted as struct diff_frame_ref counts: its kernel frames
+ * innermost first (the one "[stack not captured]"), then its user frames.
+ */
+static int frame_of(const struct model_site *s, size_t k, bool raw, struct export_frame *f)
+{
+	size_t n_kernel = s->stack_err ? 1 : s->n_frames;
+	const struct model_frame *kf = k < n_kernel && !s->stack_err ? &s->frames[k] : NULL;
+
+	f->code = !s->stack_err || k >= n_kernel;
+	f->addr = 0;
+	if (k >= n_kernel) {
+		/* a user frame at its offset in its binary: nothing of the kernel's layout */
+		f->addr = s->uframes[k - n_kernel].offset;
+		f->name = diff__user_frame_name(&s->uframes[k - n_kernel]);
+	} else if (!kf) {
+		if (asprintf(&f->name, "[stack not captured: %s]",
+			     model__stack_err_str(s->stack_err)) < 0)
+			f->name = NULL;
+	} else {
+		/* kernel addresses give away KASLR's offset: only when asked */
+		f->addr = raw ? kf->addr : 0;
+		if (kf->sym)
+			f->name = diff__frame_name(kf->sym);
+		else if (!f->addr)
+			f->name = strdup("?");
+		else if (asprintf(&f->name, "0x%llx", (unsigned long long)f->addr) < 0)
+			f->name = NULL;
+	}
+	return f->name ? 0 : -ENOMEM;
+}
+
+/*
+ * n frames, root first, from frame(ctx, i) innermost first; the cache of m
+ * on top, and st's class above it where st is of one.
+ */
+static int fill_frames(struct export_stack *st, size_t n, const struct model *m,
+		       const char *cache,
+		       int (*frame)(const void *ctx, size_t i, struct export_frame *f),
+		       const void *ctx)
+{
+	size_t i;
+
+	st->n_frames = 0;
+	st->frames = calloc(n + 2, sizeof(*st->frames));
+	if (!st->frames)
 		return -ENOMEM;
-	/* --ustack: the user frames at the root, outermost first, then the kernel's */
-	for (i = 0; i < s->n_uframes; i++, k++) {
-		v[k] = diff__user_frame_name(&s->uframes[s->n_uframes - 1 - i]);
-		if (!v[k])
+	for (i = 0; i < n; i++, st->n_frames++)
+		if (frame(ctx, n - 1 - i, &st->frames[i]))
 			goto err_out;
-	}
-	for (i = 0; i < n; i++, k++) {
-		const struct model_frame *f = s->stack_err ? NULL : &s->frames[n - 1 - i];
-
-		if (!f) {
-			if (asprintf(&v[k], "[stack not captured: %s]",
-				     model__stack_err_str(s->stack_err)) < 0)
-				v[k] = NULL;
-		} else if (!f->sym) {
-			if (asprintf(&v[k], "0x%llx", (unsigned long long)f->addr) < 0)
-				v[k] = NULL;
-		} else {
-			v[k] = diff__frame_name(f->sym);
-		}
-		if (!v[k])
+	st->frames[n].name = export__cache_frame(m, cache);
+	if (!st->frames[n].name)
+		goto err_out;
+	st->n_frames++;
+	if (export__held(st) >= 0) {
+		if (asprintf(&st->frames[n + 1].name, "[held by %s]",
+			     model__held_name(st->held)) < 0)
 			goto err_out;
+		st->n_frames++;
 	}
-	if (asprintf(&v[k], "[cache %s]", s->cache) < 0)
-		goto err_out;
-	if (held >= 0 && asprintf(&v[++k], "[held by %s]", model__held_name(held)) < 0)
-		goto err_out;
-	*names = v;
-	return k + 1;
+	return 0;
 err_out:
-	export__free_frames(v, k);
+	export__free_frames(st);
 	return -ENOMEM;
+}
+
+struct site_ctx {
+	const struct model_site *s;
+	bool raw;
+};
+
+static int site_frame(const void *ctx, size_t i, struct export_frame *f)
+{
+	const struct site_ctx *c = ctx;
+
+	return frame_of(c->s, i, c->raw, f);
+}
+
+int export__site_frames(const struct model *m, const struct model_site *s, bool raw,
+			struct export_stack *st)
+{
+	struct site_ctx c = { .s = s, .raw = raw };
+
+	return fill_frames(st, (s->stack_err ? 1 : s->n_frames) + s->n_uframes, m, s->cache,
+			   site_frame, &c);
+}
+
+static int change_frame(const void *ctx, size_t i, struct export_frame *f)
+{
+	const struct diff_frame_ref *r = &((const struct diff_change *)ctx)->frames[i];
+
+	/* a diff compares runs by name: no address */
+	return frame_of(r->site, r->k, false, f);
+}
+
+int export__change_frames(const struct diff_change *c, struct export_stack *st)
+{
+	return fill_frames(st, c->n_frames, c->m, c->site->cache, change_frame, c);
 }
 
 void export__add_row(struct export_set *x, const struct model_site *site, const struct model *m,

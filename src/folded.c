@@ -8,7 +8,6 @@
  * names cannot), and a value follows the last space, so spaces in frames
  * ("func [mod]") are read right.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include "export.h"
 
@@ -22,23 +21,17 @@ static __s64 value_of(const struct export_set *x, const struct export_stack *st,
 
 int folded__write(const struct export_set *x, FILE *out)
 {
-	size_t i;
-	int j, n;
+	size_t i, j;
 
 	for (i = 0; i < x->n; i++) {
 		const struct export_stack *st = &x->stacks[i];
-		char **names;
 
-		n = export__frames(st->site, export__held(st), &names);
-		if (n < 0)
-			return n;
-		for (j = 0; j < n; j++)
-			fprintf(out, "%s%s", j ? ";" : "", names[j]);
+		for (j = 0; j < st->n_frames; j++)
+			fprintf(out, "%s%s", j ? ";" : "", st->frames[j].name);
 		fprintf(out, " %" PRId64, (int64_t)value_of(x, st, 0));
 		if (x->diff)
 			fprintf(out, " %" PRId64, (int64_t)value_of(x, st, 1));
 		fputc('\n', out);
-		export__free_frames(names, n);
 	}
 	return 0;
 }

@@ -32,6 +32,7 @@ static const struct {
 		"struct page's slab_cache (before 5.17): cache names for the pre-6.1 events" },
 	[FEAT_TRACEFS] = { "tracefs", "tracefs, for classic tracepoints" },
 	[FEAT_RAW_TP] = { "raw_tp", "raw tracepoint programs" },
+	[FEAT_TP_BTF] = { "tp_btf", "tp_btf programs (BTF-typed tracepoints)" },
 	[FEAT_TP_BTF_VOID] = { "tp_btf_void_args", "tp_btf reading the kmem events' void * arguments" },
 	[FEAT_ATOMICS] = { "atomics", "BPF atomics (compare-and-swap, fetch-and-add, or)" },
 	[FEAT_TASK_STORAGE] = { "task_storage", "BPF task storage" },
@@ -45,6 +46,9 @@ static const struct {
 		"vmalloc:alloc_vmap_area and free_vmap_area_noflush (--vmalloc)" },
 	[FEAT_PERCPU_EVENTS] = { "percpu_events",
 		"percpu:percpu_alloc_percpu and percpu_free_percpu (--percpu)" },
+	[FEAT_VMALLOC_FENTRY] = { "vmalloc_fentry",
+		"fexit of alloc_vmap_area() and fentry of free_vmap_area_noflush() (--vmalloc "
+		"without its events)" },
 	[FEAT_ITER_TASK] = { "iter_task", "task iterator: task_struct classes, executables" },
 	[FEAT_ITER_TASK_FILE] = { "iter_task_file",
 		"task_file iterator: files and sockets in fd tables" },
@@ -74,23 +78,35 @@ static const char *const allocator_events[][3] = {
 		"percpu/percpu_alloc_percpu", "percpu/percpu_free_percpu" },
 };
 
-/* What every set's programs and maps use; src/loader.c loads them. */
-#define NEEDS_ATOMIC_CORE (F(FEAT_ATOMICS) | F(FEAT_TASK_STORAGE) | F(FEAT_TASK_BTF) | \
-			   F(FEAT_RINGBUF) | F(FEAT_MMAP_ARRAY))
+/*
+ * What every set's programs and maps use; src/loader.c loads them. Every
+ * set reads kernel memory (stack words, cache names) with
+ * bpf_probe_read_kernel(); the map types and other helpers they use (hash,
+ * LRU hash, per-CPU and cgroup arrays, bpf_get_stack()) came before the
+ * ring buffer (5.8) and are not probed. FEAT_BTF is the kernel's own BTF,
+ * except for a set marked any_btf, which only CO-RE-relocates against it
+ * and takes a --btf FILE instead.
+ */
+#define NEEDS_ATOMIC_CORE (F(FEAT_BTF) | F(FEAT_ATOMICS) | F(FEAT_TASK_STORAGE) | \
+			   F(FEAT_TASK_BTF) | F(FEAT_RINGBUF) | F(FEAT_MMAP_ARRAY) | \
+			   F(FEAT_PROBE_READ_KERNEL))
 
 static const struct {
 	const char *name;
 	unsigned int needs;
+	bool any_btf;
 	const char *gives_up;
 } set_info[SET_MAX] = {
-	[SET_TP_BTF] = { "tp_btf", F(FEAT_BTF) | F(FEAT_EVENTS_61) | F(FEAT_TP_BTF_VOID) |
-		NEEDS_ATOMIC_CORE, NULL },
-	[SET_RAW_TP] = { "raw_tp", F(FEAT_BTF) | F(FEAT_RAW_TP) | NEEDS_ATOMIC_CORE, NULL },
-	[SET_COMPAT] = { "compat", F(FEAT_BTF) | F(FEAT_RAW_TP) | F(FEAT_RINGBUF) |
-		F(FEAT_PROBE_READ_KERNEL),
+	/* tp_btf on sched_process_fork marks a followed child in task storage */
+	[SET_TP_BTF] = { "tp_btf", F(FEAT_EVENTS_61) | F(FEAT_TP_BTF) | F(FEAT_TP_BTF_VOID) |
+		NEEDS_ATOMIC_CORE, false, NULL },
+	[SET_RAW_TP] = { "raw_tp", F(FEAT_RAW_TP) | F(FEAT_TP_BTF) | NEEDS_ATOMIC_CORE, false,
+		NULL },
+	/* without the ring buffer it gives up what needs it (features__gives_up()) */
+	[SET_COMPAT] = { "compat", F(FEAT_BTF) | F(FEAT_RAW_TP) | F(FEAT_PROBE_READ_KERNEL), true,
 		"records in a BPF hash map, a locked bucket per recorded allocation and free "
-		"(make bench measures it); followed tasks by thread id, at most 65536 at once" },
-	[SET_TRACEPOINT] = { "tracepoint", F(FEAT_TRACEFS) | NEEDS_ATOMIC_CORE,
+		"(make bench measures it); at most 65536 followed tasks not yet freed at once" },
+	[SET_TRACEPOINT] = { "tracepoint", F(FEAT_TRACEFS) | NEEDS_ATOMIC_CORE, false,
 		"classic tracepoints share one per-CPU recursion guard (2-3% of frees lost "
 		"under load, counted); no stack cache; no --follow or -- COMMAND" },
 };
@@ -121,14 +137,21 @@ int features__set_by_name(const char *name)
 	return -1;
 }
 
+/* Whether set needs feat and f lacks it (a --btf file standing in for any_btf's BTF). */
+static bool lacks(const struct features *f, enum kleak_set set, enum kleak_feature feat)
+{
+	if (!(set_info[set].needs & F(feat)) || f->has[feat])
+		return false;
+	return !(feat == FEAT_BTF && set_info[set].any_btf && f->btf_file);
+}
+
 enum kleak_feature features__missing(const struct features *f, enum kleak_set set)
 {
 	int i;
 
-	for (i = 0; i < FEAT_MAX; i++)
-		if ((set_info[set].needs & F(i)) && !f->has[i])
-			return i;
-	return FEAT_MAX;
+	for (i = 0; i < FEAT_MAX && !lacks(f, set, i); i++)
+		;
+	return i;
 }
 
 static const char *tracefs_events(void)
@@ -193,23 +216,67 @@ static bool probe_atomics(void)
 }
 
 /*
- * A tp_btf program on kfree reading its "const void *ptr", as kleak's do.
- * Verifiers before about 6.5 refuse it ("arg1 type UNKNOWN is not a struct").
+ * A tp_btf program on event, returning 0 or, with read_arg, reading its
+ * second argument as kleak's kmem programs read kfree's "const void *ptr".
+ * Verifiers before about 6.5 refuse that read ("arg1 type UNKNOWN is not a
+ * struct"); tp_btf itself is 5.5.
  */
-static bool probe_tp_btf_void(const struct btf *btf)
+static bool probe_tp_btf(const struct btf *btf, const char *event, bool read_arg)
 {
-	const struct bpf_insn insns[] = {
+	const struct bpf_insn read[] = {
 		INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_2, BPF_REG_1, 8, 0),
 		MOV64_IMM(BPF_REG_0, 0),
 		EXIT(),
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
-	int id = btf ? btf__find_by_name_kind(btf, "btf_trace_kfree", BTF_KIND_TYPEDEF) : -1;
+	int id = btf ? btf__find_by_name_kind(btf, event, BTF_KIND_TYPEDEF) : -1;
+
+	if (id < 0)
+		return false;
+	opts.attach_btf_id = id;
+	return read_arg ? prog_loads(BPF_PROG_TYPE_TRACING, read, 3, &opts) :
+			  prog_loads(BPF_PROG_TYPE_TRACING, &read[1], 2, &opts);
+}
+
+/* A do-nothing tracing program of attach type type loads for kernel function name. */
+static bool fentry_loads(const struct btf *btf, const char *name, enum bpf_attach_type type)
+{
+	const struct bpf_insn insns[] = {
+		MOV64_IMM(BPF_REG_0, 0),
+		EXIT(),
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
 
 	if (id < 0)
 		return false;
 	opts.attach_btf_id = id;
 	return prog_loads(BPF_PROG_TYPE_TRACING, insns, sizeof(insns) / sizeof(insns[0]), &opts);
+}
+
+/* The number of arguments of kernel function name in btf, -1 where it has none. */
+static int func_args(const struct btf *btf, const char *name)
+{
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+	const struct btf_type *t = id < 0 ? NULL : btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+
+	return t && btf_is_func_proto(t) ? btf_vlen(t) : -1;
+}
+
+/*
+ * vmalloc's functions, for kernels without its events (before 6.12): the
+ * programs (bpf/allocators.bpf.h) read alloc_vmap_area()'s result after
+ * the six arguments it has from 5.2 to 6.2 (6.3 added a seventh, which
+ * x86 trampolines before 6.6 cannot take), and both functions must load
+ * as fentry targets: not inlined, in BTF, and the kernel able to trace
+ * them (this host's 6.18 build refuses fentry with EPERM).
+ */
+static bool probe_vmalloc_fentry(const struct btf *btf)
+{
+	return btf && func_args(btf, "alloc_vmap_area") == 6 &&
+	       func_args(btf, "free_vmap_area_noflush") == 1 &&
+	       fentry_loads(btf, "alloc_vmap_area", BPF_TRACE_FEXIT) &&
+	       fentry_loads(btf, "free_vmap_area_noflush", BPF_TRACE_FENTRY);
 }
 
 static bool probe_mmap_array(void)
@@ -287,12 +354,41 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return 0;
 }
 
+/*
+ * For testing: the features named in keys (comma-separated) taken as
+ * missing, so that a degraded path runs on a kernel that has them.
+ */
+static int hide_features(struct features *f, const char *keys)
+{
+	char *list, *key, *save = NULL;
+	int i, err = 0;
+
+	if (!keys || !*keys)
+		return 0;
+	list = strdup(keys);
+	if (!list)
+		return -ENOMEM;
+	for (key = strtok_r(list, ",", &save); key && !err; key = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < FEAT_MAX && strcmp(key, feature_info[i].key); i++)
+			;
+		if (i == FEAT_MAX) {
+			pr_err("KLEAK_HIDE_FEATURES: '%s' is not a feature (kleak features lists "
+			       "them)", key);
+			err = -EINVAL;
+		} else {
+			f->has[i] = false;
+		}
+	}
+	free(list);
+	return err;
+}
+
 int features__probe(struct features *f, const char *btf_path)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	struct btf *kbtf = NULL, *btf;
 	struct utsname u;
-	int i;
+	int i, err = 0;
 
 	memset(f, 0, sizeof(*f));
 	if (!uname(&u))
@@ -301,6 +397,15 @@ int features__probe(struct features *f, const char *btf_path)
 	if (f->has[FEAT_BTF])
 		kbtf = btf__load_vmlinux_btf();
 	btf = btf_path ? btf__parse(btf_path, NULL) : kbtf;
+	if (btf_path && !btf) {
+		char msg[128];
+
+		err = -errno;
+		/* its errors are libbpf's own codes past errno's (LIBBPF_ERRNO__FORMAT) */
+		libbpf_strerror(err, msg, sizeof(msg));
+		pr_err("cannot parse BTF file %s: %s", btf_path, msg);
+	}
+	f->btf_file = btf_path && btf;
 	f->tracefs_events = tracefs_events();
 	f->has[FEAT_TRACEFS] = f->tracefs_events || tracefs_in_kernel();
 	/* every tracepoint has a btf_trace_<name> typedef; without BTF, ask tracefs */
@@ -312,7 +417,8 @@ int features__probe(struct features *f, const char *btf_path)
 						 F_OK);
 	f->has[FEAT_PAGE_SLAB_CACHE] = page_has_slab_cache(btf);
 	f->has[FEAT_RAW_TP] = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1;
-	f->has[FEAT_TP_BTF_VOID] = probe_tp_btf_void(kbtf);
+	f->has[FEAT_TP_BTF] = probe_tp_btf(kbtf, "btf_trace_sched_process_fork", false);
+	f->has[FEAT_TP_BTF_VOID] = probe_tp_btf(kbtf, "btf_trace_kfree", true);
 	f->has[FEAT_ATOMICS] = probe_atomics();
 	f->has[FEAT_TASK_STORAGE] = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 1;
 	f->has[FEAT_TASK_BTF] = f->has[FEAT_BTF] && has_helper(BPF_FUNC_get_current_task_btf);
@@ -321,6 +427,7 @@ int features__probe(struct features *f, const char *btf_path)
 	f->has[FEAT_PROBE_READ_KERNEL] = has_helper(BPF_FUNC_probe_read_kernel);
 	for (i = FEAT_PAGE_EVENTS; i <= FEAT_PERCPU_EVENTS; i++)
 		f->has[i] = has_events(btf, f->tracefs_events, allocator_events[i - FEAT_PAGE_EVENTS]);
+	f->has[FEAT_VMALLOC_FENTRY] = probe_vmalloc_fentry(kbtf);
 	/* iterators attach to the running kernel's BTF, never to --btf's */
 	for (i = FEAT_ITER_TASK; i <= FEAT_ITER_UNIX; i++)
 		f->has[i] = features__has_iter(kbtf, i);
@@ -328,92 +435,108 @@ int features__probe(struct features *f, const char *btf_path)
 		btf__free(btf);
 	btf__free(kbtf);
 	libbpf_set_print(old);
-	return 0;
+	return err ?: hide_features(f, getenv("KLEAK_HIDE_FEATURES"));
 }
 
-/* Lines naming what each set lacks, for the error when none can load. */
-static void say_none_loads(const struct features *f, const enum kleak_set *sets, int n)
+/* The one line saying why no set of sets[n] can load on a kernel with f. */
+static void none_loads(const struct features *f, const enum kleak_set *sets, int n, char *why,
+		       size_t len)
 {
 	unsigned int common = ~0U;
-	char buf[512];
-	size_t len = 0;
+	size_t off = 0;
 	int i;
 
 	for (i = 0; i < n; i++)
 		common &= set_info[sets[i]].needs;
 	for (i = 0; i < FEAT_MAX; i++) {
-		if ((common & F(i)) && !f->has[i]) {
-			if (i == FEAT_BTF)
-				pr_err("kernel has no BTF (/sys/kernel/btf/vmlinux), which every kleak "
-				       "program set needs: pass --btf FILE with this kernel's BTF");
-			else if (n == 1)
-				pr_err("this kernel lacks %s, which the %s programs need",
-				       feature_info[i].desc, set_info[sets[0]].name);
-			else
-				pr_err("this kernel lacks %s, which every kleak program set needs",
-				       feature_info[i].desc);
-			return;
-		}
+		if (!(common & F(i)) || f->has[i])
+			continue;
+		if (i == FEAT_BTF)
+			snprintf(why, len, "this kernel has no BTF (/sys/kernel/btf/vmlinux): pass "
+				 "--btf FILE with its BTF, with which the compat set loads");
+		else
+			snprintf(why, len, "this kernel lacks %s, which every kleak program set "
+				 "needs", feature_info[i].desc);
+		return;
 	}
-	buf[0] = '\0';
 	for (i = 0; i < n; i++)
-		len += snprintf(buf + len, len < sizeof(buf) ? sizeof(buf) - len : 0, "%s%s lacks %s",
-				i ? ", " : "", set_info[sets[i]].name,
+		off += snprintf(why + off, off < len ? len - off : 0, "%s%s%s lacks %s",
+				i ? ", " : "", i ? "" : "no kleak program set can load on this "
+				"kernel: ", set_info[sets[i]].name,
 				feature_info[features__missing(f, sets[i])].key);
-	pr_err("no kleak program set can load on this kernel: %s", buf);
 }
 
-int features__candidates(const struct features *f, bool btf_path, enum kleak_set *sets)
+int features__choose(const struct features *f, const char *forced, enum kleak_set *sets,
+		     char *why, size_t len)
 {
 	static const enum kleak_set order[] = { SET_TP_BTF, SET_RAW_TP, SET_COMPAT, SET_TRACEPOINT };
-	const enum kleak_set *all = btf_path ? &order[3] : order;
-	int n_all = btf_path ? 1 : SET_MAX, i, n = 0, forced;
-	const char *want = getenv("KLEAK_PROGRAMS");
 	enum kleak_feature miss;
+	int i, n = 0, set;
 
-	if (want && *want) {
-		forced = features__set_by_name(want);
-		if (forced < 0) {
-			pr_err("KLEAK_PROGRAMS=%s: not a program set (tp_btf, raw_tp, compat or "
-			       "tracepoint)", want);
+	if (forced && *forced) {
+		set = features__set_by_name(forced);
+		if (set < 0) {
+			snprintf(why, len, "KLEAK_PROGRAMS=%s: not a program set (tp_btf, raw_tp, "
+				 "compat or tracepoint)", forced);
 			return -EINVAL;
 		}
-		miss = features__missing(f, forced);
+		miss = features__missing(f, set);
 		if (miss != FEAT_MAX) {
-			pr_err("KLEAK_PROGRAMS=%s: this kernel lacks %s", want, feature_info[miss].desc);
+			snprintf(why, len, "KLEAK_PROGRAMS=%s: this kernel lacks %s", forced,
+				 feature_info[miss].desc);
 			return -EOPNOTSUPP;
 		}
-		sets[0] = forced;
+		sets[0] = set;
 		return 1;
 	}
-	for (i = 0; i < n_all; i++)
-		if (features__missing(f, all[i]) == FEAT_MAX)
-			sets[n++] = all[i];
+	for (i = 0; i < SET_MAX; i++)
+		if (features__missing(f, order[i]) == FEAT_MAX)
+			sets[n++] = order[i];
 	if (!n) {
-		say_none_loads(f, all, n_all);
+		none_loads(f, order, SET_MAX, why, len);
 		return -EOPNOTSUPP;
 	}
 	return n;
 }
 
+int features__candidates(const struct features *f, enum kleak_set *sets)
+{
+	char why[512];
+	int n = features__choose(f, getenv("KLEAK_PROGRAMS"), sets, why, sizeof(why));
+
+	if (n < 0)
+		pr_err("%s", why);
+	return n;
+}
+
 const char *features__gives_up(const struct features *f, enum kleak_set set)
 {
-	static char buf[512];
-	const char *why = set_info[set].gives_up;
-	const char *events = "the pre-6.1 kmem events name no cache: no --cache, objects "
-			     "shown by size";
+	static char buf[768];
+	const char *part[4] = { set_info[set].gives_up };
+	size_t off = 0;
+	int i, n = 1;
 
-	if (f->has[FEAT_EVENTS_61] || (f->has[FEAT_PAGE_SLAB_CACHE] && set != SET_TRACEPOINT))
-		return why;
-	snprintf(buf, sizeof(buf), "%s%s%s", why ?: "", why ? "; " : "", events);
-	return buf;
+	if (!f->has[FEAT_EVENTS_61] && !(f->has[FEAT_PAGE_SLAB_CACHE] && set != SET_TRACEPOINT))
+		part[n++] = "the pre-6.1 kmem events name no cache: no --cache, objects shown by "
+			    "size";
+	if (!f->has[FEAT_RINGBUF])
+		part[n++] = "no BPF ring buffer: no stack cache, no -t or --ustack";
+	/* the report-time iterators attach by the kernel's own BTF ids (src/classify.c) */
+	if (!f->has[FEAT_BTF])
+		part[n++] = "no kernel BTF (--btf FILE): held objects are not classified";
+	buf[0] = '\0';
+	for (i = 0; i < n; i++)
+		if (part[i])
+			off += snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0, "%s%s",
+					off ? "; " : "", part[i]);
+	return off ? buf : NULL;
 }
 
 static const char *tracefs_state(const struct features *f)
 {
 	if (f->tracefs_events)
 		return f->tracefs_events;
-	return f->has[FEAT_TRACEFS] ? "not mounted (kleak mounts it for the tracepoint set)" :
+	return f->has[FEAT_TRACEFS] ? "not mounted (the tracepoint set mounts it where only kleak sees it)" :
 				      "not in this kernel";
 }
 
@@ -446,7 +569,7 @@ static void print_json(const struct features *f, const enum kleak_set *sets, int
 		jsonw_name(w, "missing");
 		jsonw_start_array(w);
 		for (j = 0; j < FEAT_MAX; j++)
-			if ((set_info[i].needs & F(j)) && !f->has[j])
+			if (lacks(f, i, j))
 				jsonw_string(w, feature_info[j].key);
 		jsonw_end_array(w);
 		jsonw_end_object(w);
@@ -494,11 +617,14 @@ static void print_text(const struct features *f, const enum kleak_set *sets, int
 		why ?: "nothing");
 }
 
-int features__print(const struct features *f, bool btf_path, bool json, FILE *out)
+int features__print(const struct features *f, bool json, FILE *out)
 {
 	enum kleak_set sets[SET_MAX];
-	int n = features__candidates(f, btf_path, sets);
+	int n = features__candidates(f, sets);
 
+	/* a misspelt set: the table would answer a question not asked */
+	if (n == -EINVAL)
+		return 1;
 	if (json)
 		print_json(f, sets, n, out);
 	else

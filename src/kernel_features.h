@@ -16,6 +16,7 @@ enum kleak_feature {
 	FEAT_PAGE_SLAB_CACHE,	/* struct page.slab_cache (before 5.17): names the old events' caches */
 	FEAT_TRACEFS,		/* tracefs in the kernel: the classic tracepoints' event ids */
 	FEAT_RAW_TP,		/* BPF_PROG_TYPE_RAW_TRACEPOINT */
+	FEAT_TP_BTF,		/* tp_btf programs (5.5): the atomic sets' fork hook under --follow */
 	FEAT_TP_BTF_VOID,	/* tp_btf reading a kmem event's "const void *" argument */
 	FEAT_ATOMICS,		/* BPF atomics: compare-and-swap, fetch, or (5.12) */
 	FEAT_TASK_STORAGE,	/* BPF_MAP_TYPE_TASK_STORAGE (5.11) */
@@ -26,6 +27,8 @@ enum kleak_feature {
 	FEAT_PAGE_EVENTS,	/* kmem:mm_page_alloc, mm_page_free, mm_page_free_batched: --pages */
 	FEAT_VMALLOC_EVENTS,	/* vmalloc:alloc_vmap_area, free_vmap_area_noflush (6.12): --vmalloc */
 	FEAT_PERCPU_EVENTS,	/* percpu:percpu_alloc_percpu, percpu_free_percpu: --percpu */
+	/* fexit of alloc_vmap_area(), fentry of free_vmap_area_noflush(): --vmalloc before 6.12 */
+	FEAT_VMALLOC_FENTRY,
 	/* the BPF iterators object classes walk at report time (src/classify.c) */
 	FEAT_ITER_TASK,		/* task (5.8): task_struct classes, executables */
 	FEAT_ITER_TASK_FILE,	/* task_file (5.8): files and sockets in fd tables */
@@ -49,12 +52,17 @@ struct features {
 	char kernel[65];
 	/* where the kmem events are in tracefs, NULL when it is not mounted */
 	const char *tracefs_events;
+	/* --btf FILE was given and parsed: CO-RE relocates against it */
+	bool btf_file;
 };
 
 /*
- * Probes the running kernel. With btf_path (--btf FILE) the kernel's own
- * BTF is not required, and only the tracepoint set is a candidate. Loads a
- * few tiny programs and maps, attaches nothing. Returns 0 or -errno.
+ * Probes the running kernel. With btf_path (--btf FILE), CO-RE relocates
+ * against that file: the compat set then loads without the kernel's own
+ * BTF, which the other sets need (bpf_get_current_task_btf(), tp_btf).
+ * Loads a few tiny programs and maps, attaches nothing, and needs CAP_BPF
+ * and CAP_PERFMON (caps__missing_for_bpf()). Returns 0, or -errno after
+ * one error line when btf_path cannot be parsed.
  */
 int features__probe(struct features *f, const char *btf_path);
 
@@ -71,17 +79,25 @@ int features__set_by_name(const char *name);
 enum kleak_feature features__missing(const struct features *f, enum kleak_set set);
 
 /*
- * The sets to try on this kernel, best first, into sets[SET_MAX]: those whose
- * needs are all met, or only KLEAK_PROGRAMS's when that is set. Returns
- * how many, or -errno after one error line (an unknown or unsupported forced
- * set, a feature every set needs).
+ * The sets to try on a kernel with features f, best first, into
+ * sets[SET_MAX]: those whose needs are all met, or forced alone (a set's
+ * name, KLEAK_PROGRAMS's value; NULL or "" for none). Returns how many, or
+ * -EINVAL (forced names no set) or -EOPNOTSUPP (forced or every set lacks
+ * a feature) with the one-line reason in why[len].
  */
-int features__candidates(const struct features *f, bool btf_path, enum kleak_set *sets);
+int features__choose(const struct features *f, const char *forced, enum kleak_set *sets,
+		     char *why, size_t len);
+
+/* features__choose() with KLEAK_PROGRAMS, the reason printed as an error. */
+int features__candidates(const struct features *f, enum kleak_set *sets);
 
 /* What loading set on this kernel gives up, in a phrase; NULL for nothing. */
 const char *features__gives_up(const struct features *f, enum kleak_set set);
 
-/* `kleak features`: text or JSON on out; 0, or 1 if no set can load. */
-int features__print(const struct features *f, bool btf_path, bool json, FILE *out);
+/*
+ * `kleak features`: text or JSON on out; 0, or 1 if no set can load (then
+ * the reason on stderr too), or if KLEAK_PROGRAMS names no set (only that).
+ */
+int features__print(const struct features *f, bool json, FILE *out);
 
 #endif /* __KLEAK_KERNEL_FEATURES_H */

@@ -16,11 +16,13 @@
 /* A merged slab cache answers to every alias name; see src/slabcache.c. */
 #define KLEAK_MAX_CACHE_NAMES	16
 #define KLEAK_MAX_STACK_DEPTH	127
-/* threads of a followed process tree alive at once, in the compat set */
+/* tasks of a followed process tree not yet freed (zombies until reaped), in the compat set */
 #define KLEAK_MAX_TRACKED	65536
 /* --ustack-depth's bound: 64 frames of 32 bytes, 2 KiB a user stack */
 #define KLEAK_MAX_USTACK_DEPTH	64
 #define KLEAK_BUILD_ID_SIZE	20
+/* the page allocator's largest order (MAX_PAGE_ORDER, 10 on x86_64), for --cache pages/order-N */
+#define KLEAK_MAX_PAGE_ORDER	10
 
 /* How kleak_site.cache is to be read. */
 enum kleak_site_kind {
@@ -301,27 +303,59 @@ enum kleak_stat {
 	STAT_USTACK_UNWIND_FAILED,	/* --ustack=dwarf: samples whose unwinding stopped early */
 	STAT_USTACK_NO_SAMPLE,	/* --ustack=dwarf: outstanding allocations without a sample */
 	/*
-	 * Per allocator beside slab (--pages, --vmalloc, --percpu), counted
-	 * in the totals above too; slab's are the totals less these. Per
-	 * allocator: events = left out + recorded + not recorded, and
-	 * recorded = frees matched + retired + outstanding. Not recorded
-	 * counts every reason above (sampled out, in an interrupt, a full map).
+	 * Per allocator beside slab (--pages, --vmalloc, --percpu): the
+	 * counters above of that allocator's programs alone, which are its
+	 * stats slots (kleak_allocator_of_slot()), summed by userspace as it
+	 * reads them (the BPF programs count each event once); slab's are
+	 * the totals less these. Per allocator the books balance as the
+	 * totals do: events = failed + kleak's own + filtered out (+ user
+	 * pages left out) + in irq + sampled out + maps full or busy +
+	 * recorded, and recorded = frees matched + retired + outstanding.
+	 * NOT_RECORDED sums irq, sampled out and maps full or busy;
+	 * OUTSTANDING is the allocator's sites' count, read with them.
 	 */
 	STAT_PAGES_EVENTS,
 	STAT_PAGES_ALLOCS,
 	STAT_PAGES_FREES,
 	STAT_PAGES_RETIRED,
 	STAT_PAGES_NOT_RECORDED,
+	STAT_PAGES_FILTERED_OUT,
+	STAT_PAGES_FAILED,
+	STAT_PAGES_OWN,
+	STAT_PAGES_IRQ,
+	STAT_PAGES_SAMPLED_OUT,
+	STAT_PAGES_SITE_MAP_FULL,
+	STAT_PAGES_ALLOC_MAP_FULL,
+	STAT_PAGES_ALLOC_MAP_BUSY,
+	STAT_PAGES_OUTSTANDING,
 	STAT_VMALLOC_EVENTS,
 	STAT_VMALLOC_ALLOCS,
 	STAT_VMALLOC_FREES,
 	STAT_VMALLOC_RETIRED,
 	STAT_VMALLOC_NOT_RECORDED,
+	STAT_VMALLOC_FILTERED_OUT,
+	STAT_VMALLOC_FAILED,
+	STAT_VMALLOC_OWN,
+	STAT_VMALLOC_IRQ,
+	STAT_VMALLOC_SAMPLED_OUT,
+	STAT_VMALLOC_SITE_MAP_FULL,
+	STAT_VMALLOC_ALLOC_MAP_FULL,
+	STAT_VMALLOC_ALLOC_MAP_BUSY,
+	STAT_VMALLOC_OUTSTANDING,
 	STAT_PERCPU_EVENTS,
 	STAT_PERCPU_ALLOCS,
 	STAT_PERCPU_FREES,
 	STAT_PERCPU_RETIRED,
 	STAT_PERCPU_NOT_RECORDED,
+	STAT_PERCPU_FILTERED_OUT,
+	STAT_PERCPU_FAILED,
+	STAT_PERCPU_OWN,
+	STAT_PERCPU_IRQ,
+	STAT_PERCPU_SAMPLED_OUT,
+	STAT_PERCPU_SITE_MAP_FULL,
+	STAT_PERCPU_ALLOC_MAP_FULL,
+	STAT_PERCPU_ALLOC_MAP_BUSY,
+	STAT_PERCPU_OUTSTANDING,
 	/*
 	 * pages the filters selected but left out (without --pages=all): gfp
 	 * for user mappings or the page cache
@@ -338,10 +372,16 @@ enum kleak_stat {
 	STAT_FAILED_ALLOCS,	/* allocation event of a failed (NULL) allocation */
 	/* kleak's own: by its process, or the task storage of a followed child */
 	STAT_OWN_ALLOCS,
+	/*
+	 * the pages of split blocks (STAT_PAGES_SPLIT) beyond the piece that
+	 * ended the record: freed before it or after it, or kept, they match
+	 * no record
+	 */
+	STAT_PAGES_SPLIT_UNPAIRED,
 	STAT_MAX,
 };
 
-/* Allocator a's counter: pages_stat (a STAT_PAGES_*) at a's offset. */
+/* Allocator a's counter: pages_stat (a STAT_PAGES_* of the block above) at a's offset. */
 #define KLEAK_ALLOCATOR_STATS	(STAT_VMALLOC_EVENTS - STAT_PAGES_EVENTS)
 #define KLEAK_STAT_OF(a, pages_stat) \
 	((pages_stat) + ((a) - KLEAK_ALLOC_PAGES) * KLEAK_ALLOCATOR_STATS)
@@ -374,6 +414,25 @@ enum kleak_stats_slot {
 	KLEAK_SLOT_PERCPU_FREE,
 	KLEAK_STATS_SLOTS,
 };
+
+/* The allocator whose events a stats slot's programs count (slab's and fork's: slab). */
+static inline enum kleak_allocator kleak_allocator_of_slot(__u32 slot)
+{
+	switch (slot) {
+	case KLEAK_SLOT_PAGE_ALLOC:
+	case KLEAK_SLOT_PAGE_FREE:
+	case KLEAK_SLOT_PAGE_FREE_BATCHED:
+		return KLEAK_ALLOC_PAGES;
+	case KLEAK_SLOT_VMAP_ALLOC:
+	case KLEAK_SLOT_VMAP_FREE:
+		return KLEAK_ALLOC_VMALLOC;
+	case KLEAK_SLOT_PERCPU_ALLOC:
+	case KLEAK_SLOT_PERCPU_FREE:
+		return KLEAK_ALLOC_PERCPU;
+	default:
+		return KLEAK_ALLOC_SLAB;
+	}
+}
 
 /* Per CPU: the counters, and state the programs keep between events. */
 struct kleak_stats {

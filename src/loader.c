@@ -4,14 +4,16 @@
  * probed to have (src/kernel_features.c): tp_btf, raw_tp where the verifier refuses
  * tp_btf reading the kmem events' arguments (before ~6.5) or with the older
  * *_node events, compat without BPF atomics or task storage (5.8-5.11,
- * RHEL 8), or classic tracepoints (--btf FILE). Each set that fails to load
- * hands over to the next before kleak gives up.
+ * RHEL 8) or without the kernel's own BTF (--btf FILE), or classic
+ * tracepoints (forced). Each set that fails to load hands over to the next
+ * before kleak gives up.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <linux/magic.h>
 #include <linux/membarrier.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,6 @@
 
 #define MAX_LINKS 24
 #define TRACE_RINGBUF_SIZE (8 << 20)
-#define TRACEFS_DIR "/sys/kernel/tracing"
 
 struct tracer_priv {
 	struct tracer pub;
@@ -42,8 +43,10 @@ struct tracer_priv {
 	int n_links;
 	int cgroup_fd;
 	char attach[128];
-	/* tracefs was mounted for the tracepoint set: unmounted once attached */
-	bool mounted_tracefs;
+	/* the tracepoint set's tracefs, mounted where only kleak sees it; -1 if not */
+	int tracefs_fd;
+	/* where the tracepoint set reads its events' ids */
+	char events[64];
 };
 
 static bool quiet_libbpf;
@@ -94,7 +97,7 @@ static bool prog_in_set(const struct kleak_bpf *skel, const struct bpf_program *
 
 	if (p == skel->progs.sched_process_fork_btf)
 		return follow && (set == SET_TP_BTF || set == SET_RAW_TP);
-	if (p == skel->progs.sched_process_fork_compat || p == skel->progs.sched_process_exit_compat)
+	if (p == skel->progs.sched_process_fork_compat || p == skel->progs.sched_process_free_compat)
 		return follow && set == SET_COMPAT;
 	if (set == SET_TRACEPOINT) {
 		for (i = 0; i < sizeof(tp) / sizeof(tp[0]); i++)
@@ -167,6 +170,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 		     const struct cache_filter *cf, enum kleak_set set, const struct features *f,
 		     const bool allocators[KLEAK_ALLOC_MAX])
 {
+	struct alloc_cache ac;
 	bool compat = set == SET_COMPAT;
 	struct kleak_bpf__rodata *ro = skel->rodata;
 	bool follow = target || env->follow;
@@ -194,6 +198,12 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 			strcpy((char *)ro->cache_names[i], cf->names[i]);
 		ro->cache_kmalloc_size = cf->kmalloc_size;
 	}
+	/* another allocator's memory: no slab cache matches, as no cf is set */
+	if (env->cache && allocators__parse_cache(env->cache, &ac)) {
+		ro->filter_cache = true;
+		ro->cache_kinds = ac.kinds;
+		ro->cache_page_bytes = ac.order < 0 ? 0 : 4096ULL << ac.order;
+	}
 	ro->sample_rate = env->sample_rate;
 	ro->trace_events = env->trace;
 	ro->stack_bytes = env->stack_depth * sizeof(__u64);
@@ -201,13 +211,14 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	ro->ustack_dwarf = env->ustack == USTACK_DWARF;
 	ro->ustack_bytes = env->ustack_depth * sizeof(struct kleak_uframe);
 	ro->nr_cpus = libbpf_num_possible_cpus();
-	ro->stack_cache = env->stack_cache != STACK_CACHE_OFF;
-	ro->stack_cache_check = env->stack_cache == STACK_CACHE_CHECK;
+	/* its template requests come through the ring buffer (check_set() said so) */
+	ro->stack_cache = env->stack_cache != STACK_CACHE_OFF && f->has[FEAT_RINGBUF];
+	ro->stack_cache_check = ro->stack_cache && env->stack_cache == STACK_CACHE_CHECK;
 
 	ro->pages_user = env->pages_user;
 	bpf_object__for_each_program(p, skel->obj) {
 		bool load = prog_in_set(skel, p, set, f->has[FEAT_EVENTS_61], follow), in_set;
-		enum kleak_allocator a = allocators__of_prog(skel, p, set, &in_set);
+		enum kleak_allocator a = allocators__of_prog(skel, p, set, f, &in_set);
 
 		/* the other allocators' programs only where asked for: slab's cost stays */
 		if (a != KLEAK_ALLOC_SLAB)
@@ -227,7 +238,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	    (err = bpf_map__set_autocreate(skel->maps.bucket_used, !compat)) ||
 	    (err = bpf_map__set_autocreate(skel->maps.tracked, !compat)) ||
 	    (err = bpf_map__set_autocreate(skel->maps.allocs_hash, compat)) ||
-	    (err = bpf_map__set_autocreate(skel->maps.tracked_pids, compat && follow)) ||
+	    (err = bpf_map__set_autocreate(skel->maps.tracked_tasks, compat && follow)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.allocs, buckets)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.bucket_used, (buckets + 63) / 64)) ||
 	    (err = bpf_map__set_max_entries(skel->maps.allocs_hash, env->max_allocs)) ||
@@ -239,7 +250,18 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 					    env->trace ? TRACE_RINGBUF_SIZE : getpagesize())) ||
 	    (err = size_ustack_maps(skel, env)))
 		return err;
-	if (env->stack_cache == STACK_CACHE_OFF &&
+	/*
+	 * compat without the ring buffer (before 5.8): its four maps are not
+	 * created, and the code using them is dead by the knobs above
+	 * (libbpf poisons what still names them)
+	 */
+	if (!f->has[FEAT_RINGBUF] &&
+	    ((err = bpf_map__set_autocreate(skel->maps.events, false)) ||
+	     (err = bpf_map__set_autocreate(skel->maps.tpl_requests, false)) ||
+	     (err = bpf_map__set_autocreate(skel->maps.ustack_procs, false)) ||
+	     (err = bpf_map__set_autocreate(skel->maps.ustack_samples, false))))
+		return err;
+	if (!ro->stack_cache &&
 	    ((err = bpf_map__set_max_entries(skel->maps.stack_tpls, 1)) ||
 	     (err = bpf_map__set_max_entries(skel->maps.tpl_routes, 1)) ||
 	     (err = bpf_map__set_max_entries(skel->maps.tpl_pending, 1)) ||
@@ -339,6 +361,43 @@ static int open_cgroup(const char *path)
 	return fd;
 }
 
+/*
+ * A classic tracepoint program on its event, whose id is read from events:
+ * as libbpf attaches one, but from a tracefs that may be kleak's own
+ * private mount, which libbpf cannot be pointed at.
+ */
+static struct bpf_link *attach_tracepoint(const char *events, struct bpf_program *p)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_TRACEPOINT, .size = sizeof(attr) };
+	const char *event = strchr(bpf_program__section_name(p), '/') + 1;
+	struct bpf_link *link;
+	char path[256];
+	int pfd, err;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/id", events, event);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	err = fscanf(f, "%llu", (unsigned long long *)&attr.config) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	/* every CPU's events, as libbpf's attach does */
+	pfd = syscall(__NR_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0)
+		return NULL;
+	link = bpf_program__attach_perf_event(p, pfd);
+	if (!link) {
+		err = -errno;
+		close(pfd);
+		errno = -err;
+	}
+	return link;
+}
+
 static int attach(struct tracer_priv *tp)
 {
 	struct bpf_program *p;
@@ -349,7 +408,8 @@ static int attach(struct tracer_priv *tp)
 			continue;
 		if (tp->n_links == MAX_LINKS)
 			return -E2BIG;
-		tp->links[tp->n_links] = bpf_program__attach(p);
+		tp->links[tp->n_links] = bpf_program__type(p) == BPF_PROG_TYPE_TRACEPOINT ?
+					 attach_tracepoint(tp->events, p) : bpf_program__attach(p);
 		if (!tp->links[tp->n_links]) {
 			err = -errno;
 			pr_err("failed to attach %s (%s): %s", bpf_program__name(p),
@@ -362,12 +422,42 @@ static int attach(struct tracer_priv *tp)
 }
 
 /*
+ * tracefs where it is not mounted (a fresh machine), for the tracepoint
+ * set: a mount of kleak's own, attached nowhere (fsmount(), 5.2), read
+ * through its fd. Mounting it on /sys/kernel/tracing and unmounting it
+ * after would pull it from under a user or a kleak that started using it
+ * meanwhile. It goes when the tracer does.
+ */
+static int mount_private_tracefs(struct tracer_priv *tp)
+{
+	int fs, err;
+
+	fs = fsopen("tracefs", FSOPEN_CLOEXEC);
+	if (fs >= 0 && !fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+		tp->tracefs_fd = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	err = -errno;
+	if (fs >= 0)
+		close(fs);
+	if (tp->tracefs_fd < 0) {
+		pr_err("tracefs is not mounted, and a mount of kleak's own for the classic "
+		       "tracepoints failed: %s", strerror(-err));
+		return err;
+	}
+	snprintf(tp->events, sizeof(tp->events), "/proc/self/fd/%d/events", tp->tracefs_fd);
+	pr_debug("tracefs is not mounted: the classic tracepoints' events are read from a "
+		 "mount of kleak's own that no other process sees");
+	return 0;
+}
+
+/*
  * What a set needs from the options that the kernel may not give, one line
  * if not; the classic tracepoints' tracefs is mounted here when it is not.
  */
 static int check_set(struct tracer_priv *tp, enum kleak_set set, const struct env *env,
 		     bool cache, struct features *f)
 {
+	int err;
+
 	if (set == SET_TRACEPOINT && (env->follow || env->command)) {
 		pr_err("following a process tree needs the tp_btf, raw_tp or compat programs "
 		       "(kernel BTF and raw tracepoints)");
@@ -381,27 +471,32 @@ static int check_set(struct tracer_priv *tp, enum kleak_set set, const struct en
 		       set == SET_TRACEPOINT ? "classic tracepoint" : "pre-6.1");
 		return -EOPNOTSUPP;
 	}
-	if (set != SET_TRACEPOINT || f->tracefs_events)
-		return 0;
-	/* as root, like perf: a fresh machine often has tracefs unmounted */
-	if (mount("nodev", TRACEFS_DIR, "tracefs", 0, NULL)) {
-		pr_err("cannot mount tracefs on %s for the classic tracepoints: %s", TRACEFS_DIR,
-		       strerror(errno));
-		return -errno;
+	if (!f->has[FEAT_RINGBUF] && (env->trace || env->ustack != USTACK_OFF)) {
+		pr_err("%s needs the BPF ring buffer, which this kernel lacks",
+		       env->trace ? "-t (--trace)" : "--ustack");
+		return -EOPNOTSUPP;
 	}
-	pr_debug("mounted tracefs on %s for the classic tracepoints; unmounted once attached",
-		 TRACEFS_DIR);
-	tp->mounted_tracefs = true;
-	f->tracefs_events = TRACEFS_DIR "/events";
-	return 0;
+	if (!f->has[FEAT_RINGBUF] && env->stack_cache != STACK_CACHE_OFF)
+		pr_warn("no BPF ring buffer on this kernel: the stack cache is off (each "
+			"recorded allocation walks its stack)");
+	if (set != SET_TRACEPOINT)
+		return 0;
+	if (f->tracefs_events) {
+		snprintf(tp->events, sizeof(tp->events), "%s", f->tracefs_events);
+		return 0;
+	}
+	err = mount_private_tracefs(tp);
+	if (!err)
+		f->tracefs_events = tp->events;
+	return err;
 }
 
-/* The attached tracepoints hold their events: the machine is left as found. */
-static void unmount_tracefs(struct tracer_priv *tp)
+/* The attached tracepoints hold their events: the private tracefs can go. */
+static void close_tracefs(struct tracer_priv *tp)
 {
-	if (tp->mounted_tracefs && umount2(TRACEFS_DIR, MNT_DETACH))
-		pr_debug("cannot unmount %s: %s", TRACEFS_DIR, strerror(errno));
-	tp->mounted_tracefs = false;
+	if (tp->tracefs_fd >= 0)
+		close(tp->tracefs_fd);
+	tp->tracefs_fd = -1;
 }
 
 static int load_set(struct tracer_priv *tp, const struct env *env, pid_t target,
@@ -458,20 +553,17 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 {
 	struct cache_filter cf, *cfp = NULL;
 	enum kleak_set sets[SET_MAX];
-	const char *missing;
+	struct alloc_cache ac;
 	struct tracer_priv *tp;
 	struct features f;
 	int i, n, err, zero = 0;
 	char also[64];
 
-	missing = caps__missing_for_bpf();
-	if (missing) {
-		pr_err("permission denied: kleak needs root, or CAP_BPF and CAP_PERFMON (and "
-		       "CAP_SYS_RESOURCE before 5.11): %s missing", missing);
+	if (!caps__can_bpf("kleak")) {
 		errno = EPERM;
 		return NULL;
 	}
-	if (env->cache) {
+	if (env->cache && !allocators__parse_cache(env->cache, &ac)) {
 		err = slabcache__resolve("/sys/kernel/slab", env->cache, &cf);
 		if (err) {
 			errno = -err;
@@ -485,8 +577,12 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 		errno = -err;
 		return NULL;
 	}
-	features__probe(&f, env->btf_path);
-	n = features__candidates(&f, env->btf_path != NULL, sets);
+	err = features__probe(&f, env->btf_path);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	n = features__candidates(&f, sets);
 	if (n < 0) {
 		errno = -n;
 		return NULL;
@@ -495,15 +591,17 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	if (!tp)
 		return NULL;
 	tp->cgroup_fd = -1;
-	err = allocators__choose(env, &f, tp->pub.allocators);
-	if (err)
-		goto err_out;
-	allocators__list(tp->pub.allocators, also, sizeof(also));
+	tp->tracefs_fd = -1;
 	libbpf_set_print(libbpf_print_fn);
 
 	for (i = 0; i < n; i++) {
 		bool last = i == n - 1;
 
+		/* per set: vmalloc's functions cannot be hooked by the tracepoint set */
+		err = allocators__choose(env, &f, sets[i], tp->pub.allocators);
+		if (err)
+			goto err_out;
+		allocators__list(tp->pub.allocators, &f, sets[i], also, sizeof(also));
 		err = check_set(tp, sets[i], env, cfp != NULL, &f);
 		if (err)
 			goto err_out;
@@ -545,7 +643,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	tp->pub.stacks_fd = bpf_map__fd(tp->pub.skel->maps.stacks);
 	tp->pub.stats_fd = bpf_map__fd(tp->pub.skel->maps.stats);
 	tp->pub.events_fd = env->trace ? bpf_map__fd(tp->pub.skel->maps.events) : -1;
-	tp->pub.tpl_requests_fd = env->stack_cache != STACK_CACHE_OFF ?
+	tp->pub.tpl_requests_fd = tp->pub.skel->rodata->stack_cache ?
 				  bpf_map__fd(tp->pub.skel->maps.tpl_requests) : -1;
 	tp->pub.tpls_fd = bpf_map__fd(tp->pub.skel->maps.stack_tpls);
 	tp->pub.tpl_routes_fd = bpf_map__fd(tp->pub.skel->maps.tpl_routes);
@@ -583,7 +681,7 @@ struct tracer *tracer__start(const struct env *env, pid_t target)
 	err = attach(tp);
 	if (err)
 		goto err_out;
-	unmount_tracefs(tp);
+	close_tracefs(tp);
 	/* said once the filter is in force, never next to an error */
 	if (cfp)
 		slabcache__say_merged(cfp);
@@ -626,7 +724,7 @@ void tracer__free(struct tracer *t)
 		bpf_link__destroy(tp->links[i]);
 	if (tp->cgroup_fd >= 0)
 		close(tp->cgroup_fd);
-	unmount_tracefs(tp);
+	close_tracefs(tp);
 	kleak_bpf__destroy(t->skel);
 	free(tp);
 }

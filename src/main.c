@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "caps.h"
 #include "diff.h"
 #include "kernel_features.h"
 #include "log.h"
@@ -17,22 +18,39 @@
 #include "report.h"
 #include "run.h"
 
+/* The sites of m the report's header counts as holding: past its filters, with a record. */
+static size_t sites_holding(const struct model *m, const struct report_opts *ro)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n_sites; i++) {
+		const struct model_site *s = &m->sites[i];
+
+		n += s->n_ages && s->obj_size >= ro->min_size && s->obj_size <= ro->max_size &&
+		     (!ro->cache || !strcmp(ro->cache, s->cache));
+	}
+	return n;
+}
+
 /*
  * --exclude for a report: known noise leaves the model before anything reads
  * it. Only sites go; the run's counters stay, so the footer still says what
- * the run lost. The count is of the run's sites, named as such: the report's
- * header counts only the sites left that pass its own filters.
+ * the run lost. Counted as the report's header counts sites, those holding
+ * allocations past its filters: what is left is the header's figure.
  */
-static void exclude_sites(const struct env *env, struct model *m, const char *what)
+static void exclude_sites(const struct env *env, struct model *m, const struct report_opts *ro,
+			  const char *what)
 {
-	size_t n_all = m->n_sites, n;
+	size_t before, after;
 
 	if (!env->exclude)
 		return;
-	n = model__drop_sites(m, &env->exclude_re);
-	if (n)
-		pr_info("%s: --exclude '%s' left out %zu of the run's %zu sites", what,
-			env->exclude, n, n_all);
+	before = sites_holding(m, ro);
+	model__drop_sites(m, &env->exclude_re);
+	after = sites_holding(m, ro);
+	if (before > after)
+		pr_info("%s: --exclude '%s' left out %zu of the %zu sites holding allocations",
+			what, env->exclude, before - after, before);
 }
 
 /*
@@ -65,6 +83,7 @@ static int cmd_report(const struct env *env)
 		.cache = env->cache,
 		.json = env->json,
 		.caches = !env->no_caches,
+		.raw_addresses = env->raw_addresses,
 	};
 	struct model *m;
 	int err;
@@ -84,7 +103,7 @@ static int cmd_report(const struct env *env)
 		if (!env->caches_set)
 			ro.caches = m->meta.caches;
 	}
-	exclude_sites(env, m, env->files[0]);
+	exclude_sites(env, m, &ro, env->files[0]);
 	keep_held(env, m);
 	/* the metrics file first: the report on stdout may go to a closed pipe */
 	err = env->metrics_path ? metrics__write(m, ro.top, env->metrics_path) : 0;
@@ -132,8 +151,12 @@ static int cmd_features(const struct env *env)
 {
 	struct features f;
 
-	features__probe(&f, env->btf_path);
-	return features__print(&f, env->btf_path != NULL, env->json, stdout);
+	/* unprivileged, every probe fails: that says nothing of the kernel */
+	if (!caps__can_bpf("probing the kernel's BPF features"))
+		return 1;
+	if (features__probe(&f, env->btf_path))
+		return 1;
+	return features__print(&f, env->json, stdout);
 }
 
 int main(int argc, char **argv)

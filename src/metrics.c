@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include "diff.h"
 #include "held.h"
 #include "log.h"
@@ -111,7 +110,7 @@ static void series_merge(struct series_set *set)
 }
 
 /*
- * The first two frames of s outside the slab allocator, as kleak diff names
+ * The first two frames of s outside its allocator, as kleak diff names
  * frames ("func [module]", no offset or compiler suffix): stable across
  * boots, kernels and hosts, and few per cache.
  */
@@ -122,7 +121,7 @@ static int site_frames(const struct model_site *s, char **function, char **calle
 	char *k;
 
 	for (i = 0; !s->stack_err && i < s->n_frames && n < 2; i++) {
-		k = diff__frame_key(s->frames[i].sym);
+		k = diff__frame_key(s->frames[i].sym, kleak_allocator_of(s->kind));
 		if (!k)
 			goto nomem;
 		if (!n && !strcmp(k, DIFF_ALLOCATOR)) {
@@ -345,6 +344,37 @@ static void held_family(const struct model *m, FILE *out)
 	}
 }
 
+/*
+ * The aliases of each merged cache holding objects: its cache label names
+ * one struct kmem_cache created under several names, any of which the
+ * objects may be. An info series, so the cache label stays one value.
+ */
+static void merged_info(const struct model *m, const struct series_set *caches, FILE *out)
+{
+	const struct model_merged *g;
+	bool header = false;
+	size_t i, j;
+
+	for (i = 0; i < caches->n; i++) {
+		g = model__merged_of(m, caches->v[i].cache);
+		if (!g)
+			continue;
+		if (!header)
+			family(out, "kleak_cache_merged_info", "gauge",
+			       "A merged slab cache and its aliases, comma-separated.");
+		header = true;
+		fputs("kleak_cache_merged_info{cache=\"", out);
+		put_value(caches->v[i].cache, out);
+		fputs("\",aliases=\"", out);
+		for (j = 0; j < g->n_aliases; j++) {
+			if (j)
+				fputc(',', out);
+			put_value(g->aliases[j], out);
+		}
+		fputs("\"} 1\n", out);
+	}
+}
+
 static void counters(const struct model *m, FILE *out)
 {
 	static const struct {
@@ -454,9 +484,13 @@ int metrics__print(const struct model *m, size_t top_sites, FILE *out)
 	series_families(out, "comm",
 			"per allocating comm, the " XSTR(METRICS_TOP_COMMS) " holding most and (other)",
 			&comms, comms.n);
+	/* a fleet's series stay bounded whatever --top the report uses */
+	if (!top_sites || top_sites > METRICS_TOP_SITES)
+		top_sites = METRICS_TOP_SITES;
 	series_families(out, "site",
-			"of the top sites: cache and the first two frames outside the allocator",
-			&sites, top_sites ? top_sites : sites.n);
+			"of the top sites (at most " XSTR(METRICS_TOP_SITES) "): cache and the "
+			"first two frames outside the allocator", &sites, top_sites);
+	merged_info(m, &caches, out);
 	held_family(m, out);
 	counters(m, out);
 	health(m, out);
@@ -474,18 +508,11 @@ int metrics__write(const struct model *m, size_t top_sites, const char *path)
 	struct outfile of;
 	int err;
 
+	/* node_exporter reads it as its own user: --file-mode 0644 lets it */
 	err = outfile__open(&of, path);
 	if (err)
 		goto out;
-	/*
-	 * node_exporter reads the file as its own user (prometheus on Debian):
-	 * the temporary file, created 0600 and ours alone, is opened to
-	 * readers before it takes the target's name.
-	 */
-	if (fchmod(fileno(of.f), 0644))
-		err = -errno;
-	if (!err)
-		err = metrics__print(m, top_sites, of.f);
+	err = metrics__print(m, top_sites, of.f);
 	if (err)
 		outfile__abort(&of);
 	else

@@ -10,9 +10,11 @@
  *   kleak_cache_*{cache}                  one per slab cache holding objects
  *   kleak_comm_*{comm}                    the METRICS_TOP_COMMS comms holding
  *                                         most, the rest as comm="(other)"
- *   kleak_site_*{cache,function,caller}   the top sites (--top, default 10),
+ *   kleak_site_*{cache,function,caller}   the top sites (--top, default 10), at
+ *                                         most METRICS_TOP_SITES whatever --top,
  *                                         a site being the cache and the first
  *                                         two frames outside the slab allocator
+ *   kleak_cache_merged_info{cache,aliases} one per merged cache holding objects
  *   kleak_not_seen_total{reason}          one per cause of the "not seen:" line
  *   kleak_held_objects{cache,class}       per classified cache (task_struct,
  *                                         filp, the socket caches: held.h), each
@@ -27,11 +29,12 @@
 #include "model.h"
 
 #define METRICS_TOP_COMMS 20
+#define METRICS_TOP_SITES 20
 
 /*
- * Writes m's metrics to out; top_sites bounds the kleak_site_* series (0:
- * one per site). 0, or a negative errno (out of memory, or a write error
- * left in ferror(out)).
+ * Writes m's metrics to out; top_sites bounds the kleak_site_* series (0, or
+ * above METRICS_TOP_SITES: METRICS_TOP_SITES). 0, or a negative errno (out
+ * of memory, or a write error left in ferror(out)).
  */
 int metrics__print(const struct model *m, size_t top_sites, FILE *out);
 

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * PERF_RECORD_MMAP2, FORK and COMM(exec) events into umaps (see
+ * PERF_RECORD_MMAP2, FORK, COMM(exec) and EXIT events into umaps (see
  * mmap_events.h). One dummy event per CPU: the kernel refuses to map the
  * buffer of an inherited per-task event (cpu -1), so inheritance needs one
- * per CPU, as perf record opens them. Each record ends in its time, and a
- * drain applies every ring's records in time order.
+ * per CPU, as perf record opens them. Each record ends in its time, on
+ * CLOCK_MONOTONIC as BPF's timestamps are, and a drain applies every ring's
+ * records in time order.
  */
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,6 +36,8 @@ struct pending {
 
 struct mmap_events {
 	struct umaps *maps;
+	bool build_ids;
+	int epfd;	/* every ring's descriptor, for the run's loop */
 	int n;
 	struct cpu_ring *rings;
 	size_t page;
@@ -46,13 +51,25 @@ struct mmap2_rec {
 	struct perf_event_header h;
 	__u32 pid, tid;
 	__u64 addr, len, pgoff;
-	__u32 maj, min;
-	__u64 ino, ino_generation;
+	union {
+		struct {
+			__u32 maj, min;
+			__u64 ino, ino_generation;
+		};
+		/* PERF_RECORD_MISC_MMAP_BUILD_ID */
+		struct {
+			__u8 build_id_size;
+			__u8 reserved1;
+			__u16 reserved2;
+			__u8 build_id[20];
+		};
+	};
 	__u32 prot, flags;
 	char filename[];
 };
 
-struct fork_rec {
+/* PERF_RECORD_FORK and PERF_RECORD_EXIT */
+struct task_rec {
 	struct perf_event_header h;
 	__u32 pid, ppid, tid, ptid;
 	__u64 time;
@@ -69,6 +86,8 @@ struct lost_rec {
 	__u64 id, lost;
 };
 
+static int open_rings(struct mmap_events *me, struct perf_event_attr *attr, pid_t pid);
+
 struct mmap_events *mmap_events__open(pid_t pid, struct umaps *maps)
 {
 	struct perf_event_attr attr = {
@@ -82,43 +101,42 @@ struct mmap_events *mmap_events__open(pid_t pid, struct umaps *maps)
 		.inherit = pid != -1,
 		.exclude_kernel = 1,
 		.exclude_hv = 1,
+		/* every record wakes the loop: a new binary is read while its process lives */
 		.watermark = 1,
 		.wakeup_watermark = 1,
-		/* each record ends in its time: the rings of two CPUs are read one after the other */
+		/*
+		 * each record ends in its time: the rings of two CPUs are read
+		 * one after the other; a process is forgotten once a sample
+		 * (BPF's clock) comes after its exit
+		 */
 		.sample_id_all = 1,
 		.sample_type = PERF_SAMPLE_TIME,
+		.use_clockid = 1,
+		.clockid = CLOCK_MONOTONIC,
+		.build_id = 1,
 	};
 	struct mmap_events *me = calloc(1, sizeof(*me));
-	int ncpu = sysconf(_SC_NPROCESSORS_CONF), i, err;
+	int ncpu = sysconf(_SC_NPROCESSORS_CONF), err;
 
 	if (!me)
 		return NULL;
 	me->maps = maps;
 	me->page = sysconf(_SC_PAGESIZE);
+	me->epfd = epoll_create1(EPOLL_CLOEXEC);
 	me->rings = calloc(ncpu > 0 ? ncpu : 1, sizeof(*me->rings));
-	if (!me->rings)
+	if (me->epfd < 0 || !me->rings)
 		goto err_out;
-	for (i = 0; i < ncpu; i++) {
-		struct cpu_ring *r = &me->rings[me->n];
-
-		r->fd = syscall(SYS_perf_event_open, &attr, pid, i, -1, PERF_FLAG_FD_CLOEXEC);
-		if (r->fd < 0) {
-			/* an offline CPU has no event: the others cover the tasks */
-			if (errno == ENODEV)
-				continue;
-			goto err_out;
-		}
-		r->base = mmap(NULL, (DATA_PAGES + 1) * me->page, PROT_READ | PROT_WRITE,
-			       MAP_SHARED, r->fd, 0);
-		if (r->base == MAP_FAILED) {
-			close(r->fd);
-			goto err_out;
-		}
-		me->n++;
+	me->build_ids = true;
+	err = open_rings(me, &attr, pid);
+	/* before 5.12 the build_id bit is reserved: the kernel refuses it */
+	if (err == -EINVAL || err == -E2BIG) {
+		attr.build_id = 0;
+		me->build_ids = false;
+		err = open_rings(me, &attr, pid);
 	}
-	if (me->n)
+	if (!err)
 		return me;
-	errno = ENODEV;
+	errno = -err;
 err_out:
 	err = errno;
 	mmap_events__free(me);
@@ -126,61 +144,158 @@ err_out:
 	return NULL;
 }
 
-void mmap_events__free(struct mmap_events *me)
+static void close_rings(struct mmap_events *me)
 {
 	int i;
 
-	if (!me)
-		return;
 	for (i = 0; i < me->n; i++) {
 		munmap(me->rings[i].base, (DATA_PAGES + 1) * me->page);
 		close(me->rings[i].fd);
 	}
+	me->n = 0;
+}
+
+/* One event and its ring per online CPU; 0 or -errno, with none left open. */
+static int open_rings(struct mmap_events *me, struct perf_event_attr *attr, pid_t pid)
+{
+	int ncpu = sysconf(_SC_NPROCESSORS_CONF), i, err;
+
+	for (i = 0; i < ncpu; i++) {
+		struct cpu_ring *r = &me->rings[me->n];
+
+		r->fd = syscall(SYS_perf_event_open, attr, pid, i, -1, PERF_FLAG_FD_CLOEXEC);
+		if (r->fd < 0) {
+			/* an offline CPU has no event: the others cover the tasks */
+			if (errno == ENODEV)
+				continue;
+			err = -errno;
+			goto err_out;
+		}
+		r->base = mmap(NULL, (DATA_PAGES + 1) * me->page, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, r->fd, 0);
+		if (r->base == MAP_FAILED) {
+			err = -errno;
+			close(r->fd);
+			goto err_out;
+		}
+		me->n++;
+		if (epoll_ctl(me->epfd, EPOLL_CTL_ADD, r->fd,
+			      &(struct epoll_event){ .events = EPOLLIN })) {
+			err = -errno;
+			goto err_out;
+		}
+	}
+	if (me->n)
+		return 0;
+	err = -ENODEV;
+err_out:
+	close_rings(me);
+	return err;
+}
+
+void mmap_events__free(struct mmap_events *me)
+{
+	if (!me)
+		return;
+	close_rings(me);
+	if (me->epfd >= 0)
+		close(me->epfd);
 	free(me->rings);
 	free(me->pending);
 	free(me);
 }
 
-static int on_record(struct mmap_events *me, const struct perf_event_header *h)
+int mmap_events__parse(const void *rec, size_t size, struct mmap_record *out)
 {
-	const struct mmap2_rec *m = (const void *)h;
-	const struct fork_rec *f = (const void *)h;
-	const struct comm_rec *c = (const void *)h;
-	struct umaps_line l;
-	__u64 time;
+	const struct perf_event_header *h = rec;
+	const struct mmap2_rec *m = rec;
+	const struct task_rec *t = rec;
+	const struct comm_rec *c = rec;
+	size_t name_len;
 
-	if (h->size < sizeof(*h) + sizeof(time))
-		return 0;
-	memcpy(&time, (const char *)h + h->size - sizeof(time), sizeof(time));
+	memset(out, 0, sizeof(*out));
+	if (size < sizeof(*h) + sizeof(out->time) || h->size != size)
+		return -EINVAL;
+	memcpy(&out->time, (const char *)rec + size - sizeof(out->time), sizeof(out->time));
+	size -= sizeof(out->time);
+	out->type = h->type;
 	switch (h->type) {
 	case PERF_RECORD_MMAP2:
-		if (h->size < sizeof(*m) + 1 + sizeof(time) || !(m->prot & PROT_EXEC) ||
-		    (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) || m->filename[0] != '/')
-			return 0;
-		l = (struct umaps_line){
+		if (size < sizeof(*m) + 1)
+			return -EINVAL;
+		if (!(m->prot & PROT_EXEC) || m->filename[0] != '/')
+			return -ENOENT;
+		name_len = strnlen(m->filename, size - sizeof(*m));
+		out->pid = m->pid;
+		out->line = (struct umaps_line){
 			.start = m->addr, .end = m->addr + m->len, .pgoff = m->pgoff,
-			.dev = (__u64)m->maj << 32 | m->min, .inode = m->ino, .exec = true,
-			.path = m->filename,
-			.path_len = strnlen(m->filename, h->size - sizeof(*m) - sizeof(time)),
+			.exec = true, .path = m->filename, .path_len = name_len,
 		};
-		return umaps__add_mapping(me->maps, m->pid, &l, time, buildid__of_file);
+		if (out->line.end < out->line.start)
+			return -EINVAL;
+		if (h->misc & PERF_RECORD_MISC_MMAP_BUILD_ID) {
+			if (!m->build_id_size || m->build_id_size > sizeof(m->build_id))
+				return -EINVAL;
+			out->line.build_id_len = m->build_id_size;
+			memcpy(out->line.build_id, m->build_id, m->build_id_size);
+		} else {
+			out->line.dev = (__u64)m->maj << 32 | m->min;
+			out->line.inode = m->ino;
+		}
+		return 0;
 	case PERF_RECORD_FORK:
-		/* a new process (not a thread) starts with its parent's mappings */
-		if (h->size < sizeof(*f) || f->pid == f->ppid)
-			return 0;
-		return umaps__fork(me->maps, f->ppid, f->pid, f->time);
+	case PERF_RECORD_EXIT:
+		if (size < sizeof(*t))
+			return -EINVAL;
+		/* a new process (not a thread), or the end of one (its leader) */
+		if (h->type == PERF_RECORD_FORK ? t->pid == t->ppid : t->pid != t->tid)
+			return -ENOENT;
+		out->pid = t->pid;
+		out->ppid = t->ppid;
+		return 0;
 	case PERF_RECORD_COMM:
-		if (h->size >= sizeof(*c) && (h->misc & PERF_RECORD_MISC_COMM_EXEC) &&
-		    c->pid == c->tid)
-			return umaps__exec(me->maps, c->pid, time);
+		if (size < sizeof(*c))
+			return -EINVAL;
+		if (!(h->misc & PERF_RECORD_MISC_COMM_EXEC) || c->pid != c->tid)
+			return -ENOENT;
+		out->pid = c->pid;
 		return 0;
 	case PERF_RECORD_LOST:
-		if (h->size >= sizeof(struct lost_rec))
-			me->lost += ((const struct lost_rec *)h)->lost;
+		if (size < sizeof(struct lost_rec))
+			return -EINVAL;
+		out->lost = ((const struct lost_rec *)rec)->lost;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+int mmap_events__apply(struct umaps *maps, const struct mmap_record *r, umaps_read_fn read)
+{
+	switch (r->type) {
+	case PERF_RECORD_MMAP2:
+		return umaps__add_mapping(maps, r->pid, &r->line, r->time, read);
+	case PERF_RECORD_FORK:
+		return umaps__fork(maps, r->ppid, r->pid, r->time);
+	case PERF_RECORD_COMM:
+		return umaps__exec(maps, r->pid, r->time);
+	case PERF_RECORD_EXIT:
+		umaps__exit(maps, r->pid, r->time);
 		return 0;
 	default:
 		return 0;
 	}
+}
+
+static int on_record(struct mmap_events *me, const struct perf_event_header *h)
+{
+	struct mmap_record r;
+
+	if (mmap_events__parse(h, h->size, &r))
+		return 0;
+	if (r.type == PERF_RECORD_LOST)
+		me->lost += r.lost;
+	return mmap_events__apply(me->maps, &r, umaps__read_mapped);
 }
 
 /* Copies the ring's records out (whole where the ring's end cuts one in two). */
@@ -243,9 +358,13 @@ static int cmp_pending(const void *a, const void *b)
  */
 int mmap_events__drain(struct mmap_events *me)
 {
+	struct epoll_event evs[16];
 	size_t i;
 	int k, err = 0;
 
+	/* the rings' wakeups, taken: each is drained below whichever woke */
+	while (epoll_wait(me->epfd, evs, 16, 0) == 16)
+		;
 	for (k = 0; k < me->n && !err; k++)
 		err = drain_ring(me, &me->rings[k]);
 	qsort(me->pending, me->n_pending, sizeof(*me->pending), cmp_pending);
@@ -256,6 +375,16 @@ int mmap_events__drain(struct mmap_events *me)
 	}
 	me->n_pending = 0;
 	return err;
+}
+
+int mmap_events__fd(const struct mmap_events *me)
+{
+	return me->epfd;
+}
+
+bool mmap_events__has_build_ids(const struct mmap_events *me)
+{
+	return me->build_ids;
 }
 
 __u64 mmap_events__lost(const struct mmap_events *me)

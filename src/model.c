@@ -10,7 +10,7 @@ struct model *model__new(void)
 	return calloc(1, sizeof(struct model));
 }
 
-static void site_free(struct model_site *s)
+void model_site__clear(struct model_site *s)
 {
 	size_t i;
 
@@ -39,7 +39,7 @@ void model__free(struct model *m)
 	if (!m)
 		return;
 	for (i = 0; i < m->n_sites; i++)
-		site_free(&m->sites[i]);
+		model_site__clear(&m->sites[i]);
 	free(m->sites);
 	free(m->slabs);
 	for (i = 0; i < m->n_merged; i++) {
@@ -149,19 +149,41 @@ static bool site_matches(const struct model_site *s, const regex_t *re)
 	return false;
 }
 
-size_t model__drop_sites(struct model *m, const regex_t *re)
+/* Removes and frees the sites drop() says, the others kept in order; returns how many. */
+static size_t drop_if(struct model *m, bool (*drop)(const struct model_site *s, size_t i,
+						    const void *arg), const void *arg)
 {
 	size_t i, kept = 0;
 
 	for (i = 0; i < m->n_sites; i++) {
-		if (site_matches(&m->sites[i], re))
-			site_free(&m->sites[i]);
+		if (drop(&m->sites[i], i, arg))
+			model_site__clear(&m->sites[i]);
 		else
 			m->sites[kept++] = m->sites[i];
 	}
 	i = m->n_sites - kept;
 	m->n_sites = kept;
 	return i;
+}
+
+static bool drop_matching(const struct model_site *s, size_t i, const void *re)
+{
+	return site_matches(s, re);
+}
+
+size_t model__drop_sites(struct model *m, const regex_t *re)
+{
+	return drop_if(m, drop_matching, re);
+}
+
+static bool drop_marked(const struct model_site *s, size_t i, const void *drop)
+{
+	return ((const bool *)drop)[i];
+}
+
+size_t model__drop_marked(struct model *m, const bool *drop)
+{
+	return drop_if(m, drop_marked, drop);
 }
 
 static const char *const held_names[HELD_MAX] = {
@@ -249,7 +271,7 @@ size_t model__keep_held(struct model *m, int held)
 
 		n = keep_held(s, held);
 		if (!n) {
-			site_free(s);
+			model_site__clear(s);
 			continue;
 		}
 		/* the kernel's totals count every class: the class's count is its ages' */
@@ -335,7 +357,7 @@ bool model__knows_cache(const struct model *m, const char *name)
 	return false;
 }
 
-/* The counters one allocation event ends in, exactly one each (on_alloc() in BPF). */
+/* The counters one allocation event ends in, exactly one each (alloc_event() in BPF). */
 static const int event_outcomes[] = {
 	STAT_FAILED_ALLOCS, STAT_OWN_ALLOCS, STAT_FILTERED_OUT, STAT_PAGES_USER,
 	STAT_IRQ_NOT_ATTRIBUTED,
@@ -346,21 +368,111 @@ static const int event_outcomes[] = {
 /* How a recorded allocation stops being outstanding. */
 static const int record_ends[] = { STAT_FREES, STAT_REALLOC_RETIRED };
 
-bool model__books(const struct model *m, struct model_books *b)
+/*
+ * The run-wide counter each of an allocator's own counters is its share of
+ * (KLEAK_STAT_OF(a, STAT_PAGES_x) counts mirrored[x] for a's programs);
+ * -1 for the two that are not a counter's share.
+ */
+static const int mirrored[KLEAK_ALLOCATOR_STATS] = {
+	[STAT_PAGES_EVENTS - STAT_PAGES_EVENTS] = STAT_ALLOC_EVENTS,
+	[STAT_PAGES_ALLOCS - STAT_PAGES_EVENTS] = STAT_ALLOCS,
+	[STAT_PAGES_FREES - STAT_PAGES_EVENTS] = STAT_FREES,
+	[STAT_PAGES_RETIRED - STAT_PAGES_EVENTS] = STAT_REALLOC_RETIRED,
+	[STAT_PAGES_NOT_RECORDED - STAT_PAGES_EVENTS] = -1,
+	[STAT_PAGES_FILTERED_OUT - STAT_PAGES_EVENTS] = STAT_FILTERED_OUT,
+	[STAT_PAGES_FAILED - STAT_PAGES_EVENTS] = STAT_FAILED_ALLOCS,
+	[STAT_PAGES_OWN - STAT_PAGES_EVENTS] = STAT_OWN_ALLOCS,
+	[STAT_PAGES_IRQ - STAT_PAGES_EVENTS] = STAT_IRQ_NOT_ATTRIBUTED,
+	[STAT_PAGES_SAMPLED_OUT - STAT_PAGES_EVENTS] = STAT_SAMPLED_OUT,
+	[STAT_PAGES_SITE_MAP_FULL - STAT_PAGES_EVENTS] = STAT_SITE_MAP_FULL,
+	[STAT_PAGES_ALLOC_MAP_FULL - STAT_PAGES_EVENTS] = STAT_ALLOC_MAP_FULL,
+	[STAT_PAGES_ALLOC_MAP_BUSY - STAT_PAGES_EVENTS] = STAT_ALLOC_MAP_BUSY,
+	[STAT_PAGES_OUTSTANDING - STAT_PAGES_EVENTS] = -1,
+};
+
+/* The allocation events not recorded for a counted reason, which NOT_RECORDED sums. */
+static const int not_recorded[] = {
+	STAT_IRQ_NOT_ATTRIBUTED, STAT_SAMPLED_OUT, STAT_SITE_MAP_FULL, STAT_ALLOC_MAP_FULL,
+	STAT_ALLOC_MAP_BUSY,
+};
+
+void model__add_slot_stats(__u64 stats[STAT_MAX], __u32 slot, const __u64 counters[STAT_MAX])
 {
-	const __u64 *st = m->stats;
+	enum kleak_allocator a = kleak_allocator_of_slot(slot);
+	size_t i;
+
+	for (i = 0; i < STAT_MAX; i++)
+		stats[i] += counters[i];
+	if (a == KLEAK_ALLOC_SLAB)
+		return;
+	for (i = 0; i < KLEAK_ALLOCATOR_STATS; i++)
+		if (mirrored[i] >= 0)
+			stats[KLEAK_STAT_OF(a, STAT_PAGES_EVENTS + i)] += counters[mirrored[i]];
+	for (i = 0; i < sizeof(not_recorded) / sizeof(not_recorded[0]); i++)
+		stats[KLEAK_STAT_OF(a, STAT_PAGES_NOT_RECORDED)] += counters[not_recorded[i]];
+}
+
+/* Allocator a's own counter mirroring stat, or -1 where stat has none. */
+static int mirror_of(int a, int stat)
+{
+	size_t i;
+
+	for (i = 0; i < KLEAK_ALLOCATOR_STATS; i++)
+		if (mirrored[i] == stat)
+			return KLEAK_STAT_OF(a, STAT_PAGES_EVENTS + i);
+	return -1;
+}
+
+__u64 model__allocator_stat(const struct model *m, int a, int stat)
+{
+	__u64 v, other;
+	int o, i;
+
+	if (a < 0)
+		return stat == STAT_MAX ? m->outstanding : m->stats[stat];
+	if (a != KLEAK_ALLOC_SLAB) {
+		if (stat == STAT_PAGES_USER)
+			return a == KLEAK_ALLOC_PAGES ? m->stats[stat] : 0;
+		i = stat == STAT_MAX ? KLEAK_STAT_OF(a, STAT_PAGES_OUTSTANDING) : mirror_of(a, stat);
+		return i < 0 ? 0 : m->stats[i];
+	}
+	/* slab: the run's totals less the others' (never wraps: read apart, a live report may) */
+	v = model__allocator_stat(m, -1, stat);
+	for (o = KLEAK_ALLOC_PAGES; o < KLEAK_ALLOC_MAX; o++) {
+		other = model__allocator_stat(m, o, stat);
+		v -= other < v ? other : v;
+	}
+	return v;
+}
+
+/* The books of allocator a, or of the whole run for a < 0. */
+static void books_of(const struct model *m, int a, struct model_books *b)
+{
 	__u64 sum = 0;
 	size_t i;
 
+	for (i = 0; i < sizeof(event_outcomes) / sizeof(event_outcomes[0]); i++)
+		sum += model__allocator_stat(m, a, event_outcomes[i]);
+	b->events_unaccounted = (__s64)(model__allocator_stat(m, a, STAT_ALLOC_EVENTS) - sum);
+	sum = model__allocator_stat(m, a, STAT_MAX);
+	for (i = 0; i < sizeof(record_ends) / sizeof(record_ends[0]); i++)
+		sum += model__allocator_stat(m, a, record_ends[i]);
+	b->records_unaccounted = (__s64)(model__allocator_stat(m, a, STAT_ALLOCS) - sum);
+}
+
+bool model__books(const struct model *m, struct model_books *b)
+{
 	if (!m->books_kept)
 		return false;
-	for (i = 0; i < sizeof(event_outcomes) / sizeof(event_outcomes[0]); i++)
-		sum += st[event_outcomes[i]];
-	b->events_unaccounted = (__s64)(st[STAT_ALLOC_EVENTS] - sum);
-	sum = m->outstanding;
-	for (i = 0; i < sizeof(record_ends) / sizeof(record_ends[0]); i++)
-		sum += st[record_ends[i]];
-	b->records_unaccounted = (__s64)(st[STAT_ALLOCS] - sum);
+	books_of(m, -1, b);
+	return true;
+}
+
+bool model__allocator_books(const struct model *m, int a, struct model_books *b)
+{
+	if (!m->books_kept || !m->allocator_books_kept)
+		return false;
+	books_of(m, a, b);
 	return true;
 }
 
@@ -375,6 +487,23 @@ const char *model__stack_err_str(int err)
 		return "stack walk failed";
 	}
 }
+
+/* An allocator's own counters: its prefix and the name of the run-wide counter each mirrors. */
+#define ALLOCATOR_STAT_NAMES(A, prefix)					\
+	[STAT_##A##_EVENTS] = prefix "alloc_events",			\
+	[STAT_##A##_ALLOCS] = prefix "allocs_recorded",			\
+	[STAT_##A##_FREES] = prefix "frees_matched",			\
+	[STAT_##A##_RETIRED] = prefix "retired_unseen_frees",		\
+	[STAT_##A##_NOT_RECORDED] = prefix "not_recorded",		\
+	[STAT_##A##_FILTERED_OUT] = prefix "filtered_out",		\
+	[STAT_##A##_FAILED] = prefix "failed_allocs",			\
+	[STAT_##A##_OWN] = prefix "kleak_own_allocs",			\
+	[STAT_##A##_IRQ] = prefix "irq_not_attributed",			\
+	[STAT_##A##_SAMPLED_OUT] = prefix "sampled_out",		\
+	[STAT_##A##_SITE_MAP_FULL] = prefix "sites_map_full",		\
+	[STAT_##A##_ALLOC_MAP_FULL] = prefix "allocs_map_full",		\
+	[STAT_##A##_ALLOC_MAP_BUSY] = prefix "allocs_map_busy",		\
+	[STAT_##A##_OUTSTANDING] = prefix "outstanding"
 
 static const char *const stat_names[STAT_MAX] = {
 	[STAT_ALLOC_EVENTS] = "alloc_events",
@@ -408,26 +537,15 @@ static const char *const stat_names[STAT_MAX] = {
 	[STAT_USTACK_REPLACED] = "ustack_replaced",
 	[STAT_USTACK_UNWIND_FAILED] = "ustack_unwind_failed",
 	[STAT_USTACK_NO_SAMPLE] = "ustack_no_sample",
-	[STAT_PAGES_EVENTS] = "pages_alloc_events",
-	[STAT_PAGES_ALLOCS] = "pages_allocs_recorded",
-	[STAT_PAGES_FREES] = "pages_frees_matched",
-	[STAT_PAGES_RETIRED] = "pages_retired_unseen_frees",
-	[STAT_PAGES_NOT_RECORDED] = "pages_not_recorded",
-	[STAT_VMALLOC_EVENTS] = "vmalloc_alloc_events",
-	[STAT_VMALLOC_ALLOCS] = "vmalloc_allocs_recorded",
-	[STAT_VMALLOC_FREES] = "vmalloc_frees_matched",
-	[STAT_VMALLOC_RETIRED] = "vmalloc_retired_unseen_frees",
-	[STAT_VMALLOC_NOT_RECORDED] = "vmalloc_not_recorded",
-	[STAT_PERCPU_EVENTS] = "percpu_alloc_events",
-	[STAT_PERCPU_ALLOCS] = "percpu_allocs_recorded",
-	[STAT_PERCPU_FREES] = "percpu_frees_matched",
-	[STAT_PERCPU_RETIRED] = "percpu_retired_unseen_frees",
-	[STAT_PERCPU_NOT_RECORDED] = "percpu_not_recorded",
+	ALLOCATOR_STAT_NAMES(PAGES, "pages_"),
+	ALLOCATOR_STAT_NAMES(VMALLOC, "vmalloc_"),
+	ALLOCATOR_STAT_NAMES(PERCPU, "percpu_"),
 	[STAT_PAGES_USER] = "pages_user_left_out",
 	[STAT_PAGES_SPLIT] = "pages_freed_split",
 	[STAT_FILTERED_OUT] = "filtered_out",
 	[STAT_FAILED_ALLOCS] = "failed_allocs",
 	[STAT_OWN_ALLOCS] = "kleak_own_allocs",
+	[STAT_PAGES_SPLIT_UNPAIRED] = "pages_split_unpaired",
 };
 
 const char *model__stat_name(int stat)
@@ -486,6 +604,11 @@ static const char *const kcounter_names[KC_MAX] = {
 	[KC_MEMFREE] = "MemFree",
 	[KC_VMALLOC_USED] = "VmallocUsed",
 	[KC_PERCPU] = "Percpu",
+	[KC_LRU] = "nr_lru",
+	[KC_NR_SLAB_RECLAIMABLE] = "nr_slab_reclaimable",
+	[KC_NR_SLAB_UNRECLAIMABLE] = "nr_slab_unreclaimable",
+	[KC_NR_PAGE_TABLE_PAGES] = "nr_page_table_pages",
+	[KC_NR_KERNEL_STACK] = "nr_kernel_stack",
 };
 
 const char *model__kcounter_name(int kc)
@@ -503,7 +626,7 @@ bool model__stat_shown(const struct model *m, int stat)
 {
 	int a;
 
-	if (stat == STAT_PAGES_USER || stat == STAT_PAGES_SPLIT)
+	if (stat == STAT_PAGES_USER || stat == STAT_PAGES_SPLIT || stat == STAT_PAGES_SPLIT_UNPAIRED)
 		return model__traced_allocator(m, KLEAK_ALLOC_PAGES);
 	if (stat < STAT_PAGES_EVENTS || stat >= STAT_PAGES_USER)
 		return true;

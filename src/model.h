@@ -180,14 +180,20 @@ struct model_meta {
 
 /*
  * The kernel's own counters of the allocators beside the per-cache
- * slabinfo, at start and end (#17): /proc/meminfo's, in kB.
+ * slabinfo, at start and end (#17): /proc/meminfo's and /proc/vmstat's,
+ * all in kB (vmstat's pages converted), named as saved runs name them.
  */
 enum model_kcounter {
 	KC_SLAB,		/* Slab */
 	KC_SUNRECLAIM,		/* SUnreclaim */
-	KC_MEMFREE,		/* MemFree: its fall is the pages the page allocator gave out */
-	KC_VMALLOC_USED,	/* VmallocUsed: pages backing vmalloc areas */
+	KC_MEMFREE,		/* MemFree */
+	KC_VMALLOC_USED,	/* VmallocUsed: pages backing vmalloc() areas */
 	KC_PERCPU,		/* Percpu: the percpu allocator's chunks */
+	KC_LRU,			/* nr_lru: the LRU lists' sum, user and page-cache pages */
+	KC_NR_SLAB_RECLAIMABLE,	/* nr_slab_reclaimable */
+	KC_NR_SLAB_UNRECLAIMABLE,	/* nr_slab_unreclaimable */
+	KC_NR_PAGE_TABLE_PAGES,	/* nr_page_table_pages */
+	KC_NR_KERNEL_STACK,	/* nr_kernel_stack */
 	KC_MAX,
 };
 
@@ -222,6 +228,11 @@ struct model {
 	__u64 outstanding;
 	__u64 books_slack;
 	/*
+	 * Each allocator's books too (model__allocator_books()): false for a
+	 * saved run written before its counters had every term.
+	 */
+	bool allocator_books_kept;
+	/*
 	 * Object classes: the kinds classified ("task_struct filp sockets"),
 	 * NULL when none was; why the others were not, NULL for no reason given.
 	 */
@@ -253,6 +264,21 @@ bool model__knows_cache(const struct model *m, const char *name);
 
 /* The books of m; false when m does not keep them (an old saved run). */
 bool model__books(const struct model *m, struct model_books *b);
+/* The same of allocator a (enum kleak_allocator) alone. */
+bool model__allocator_books(const struct model *m, int a, struct model_books *b);
+
+/*
+ * Allocator a's share of run-wide counter stat (slab's: the totals less
+ * the others'), stat STAT_MAX for the outstanding term; a < 0 for the
+ * whole run's.
+ */
+__u64 model__allocator_stat(const struct model *m, int a, int stat);
+
+/*
+ * Adds the counters of one stats slot (enum kleak_stats_slot) to stats:
+ * to the totals, and to its allocator's own counters where it is not slab.
+ */
+void model__add_slot_stats(__u64 stats[STAT_MAX], __u32 slot, const __u64 counters[STAT_MAX]);
 
 /* Returns a zeroed model, or NULL with errno set. */
 struct model *model__new(void);
@@ -273,6 +299,10 @@ const struct model_merged *model__merged_of(const struct model *m, const char *c
  * noise such as a test rig's filesystem). Returns how many were removed.
  */
 size_t model__drop_sites(struct model *m, const regex_t *re);
+/* Frees what site s holds (not s itself). */
+void model_site__clear(struct model_site *s);
+/* Removes and frees the sites whose drop[] is set, the others kept in order; returns how many. */
+size_t model__drop_marked(struct model *m, const bool *drop);
 
 /* Outstanding allocations of a site at least min_age_ms old. */
 size_t model_site__count_older(const struct model_site *s, __u32 min_age_ms);
@@ -329,7 +359,7 @@ const char *model__ctx_name(int ctx);
 bool model__traced_allocator(const struct model *m, int a);
 /* Whether stat belongs in a report: the counters of allocators not traced are left out. */
 bool model__stat_shown(const struct model *m, int stat);
-/* A kernel counter's /proc/meminfo key ("VmallocUsed"), as saved runs name it too. */
+/* A kernel counter's name ("VmallocUsed", "nr_lru"), as saved runs and JSON name it. */
 const char *model__kcounter_name(int kc);
 
 #endif /* __KLEAK_MODEL_H */

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "allocators.h"
 #include "kleak.h"
 #include "log.h"
 #include "model.h"
 #include "opts.h"
+#include "outfile.h"
 #include "recost.h"
 
 /*
@@ -129,24 +131,29 @@ enum {
 	OPT_ALL_ALLOCATORS,
 	OPT_RAW_ADDRESSES,
 	OPT_HELD_BY,
+	OPT_FILE_MODE,
 };
 
 #define HELD_BY_DOC \
 	"Only objects held as CLASS: live, zombie, reaped (task_struct); fd, no-fd (files, " \
 	"sockets); mapped (files); orphan (sockets)"
 
-/* Every report and diff writes these; features writes text or json only. */
-#define OUTPUT_OPTIONS(group)								\
+/*
+ * Every report and diff writes these; features writes text or json only.
+ * output_doc: what --output does (live, each interval replaces the file).
+ */
+#define OUTPUT_OPTIONS(group, output_doc)						\
 	{ "format", OPT_FORMAT, "FMT", 0,						\
 	  "text (default), json, folded (stacks for flame\n"				\
 	  "graphs), pprof (gzipped profile.proto) or svg (a\n"				\
 	  "flame graph)", group },							\
-	{ "output", 'O', "FILE", 0,							\
-	  "Write the report to FILE (atomically; each\n"				\
-	  "interval replaces it) instead of stdout", group },				\
+	{ "output", 'O', "FILE", 0, output_doc, group },				\
 	{ "value", OPT_VALUE, "WHAT", 0,						\
 	  "What folded and svg stacks weigh: bytes\n"				\
-	  "(default) or count (objects)", group }
+	  "(default) or count (objects)", group },					\
+	{ "file-mode", OPT_FILE_MODE, "MODE", 0,					\
+	  "Create the files kleak writes with MODE (octal,\n"			\
+	  "within 0644; default: 0600)", group }
 
 /* ours, not argp's: ARGP_NO_HELP keeps argp's own --help from exiting */
 #define HELP_OPTIONS									\
@@ -167,7 +174,8 @@ static const struct argp_option trace_options[] = {
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "Allocations by tasks in cgroup v2 PATH or below", 1 },
 	{ "cache", OPT_CACHE, "NAME", 0,
 	  "Objects of slab cache NAME (the alias of a merged\n"
-	  "cache names that cache)", 1 },
+	  "cache names that cache), or of another allocator\n"
+	  "traced: pages, pages/order-N, vmalloc, percpu", 1 },
 	{ "min-size", 'z', "BYTES", 0, "Objects of at least BYTES", 1 },
 	{ "max-size", 'Z', "BYTES", 0, "Objects of at most BYTES", 1 },
 	{ "sample-rate", 's', "N", 0,
@@ -199,7 +207,8 @@ static const struct argp_option trace_options[] = {
 	  "Write Prometheus metrics to FILE at every report,\n"
 	  "for node_exporter's textfile collector", 2 },
 	{ "raw-addresses", OPT_RAW_ADDRESSES, NULL, 0,
-	  "With -w: keep the raw kernel address of each frame, which defeats KASLR "
+	  "Keep each frame's raw kernel address in the -w\n"
+	  "run and every output, which defeats KASLR\n"
 	  "(default: symbols only)", 2 },
 
 	{ NULL, 0, NULL, 0, "What the report shows:", 3 },
@@ -207,7 +216,8 @@ static const struct argp_option trace_options[] = {
 	  "Only allocations at least SEC old\n(default: 6, at most INTERVAL; 0 with COMMAND)",
 	  3 },
 	{ "top", 'T', "N", 0, "The N sites holding most (default: 10; 0: all)", 3 },
-	OUTPUT_OPTIONS(3),
+	OUTPUT_OPTIONS(3, "Write the report to FILE (atomically; each\n"
+			  "interval replaces it) instead of stdout"),
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 3 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 3 },
@@ -224,7 +234,7 @@ static const struct argp_option trace_options[] = {
 	  "on (default): skip the stack walk where the stack words of one walked "
 	  "before (a template) still hold; off; check: walk anyway, count "
 	  "templates that disagree", 4 },
-	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not", 4 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not (compat set)", 4 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf and sizing details", 4 },
 	HELP_OPTIONS,
 	{},
@@ -234,7 +244,8 @@ static const struct argp_option report_options[] = {
 	{ NULL, 0, NULL, 0, "What the report shows (default: as the run printed it):", 1 },
 	{ "older", 'o', "SEC", 0, "Only allocations at least SEC old", 1 },
 	{ "top", 'T', "N", 0, "The N sites holding the most (0: all)", 1 },
-	{ "cache", OPT_CACHE, "NAME", 0, "Only sites in slab cache NAME", 1 },
+	{ "cache", OPT_CACHE, "NAME", 0,
+	  "Only sites in slab cache NAME, or of pages (any order), pages/order-N, vmalloc, percpu", 1 },
 	{ "min-size", 'z', "BYTES", 0, "Only objects of at least BYTES", 1 },
 	{ "max-size", 'Z', "BYTES", 0, "Only objects of at most BYTES", 1 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
@@ -242,7 +253,10 @@ static const struct argp_option report_options[] = {
 	{ "held-by", OPT_HELD_BY, "CLASS", 0, HELD_BY_DOC, 1 },
 	{ "caches", OPT_CACHES, NULL, 0, "Show the per-cache summary", 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
-	OUTPUT_OPTIONS(1),
+	OUTPUT_OPTIONS(1, "Write the report to FILE (atomically) instead of\nstdout"),
+	{ "raw-addresses", OPT_RAW_ADDRESSES, NULL, 0,
+	  "Keep each frame's raw kernel address, where the\n"
+	  "run has them (-w --raw-addresses): defeats KASLR", 1 },
 	{ "metrics", OPT_METRICS, "FILE", 0, "Also write the run as Prometheus metrics to FILE", 1 },
 	{ "verbose", 'v', NULL, 0, "Print details", 1 },
 	HELP_OPTIONS,
@@ -255,14 +269,15 @@ static const struct argp_option diff_options[] = {
 	{ "min-delta", OPT_MIN_DELTA, "BYTES", 0, "Leave out changes smaller than BYTES", 1 },
 	{ "older", 'o', "SEC", 0,
 	  "Only allocations at least SEC old (default: every\noutstanding one)", 1 },
-	{ "cache", OPT_CACHE, "NAME", 0, "Only sites in slab cache NAME", 1 },
+	{ "cache", OPT_CACHE, "NAME", 0,
+	  "Only sites in slab cache NAME, or of pages (any order), pages/order-N, vmalloc, percpu", 1 },
 	{ "min-size", 'z', "BYTES", 0, "Only objects of at least BYTES", 1 },
 	{ "max-size", 'Z', "BYTES", 0, "Only objects of at most BYTES", 1 },
 	{ "exclude", OPT_EXCLUDE, "REGEX", 0,
 	  "Leave out sites with a frame matching REGEX (extended), e.g. known noise", 1 },
 	{ "held-by", OPT_HELD_BY, "CLASS", 0, HELD_BY_DOC, 1 },
 	{ "no-caches", OPT_NO_CACHES, NULL, 0, "Leave out the per-cache summary", 1 },
-	OUTPUT_OPTIONS(1),
+	OUTPUT_OPTIONS(1, "Write the comparison to FILE (atomically) instead\nof stdout"),
 	{ "verbose", 'v', NULL, 0, "Print details", 1 },
 	HELP_OPTIONS,
 	{},
@@ -270,7 +285,7 @@ static const struct argp_option diff_options[] = {
 
 static const struct argp_option features_options[] = {
 	{ "format", OPT_FORMAT, "FMT", 0, "text (default) or json", 1 },
-	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not", 1 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF, where /sys/kernel/btf/vmlinux is not (compat set)", 1 },
 	{ "verbose", 'v', NULL, 0, "Print what the probes say", 1 },
 	HELP_OPTIONS,
 	{},
@@ -475,6 +490,20 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_RAW_ADDRESSES:
 		env->raw_addresses = true;
 		break;
+	case OPT_FILE_MODE: {
+		unsigned long mode;
+		char *end;
+
+		errno = 0;
+		mode = strtoul(arg, &end, 8);
+		/* others may read what kleak writes, never change it; nothing runs it */
+		if (*arg < '0' || *arg > '7' || *end || errno || mode & ~0644UL)
+			usage_error("invalid --file-mode '%s': an octal mode within 0644 (read for "
+				    "group and others at most)", arg);
+		env->file_mode = mode;
+		env->file_mode_set = true;
+		break;
+	}
 	case OPT_STACK_CACHE:
 		if (!strcmp(arg, "on"))
 			env->stack_cache = STACK_CACHE_ON;
@@ -601,6 +630,57 @@ char *opts__join_args(int argc, char *const argv[])
 	return s;
 }
 
+/*
+ * --cache selects one allocator's memory: that allocator must be traced,
+ * and no other may be asked for, since it would record nothing. A page
+ * site's name with an order past the largest is no slab cache either.
+ */
+static int check_cache(const struct env *env)
+{
+	static const char *const opt[KLEAK_ALLOC_MAX] = {
+		[KLEAK_ALLOC_PAGES] = "--pages", [KLEAK_ALLOC_VMALLOC] = "--vmalloc",
+		[KLEAK_ALLOC_PERCPU] = "--percpu",
+	};
+	const bool traced[KLEAK_ALLOC_MAX] = {
+		true, env->pages, env->vmalloc, env->percpu,
+	};
+	enum kleak_allocator a = KLEAK_ALLOC_SLAB, other;
+	struct alloc_cache c;
+
+	if (!env->cache)
+		return 0;
+	if (allocators__parse_cache(env->cache, &c)) {
+		a = c.allocator;
+	} else if (!strncmp(env->cache, "pages/", 6) || !strncmp(env->cache, "user pages/", 11)) {
+		pr_err("invalid --cache '%s': a page site is pages/order-N or user pages/order-N, "
+		       "N from 0 to %d", env->cache, KLEAK_MAX_PAGE_ORDER);
+		return -EINVAL;
+	}
+	if (!traced[a]) {
+		pr_err("--cache %s selects %s memory, which this run does not trace: add %s",
+		       env->cache, allocators__name(a),
+		       c.kinds == 1U << KLEAK_SITE_PAGES_USER ? "--pages=all" : opt[a]);
+		return -EINVAL;
+	}
+	if (a == KLEAK_ALLOC_PAGES && c.kinds == 1U << KLEAK_SITE_PAGES_USER && !env->pages_user) {
+		pr_err("--cache %s selects user pages, which --pages leaves out: give --pages=all",
+		       env->cache);
+		return -EINVAL;
+	}
+	if (env->all_allocators) {
+		pr_err("--cache %s selects %s memory only: give %s instead of --all-allocators",
+		       env->cache, allocators__name(a), a ? opt[a] : "no allocator option");
+		return -EINVAL;
+	}
+	for (other = KLEAK_ALLOC_PAGES; other < KLEAK_ALLOC_MAX; other++)
+		if (other != a && traced[other]) {
+			pr_err("--cache %s selects %s memory: %s would record nothing, drop it",
+			       env->cache, allocators__name(a), opt[other]);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 /* Cross-option checks, once, after everything is parsed. */
 static int validate(struct env *env)
 {
@@ -627,6 +707,8 @@ static int validate(struct env *env)
 		pr_err("COUNT and --duration both end the run: give one");
 		return -EINVAL;
 	}
+	if (tracing && check_cache(env))
+		return -EINVAL;
 	if (env->ustack == USTACK_OFF && env->ustack_depth != DEFAULT_USTACK_DEPTH) {
 		pr_err("--ustack-depth caps user stacks: it needs --ustack");
 		return -EINVAL;
@@ -634,6 +716,11 @@ static int validate(struct env *env)
 	/* each command's own table refuses the other commands' options */
 	if (!tracing && env->command) {
 		pr_err("a command after -- is traced, and %s does not trace", cmd_names[env->cmd]);
+		return -EINVAL;
+	}
+	if (env->file_mode_set && !env->write_path && !env->output_path && !env->metrics_path) {
+		pr_err("--file-mode is the mode of the files -w, --output and --metrics write: "
+		       "give one");
 		return -EINVAL;
 	}
 	if (env->value == VALUE_COUNT && env->format != FORMAT_FOLDED &&
@@ -699,6 +786,7 @@ int opts__parse(int argc, char **argv, struct env *env)
 	env->stack_entries = DEFAULT_STACK_ENTRIES;
 	env->stack_depth = DEFAULT_STACK_DEPTH;
 	env->ustack_depth = DEFAULT_USTACK_DEPTH;
+	env->file_mode = 0600;
 
 	if (argc > 1 && !strcmp(argv[1], "report"))
 		env->cmd = CMD_REPORT;
@@ -737,6 +825,7 @@ int opts__parse(int argc, char **argv, struct env *env)
 	if (!env->older_set)
 		env->older_ms = DEFAULT_OLDER_MS;
 	log_verbose = env->verbose;
+	outfile__set_mode(env->file_mode);
 	return validate(env);
 }
 

@@ -108,7 +108,9 @@ struct env {
 	/* saved runs */
 	const char *write_path;
 	const char *metrics_path;	/* --metrics: Prometheus text format */
-	bool raw_addresses;	/* -w keeps raw kernel addresses (they defeat KASLR) */
+	bool raw_addresses;	/* runs and outputs keep raw kernel addresses (they defeat KASLR) */
+	unsigned int file_mode;	/* --file-mode: of every file written (default 0600) */
+	bool file_mode_set;
 	const char *files[2];
 
 	/* the command line, quoted as a shell takes it, for the run's metadata */

@@ -2,6 +2,7 @@
 /* Output files written atomically, never through a planted symlink. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,11 +22,59 @@ static char *dir_of(const char *path)
 	return strndup(path, slash - path);
 }
 
+static mode_t file_mode = 0600;
+
+void outfile__set_mode(mode_t mode)
+{
+	file_mode = mode;
+}
+
+/* A new temporary file beside path, ".NAME.XXXXXX", mode 0600, open in *fd. */
+static char *create_tmp(const char *path, int *fd)
+{
+	const char *slash = strrchr(path, '/');
+	char *tmp;
+
+	if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
+		     slash ? slash + 1 : path) < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* mkstemp() creates with O_EXCL and mode 0600: a planted symlink is never followed */
+	*fd = mkostemp(tmp, O_CLOEXEC);
+	if (*fd < 0) {
+		free(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
+/*
+ * Whether path, lstat() in *st, is a symlink the rename may replace: one to
+ * a regular file or to nothing yet, not one into /proc (/dev/stdout is a
+ * link to /proc/self/fd/1) nor to a device, a pipe or a directory.
+ */
+static bool replaceable_link(const char *path, struct stat *st)
+{
+	char target[16];
+	ssize_t n;
+
+	if (!S_ISLNK(st->st_mode))
+		return false;
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	if (!strncmp(target, "/proc/", 6))
+		return false;
+	return stat(path, st) ? errno == ENOENT : S_ISREG(st->st_mode);
+}
+
 int outfile__check(const char *path, const char *what)
 {
 	struct stat st;
-	char *dir;
-	int err = 0;
+	char *dir, *tmp;
+	int err = 0, fd;
 
 	if (!*path) {
 		pr_err("%s: empty path", what);
@@ -40,9 +89,6 @@ int outfile__check(const char *path, const char *what)
 	} else if (!S_ISDIR(st.st_mode)) {
 		err = -ENOTDIR;
 		pr_err("cannot write %s %s: %s is not a directory", what, path, dir);
-	} else if (access(dir, W_OK | X_OK)) {
-		err = -errno;
-		pr_err("cannot write %s %s: directory %s: %s", what, path, dir, strerror(errno));
 	} else if (!lstat(path, &st)) {
 		/*
 		 * rename() replaces a symlink rather than following it, but a file
@@ -55,10 +101,31 @@ int outfile__check(const char *path, const char *what)
 			err = -EPERM;
 			pr_err("cannot write %s %s: it belongs to uid %u, not to this user",
 			       what, path, (unsigned int)st.st_uid);
+		} else if (!S_ISREG(st.st_mode) && !replaceable_link(path, &st)) {
+			/* the rename would replace /dev/null, or /dev/stdout's link, by a file */
+			err = -EINVAL;
+			pr_err("cannot write %s %s: not a regular file (kleak replaces the file "
+			       "whole; for standard output leave the option out)", what, path);
 		}
 	} else if (errno != ENOENT) {
 		err = -errno;
 		pr_err("cannot write %s %s: %s", what, path, strerror(errno));
+	}
+	/*
+	 * access() says yes to root where no file can be made (sysfs, a
+	 * read-only mount): the one test is to make the temporary file.
+	 */
+	if (!err) {
+		tmp = create_tmp(path, &fd);
+		if (!tmp) {
+			err = -errno;
+			pr_err("cannot write %s %s: directory %s: %s", what, path, dir,
+			       strerror(errno));
+		} else {
+			close(fd);
+			unlink(tmp);
+			free(tmp);
+		}
 	}
 	free(dir);
 	return err;
@@ -66,33 +133,27 @@ int outfile__check(const char *path, const char *what)
 
 int outfile__open(struct outfile *of, const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	int fd;
+	int fd, err;
 
 	of->path = path;
 	of->f = NULL;
-	/* hidden beside the target: ".NAME.XXXXXX" */
-	if (asprintf(&of->tmp, "%.*s.%s.XXXXXX", slash ? (int)(slash - path + 1) : 0, path,
-		     slash ? slash + 1 : path) < 0) {
-		of->tmp = NULL;
-		return -ENOMEM;
-	}
-	/* mkstemp() creates with O_EXCL and mode 0600 */
-	fd = mkostemp(of->tmp, O_CLOEXEC);
-	if (fd < 0)
+	of->tmp = create_tmp(path, &fd);
+	if (!of->tmp)
+		return -errno;
+	/* fchmod() gives the mode asked for whatever the umask */
+	if (file_mode != 0600 && fchmod(fd, file_mode))
 		goto err;
 	of->f = fdopen(fd, "w");
-	if (!of->f) {
-		close(fd);
-		unlink(of->tmp);
+	if (!of->f)
 		goto err;
-	}
 	return 0;
 err:
-	fd = -errno;
+	err = -errno;
+	close(fd);
+	unlink(of->tmp);
 	free(of->tmp);
 	of->tmp = NULL;
-	return fd;
+	return err;
 }
 
 /* Makes the rename durable; a filesystem that cannot sync a directory is not an error. */

@@ -30,18 +30,17 @@ int output__check(const struct env *env)
 	return 0;
 }
 
-/* Writes x in env's stack format, then frees x->stacks. */
-static int write_set(const struct env *env, struct export_set *x, FILE *f)
+/* Writes x in env's stack format unless err says building it failed, then frees x->stacks. */
+static int write_set(const struct env *env, struct export_set *x, FILE *f, int err)
 {
-	int err;
+	size_t i;
 
 	x->value = env->value;
-	if (env->format == FORMAT_FOLDED)
-		err = folded__write(x, f);
-	else if (env->format == FORMAT_PPROF)
-		err = pprof__write(x, f);
-	else
-		err = svg__write(x, f);
+	if (!err)
+		err = env->format == FORMAT_FOLDED ? folded__write(x, f) :
+		      env->format == FORMAT_PPROF ? pprof__write(x, f) : svg__write(x, f);
+	for (i = 0; x->stacks && i < x->n; i++)
+		export__free_frames(&x->stacks[i]);
 	free(x->stacks);
 	return err;
 }
@@ -74,6 +73,7 @@ static int report_set(const struct env *env, const struct model *m,
 		const __s64 *runs[1] = { held };
 		__u64 classes[HELD_MAX];
 		__u32 scale = m->meta.sample_rate > 1 ? m->meta.sample_rate : 1;
+		size_t first = x.n, k;
 		int h;
 
 		/* the report counts the site's oldest count / scale objects */
@@ -81,9 +81,11 @@ static int report_set(const struct env *env, const struct model *m,
 		for (h = 0; h < HELD_MAX; h++)
 			held[h] = classes[h] * scale;
 		export__add_row(&x, rs[i].s, m, count, bytes, rs[i].s->held ? runs : NULL);
+		for (k = first; !err && k < x.n; k++)
+			err = export__site_frames(m, rs[i].s, ro->raw_addresses, &x.stacks[k]);
 	}
 	free(rs);
-	return err ? err : write_set(env, &x, f);
+	return write_set(env, &x, f, err);
 }
 
 static int diff_set(const struct env *env, const struct model *a, const struct model *b,
@@ -108,11 +110,14 @@ static int diff_set(const struct env *env, const struct model *a, const struct m
 	for (i = 0; !err && i < n; i++) {
 		const __s64 *runs[2] = { c[i].classified[0] ? c[i].held[0] : NULL,
 					 c[i].classified[1] ? c[i].held[1] : NULL };
+		size_t first = x.n, k;
 
 		export__add_row(&x, c[i].site, c[i].m, c[i].count, c[i].bytes, runs);
+		for (k = first; !err && k < x.n; k++)
+			err = export__change_frames(&c[i], &x.stacks[k]);
 	}
-	free(c);
-	return err ? err : write_set(env, &x, f);
+	diff__free_changes(c, n);
+	return write_set(env, &x, f, err);
 }
 
 /* Opens where the report goes: stdout, or a temporary file beside --output. */
@@ -137,8 +142,15 @@ static int begin(const struct env *env, struct outfile *of, FILE **f)
 static int finish(const struct env *env, struct outfile *of, FILE *f, int err, bool said)
 {
 	if (!env->output_path) {
-		if (!err && (fflush(f) || ferror(f)))
-			err = -EIO;
+		/*
+		 * A write that failed on a line-buffered stdout left its errno,
+		 * nothing runs since; else the flush fails and says why.
+		 */
+		if (!err && ferror(f))
+			err = errno ? -errno : -EIO;
+		errno = 0;
+		if (!err && fflush(f))
+			err = errno ? -errno : -EIO;
 		if (err && !said)
 			pr_err("failed to write the %s report: %s", format_names[env->format],
 			       strerror(-err));

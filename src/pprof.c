@@ -2,11 +2,14 @@
 /*
  * pprof's profile.proto, gzip-compressed, as go tool pprof, Pyroscope and
  * Parca read it: one sample per site with two values, objects/count and
- * space/bytes outstanding (a diff: B minus A), its frames as locations, leaf
- * first, whose functions are the symbols without offsets and whose mappings
- * are the kernel and its modules; the cache is the leaf location, so -top
- * lists caches, and a label too, as are the allocating comms and contexts
- * and a classified site's class (held_by: one sample per class).
+ * space/bytes outstanding (a diff: B minus A, one sample per row of kleak
+ * diff with the frames it prints), its frames as locations, leaf first,
+ * whose functions are the symbols without offsets and whose mappings are
+ * the kernel and its modules, without kernel addresses (they give away the
+ * KASLR offset) unless --raw-addresses asks for them; the cache is the leaf
+ * location, so -top lists caches, and a label too, as are the allocating
+ * comms and contexts and a classified site's class (held_by: one sample
+ * per class).
  * The run's metadata goes into comments. protobuf-c encodes it (the C it
  * runs is generated from src/profile.proto), zlib compresses it.
  */
@@ -184,7 +187,10 @@ static __s64 intern_fmt(struct builder *b, const char *fmt, ...)
 	return i;
 }
 
-/* The mapping of a module ("[kernel]", "[xfs]"), widened to cover addr. */
+/*
+ * The mapping of a module ("[kernel]", "[xfs]"), widened to cover addr; one
+ * without addresses (0: not --raw-addresses) spans nothing.
+ */
 static __s64 mapping_of(struct builder *b, __s64 filename, __u64 addr)
 {
 	Mapping *mp;
@@ -196,7 +202,7 @@ static __s64 mapping_of(struct builder *b, __s64 filename, __u64 addr)
 			continue;
 		if (addr && (!mp->memory_start || addr < mp->memory_start))
 			mp->memory_start = addr;
-		if (addr >= mp->memory_limit)
+		if (addr && addr >= mp->memory_limit)
 			mp->memory_limit = addr + 1;
 		return mp->id;
 	}
@@ -209,7 +215,7 @@ static __s64 mapping_of(struct builder *b, __s64 filename, __u64 addr)
 	mp->id = i + 1;
 	mp->filename = filename;
 	mp->memory_start = addr;
-	mp->memory_limit = addr + 1;
+	mp->memory_limit = addr ? addr + 1 : 0;
 	/* symbolized already: readers must not look for the kernel's binaries */
 	mp->has_functions = true;
 	b->p.mapping[b->p.n_mapping++] = mp;
@@ -262,9 +268,10 @@ static __u64 loc_rehash(const struct builder *b, size_t i)
 }
 
 /*
- * The location of one frame: name as export__frames() gives it, "func [mod]"
+ * The location of one frame: name as export.h gives it, "func [mod]"
  * becoming function "func" in mapping "[mod]", the kernel's own "[kernel]";
- * the cache and "stack not captured" frames have no mapping nor address.
+ * the cache and "stack not captured" frames have no mapping. addr is 0
+ * unless --raw-addresses: the location is then one per function.
  */
 static __s64 location_of(struct builder *b, const char *name, __u64 addr, bool code)
 {
@@ -353,33 +360,26 @@ static int add_sample(struct builder *b, const struct export_set *x, const struc
 {
 	const struct model_site *s = st->site;
 	struct sample_mem *sm;
-	char **names;
-	int n, i, err = 0;
-	size_t k;
+	size_t n, k, i;
+	int err = 0;
 
 	/* the class is a label: -tagfocus/-tagleaf pick it, the leaf stays the cache */
-	n = export__frames(s, -1, &names);
-	if (n < 0)
-		return n;
+	n = st->n_frames - (export__held(st) >= 0);
 	sm = calloc(1, sizeof(*sm) + n * sizeof(sm->locations[0]));
-	if (!sm) {
-		export__free_frames(names, n);
+	if (!sm)
 		return -ENOMEM;
-	}
 	perftools__profiles__sample__init(&sm->s);
 	b->p.sample[b->p.n_sample++] = &sm->s;
-	/* leaf first: the cache, then the site's frames from the allocator down */
-	for (i = n - 1; i >= 0 && !err; i--) {
-		size_t frame = n - 2 - i;
-		bool code = i < n - 1 && !s->stack_err;
-		__s64 id = location_of(b, names[i], code ? s->frames[frame].addr : 0, code);
+	/* leaf first: the cache, then the frames from the allocator down */
+	for (i = n; i-- > 0 && !err;) {
+		const struct export_frame *f = &st->frames[i];
+		__s64 id = location_of(b, f->name, f->addr, f->code);
 
 		if (id < 0)
 			err = id;
 		else
 			sm->locations[sm->s.n_location_id++] = id;
 	}
-	export__free_frames(names, n);
 	sm->s.location_id = sm->locations;
 	sm->s.value = sm->values;
 	sm->s.n_value = 2;
@@ -501,7 +501,7 @@ static int write_gzip(const uint8_t *buf, size_t len, FILE *out)
 		}
 		if (fwrite(chunk, 1, sizeof(chunk) - z.avail_out, out) !=
 		    sizeof(chunk) - z.avail_out) {
-			err = -EIO;
+			err = errno ? -errno : -EIO;
 			break;
 		}
 	} while (rc != Z_STREAM_END);

@@ -865,6 +865,9 @@ static int parse_stat(struct rec_reader *r, struct model *m)
 		return fail(r, -EINVAL, "line %zu: duplicate stat '%s'", r->lineno, r->tok[1]);
 	r->stat_seen[i] = true;
 	m->stats[i] = v;
+	/* written with every allocator's other terms, by kleaks that keep them */
+	if (i == STAT_PAGES_OUTSTANDING)
+		m->allocator_books_kept = true;
 	return 0;
 }
 

@@ -85,7 +85,7 @@ static int prepare(const struct model *m, const struct report_opts *o, struct pr
 
 		if (s->obj_size < o->min_size || s->obj_size > o->max_size)
 			continue;
-		if (o->cache && strcmp(o->cache, s->cache))
+		if (o->cache && !allocators__cache_selects(o->cache, s->kind, s->cache))
 			continue;
 		p->n_holding += s->n_ages > 0;
 		r->s = s;
@@ -269,6 +269,14 @@ static __u64 retired_in_sites(const struct model *m, size_t *n_sites)
 	return sum;
 }
 
+void report__put_line(FILE *out, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)(s ? s : "unknown"); *p; p++)
+		fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, out);
+}
+
 static void text_merged(const struct model_merged *g, FILE *out)
 {
 	size_t i;
@@ -292,6 +300,12 @@ static void text_header(const struct model *m, const struct report_opts *o,
 	fprintf(out, "filters: %s; run %s .. %s (%llu s)\n",
 		m->meta.filters && *m->meta.filters ? m->meta.filters : "none", start, end,
 		(unsigned long long)run_s);
+	/* quoted as a shell needs it (opts__join_args()), on one line */
+	if (m->meta.cmdline) {
+		fputs("command: ", out);
+		report__put_line(out, m->meta.cmdline);
+		fputc('\n', out);
+	}
 	if (p->scale > 1)
 		fprintf(out, "sampled 1 in %llu: counts and bytes are estimates\n",
 			(unsigned long long)p->scale);
@@ -366,8 +380,8 @@ static void text_trend(const struct model *m, const struct model_site *s, FILE *
 	}
 }
 
-static void text_site(const struct model *m, const struct prepared *p, const struct row *r,
-		      size_t rank, FILE *out)
+static void text_site(const struct model *m, const struct report_opts *o,
+		      const struct prepared *p, const struct row *r, size_t rank, FILE *out)
 {
 	const struct model_site *s = r->s;
 	const struct model_merged *g = model__merged_of(m, s->cache);
@@ -398,7 +412,7 @@ static void text_site(const struct model *m, const struct prepared *p, const str
 			fprintf(out, " %s %llu", model__ctx_name(c), (unsigned long long)s->ctx[c]);
 	fprintf(out, " | %llu allocated", (unsigned long long)s->allocs * k);
 	if (s->retired)
-		fprintf(out, ", %llu freed unseen (address reused)",
+		fprintf(out, ", %llu retired (address reused)",
 			(unsigned long long)s->retired * k);
 	fputc('\n', out);
 	if (r->frees_unseen)
@@ -415,8 +429,10 @@ static void text_site(const struct model *m, const struct prepared *p, const str
 	for (i = 0; i < s->n_frames; i++) {
 		if (s->frames[i].sym)
 			fprintf(out, "\t%s\n", s->frames[i].sym);
-		else
+		else if (o->raw_addresses && s->frames[i].addr)
 			fprintf(out, "\t0x%016llx\n", (unsigned long long)s->frames[i].addr);
+		else
+			fputs("\t?\n", out);
 	}
 	report_ustack__text(s, out);
 }
@@ -483,36 +499,34 @@ static void text_caches(const struct model *m, struct cache_sum *sums, size_t n,
 }
 
 /*
- * The books of a run that keeps them: each allocation event counted once by
- * its outcome, and each recorded one still outstanding or ended.
+ * The books of a run that keeps them, of allocator a alone or (a < 0) of
+ * the whole run: each allocation event counted once by its outcome, and
+ * each recorded one still outstanding or ended.
  */
-static void print_books(const struct model *m, const struct model_books *b, FILE *out)
+static void print_books(const struct model *m, int a, const struct model_books *b, FILE *out)
 {
-	const __u64 *st = m->stats;
-
-	fprintf(out, "allocation events: %llu = %llu recorded + %llu sampled out + %llu not "
-		"recorded (maps full, below) + %llu filtered out + %llu in irq context + %llu "
-		"failed + %llu kleak's own",
-		(unsigned long long)st[STAT_ALLOC_EVENTS], (unsigned long long)st[STAT_ALLOCS],
-		(unsigned long long)st[STAT_SAMPLED_OUT],
-		(unsigned long long)(st[STAT_ALLOC_MAP_FULL] + st[STAT_ALLOC_MAP_BUSY] +
-				     st[STAT_SITE_MAP_FULL]),
-		(unsigned long long)st[STAT_FILTERED_OUT],
-		(unsigned long long)st[STAT_IRQ_NOT_ATTRIBUTED],
-		(unsigned long long)st[STAT_FAILED_ALLOCS], (unsigned long long)st[STAT_OWN_ALLOCS]);
+#define ST(stat) ((unsigned long long)model__allocator_stat(m, a, stat))
+	fprintf(out, "%s%s: %llu = %llu recorded + %llu sampled out + %llu not recorded (maps "
+		"full, below) + %llu filtered out + %llu in irq context + %llu failed + %llu kleak's "
+		"own", a < 0 ? "" : "  ", a < 0 ? "allocation events" : allocators__name(a),
+		ST(STAT_ALLOC_EVENTS),
+		ST(STAT_ALLOCS), ST(STAT_SAMPLED_OUT),
+		ST(STAT_ALLOC_MAP_FULL) + ST(STAT_ALLOC_MAP_BUSY) + ST(STAT_SITE_MAP_FULL),
+		ST(STAT_FILTERED_OUT), ST(STAT_IRQ_NOT_ATTRIBUTED), ST(STAT_FAILED_ALLOCS),
+		ST(STAT_OWN_ALLOCS));
 	/* --pages without =all: an outcome of its own (see "pages:" above) */
-	if (model__traced_allocator(m, KLEAK_ALLOC_PAGES))
-		fprintf(out, " + %llu user pages left out",
-			(unsigned long long)st[STAT_PAGES_USER]);
+	if (model__traced_allocator(m, KLEAK_ALLOC_PAGES) && (a < 0 || a == KLEAK_ALLOC_PAGES))
+		fprintf(out, " + %llu user pages left out", ST(STAT_PAGES_USER));
 	if (b->events_unaccounted)
 		fprintf(out, " (%+lld in progress while read)", (long long)b->events_unaccounted);
-	fprintf(out, "\nrecorded: %llu = %llu freed + %llu retired + %llu outstanding",
-		(unsigned long long)st[STAT_ALLOCS], (unsigned long long)st[STAT_FREES],
-		(unsigned long long)st[STAT_REALLOC_RETIRED], (unsigned long long)m->outstanding);
+	fprintf(out, "%s %llu = %llu freed + %llu retired + %llu outstanding",
+		a < 0 ? "\nrecorded:" : "; recorded", ST(STAT_ALLOCS), ST(STAT_FREES),
+		ST(STAT_REALLOC_RETIRED), ST(STAT_MAX));
 	if (b->records_unaccounted)
 		fprintf(out, " (%+lld: %llu made or ended while read)",
 			(long long)b->records_unaccounted, (unsigned long long)m->books_slack);
 	fputc('\n', out);
+#undef ST
 }
 
 void report__print_not_seen(const struct model *m, FILE *out)
@@ -521,19 +535,23 @@ void report__print_not_seen(const struct model *m, FILE *out)
 	unsigned long long not_rec = st[STAT_ALLOC_MAP_FULL] + st[STAT_ALLOC_MAP_BUSY] +
 				     st[STAT_SITE_MAP_FULL];
 	struct model_books b;
+	int a;
 
-	if (model__books(m, &b))
-		print_books(m, &b, out);
-	else
+	if (model__books(m, &b)) {
+		print_books(m, -1, &b, out);
+		for (a = 0; report_allocators__traced(m) && a < KLEAK_ALLOC_MAX; a++)
+			if (model__traced_allocator(m, a) && model__allocator_books(m, a, &b))
+				print_books(m, a, &b, out);
+	} else
 		fprintf(out, "allocation events: %llu = %llu recorded + %llu sampled out + %llu "
 			"not recorded (maps full, below) + %llu filtered out, failed or kleak's "
 			"own (the remainder: not counted one by one)\n",
 			(unsigned long long)st[STAT_ALLOC_EVENTS],
 			(unsigned long long)st[STAT_ALLOCS], (unsigned long long)st[STAT_SAMPLED_OUT],
 			not_rec, (unsigned long long)model__alloc_events_left_out(m));
-	fprintf(out, "frees: %llu matched to recorded allocations; %llu unseen, found when the "
-		"address was allocated again (a free path without a kmem event; those records "
-		"no longer count as outstanding)\n", (unsigned long long)st[STAT_FREES],
+	fprintf(out, "frees: %llu matched to recorded allocations; %llu records retired: ended "
+		"without a free when their address was allocated again (freed on a path without "
+		"a kmem event), no longer outstanding\n", (unsigned long long)st[STAT_FREES],
 		(unsigned long long)st[STAT_REALLOC_RETIRED]);
 	fprintf(out, "not seen: %llu allocations (allocs map full), %llu (map busy), "
 		"%llu (sites map full); "
@@ -557,6 +575,7 @@ void report__print_not_seen(const struct model *m, FILE *out)
 		fprintf(out, "; %llu irq-context allocations not attributed to the filtered tasks",
 			(unsigned long long)st[STAT_IRQ_NOT_ATTRIBUTED]);
 	fputc('\n', out);
+	report_allocators__not_seen(m, out);
 	report_ustack__not_seen(m, out);
 }
 
@@ -607,8 +626,8 @@ static const char *trend_verdict(enum trend_kind k)
 	}
 }
 
-static void json_site(struct json_writer *w, const struct model *m, const struct prepared *p,
-		      const struct row *r)
+static void json_site(struct json_writer *w, const struct model *m, const struct report_opts *o,
+		      const struct prepared *p, const struct row *r)
 {
 	const struct model_site *s = r->s;
 	struct trend t = trend_of(m, s);
@@ -666,7 +685,9 @@ static void json_site(struct json_writer *w, const struct model *m, const struct
 	jsonw_name(w, "frames");
 	jsonw_start_array(w);
 	for (i = 0; i < s->n_frames; i++) {
-		snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)s->frames[i].addr);
+		/* a kernel address gives away KASLR's offset: 0x0 unless asked for */
+		snprintf(addr, sizeof(addr), "0x%llx",
+			 o->raw_addresses ? (unsigned long long)s->frames[i].addr : 0ULL);
 		jsonw_start_object(w);
 		jsonw_string_field(w, "addr", addr);
 		jsonw_string_field(w, "sym", s->frames[i].sym);
@@ -710,6 +731,14 @@ static void json_caches(struct json_writer *w, const struct model *m, struct cac
 	jsonw_end_array(w);
 }
 
+void report__json_unaccounted(struct json_writer *w, const struct model_books *b)
+{
+	jsonw_name(w, "alloc_events_unaccounted");
+	b ? jsonw_int(w, b->events_unaccounted) : jsonw_null(w);
+	jsonw_name(w, "records_unaccounted");
+	b ? jsonw_int(w, b->records_unaccounted) : jsonw_null(w);
+}
+
 /* The books' terms beyond the counters (model__books()); null where not kept. */
 static void json_books(struct json_writer *w, const struct model *m)
 {
@@ -720,10 +749,7 @@ static void json_books(struct json_writer *w, const struct model *m)
 	kept ? jsonw_uint(w, m->outstanding) : jsonw_null(w);
 	jsonw_name(w, "books_slack");
 	kept ? jsonw_uint(w, m->books_slack) : jsonw_null(w);
-	jsonw_name(w, "alloc_events_unaccounted");
-	kept ? jsonw_int(w, b.events_unaccounted) : jsonw_null(w);
-	jsonw_name(w, "records_unaccounted");
-	kept ? jsonw_int(w, b.records_unaccounted) : jsonw_null(w);
+	report__json_unaccounted(w, kept ? &b : NULL);
 }
 
 static void json_not_seen(struct json_writer *w, const struct model *m)
@@ -782,7 +808,7 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 		jsonw_name(w, "sites");
 		jsonw_start_array(w);
 		for (i = 0; i < p.n_rows; i++)
-			json_site(w, m, &p, &p.rows[i]);
+			json_site(w, m, o, &p, &p.rows[i]);
 		jsonw_end_array(w);
 		if (o->caches)
 			json_caches(w, m, sums, n_sums);
@@ -797,7 +823,7 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
 		if (m->meta.interval_s)
 			text_trend_legend(m, &p, out);
 		for (i = 0; i < p.n_rows; i++)
-			text_site(m, &p, &p.rows[i], i + 1, out);
+			text_site(m, o, &p, &p.rows[i], i + 1, out);
 		if (o->caches && n_sums)
 			text_caches(m, sums, n_sums, out);
 		if (report_allocators__traced(m))

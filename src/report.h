@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
+#include "json.h"
 #include "model.h"
 
 struct report_opts {
@@ -16,6 +17,7 @@ struct report_opts {
 	const char *cache;	/* only sites in this cache, NULL: all */
 	bool json;
 	bool caches;		/* the per-cache summary */
+	bool raw_addresses;	/* frames keep their kernel addresses (--raw-addresses) */
 };
 
 /* Returns 0, or -errno when out is not writable. */
@@ -25,7 +27,8 @@ int report__print(const struct model *m, const struct report_opts *o, FILE *out)
  * The text footer every report ends with, three lines: how the run's
  * allocation events divide (recorded, sampled out, not recorded for each
  * counted reason, and the remainder the filters left out), the frees seen
- * and the frees found missing, and what kleak could not see. Only run-wide
+ * and the frees found missing, and what kleak could not see; with the
+ * same per allocator for a run that traced more than slab. Only run-wide
  * counters are used, never sums over sites, so --exclude or --cache cannot
  * change it; kleak diff prints it for each run. Write errors are left in
  * ferror(out).
@@ -46,6 +49,15 @@ struct report_site {
  */
 int report__select(const struct model *m, const struct report_opts *o,
 		   struct report_site **out, size_t *n);
+
+/* s on one line: control bytes as '?', NULL as "unknown" (a run's metadata). */
+void report__put_line(FILE *out, const char *s);
+
+/*
+ * The books' "alloc_events_unaccounted" and "records_unaccounted" members
+ * of b (model__books()), null where b is NULL: a saved run that kept none.
+ */
+void report__json_unaccounted(struct json_writer *w, const struct model_books *b);
 
 /* ts as local time "HH:MM:SS.mmm", as --trace lines show it. */
 void report__fmt_clock(const struct timespec *ts, char *buf, size_t len);

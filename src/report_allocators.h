@@ -2,8 +2,8 @@
 /*
  * The per-allocator summary of a run that traced more than slab (--pages,
  * --vmalloc, --percpu): what kleak holds per allocator next to the kernel's
- * own counter of it over the same run (/proc/meminfo), and what it could
- * not see per allocator.
+ * own count of it over the same run (/proc/meminfo, /proc/vmstat), each
+ * allocator's books, and what it could not see per allocator.
  */
 #ifndef __KLEAK_REPORT_ALLOCATORS_H
 #define __KLEAK_REPORT_ALLOCATORS_H
@@ -17,7 +17,12 @@
 bool report_allocators__traced(const struct model *m);
 
 void report_allocators__text(const struct model *m, FILE *out);
-/* An "allocators" array member of the open object. */
+/*
+ * The "allocators_comparable", "kernel_counters" and "allocators" members
+ * of the open object: each allocator's figures and books.
+ */
 void report_allocators__json(struct json_writer *w, const struct model *m);
+/* The "not seen, per allocator:" line of a run that traced more than slab. */
+void report_allocators__not_seen(const struct model *m, FILE *out);
 
 #endif /* __KLEAK_REPORT_ALLOCATORS_H */

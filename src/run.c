@@ -30,6 +30,7 @@
 #include "output.h"
 #include "record.h"
 #include "report.h"
+#include "report_ustack.h"
 #include "run.h"
 #include "slabcache.h"
 #include "snapshot.h"
@@ -39,7 +40,6 @@
 #include "ustack.h"
 
 #define SLABINFO "/proc/slabinfo"
-#define MEMINFO "/proc/meminfo"
 #define SLAB_SYSFS "/sys/kernel/slab"
 
 struct run {
@@ -62,6 +62,7 @@ struct run {
 	struct ring_buffer *rb;
 	struct stackcache sc;
 	struct ustack *us;	/* --ustack, else NULL */
+	int mmaps_fd;		/* --ustack=dwarf's mmap events, else -1 */
 };
 
 static char *read_line_file(const char *path)
@@ -165,7 +166,7 @@ static int build_model(struct run *r, bool interval_end, struct model **out)
 		goto err_out;
 	slabcache__read_slabinfo(SLABINFO, m, true);
 	memcpy(m->kcounters, r->base->kcounters, sizeof(m->kcounters));
-	meminfo__read(MEMINFO, m, true);
+	meminfo__read(m, true);
 	ks = ksyms__load();
 	if (!ks && errno == EPERM) {
 		err = hidden_kallsyms_error();
@@ -218,7 +219,8 @@ static bool has_fork_site(const struct model *m)
  * -c and -p select the allocating task, and fork allocates a process's
  * task_struct (and the rest copy_process makes for it) in its parent: users
  * chasing task_struct under -c see none of their processes' own. Said once
- * per run, where that is what they look for.
+ * per run, where a run that could have recorded what fork allocates (no
+ * --cache, or --cache task_struct) recorded none of it.
  */
 static void hint_parent(struct run *r, const struct model *m)
 {
@@ -226,7 +228,7 @@ static void hint_parent(struct run *r, const struct model *m)
 
 	if (r->hinted || !(env->comm || env->pid) || env->command)
 		return;
-	if ((!env->cache || strcmp(env->cache, "task_struct")) && has_fork_site(m))
+	if ((env->cache && strcmp(env->cache, "task_struct")) || has_fork_site(m))
 		return;
 	r->hinted = true;
 	pr_info("hint: fork allocates a process's task_struct (copy_process) in its parent, "
@@ -250,28 +252,48 @@ static int report_now(struct run *r, enum report_kind kind)
 		.max_size = ~0ULL,
 		.json = env->json,
 		.caches = !env->no_caches,
+		.raw_addresses = env->raw_addresses,
 	};
 	struct model *m;
-	int err;
+	int err, merr = 0, werr = 0;
 
 	status__clear(r->status);
 	err = build_model(r, kind == REPORT_INTERVAL || (kind == REPORT_FINAL && r->at_interval_end),
 			  &m);
 	if (err)
 		return err;
+	/* each output on its own: a closed stdout loses neither the metrics nor the run */
 	err = output__report(env, m, &ro, NULL);
 	if (!err)
 		hint_parent(r, m);
-	if (!err && env->metrics_path)
-		err = metrics__write(m, env->top, env->metrics_path);
-	if (!err && kind == REPORT_FINAL && env->write_path)
-		err = record__write(m, env->write_path);
+	if (env->metrics_path)
+		merr = metrics__write(m, env->top, env->metrics_path);
+	if (kind == REPORT_FINAL && env->write_path)
+		werr = record__write(m, env->write_path);
+	err = err ? err : merr ? merr : werr;
 	if (kind == REPORT_INTERVAL) {
 		model__free(r->prev);
 		r->prev = m;
 	} else {
 		model__free(m);
 	}
+	return err;
+}
+
+/* -t --ustack: the event's user frames under its kernel frames, then s freed. */
+static int trace_user_frames(struct run *r, const struct kleak_site *site,
+			     const struct kleak_event *e, struct model_site *s)
+{
+	int err = 0;
+
+	if (r->us)
+		err = ustack__fill_event(r->us, site, e->addr, e->alloc.ts_ns, s);
+	/* samples are read before events: one not read yet comes with a later wakeup */
+	if (!err && s->ustate == KLEAK_USTACK_SAMPLED)
+		puts("\t[user stack not unwound yet: its sample is not read]");
+	else if (!err)
+		report_ustack__text(s, stdout);
+	model_site__clear(s);
 	return err;
 }
 
@@ -315,12 +337,12 @@ static int on_event(void *arg, void *data, size_t len)
 	for (i = 0; i < s.n_frames; i++) {
 		if (s.frames[i].sym)
 			printf("\t%s\n", s.frames[i].sym);
-		else
+		else if (r->env->raw_addresses)
 			printf("\t0x%016llx\n", (unsigned long long)s.frames[i].addr);
-		free(s.frames[i].sym);
+		else
+			printf("\t?\n");
 	}
-	free(s.frames);
-	return 0;
+	return trace_user_frames(r, &tot.site, e, &s);
 }
 
 static int arm_timer(int fd, __u64 first_s, __u64 period_s)
@@ -379,14 +401,19 @@ static int setup_loop(struct run *r)
 	r->sc.t = r->t;
 	if (r->t->tpl_requests_fd >= 0)
 		err = add_ring(r, r->t->tpl_requests_fd, stackcache__on_request, &r->sc);
-	if (!err && r->t->events_fd >= 0)
-		err = add_ring(r, r->t->events_fd, on_event, r);
+	/* each wakeup consumes the rings in this order: -t's events find their stacks read */
 	if (!err && r->us)
 		err = add_ring(r, r->t->ustack_procs_fd, ustack__on_proc, r->us);
 	if (!err && r->us && r->t->ustack_samples_fd >= 0)
 		err = add_ring(r, r->t->ustack_samples_fd, ustack__on_sample, r->us);
+	if (!err && r->t->events_fd >= 0)
+		err = add_ring(r, r->t->events_fd, on_event, r);
 	if (!err && r->rb)
 		err = add_fd(r, ring_buffer__epoll_fd(r->rb));
+	/* --ustack=dwarf: each new mapping's file read while its process lives */
+	r->mmaps_fd = r->us ? ustack__mmaps_fd(r->us) : -1;
+	if (!err && r->mmaps_fd >= 0)
+		err = add_fd(r, r->mmaps_fd);
 	return err;
 }
 
@@ -462,6 +489,8 @@ static int loop(struct run *r)
 					return 0;
 				}
 				err = report_now(r, REPORT_INTERVAL);
+			} else if (fd == r->mmaps_fd) {
+				err = ustack__on_mmaps(r->us);
 			} else if (r->rb) {
 				err = ring_buffer__consume(r->rb);
 				err = err < 0 ? err : 0;
@@ -565,8 +594,10 @@ static int start(struct run *r)
 		return err;
 	if (slabcache__read_slabinfo(SLABINFO, r->base, false))
 		pr_warn("cannot read %s: the per-cache summary has no slabinfo column", SLABINFO);
-	if (meminfo__read(MEMINFO, r->base, false))
-		pr_warn("cannot read %s: the per-allocator summary has no kernel counters", MEMINFO);
+	err = meminfo__read(r->base, false);
+	if (err)
+		pr_warn("cannot read /proc/meminfo or /proc/vmstat: %s; the per-allocator summary "
+			"lacks their counters", strerror(-err));
 	err = setup_loop(r);
 	if (err) {
 		pr_err("failed to set up the event loop: %s", strerror(-err));
@@ -582,6 +613,7 @@ int run__trace(const struct env *env)
 		.has_cmd = env->command != NULL,
 		.intervals_left = env->count,
 		.sig_fd = -1, .interval_fd = -1, .end_fd = -1, .ep_fd = -1, .status_fd = -1,
+		.mmaps_fd = -1,
 	};
 	int fail = r.has_cmd ? EXIT_KLEAK_FAILED : 1;
 	sigset_t mask;

@@ -35,11 +35,25 @@ struct alloc_row {
 	__u32 ustack;	/* --ustack=dwarf: its unwound stack (ustack__stack_of()), 0: none */
 };
 
+/* The rows a site of the model was filled from, for merge_equal_sites(). */
+struct site_rows {
+	struct alloc_row *rows;
+	size_t n;
+};
+
 /* An age with its object's address, sorted together so classify.c can name each age's. */
 struct age_addr {
 	__u64 addr;
 	__u32 age_ms;
 };
+
+struct hash_idx {
+	__u64 hash;
+	size_t idx;
+};
+
+static __u64 site_hash(const struct model_site *s);
+static int cmp_hash_idx(const void *a, const void *b);
 
 
 /*
@@ -94,13 +108,16 @@ static int cmp_age_desc(const void *a, const void *b)
 	return x > y ? -1 : x < y;
 }
 
-/* tp_btf and tracepoint programs see their own frames at the top of the stack */
+/*
+ * tp_btf and tracepoint programs see their own frames at the top of the
+ * stack; fexit programs (vmalloc's functions) their trampoline too
+ */
 static bool is_tracer_frame(const char *sym)
 {
 	static const char *const prefixes[] = {
 		"bpf_prog_", "bpf_trace_run", "__bpf_trace_", "__traceiter_", "perf_trace_",
 		"trace_call_bpf",
-		"perf_tp_event", "bpf_get_stack",
+		"perf_tp_event", "bpf_get_stack", "bpf_trampoline_",
 	};
 	size_t i;
 
@@ -324,7 +341,7 @@ static void site_identity(struct model_site *s, const struct kleak_site_totals *
 
 int snapshot__read_stats(const struct tracer *t, __u64 stats[STAT_MAX])
 {
-	int ncpu = libbpf_num_possible_cpus(), i, j;
+	int ncpu = libbpf_num_possible_cpus(), i;
 	struct kleak_stats *per_cpu;
 	__u32 slot;
 
@@ -340,8 +357,7 @@ int snapshot__read_stats(const struct tracer *t, __u64 stats[STAT_MAX])
 			return -errno;
 		}
 		for (i = 0; i < ncpu; i++)
-			for (j = 0; j < STAT_MAX; j++)
-				stats[j] += per_cpu[i].counters[j];
+			model__add_slot_stats(stats, slot, per_cpu[i].counters);
 	}
 	free(per_cpu);
 	return 0;
@@ -538,6 +554,143 @@ static struct model_site *add_split(struct model *m, size_t si)
 	return g;
 }
 
+/* Notes that site idx of the model was filled from rows[0..n); 0 or -ENOMEM. */
+static int note_rows(struct site_rows **spans, size_t *cap, size_t idx, struct alloc_row *rows,
+		     size_t n)
+{
+	struct site_rows *grown;
+
+	if (idx >= *cap) {
+		grown = realloc(*spans, (idx + 64) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		*spans = grown;
+		*cap = idx + 64;
+	}
+	(*spans)[idx].rows = rows;
+	(*spans)[idx].n = n;
+	return 0;
+}
+
+static bool str_equal(const char *a, const char *b)
+{
+	return a ? b && !strcmp(a, b) : !b;
+}
+
+/* Whether two sites show the same: cache, kernel frames, user frames. */
+static bool sites_shown_equal(const struct model_site *a, const struct model_site *b)
+{
+	size_t i;
+
+	if (a->kind != b->kind || strcmp(a->cache, b->cache) || a->obj_size != b->obj_size ||
+	    a->stack_err != b->stack_err || a->ustate != b->ustate ||
+	    a->n_frames != b->n_frames || a->n_uframes != b->n_uframes)
+		return false;
+	for (i = 0; i < a->n_frames; i++)
+		if (a->frames[i].addr != b->frames[i].addr)
+			return false;
+	for (i = 0; i < a->n_uframes; i++) {
+		const struct model_uframe *x = &a->uframes[i], *y = &b->uframes[i];
+
+		if (x->offset != y->offset || x->replaced != y->replaced ||
+		    strcmp(x->build_id, y->build_id) || !str_equal(x->sym, y->sym) ||
+		    !str_equal(x->module, y->module) || !str_equal(x->srcline, y->srcline))
+			return false;
+	}
+	return true;
+}
+
+/* Adds site b's totals to a's; their rows are merged by the caller. */
+static void add_totals(struct model_site *a, const struct model_site *b)
+{
+	size_t k;
+
+	a->count += b->count;
+	a->bytes += b->bytes;
+	a->allocs += b->allocs;
+	a->retired += b->retired;
+	a->retired_bytes += b->retired_bytes;
+	for (k = 0; k < KLEAK_CTX_MAX; k++)
+		a->ctx[k] += b->ctx[k];
+}
+
+/*
+ * Sites that show the same are one. The kernel names a site by a hash of its
+ * whole stack, and two stacks can print alike: the BPF program's own
+ * frames, which a report leaves out, differ with the place in the program
+ * that captured the stack (stack_get() calls stack_capture() from two, and
+ * one stack takes either as randomize_kstack_offset moves its context); and
+ * a user frame the kernel gave as a raw address resolves to another
+ * stack's build ID and offset.
+ */
+static int merge_equal_sites(struct model *m, const struct site_rows *spans)
+{
+	struct hash_idx *idx = calloc(m->n_sites ? m->n_sites : 1, sizeof(*idx));
+	bool *drop = calloc(m->n_sites ? m->n_sites : 1, sizeof(*drop));
+	struct alloc_row *rows = NULL;
+	size_t i, j, k, n;
+	int err = 0;
+
+	if (!idx || !drop) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < m->n_sites; i++) {
+		idx[i].hash = site_hash(&m->sites[i]);
+		idx[i].idx = i;
+	}
+	qsort(idx, m->n_sites, sizeof(*idx), cmp_hash_idx);
+	for (i = 0; i < m->n_sites && !err; i = j) {
+		for (j = i + 1; j < m->n_sites && idx[j].hash == idx[i].hash; j++)
+			;
+		/* the first of each run of equal sites takes the others' rows and totals */
+		for (k = i; k < j && !err; k++) {
+			struct model_site *a = &m->sites[idx[k].idx];
+			size_t l;
+
+			if (drop[idx[k].idx])
+				continue;
+			n = spans[idx[k].idx].n;
+			for (l = k + 1; l < j; l++)
+				if (!drop[idx[l].idx] &&
+				    sites_shown_equal(a, &m->sites[idx[l].idx]))
+					n += spans[idx[l].idx].n;
+			if (n == spans[idx[k].idx].n)
+				continue;
+			free(rows);
+			rows = malloc(n * sizeof(*rows));
+			if (!rows) {
+				err = -ENOMEM;
+				break;
+			}
+			memcpy(rows, spans[idx[k].idx].rows, spans[idx[k].idx].n * sizeof(*rows));
+			n = spans[idx[k].idx].n;
+			for (l = k + 1; l < j; l++) {
+				const struct model_site *b = &m->sites[idx[l].idx];
+
+				if (drop[idx[l].idx] || !sites_shown_equal(a, b))
+					continue;
+				memcpy(rows + n, spans[idx[l].idx].rows,
+				       spans[idx[l].idx].n * sizeof(*rows));
+				n += spans[idx[l].idx].n;
+				add_totals(a, b);
+				drop[idx[l].idx] = true;
+			}
+			free(a->ages_ms);
+			free(a->addrs);
+			a->n_comms = 0;
+			err = fill_from_rows(a, rows, n);
+		}
+	}
+	if (!err)
+		model__drop_marked(m, drop);
+out:
+	free(rows);
+	free(idx);
+	free(drop);
+	return err;
+}
+
 /*
  * --ustack=dwarf: the kernel keeps one site per kernel stack and cache, and
  * userspace unwound each allocation's user stack; the site becomes one per
@@ -547,7 +700,7 @@ static struct model_site *add_split(struct model *m, size_t si)
  * (lost, or not yet read) stay in a site of their own, said so.
  */
 static int split_sampled(struct ustack *us, struct model *m, size_t si, struct alloc_row *rows,
-			 size_t n)
+			 size_t n, struct site_rows **spans, size_t *cap)
 {
 	size_t i, j;
 	int err;
@@ -561,7 +714,9 @@ static int split_sampled(struct ustack *us, struct model *m, size_t si, struct a
 	}
 	qsort(rows, n, sizeof(*rows), cmp_row_ustack);
 	free(m->sites[si].ages_ms);
+	free(m->sites[si].addrs);
 	m->sites[si].ages_ms = NULL;
+	m->sites[si].addrs = NULL;
 	m->sites[si].n_comms = 0;
 	for (i = 0; i < n; i = j) {
 		struct model_site *g = i ? add_split(m, si) : &m->sites[si];
@@ -578,7 +733,9 @@ static int split_sampled(struct ustack *us, struct model *m, size_t si, struct a
 			g->retired_bytes = 0;
 		}
 		g->ustate = rows[i].ustack ? KLEAK_USTACK_OK : KLEAK_USTACK_SAMPLED;
-		err = fill_from_rows(g, rows + i, j - i);
+		err = note_rows(spans, cap, g - m->sites, rows + i, j - i);
+		if (!err)
+			err = fill_from_rows(g, rows + i, j - i);
 		if (!err && rows[i].ustack)
 			err = ustack__fill_sampled(us, rows[i].ustack, g, m->stats);
 		if (err)
@@ -593,7 +750,8 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 {
 	struct kleak_site_totals *totals = NULL;
 	struct alloc_row *rows = NULL, *grouped = NULL;
-	size_t n_allocs = 0, n_slots = t->max_sites, i, *first = NULL;
+	struct site_rows *spans = NULL;
+	size_t n_allocs = 0, n_slots = t->max_sites, i, *first = NULL, cap_spans = 0;
 	__u64 again[STAT_MAX];
 	__u64 now;
 	int err;
@@ -618,9 +776,15 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 	}
 	m->books_slack = books_slack(m->stats, again);
 	m->outstanding = 0;
-	for (i = 0; i < n_slots; i++)
+	for (i = 0; i < n_slots; i++) {
+		enum kleak_allocator a = kleak_allocator_of(totals[i].site.kind);
+
 		m->outstanding += totals[i].count;
+		if (a != KLEAK_ALLOC_SLAB)
+			m->stats[KLEAK_STAT_OF(a, STAT_PAGES_OUTSTANDING)] += totals[i].count;
+	}
 	m->books_kept = true;
+	m->allocator_books_kept = true;
 	now = tracer__now_ns();
 
 	err = read_allocs(t, n_slots, now, &rows, &n_allocs);
@@ -648,23 +812,31 @@ int snapshot__take(const struct tracer *t, const struct ksyms *ks, struct model 
 			goto out;
 		}
 		site_identity(s, tot);
-		err = fill_from_rows(s, grouped + first[i], n_rows);
+		err = note_rows(&spans, &cap_spans, m->n_sites - 1, grouped + first[i], n_rows);
+		if (!err)
+			err = fill_from_rows(s, grouped + first[i], n_rows);
 		if (!err && !tot->site.stack_err)
 			err = snapshot__symbolize(t, ks, tot->site.stack, s, &m->unresolved_frames);
 		s->ustate = tot->site.ustate;
 		if (!err && t->ustack && s->ustate == KLEAK_USTACK_OK)
 			err = ustack__fill(t->ustack, tot->site.ustack, s, m->stats);
 		if (!err && t->ustack && s->ustate == KLEAK_USTACK_SAMPLED)
-			err = split_sampled(t->ustack, m, m->n_sites - 1, grouped + first[i], n_rows);
+			err = split_sampled(t->ustack, m, m->n_sites - 1, grouped + first[i], n_rows,
+					    &spans, &cap_spans);
 		if (err)
 			goto out;
 		s = &m->sites[m->n_sites - 1];
 		if (!s->stack_err)
 			s->ctx[snapshot__ctx(s)] = s->n_ages;
 	}
+	err = merge_equal_sites(m, spans);
+	if (err)
+		goto out;
 	if (t->ustack) {
 		m->stats[STAT_USTACK_MAPS_MISSED] = ustack__maps_missed(t->ustack);
 		m->stats[STAT_USTACK_UNWIND_FAILED] = ustack__unwind_failed(t->ustack);
+		/* fp mode's are counted in BPF, dwarf mode's where they are unwound */
+		m->stats[STAT_USTACK_TRUNCATED] += ustack__truncated(t->ustack);
 		ustack__forget_unseen(t->ustack, now);
 	}
 out:
@@ -674,11 +846,13 @@ out:
 	free(rows);
 	free(grouped);
 	free(first);
+	free(spans);
 	return err;
 }
 
-int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
-			    bool *recorded)
+/* snapshot__still_recorded(), of the records made at ts_ns[i] only where ts_ns is given */
+static int still_recorded(const struct tracer *t, const __u64 *addrs, const __u64 *ts_ns,
+			  size_t n, bool *recorded)
 {
 	size_t cap = 16, mask, i, j, k;
 	struct kleak_alloc a;
@@ -688,7 +862,7 @@ int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t 
 	if (t->allocs_hash_fd >= 0) {
 		for (i = 0; i < n; i++)
 			recorded[i] = !bpf_map_lookup_elem(t->allocs_hash_fd, &addrs[i], &a) &&
-				      a.site != KLEAK_NO_SITE;
+				      a.site != KLEAK_NO_SITE && (!ts_ns || a.ts_ns == ts_ns[i]);
 		return 0;
 	}
 	/* one pass over every slot, each address looked up in a table of the candidates */
@@ -713,12 +887,25 @@ int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t 
 				continue;
 			for (k = (addr * 0x9e3779b97f4a7c15ULL) >> 24 & mask; slots[k];
 			     k = (k + 1) & mask)
-				if (addrs[slots[k] - 1] == addr)
+				if (addrs[slots[k] - 1] == addr &&
+				    (!ts_ns || b->rec[j].ts_ns == ts_ns[slots[k] - 1]))
 					recorded[slots[k] - 1] = true;
 		}
 	}
 	free(slots);
 	return 0;
+}
+
+int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
+			    bool *recorded)
+{
+	return still_recorded(t, addrs, NULL, n, recorded);
+}
+
+int snapshot__records_live(const struct tracer *t, const __u64 *addrs, const __u64 *ts_ns,
+			   size_t n, bool *live)
+{
+	return still_recorded(t, addrs, ts_ns, n, live);
 }
 
 static __u64 fnv1a(__u64 h, const void *data, size_t len)
@@ -749,11 +936,6 @@ static __u64 site_hash(const struct model_site *s)
 	}
 	return h;
 }
-
-struct hash_idx {
-	__u64 hash;
-	size_t idx;
-};
 
 static int cmp_hash_idx(const void *a, const void *b)
 {

@@ -40,6 +40,13 @@ int snapshot__symbolize(const struct tracer *t, const struct ksyms *ks, __u64 st
 int snapshot__still_recorded(const struct tracer *t, const __u64 *addrs, size_t n,
 			    bool *recorded);
 
+/*
+ * Whether each allocation, at addrs[i] made at ts_ns[i], is still recorded
+ * (not freed), into live[]. Returns 0 or -ENOMEM.
+ */
+int snapshot__records_live(const struct tracer *t, const __u64 *addrs, const __u64 *ts_ns,
+			   size_t n, bool *live);
+
 /* The context a symbolized site allocates in. */
 enum kleak_ctx snapshot__ctx(const struct model_site *s);
 

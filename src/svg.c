@@ -31,7 +31,7 @@
 #define CHAR_PX		7
 
 struct node {
-	const char *name;	/* owned by the stack's names */
+	const char *name;	/* the stacks' frame names, kept by the export set */
 	__s64 width;		/* in value units: the sum of its stacks' */
 	__s64 count[2], bytes[2];
 	size_t depth;
@@ -40,11 +40,9 @@ struct node {
 
 struct tree {
 	struct node root;
-	char **names;		/* every stack's names, kept for the nodes */
-	int *n_names;
-	size_t n_stacks;
 	size_t max_depth;
-	__s64 max_delta;	/* a diff's largest |B - A| of a frame */
+	bool count;		/* --value count: weighed in objects, not bytes */
+	__s64 max_delta;	/* a diff's largest |B - A| of a frame, in those units */
 	size_t omitted;		/* frames too narrow to draw */
 };
 
@@ -158,10 +156,16 @@ static void fill_of(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "hsl(%d,%u%%,%u%%)", subsystems[s].hue, 55 + h % 15, 55 + (h >> 4) % 12);
 }
 
+/* B - A of a frame, in what the graph weighs (--value). */
+static __s64 delta_of(const struct tree *t, const struct node *n)
+{
+	return t->count ? n->count[1] - n->count[0] : n->bytes[1] - n->bytes[0];
+}
+
 /* The fill of a frame in a diff: red growth, blue shrinkage, shade by magnitude. */
 static void diff_fill_of(const struct tree *t, const struct node *n, char *buf, size_t len)
 {
-	__s64 d = n->bytes[1] - n->bytes[0];
+	__s64 d = delta_of(t, n);
 	double share = t->max_delta ? (double)(d < 0 ? -d : d) / t->max_delta : 0;
 	int light = 96 - (int)(share * 46);
 
@@ -203,27 +207,19 @@ static struct node *child_of(struct node *parent, const char *name)
 
 static int tree_build(struct tree *t, const struct export_set *x)
 {
-	size_t i;
-	int j, run;
+	size_t i, j;
+	int run;
 
-	t->names = calloc(x->n ? x->n : 1, sizeof(*t->names));
-	t->n_names = calloc(x->n ? x->n : 1, sizeof(*t->n_names));
-	if (!t->names || !t->n_names)
-		return -ENOMEM;
 	t->root.name = "all";
+	t->count = x->value == VALUE_COUNT;
 	for (i = 0; i < x->n; i++) {
 		const struct export_stack *st = &x->stacks[i];
 		__s64 w = width_of(x, st);
 		struct node *n = &t->root;
-		char **names;
 
-		t->n_names[i] = export__frames(st->site, export__held(st), &names);
-		if (t->n_names[i] < 0)
-			return t->n_names[i];
-		t->names[i] = (char *)names;
-		t->n_stacks = i + 1;
-		for (j = -1; j < t->n_names[i]; j++) {
-			if (j >= 0 && !(n = child_of(n, names[j])))
+		for (j = 0; j <= st->n_frames; j++) {
+			/* j = 0 is the root, then frame j - 1 */
+			if (j && !(n = child_of(n, st->frames[j - 1].name)))
 				return -ENOMEM;
 			n->width += w;
 			for (run = 0; run < 2; run++) {
@@ -231,8 +227,8 @@ static int tree_build(struct tree *t, const struct export_set *x)
 				n->bytes[run] += st->bytes[run];
 			}
 		}
-		if ((size_t)t->n_names[i] > t->max_depth)
-			t->max_depth = t->n_names[i];
+		if (st->n_frames > t->max_depth)
+			t->max_depth = st->n_frames;
 	}
 	return 0;
 }
@@ -248,21 +244,10 @@ static void node_free(struct node *n)
 	}
 }
 
-static void tree_free(struct tree *t)
-{
-	size_t i;
-
-	node_free(&t->root);
-	for (i = 0; t->names && i < t->n_stacks; i++)
-		export__free_frames((char **)t->names[i], t->n_names[i]);
-	free(t->names);
-	free(t->n_names);
-}
-
 static void max_delta(struct tree *t, const struct node *n)
 {
 	const struct node *c;
-	__s64 d = n->bytes[1] - n->bytes[0];
+	__s64 d = delta_of(t, n);
 
 	if (n != &t->root && (d < 0 ? -d : d) > t->max_delta)
 		t->max_delta = d < 0 ? -d : d;
@@ -611,6 +596,6 @@ int svg__write(const struct export_set *x, FILE *out)
 			MIN_WIDTH_PX);
 	fputs("</svg>\n", out);
 out:
-	tree_free(&t);
+	node_free(&t.root);
 	return err;
 }

@@ -1,27 +1,33 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Traced processes' executable mappings, kept after they exit (see
- * umaps.h). /proc/PID/maps on first sight rather than perf MMAP2 events:
- * one read per process instead of a perf buffer per CPU, and the BPF side
- * already knows when a process first allocates. Its cost is a race with a
- * process that exits at once: those are counted as missed, and their
- * build-ID frames still resolve through any other process that mapped the
- * same binary, or through debuginfo found by build ID.
+ * umaps.h). In fp mode /proc/PID/maps where a new user stack is announced
+ * rather than perf MMAP2 events: one read per process instead of a perf
+ * buffer per CPU. Its cost is a race with a process that exits at once:
+ * those are counted as missed, and their build-ID frames still resolve
+ * through any other process that mapped the same binary, or through
+ * debuginfo found by build ID. --ustack=dwarf follows mmap events, exits
+ * included: a process is forgotten once its samples are unwound.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "buildid.h"
 #include "umaps.h"
 
 struct uproc {
 	__u32 tgid;
-	__u32 gen;	/* reads of this process so far */
+	__u32 gen;	/* of the last change of its mappings, unique across processes */
 	__u64 read_ns;	/* CLOCK_MONOTONIC, as BPF timestamps are */
-	__u64 event_ns;	/* the last mmap event's time, perf's clock */
+	__u64 event_ns;	/* the last mmap event's time */
+	__u64 exit_ns;	/* its exit event's time, 0: alive */
 	size_t n_maps;
 	struct umap *maps;
 };
@@ -33,9 +39,10 @@ struct umaps {
 	/* tgid -> index + 1 into procs, open addressing; cap_index a power of two */
 	size_t cap_index;
 	__u32 *index;
-	/* each distinct file with a build ID, once: what frames are resolved in */
-	size_t n_files;
-	struct umap *files;
+	struct ubins *bins;
+	__u32 gen;
+	/* the earliest exit not reaped yet, ~0: none */
+	__u64 first_exit_ns;
 	__u64 missed;
 };
 
@@ -140,7 +147,17 @@ int umaps__parse_line(const char *line, size_t len, struct umaps_line *out)
 
 struct umaps *umaps__new(void)
 {
-	return calloc(1, sizeof(struct umaps));
+	struct umaps *u = calloc(1, sizeof(struct umaps));
+
+	if (!u)
+		return NULL;
+	u->first_exit_ns = ~0ULL;
+	u->bins = ubins__new();
+	if (!u->bins) {
+		free(u);
+		return NULL;
+	}
+	return u;
 }
 
 static void proc_clear(struct uproc *pr)
@@ -162,11 +179,9 @@ void umaps__free(struct umaps *u)
 		return;
 	for (i = 0; i < u->n_procs; i++)
 		proc_clear(&u->procs[i]);
-	for (i = 0; i < u->n_files; i++)
-		free(u->files[i].path);
+	ubins__free(u->bins);
 	free(u->procs);
 	free(u->index);
-	free(u->files);
 	free(u);
 }
 
@@ -190,12 +205,12 @@ static struct uproc *proc_find(const struct umaps *u, __u32 tgid)
 	return u->index[i] ? &u->procs[u->index[i] - 1] : NULL;
 }
 
-/* Indexes procs[n_procs - 1], the table kept at most half full. */
-static int index_add(struct umaps *u)
+/* Indexes every process again, in a table at most half full; grows it with grow. */
+static int index_rebuild(struct umaps *u, bool grow)
 {
 	size_t i;
 
-	if (u->n_procs * 2 > u->cap_index) {
+	if (grow) {
 		free(u->index);
 		u->cap_index = u->cap_index ? u->cap_index * 2 : 256;
 		u->index = calloc(u->cap_index, sizeof(*u->index));
@@ -203,22 +218,36 @@ static int index_add(struct umaps *u)
 			u->cap_index = 0;
 			return -ENOMEM;
 		}
-		for (i = 0; i + 1 < u->n_procs; i++)
-			u->index[index_slot(u, u->procs[i].tgid)] = i + 1;
+	} else if (u->cap_index) {
+		memset(u->index, 0, u->cap_index * sizeof(*u->index));
 	}
+	for (i = 0; i < u->n_procs; i++)
+		u->index[index_slot(u, u->procs[i].tgid)] = i + 1;
+	return 0;
+}
+
+/* Indexes procs[n_procs - 1]. */
+static int index_add(struct umaps *u)
+{
+	if (u->n_procs * 2 > u->cap_index)
+		return index_rebuild(u, true);
 	u->index[index_slot(u, u->procs[u->n_procs - 1].tgid)] = u->n_procs;
 	return 0;
 }
 
-/* Process tgid's entry, added empty if new; with clear, emptied for a new reading. */
+/*
+ * Process tgid's entry, added empty if new; with clear, emptied for a new
+ * reading. A process of that id that exited is gone: the id was reused.
+ */
 static struct uproc *proc_get(struct umaps *u, __u32 tgid, bool clear)
 {
 	struct uproc *grown, *pr = proc_find(u, tgid);
 
 	if (pr) {
-		if (clear)
+		if (clear || pr->exit_ns)
 			proc_clear(pr);
-		pr->gen++;
+		pr->exit_ns = 0;
+		pr->gen = ++u->gen;
 		return pr;
 	}
 	if (u->n_procs == u->cap) {
@@ -230,6 +259,7 @@ static struct uproc *proc_get(struct umaps *u, __u32 tgid, bool clear)
 	}
 	memset(&u->procs[u->n_procs], 0, sizeof(u->procs[0]));
 	u->procs[u->n_procs].tgid = tgid;
+	u->procs[u->n_procs].gen = ++u->gen;
 	u->n_procs++;
 	if (index_add(u)) {
 		u->n_procs--;
@@ -238,51 +268,82 @@ static struct uproc *proc_get(struct umaps *u, __u32 tgid, bool clear)
 	return &u->procs[u->n_procs - 1];
 }
 
-/*
- * A mapping of the same file (device, inode, path) read before: its build
- * ID is reused, where processes of one binary (forked children, xargs
- * runs) would each read every library again. A file replaced on disk is a
- * new inode; one rewritten in place while mapped is not told apart (its
- * users get SIGBUS on the changed pages anyway).
- */
-static const struct umap *known_file(const struct umaps *u, const struct umaps_line *l)
+/* Reads the file at fd as l's: 0 and bin filled (fd kept in it), or -errno (fd closed). */
+static int read_fd(int fd, const struct umaps_line *l, struct ubin *bin)
 {
-	size_t i;
+	int n = buildid__of_fd(fd, bin->id, &bin->loads);
 
-	if (!l->inode)
-		return NULL;
-	for (i = u->n_files; i-- > 0;) {
-		const struct umap *m = &u->files[i];
-
-		if (m->inode == l->inode && m->dev == l->dev && strlen(m->path) == l->path_len &&
-		    !memcmp(m->path, l->path, l->path_len))
-			return m;
+	if (n > 0 && l->build_id_len && memcmp(bin->id, l->build_id, sizeof(bin->id)))
+		n = -ESTALE;
+	if (n <= 0) {
+		close(fd);
+		return n ? n : -ENOENT;
 	}
-	return NULL;
-}
-
-/* Keeps m's file among the distinct files; 0 or -ENOMEM. */
-static int file_add(struct umaps *u, const struct umap *m)
-{
-	struct umap *grown = realloc(u->files, (u->n_files + 1) * sizeof(*grown));
-
-	if (!grown)
-		return -ENOMEM;
-	u->files = grown;
-	u->files[u->n_files] = *m;
-	u->files[u->n_files].path = strdup(m->path);
-	if (!u->files[u->n_files].path)
-		return -ENOMEM;
-	u->n_files++;
+	bin->id_len = n;
+	bin->has_loads = true;
+	bin->fd = fd;
 	return 0;
 }
 
-/* Appends a mapping; the build ID is read from id_path (the mapped file itself). */
-static int add_map(struct umaps *u, struct uproc *pr, const struct umaps_line *l,
-		   const char *id_path, umaps_build_id_fn build_id)
+int umaps__read_mapped(__u32 tgid, const struct umaps_line *l, struct ubin *bin)
 {
-	const struct umap *known;
+	char path[PATH_MAX + 32];
+	struct stat st;
+	int fd, err = -ENOENT, i;
+
+	/* path, dev and inode as the process mapped it; the path is copied by ubins__add() */
+	memset(bin, 0, sizeof(*bin));
+	bin->fd = -1;
+	bin->dev = l->dev;
+	bin->inode = l->inode;
+	if (l->path_len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	/* the very file mapped, whatever its path holds now (CAP_SYS_ADMIN) */
+	snprintf(path, sizeof(path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64, tgid,
+		 (uint64_t)l->start, (uint64_t)l->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && ((err = read_fd(fd, l, bin)) == 0 || err == -ENOENT))
+		return err;
+	/*
+	 * By path: in the process's own root (a container, a chroot) while it
+	 * lives, then in kleak's. A path holds what the process mapped only if
+	 * it is the same file: its build ID where the kernel gave one, else
+	 * its inode.
+	 */
+	for (i = 0; i < 2; i++) {
+		if (i)
+			snprintf(path, sizeof(path), "%.*s", (int)l->path_len, l->path);
+		else
+			snprintf(path, sizeof(path), "/proc/%u/root%.*s", tgid, (int)l->path_len,
+				 l->path);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (!l->build_id_len && l->inode &&
+		    (fstat(fd, &st) || st.st_ino != l->inode)) {
+			close(fd);
+			err = -ESTALE;
+			continue;
+		}
+		err = read_fd(fd, l, bin);
+		if (!err || err == -ENOENT)
+			return err;
+	}
+	return err;
+}
+
+/*
+ * Appends a mapping, its binary found by the kernel's build ID or by file,
+ * else read (once per binary: processes of one program, forked children,
+ * xargs runs, each map the same files).
+ */
+static int add_map(struct umaps *u, struct uproc *pr, __u32 tgid, const struct umaps_line *l,
+		   umaps_read_fn read)
+{
+	const struct ubin *known = NULL;
+	struct ubin bin;
 	struct umap *grown, *m;
+	int err = -ENOENT;
 
 	grown = realloc(pr->maps, (pr->n_maps + 1) * sizeof(*grown));
 	if (!grown)
@@ -290,8 +351,6 @@ static int add_map(struct umaps *u, struct uproc *pr, const struct umaps_line *l
 	pr->maps = grown;
 	m = &pr->maps[pr->n_maps];
 	memset(m, 0, sizeof(*m));
-	/* after the realloc: it may find one of this process's own mappings */
-	known = known_file(u, l);
 	m->start = l->start;
 	m->end = l->end;
 	m->pgoff = l->pgoff;
@@ -300,28 +359,42 @@ static int add_map(struct umaps *u, struct uproc *pr, const struct umaps_line *l
 	m->path = strndup(l->path, l->path_len);
 	if (!m->path)
 		return -ENOMEM;
-	if (known) {
-		m->has_build_id = true;
-		memcpy(m->build_id, known->build_id, sizeof(m->build_id));
-		m->loads = known->loads;
-	} else {
-		m->has_build_id = build_id &&
-				  !build_id(id_path ? id_path : m->path, m->build_id, &m->loads);
-		if (m->has_build_id && file_add(u, m))
+	pr->n_maps++;
+	if (l->build_id_len)
+		known = ubins__find(u->bins, l->build_id);
+	else
+		known = ubins__find_file(u->bins, l->dev, l->inode, l->path, l->path_len);
+	if (!known || !known->has_loads) {
+		err = read ? read(tgid, l, &bin) : -ENOENT;
+		m->replaced = err == -ESTALE;
+		/* the kernel named the build that ran: its frames resolve through debuginfo still */
+		if (err && l->build_id_len) {
+			memset(&bin, 0, sizeof(bin));
+			memcpy(bin.id, l->build_id, sizeof(bin.id));
+			bin.id_len = l->build_id_len;
+			bin.dev = l->dev;
+			bin.inode = l->inode;
+			bin.fd = -1;
+			err = 0;
+		}
+		bin.path = m->path;
+		if (!err && !(known = ubins__add(u->bins, &bin)))
 			return -ENOMEM;
 	}
-	pr->n_maps++;
+	if (!known)
+		return 0;
+	m->has_build_id = true;
+	memcpy(m->build_id, known->id, sizeof(m->build_id));
 	return 0;
 }
 
 static int add_lines(struct umaps *u, __u32 tgid, const char *buf, size_t len,
-		     umaps_build_id_fn build_id, bool live)
+		     umaps_read_fn read)
 {
 	const char *p = buf, *end = buf + len, *nl;
 	struct umaps_line l;
 	struct timespec ts;
 	struct uproc *pr;
-	char id_path[64];
 	int err;
 
 	pr = proc_get(u, tgid, true);
@@ -337,10 +410,7 @@ static int add_lines(struct umaps *u, __u32 tgid, const char *buf, size_t len,
 			return -EINVAL;
 		if (!l.exec || !l.path)
 			continue;
-		/* the file mapped, even once replaced or deleted on disk */
-		snprintf(id_path, sizeof(id_path), "/proc/%u/map_files/%" PRIx64 "-%" PRIx64,
-			 tgid, (uint64_t)l.start, (uint64_t)l.end);
-		err = add_map(u, pr, &l, live ? id_path : NULL, build_id);
+		err = add_map(u, pr, tgid, &l, read);
 		if (err)
 			return err;
 	}
@@ -348,9 +418,9 @@ static int add_lines(struct umaps *u, __u32 tgid, const char *buf, size_t len,
 }
 
 int umaps__add_text(struct umaps *u, __u32 tgid, const char *buf, size_t len,
-		    umaps_build_id_fn build_id)
+		    umaps_read_fn read)
 {
-	return add_lines(u, tgid, buf, len, build_id, false);
+	return add_lines(u, tgid, buf, len, read);
 }
 
 int umaps__add_proc(struct umaps *u, __u32 tgid)
@@ -373,7 +443,7 @@ int umaps__add_proc(struct umaps *u, __u32 tgid)
 	if (!err && !len)
 		err = -ESRCH;
 	if (!err)
-		err = add_lines(u, tgid, buf, len, buildid__of_file, true);
+		err = add_lines(u, tgid, buf, len, umaps__read_mapped);
 	free(buf);
 	if (err)
 		u->missed++;
@@ -392,7 +462,7 @@ const struct umap *umaps__proc(const struct umaps *u, __u32 tgid, size_t *n, __u
 }
 
 int umaps__add_mapping(struct umaps *u, __u32 tgid, const struct umaps_line *l, __u64 time,
-		       umaps_build_id_fn build_id)
+		       umaps_read_fn read)
 {
 	struct uproc *pr = proc_get(u, tgid, false);
 	size_t i, j;
@@ -414,7 +484,7 @@ int umaps__add_mapping(struct umaps *u, __u32 tgid, const struct umaps_line *l, 
 		pr->maps[j++] = pr->maps[i];
 	}
 	pr->n_maps = j;
-	return add_map(u, pr, l, NULL, build_id);
+	return add_map(u, pr, tgid, l, read);
 }
 
 int umaps__exec(struct umaps *u, __u32 tgid, __u64 time)
@@ -435,7 +505,7 @@ int umaps__fork(struct umaps *u, __u32 parent, __u32 child, __u64 time)
 
 	/* the child's own events, read first from another CPU's ring, come after its fork */
 	pr = proc_find(u, child);
-	if (pr && pr->event_ns > time)
+	if (pr && !pr->exit_ns && pr->event_ns > time)
 		return 0;
 	pr = proc_get(u, child, true);
 	/* the parent is looked up after: adding the child may move the table */
@@ -459,6 +529,49 @@ int umaps__fork(struct umaps *u, __u32 parent, __u32 child, __u64 time)
 	return 0;
 }
 
+void umaps__exit(struct umaps *u, __u32 tgid, __u64 time)
+{
+	struct uproc *pr = proc_find(u, tgid);
+
+	/* 0 means alive: an exit at time 0 (a fuzzer's) still counts */
+	if (!pr || pr->exit_ns)
+		return;
+	pr->exit_ns = time ? time : 1;
+	if (pr->exit_ns < u->first_exit_ns)
+		u->first_exit_ns = pr->exit_ns;
+}
+
+void umaps__reap(struct umaps *u, __u64 before, void (*fn)(void *ctx, __u32 tgid), void *ctx)
+{
+	__u64 first = ~0ULL;
+	size_t i, kept = 0;
+
+	if (u->first_exit_ns >= before)
+		return;
+	for (i = 0; i < u->n_procs; i++) {
+		struct uproc *pr = &u->procs[i];
+
+		if (pr->exit_ns && pr->exit_ns < before) {
+			if (fn)
+				fn(ctx, pr->tgid);
+			proc_clear(pr);
+			continue;
+		}
+		if (pr->exit_ns && pr->exit_ns < first)
+			first = pr->exit_ns;
+		u->procs[kept++] = *pr;
+	}
+	u->n_procs = kept;
+	u->first_exit_ns = first;
+	/* the table as it is has room: rebuilding it cannot fail */
+	index_rebuild(u, false);
+}
+
+size_t umaps__n_procs(const struct umaps *u)
+{
+	return u->n_procs;
+}
+
 __u64 umaps__read_ns(const struct umaps *u, __u32 tgid)
 {
 	const struct uproc *pr = proc_find(u, tgid);
@@ -477,15 +590,9 @@ const struct umap *umaps__find(const struct umaps *u, __u32 tgid, __u64 ip)
 	return NULL;
 }
 
-/* The file last seen with build ID id: its path then, and the segments it loads. */
-const struct umap *umaps__binary_of(const struct umaps *u, const __u8 id[KLEAK_BUILD_ID_SIZE])
+const struct ubin *umaps__binary_of(const struct umaps *u, const __u8 id[KLEAK_BUILD_ID_SIZE])
 {
-	size_t i;
-
-	for (i = u->n_files; i-- > 0;)
-		if (!memcmp(u->files[i].build_id, id, KLEAK_BUILD_ID_SIZE))
-			return &u->files[i];
-	return NULL;
+	return ubins__find(u->bins, id);
 }
 
 __u64 umaps__missed(const struct umaps *u)

@@ -18,15 +18,22 @@ struct unwind;
 struct unwind *unwind__new(const struct umaps *maps);
 void unwind__free(struct unwind *uw);
 
+/* Drops what was kept to unwind process tgid's samples (it exited, and they are unwound). */
+void unwind__forget(struct unwind *uw, __u32 tgid);
+
+enum unwind_end {
+	UNWIND_COMPLETE,	/* the outermost frame was reached */
+	UNWIND_TRUNCATED,	/* there were frames past the depth */
+	UNWIND_FAILED,		/* no call frame information, or past the stack copied */
+};
+
 /*
  * Unwinds sample into u, at most depth frames, each as a build ID and a
  * file offset (status KLEAK_UFRAME_VALID), or a raw address outside every
- * known mapping (KLEAK_UFRAME_IP). *complete: the unwinding reached the
- * outermost frame or the depth, rather than stopping on missing call frame
- * information or stack. 0, or -ENOENT for a process whose mappings are not
- * known, -ENOMEM.
+ * known mapping (KLEAK_UFRAME_IP), and says how the unwinding ended in
+ * *end. 0, or -ENOENT for a process whose mappings are not known, -ENOMEM.
  */
 int unwind__sample(struct unwind *uw, const struct kleak_usample *sample, __u32 depth,
-		   struct kleak_ustack *u, bool *complete);
+		   struct kleak_ustack *u, enum unwind_end *end);
 
 #endif /* __KLEAK_UNWIND_H */

@@ -12,10 +12,14 @@
 #include "buildid.h"
 #include "log.h"
 #include "mmap_events.h"
+#include "snapshot.h"
 #include "umaps.h"
 #include "unwind.h"
 #include "ustack.h"
 #include "usym.h"
+
+/* Samples kept before the table is pruned of freed allocations' (see samples_grow()) */
+#define SAMPLES_PRUNE_AT 65536
 
 /* --ustack=dwarf: an allocation's unwound user stack, by its address and timestamp */
 struct sampled {
@@ -36,11 +40,13 @@ struct ustack {
 	struct kleak_ustack *stacks;	/* distinct unwound stacks */
 	__u64 *stack_hashes;
 	__u32 *canon;			/* per stack, the index + 1 of its equal (see resolve_late()) */
+	size_t n_canon;
 	size_t cap_samples;		/* a power of two */
 	size_t n_samples;
 	struct sampled *samples;	/* open addressing by address and timestamp */
 	__u32 report;
 	__u64 unwind_failed;
+	__u64 truncated;
 };
 
 struct ustack *ustack__new(const struct tracer *t)
@@ -51,7 +57,7 @@ struct ustack *ustack__new(const struct tracer *t)
 		return NULL;
 	us->t = t;
 	us->maps = umaps__new();
-	us->syms = usym__new();
+	us->syms = usym__new(USYM_DEBUG_DIR);
 	us->uw = us->maps ? unwind__new(us->maps) : NULL;
 	if (!us->maps || !us->syms || !us->uw) {
 		ustack__free(us);
@@ -135,8 +141,10 @@ int ustack__on_proc(void *ctx, void *data, size_t size)
 static int fill_frame(struct ustack *us, const struct kleak_uframe *uf, __u32 tgid,
 		      bool is_return, struct model_uframe *f)
 {
-	const struct umap *m = NULL, *bin = NULL;
+	const struct ubin *bin = NULL;
+	const struct umap *m = NULL;
 	const __u8 *id = NULL;
+	const char *module;
 
 	f->offset = uf->offset;
 	if (uf->status == KLEAK_UFRAME_VALID) {
@@ -148,21 +156,21 @@ static int fill_frame(struct ustack *us, const struct kleak_uframe *uf, __u32 tg
 		f->offset = uf->offset - m->start + m->pgoff;
 		if (m->has_build_id)
 			id = m->build_id;
+		/* no build ID, and the file at its path is another: never read in its place */
+		f->replaced = m->replaced && !id;
 	}
 	if (id)
 		bin = umaps__binary_of(us->maps, id);
-	if (!bin)
-		bin = m;
-	if (bin) {
-		f->module = strdup(bin->path);
+	module = bin ? bin->path : m ? m->path : NULL;
+	if (module) {
+		f->module = strdup(module);
 		if (!f->module)
 			return -ENOMEM;
 	}
 	if (!id)
 		return 0;
 	buildid__hex(id, f->build_id);
-	return usym__resolve(us->syms, id, bin ? bin->path : NULL,
-			     bin && bin->has_build_id ? &bin->loads : NULL, f->offset, is_return, f);
+	return usym__resolve(us->syms, id, bin, f->offset, is_return, f);
 }
 
 /* The site's user frames from u, symbolized. */
@@ -288,12 +296,101 @@ static int samples_rehash(struct ustack *us, size_t cap, __u32 keep_report, __u6
 	return 0;
 }
 
+/*
+ * A frame unwound before its process's mappings were known is a raw
+ * address; once they are (the mmap events of another CPU read later), it is
+ * the same build ID and offset as everyone else's.
+ */
+static void place_frames(struct ustack *us, struct kleak_ustack *u)
+{
+	const struct umap *m;
+	__u32 f;
+
+	for (f = 0; f < u->nframes; f++) {
+		struct kleak_uframe *fr = &u->frames[f];
+
+		if (fr->status != KLEAK_UFRAME_IP)
+			continue;
+		m = umaps__find(us->maps, u->tgid, fr->offset);
+		if (!m || !m->has_build_id)
+			continue;
+		fr->status = KLEAK_UFRAME_VALID;
+		memcpy(fr->build_id, m->build_id, sizeof(fr->build_id));
+		fr->offset = fr->offset - m->start + m->pgoff;
+	}
+}
+
+/*
+ * A process that exited, every sample of it unwound: its stacks' frames are
+ * placed while its mappings are there, then what unwound it goes. Its
+ * stacks name no process from then on: another that gets its id later has
+ * other mappings, which must never place them.
+ */
+static void forget_proc(void *ctx, __u32 tgid)
+{
+	struct ustack *us = ctx;
+	size_t i;
+
+	for (i = 0; i < us->n_stacks; i++)
+		if (us->stacks[i].tgid == tgid) {
+			place_frames(us, &us->stacks[i]);
+			us->stack_hashes[i] = frames_hash(&us->stacks[i]);
+			us->stacks[i].tgid = 0;
+		}
+	unwind__forget(us->uw, tgid);
+}
+
+/*
+ * Room for more samples. Userspace sees no frees: a run without reports
+ * would keep a sample of every allocation ever made. A table of some size
+ * first lets go of the samples of allocations no longer recorded (freed),
+ * and doubles only if what is left fills more than three eighths of it: at
+ * least an eighth of it fills before the next pass over the records.
+ */
+static int samples_grow(struct ustack *us)
+{
+	__u64 *addrs = NULL, *ts = NULL;
+	bool *recorded = NULL;
+	size_t i, n = 0;
+	int err = 0;
+
+	if (us->cap_samples >= SAMPLES_PRUNE_AT) {
+		addrs = malloc(us->n_samples * sizeof(*addrs));
+		ts = malloc(us->n_samples * sizeof(*ts));
+		recorded = malloc(us->n_samples * sizeof(*recorded));
+		if (!addrs || !ts || !recorded) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < us->cap_samples; i++)
+			if (us->samples[i].addr) {
+				addrs[n] = us->samples[i].addr;
+				ts[n++] = us->samples[i].ts_ns;
+			}
+		err = snapshot__records_live(us->t, addrs, ts, n, recorded);
+		for (i = n = 0; !err && i < us->cap_samples; i++)
+			if (us->samples[i].addr && !recorded[n++])
+				us->samples[i].addr = 0;
+		if (!err)
+			err = samples_rehash(us, us->cap_samples, 0, 0);
+		if (err || us->n_samples * 8 < us->cap_samples * 3)
+			goto out;
+	}
+	err = samples_rehash(us, us->cap_samples ? us->cap_samples * 2 : 4096, 0, 0);
+out:
+	free(addrs);
+	free(ts);
+	free(recorded);
+	return err;
+}
+
 /* Unwinds, with the process's mappings read first where they are not known. */
 static int unwind_sample(struct ustack *us, const struct kleak_usample *smp,
 			 struct kleak_ustack *u)
 {
+	enum unwind_end end;
 	size_t n = 0;
-	bool complete, reread = false;
+	bool reread = false;
 	__u32 gen, i;
 	int err;
 
@@ -304,7 +401,7 @@ static int unwind_sample(struct ustack *us, const struct kleak_usample *smp,
 		umaps__add_proc(us->maps, smp->tgid);
 		reread = true;
 	}
-	err = unwind__sample(us->uw, smp, us->t->ustack_depth, u, &complete);
+	err = unwind__sample(us->uw, smp, us->t->ustack_depth, u, &end);
 	/*
 	 * A frame in no mapping known: a library mapped since they were read,
 	 * if they were read before the allocation ([vdso], JIT code never are)
@@ -313,11 +410,13 @@ static int unwind_sample(struct ustack *us, const struct kleak_usample *smp,
 	for (i = 0; !err && !reread && i < u->nframes; i++)
 		if (u->frames[i].status != KLEAK_UFRAME_VALID) {
 			if (!umaps__add_proc(us->maps, smp->tgid))
-				err = unwind__sample(us->uw, smp, us->t->ustack_depth, u, &complete);
+				err = unwind__sample(us->uw, smp, us->t->ustack_depth, u, &end);
 			break;
 		}
-	if (!err && !complete)
+	if (!err && end == UNWIND_FAILED)
 		us->unwind_failed++;
+	if (!err && end == UNWIND_TRUNCATED)
+		us->truncated++;
 	return err;
 }
 
@@ -344,8 +443,7 @@ int ustack__on_sample(void *ctx, void *data, size_t size)
 	stack = intern(us, &u);
 	if (!stack)
 		return -ENOMEM;
-	if (us->n_samples * 2 >= us->cap_samples &&
-	    samples_rehash(us, us->cap_samples ? us->cap_samples * 2 : 4096, 0, 0))
+	if (us->n_samples * 2 >= us->cap_samples && samples_grow(us))
 		return -ENOMEM;
 	e = sample_find(us, smp->addr, smp->ts_ns, &found);
 	if (!found)
@@ -354,40 +452,25 @@ int ustack__on_sample(void *ctx, void *data, size_t size)
 	e->ts_ns = smp->ts_ns;
 	e->stack = stack;
 	e->seen = us->report;
+	/* the ring gives samples in order: every sample of a process that exited before is in */
+	umaps__reap(us->maps, smp->ts_ns, forget_proc, us);
 	return 0;
 }
 
-/*
- * A frame unwound before its process's mappings were known is a raw
- * address; once they are (the mmap events of another CPU read later), it is
- * the same build ID and offset as everyone else's, and its stack the same
- * stack: each stack is made canonical, and points at the first one equal.
- */
+/* Places late frames, and makes each stack point at the first one equal to it. */
 static int resolve_late(struct ustack *us)
 {
 	__u32 *canon = realloc(us->canon, (us->n_stacks ? us->n_stacks : 1) * sizeof(*canon));
 	size_t i, j;
-	__u32 f;
 
 	if (!canon)
 		return -ENOMEM;
 	us->canon = canon;
+	us->n_canon = us->n_stacks;
 	for (i = 0; i < us->n_stacks; i++) {
 		struct kleak_ustack *u = &us->stacks[i];
 
-		for (f = 0; f < u->nframes; f++) {
-			struct kleak_uframe *fr = &u->frames[f];
-			const struct umap *m;
-
-			if (fr->status != KLEAK_UFRAME_IP)
-				continue;
-			m = umaps__find(us->maps, u->tgid, fr->offset);
-			if (!m || !m->has_build_id)
-				continue;
-			fr->status = KLEAK_UFRAME_VALID;
-			memcpy(fr->build_id, m->build_id, sizeof(fr->build_id));
-			fr->offset = fr->offset - m->start + m->pgoff;
-		}
+		place_frames(us, u);
 		us->stack_hashes[i] = frames_hash(u);
 		canon[i] = i + 1;
 		for (j = 0; j < i; j++)
@@ -403,7 +486,44 @@ static int resolve_late(struct ustack *us)
 
 int ustack__prepare_report(struct ustack *us)
 {
-	return resolve_late(us);
+	int err = us->me ? mmap_events__drain(us->me) : 0;
+
+	/* what the run keeps, which -v shows stays bounded */
+	pr_debug("user stacks: mappings of %zu processes kept, %zu distinct stacks, %zu samples",
+		 umaps__n_procs(us->maps), us->n_stacks, us->n_samples);
+
+	return err ? err : resolve_late(us);
+}
+
+int ustack__fill_event(struct ustack *us, const struct kleak_site *site, __u64 addr,
+		       __u64 ts_ns, struct model_site *s)
+{
+	__u64 stats[STAT_MAX];
+	struct kleak_ustack *u;
+	struct sampled *e;
+	bool found = false;
+	int err = 0;
+
+	s->ustate = site->ustate;
+	if (site->ustate == KLEAK_USTACK_SAMPLED) {
+		if (us->cap_samples)
+			e = sample_find(us, addr, ts_ns, &found);
+		if (!found)
+			return 0;
+		s->ustate = KLEAK_USTACK_OK;
+		return ustack__fill_sampled(us, e->stack, s, stats);
+	}
+	if (site->ustate != KLEAK_USTACK_OK)
+		return 0;
+	u = read_stack(us, site->ustack);
+	if (!u)
+		return 0;
+	/* its announcement may come later than the event: the process is alive now */
+	if (!stack_known(us, u))
+		umaps__add_proc(us->maps, u->tgid);
+	err = fill_from(us, u, s, stats);
+	free(u);
+	return err;
 }
 
 __u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns)
@@ -417,7 +537,8 @@ __u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns)
 	if (!found)
 		return 0;
 	e->seen = us->report + 1;
-	return us->canon && e->stack <= us->n_stacks ? us->canon[e->stack - 1] : e->stack;
+	/* a stack unwound since the report's resolve_late() is its own */
+	return e->stack <= us->n_canon ? us->canon[e->stack - 1] : e->stack;
 }
 
 void ustack__forget_unseen(struct ustack *us, __u64 now_ns)
@@ -433,13 +554,33 @@ __u64 ustack__unwind_failed(const struct ustack *us)
 	return us->unwind_failed;
 }
 
+__u64 ustack__truncated(const struct ustack *us)
+{
+	return us->truncated;
+}
+
 int ustack__watch_mmaps(struct ustack *us, pid_t pid)
 {
 	us->me = mmap_events__open(pid, us->maps);
-	return us->me ? 0 : -errno;
+	if (!us->me)
+		return -errno;
+	pr_debug("mmap events: the mapped files' build IDs %s", mmap_events__has_build_ids(us->me) ?
+		 "from the kernel" : "read from the files (before 5.12)");
+	return 0;
+}
+
+int ustack__mmaps_fd(const struct ustack *us)
+{
+	return us->me ? mmap_events__fd(us->me) : -1;
+}
+
+int ustack__on_mmaps(struct ustack *us)
+{
+	return mmap_events__drain(us->me);
 }
 
 __u64 ustack__maps_missed(const struct ustack *us)
 {
 	return umaps__missed(us->maps) + (us->me ? mmap_events__lost(us->me) : 0);
 }
+

@@ -46,6 +46,16 @@ int ustack__prepare_report(struct ustack *us);
  */
 __u32 ustack__stack_of(struct ustack *us, __u64 addr, __u64 ts_ns);
 
+/*
+ * -t: the user frames of the allocation at addr made at ts_ns in site, as
+ * far as they are known now (fp mode's stack, its process's mappings read
+ * first where they lack a frame's binary; dwarf mode's sample if unwound
+ * already), into s, and s->ustate: KLEAK_USTACK_SAMPLED for a sample not
+ * unwound yet. 0 or -ENOMEM.
+ */
+int ustack__fill_event(struct ustack *us, const struct kleak_site *site, __u64 addr,
+		       __u64 ts_ns, struct model_site *s);
+
 /* Fills s->uframes from an unwound stack as ustack__fill() does. */
 int ustack__fill_sampled(struct ustack *us, __u32 stack, struct model_site *s, __u64 *stats);
 
@@ -58,6 +68,9 @@ void ustack__forget_unseen(struct ustack *us, __u64 now_ns);
 /* --ustack=dwarf: samples whose unwinding stopped before the outermost frame. */
 __u64 ustack__unwind_failed(const struct ustack *us);
 
+/* --ustack=dwarf: samples whose stack had frames past --ustack-depth. */
+__u64 ustack__truncated(const struct ustack *us);
+
 /*
  * --ustack=dwarf: follows the mappings of process pid and its children (-1:
  * every process) as they are made; 0, or -errno where perf events are
@@ -65,7 +78,12 @@ __u64 ustack__unwind_failed(const struct ustack *us);
  */
 int ustack__watch_mmaps(struct ustack *us, pid_t pid);
 
+/* --ustack=dwarf: readable when mmap events wait (-1: none), and what reads them; 0 or -ENOMEM. */
+int ustack__mmaps_fd(const struct ustack *us);
+int ustack__on_mmaps(struct ustack *us);
+
 /* Processes whose mappings could not be read, and mmap events lost. */
 __u64 ustack__maps_missed(const struct ustack *us);
+
 
 #endif /* __KLEAK_USTACK_H */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Symbols of user frames (see usym.h). Each binary is opened once per
- * report, as an offline libdwfl module, and its symbol table kept: a frame
+ * run, as an offline libdwfl module, and its symbol table kept: a frame
  * then costs an address lookup. libdwfl rather than walking .symtab with
  * libelf: it already finds debuginfo by build ID and debuglink, prefers
  * .symtab over .dynsym, and maps addresses to DWARF lines, as perf and
@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <libiberty/demangle.h>
 #include <stdio.h>
@@ -18,9 +19,8 @@
 #include "buildid.h"
 #include "usym.h"
 
-#define DEBUG_BUILD_ID_DIR "/usr/lib/debug/.build-id"
-
-struct ubin {
+/* A binary's symbols, opened once per run. */
+struct symbin {
 	__u8 id[KLEAK_BUILD_ID_SIZE];
 	Dwfl *dwfl;		/* NULL: no file of this build ID found */
 	Dwfl_Module *mod;
@@ -32,20 +32,33 @@ struct ubin {
 
 struct usym {
 	size_t n;
-	struct ubin *bins;
+	struct symbin *bins;
+	char *debug_dir;
+	/* ":.debug:DEBUG_DIR": .gnu_debuglink's search, beside the binary and under debug_dir */
+	char *debuginfo_path;
+	Dwfl_Callbacks callbacks;
 };
 
-static char *debuginfo_path;
-static const Dwfl_Callbacks offline_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-	.debuginfo_path = &debuginfo_path,
-};
-
-struct usym *usym__new(void)
+struct usym *usym__new(const char *debug_dir)
 {
-	return calloc(1, sizeof(struct usym));
+	struct usym *u = calloc(1, sizeof(struct usym));
+
+	if (!u)
+		return NULL;
+	u->debug_dir = strdup(debug_dir);
+	if (!u->debug_dir || asprintf(&u->debuginfo_path, ":.debug:%s", debug_dir) < 0) {
+		free(u->debug_dir);
+		free(u);
+		errno = ENOMEM;
+		return NULL;
+	}
+	u->callbacks = (Dwfl_Callbacks){
+		.find_elf = dwfl_build_id_find_elf,
+		.find_debuginfo = dwfl_standard_find_debuginfo,
+		.section_address = dwfl_offline_section_address,
+		.debuginfo_path = &u->debuginfo_path,
+	};
+	return u;
 }
 
 void usym__free(struct usym *u)
@@ -57,21 +70,32 @@ void usym__free(struct usym *u)
 	for (i = 0; i < u->n; i++)
 		dwfl_end(u->bins[i].dwfl);
 	free(u->bins);
+	free(u->debug_dir);
+	free(u->debuginfo_path);
 	free(u);
 }
 
-/* An offline module of file, if its build ID is id. */
-static bool open_bin(struct ubin *b, const char *file, bool is_debuginfo)
+/*
+ * An offline module of the file at fd (taken), named path: the binary
+ * itself, or its debuginfo (whose segments place nothing).
+ */
+static bool open_bin(struct usym *u, struct symbin *b, int fd, const char *path,
+		     bool is_debuginfo)
 {
 	__u8 have[KLEAK_BUILD_ID_SIZE];
 
-	if (buildid__of_file(file, have, &b->loads) || memcmp(have, b->id, sizeof(have)))
+	if (buildid__of_fd(fd, have, &b->loads) <= 0 || memcmp(have, b->id, sizeof(have))) {
+		close(fd);
 		return false;
+	}
 	b->has_loads = !is_debuginfo;
-	b->dwfl = dwfl_begin(&offline_callbacks);
-	if (!b->dwfl)
+	b->dwfl = dwfl_begin(&u->callbacks);
+	if (!b->dwfl) {
+		close(fd);
 		return false;
-	b->mod = dwfl_report_offline(b->dwfl, file, file, -1);
+	}
+	/* libdwfl owns fd from here, closed with the module */
+	b->mod = dwfl_report_offline(b->dwfl, path, path, fd);
 	dwfl_report_end(b->dwfl, NULL, NULL);
 	if (b->mod)
 		return true;
@@ -80,13 +104,34 @@ static bool open_bin(struct ubin *b, const char *file, bool is_debuginfo)
 	return false;
 }
 
-/* The binary of build ID id: the file a process mapped, else its debuginfo by build ID. */
-static struct ubin *bin_get(struct usym *u, const __u8 id[KLEAK_BUILD_ID_SIZE], const char *path)
+/*
+ * The debuginfo of build ID id under the debug directory, named by the ID's
+ * own length: a shorter ID (lld's --build-id=md5, a custom one) is not
+ * padded in the file's name as the kernel pads it in frames.
+ */
+static void open_debuginfo(struct usym *u, struct symbin *b, __u32 id_len)
 {
-	char hex[2 * KLEAK_BUILD_ID_SIZE + 1], debug[sizeof(DEBUG_BUILD_ID_DIR) + 64];
-	__u8 now[KLEAK_BUILD_ID_SIZE];
-	struct ubin *grown, *b;
+	char hex[2 * KLEAK_BUILD_ID_SIZE + 1], *debug;
+	__u32 i;
+	int fd;
+
+	for (i = 0; i < id_len; i++)
+		sprintf(hex + 2 * i, "%02x", b->id[i]);
+	if (asprintf(&debug, "%s/.build-id/%.2s/%s.debug", u->debug_dir, hex, hex + 2) < 0)
+		return;
+	fd = open(debug, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0)
+		open_bin(u, b, fd, debug, true);
+	free(debug);
+}
+
+/* The binary of build ID id: the file a process mapped, else its debuginfo by build ID. */
+static struct symbin *bin_get(struct usym *u, const __u8 id[KLEAK_BUILD_ID_SIZE],
+			      const struct ubin *bin)
+{
+	struct symbin *grown, *b;
 	size_t i;
+	int fd;
 
 	for (i = 0; i < u->n; i++)
 		if (!memcmp(u->bins[i].id, id, KLEAK_BUILD_ID_SIZE))
@@ -98,23 +143,19 @@ static struct ubin *bin_get(struct usym *u, const __u8 id[KLEAK_BUILD_ID_SIZE], 
 	b = &u->bins[u->n++];
 	memset(b, 0, sizeof(*b));
 	memcpy(b->id, id, sizeof(b->id));
-	if (path && open_bin(b, path, false))
+	fd = bin ? ubins__open(bin, &b->replaced) : -ENOENT;
+	if (fd >= 0 && open_bin(u, b, fd, bin->path, false))
 		return b;
-	b->replaced = path && !buildid__of_file(path, now, NULL) &&
-		      memcmp(now, id, sizeof(now));
-	/* the kernel zero-pads shorter IDs; debuginfo directories name the full 20 bytes */
-	buildid__hex(id, hex);
-	snprintf(debug, sizeof(debug), DEBUG_BUILD_ID_DIR "/%.2s/%s.debug", hex, hex + 2);
-	if (!access(debug, R_OK))
-		open_bin(b, debug, true);
+	/* a frame's ID is zero-padded: a binary never read has the padding trimmed */
+	open_debuginfo(u, b, bin && bin->id_len ? bin->id_len : buildid__trimmed_len(id));
 	return b;
 }
 
-int usym__resolve(struct usym *u, const __u8 id[KLEAK_BUILD_ID_SIZE], const char *path,
-		  const struct elf_loads *loads, __u64 offset, bool is_return,
-		  struct model_uframe *f)
+int usym__resolve(struct usym *u, const __u8 id[KLEAK_BUILD_ID_SIZE], const struct ubin *bin,
+		  __u64 offset, bool is_return, struct model_uframe *f)
 {
-	struct ubin *b = bin_get(u, id, path);
+	struct symbin *b = bin_get(u, id, bin);
+	const struct elf_loads *loads = bin && bin->has_loads ? &bin->loads : NULL;
 	const char *name, *file;
 	GElf_Off off;
 	GElf_Sym sym;

@@ -15,24 +15,32 @@
 #include "buildid.h"
 #include "kleak.h"
 #include "model.h"
+#include "ubins.h"
+
+/* Where distributions install debuginfo: DIR/.build-id/xx/yyyy.debug, DIR/PATH.debug */
+#define USYM_DEBUG_DIR "/usr/lib/debug"
 
 struct usym;
 
-/* Returns an empty cache of opened binaries, or NULL with errno set. */
-struct usym *usym__new(void);
+/*
+ * Returns an empty cache of opened binaries whose debuginfo is looked for
+ * under debug_dir (USYM_DEBUG_DIR; tests give their own), or NULL with
+ * errno set.
+ */
+struct usym *usym__new(const char *debug_dir);
 void usym__free(struct usym *u);
 
 /*
  * Fills f->sym, f->srcline and f->replaced for offset in the binary with
- * build ID id, which a process mapped from path (NULL: not known; the
- * debuginfo directories are still searched), with the load segments of the
- * file that ran (NULL: not known; only the file at path, if it is of that
- * build, can then place the offset). is_return: offset is a return
- * address (every frame but the innermost), looked up one byte back. A
- * binary found nowhere leaves f->sym NULL. 0, or -ENOMEM.
+ * build ID id: bin, the binary a traced process mapped (its file kept, or
+ * at its path if still of that build; NULL: not known, only debuginfo
+ * directories are searched). The offset is placed with the load segments
+ * of the file that ran (bin's), else of the file opened if it is the
+ * binary itself. is_return: offset is a return address (every frame but
+ * the innermost), looked up one byte back. A binary found nowhere leaves
+ * f->sym NULL. 0, or -ENOMEM.
  */
-int usym__resolve(struct usym *u, const __u8 id[KLEAK_BUILD_ID_SIZE], const char *path,
-		  const struct elf_loads *loads, __u64 offset, bool is_return,
-		  struct model_uframe *f);
+int usym__resolve(struct usym *u, const __u8 id[KLEAK_BUILD_ID_SIZE], const struct ubin *bin,
+		  __u64 offset, bool is_return, struct model_uframe *f);
 
 #endif /* __KLEAK_USYM_H */

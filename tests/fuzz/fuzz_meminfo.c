@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer target: the /proc/meminfo reader of the allocators beside slab
- * (meminfo__parse()), the input read once as the start and once as the end.
+ * libFuzzer target: the reader of /proc/meminfo and /proc/vmstat for the
+ * allocators beside slab (meminfo__parse()), the input read once as the
+ * start and once as the end of a run.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,11 +20,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!m)
 		return 0;
 	for (at_end = false; size; at_end = !at_end) {
+		struct meminfo_read r = {};
+
 		f = fmemopen((void *)data, size, "r");
 		if (!f)
 			break;
-		meminfo__parse(f, m, at_end);
+		meminfo__parse(f, 4, &r);
 		fclose(f);
+		meminfo__apply(m, &r, at_end);
 		if (at_end)
 			break;
 	}

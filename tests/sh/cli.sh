@@ -42,6 +42,12 @@ test_bad_options() {
 --comm ''
 --comm this-name-is-too-long
 --cache ''
+--cache vmalloc
+--cache pages/order-11 --pages
+--pages --cache filp
+--all-allocators --cache vmalloc
+--pages --cache 'user pages/order-0'
+--pages --percpu --cache pages
 --min-size x
 --max-size 0
 --min-size 100 --max-size 10
@@ -122,10 +128,12 @@ test_env_errors() {
 	[ -z "$BAD" ] && expect 1 --cgroup /no/such/cgroup --duration 1
 	[ -z "$BAD" ] && expect 1 --cgroup /proc --duration 1
 	[ -z "$BAD" ] && expect 1 --btf /no/such/btf --duration 1
-	# what the classic tracepoint set cannot do (--btf picks it)
-	[ -z "$BAD" ] && KLEAK_PROGRAMS= expect 1 --btf /sys/kernel/btf/vmlinux --cache filp --duration 1
-	[ -z "$BAD" ] && KLEAK_PROGRAMS= expect 125 --btf /sys/kernel/btf/vmlinux -- true
+	[ -z "$BAD" ] && expect 1 --btf /etc/passwd --duration 1
+	# what the classic tracepoint set cannot do
+	[ -z "$BAD" ] && KLEAK_PROGRAMS=tracepoint expect 1 --cache filp --duration 1
+	[ -z "$BAD" ] && KLEAK_PROGRAMS=tracepoint expect 125 -- true
 	[ -z "$BAD" ] && KLEAK_PROGRAMS=bogus expect 1 --duration 1
+	[ -z "$BAD" ] && KLEAK_HIDE_FEATURES=ringbuf,bogus expect 1 --duration 1
 	[ -z "$BAD" ] && expect 1 report /no/such/file.run
 	[ -z "$BAD" ] && expect 127 -- /no/such/command
 	if [ -z "$BAD" ] && command -v setpriv > /dev/null; then
@@ -167,15 +175,17 @@ test_features() {
 			jq -r '"\(.set) \(.forced)"')
 	fi
 	[ -z "$BAD" ] && expect 64 features --comm x
+	# a misspelt set: its one line, no table
+	[ -z "$BAD" ] && KLEAK_PROGRAMS=bogus expect 1 features
 	[ -z "$BAD" ] && expect 64 features extra
 	if [ -n "$BAD" ]; then
 		fail "$BAD"
 	elif ! grep -q '^kleak loads: ' "$TMP/text" || ! grep -q '^kernel   ' "$TMP/text"; then
 		fail "text has no kernel or 'kleak loads:' line: $(head -3 "$TMP/text" | tr '\n' '|')"
-	elif [ "$keys" -ne 21 ]; then
-		fail "JSON has $keys features, expected 21"
-	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 21 ]; then
-		fail "text does not list the 21 features"
+	elif [ "$keys" -ne 23 ]; then
+		fail "JSON has $keys features, expected 23"
+	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 23 ]; then
+		fail "text does not list the 23 features"
 	elif ! jq -e '.sets | length == 4 and all(.[]; has("name") and has("supported"))' \
 			"$TMP/json" > /dev/null; then
 		fail "JSON sets malformed: $(jq -c .sets "$TMP/json")"
@@ -248,6 +258,10 @@ report-classes.expected report -o 0 -T 8 tests/fixtures/classes-b.run
 report-classes-reaped-json.expected report --held-by reaped --format json tests/fixtures/classes-b.run
 diff-classes.expected diff -T 3 tests/fixtures/classes-a.run tests/fixtures/classes-b.run
 diff-classes-json.expected diff -T 1 --format json tests/fixtures/classes-a.run tests/fixtures/classes-b.run
+report-ustack.expected report tests/fixtures/ustack-b.run
+diff-ustack.expected diff tests/fixtures/ustack-a.run tests/fixtures/ustack-b.run
+diff-ustack-json.expected diff --format json tests/fixtures/ustack-a.run tests/fixtures/ustack-b.run
+report-ustack-folded.expected report --format folded tests/fixtures/ustack-b.run
 report-classes-folded.expected report -o 0 --format folded tests/fixtures/classes-b.run
 diff-classes-folded.expected diff --format folded tests/fixtures/classes-a.run tests/fixtures/classes-b.run
 report-classes-mapped.expected report -o 0 -T 0 tests/fixtures/classes-mapped.run
@@ -270,14 +284,23 @@ EOF
 			index("task_struct reaped 3") and index("filp no-fd 3") and
 			index("TCP orphan 3")' tests/fixtures/diff-classes-json.expected > /dev/null; then
 		fail "diff golden does not show 3 more reaped tasks, files in flight and orphans"
+	elif ! grep -qx '  pid is a merged cache, also named cred' tests/fixtures/diff-classes.expected ||
+	     ! jq -e '[.caches[] | select(.cache == "signal_cache")][0].merged_with_b ==
+			["UNIX", "UNIX-STREAM"]' tests/fixtures/diff-classes-json.expected > /dev/null; then
+		fail "diff goldens do not name merged caches' aliases"
+	elif [ -e /tmp/kleak-fixture/client ] || ! jq -e '[.sites[] | select(.match == "both" and
+			.delta_count == 15 and any(.frames[]; . == "kleaktest::Holder::makeSockets(int) (client)"))]
+			| length == 1' tests/fixtures/diff-ustack-json.expected > /dev/null; then
+		fail "diff of the --ustack runs (two builds of the client, gone from this machine) does not match the sockets' user frames by method"
 	else
 		pass
 	fi
 }
 
 # Each command's --help lists its own options only, fits 79 columns (argp
-# wraps nothing), names no made-up mail address, and says what -c and -p
-# select; report and diff refuse the tracing options in one line (bad_options)
+# wraps nothing, leaves no line of blanks), names no made-up mail address,
+# says what -c and -p select, and no interval where there is none; report and
+# diff refuse the tracing options in one line (bad_options)
 test_subcommand_help() {
 	local c long
 	BAD=
@@ -293,6 +316,9 @@ test_subcommand_help() {
 		[ -z "$BAD" ] && [ -n "$long" ] && BAD="kleak $c --help: an example wrapped: $long"
 		[ -z "$BAD" ] && grep -q 'localhost' "$TMP/help.$c" &&
 			BAD="kleak $c --help names a mail address that does not exist"
+		# argp ends a help text that fills the line exactly with a line of blanks
+		long=$(grep -n '^[[:space:]]\+$' "$TMP/help.$c" | head -1)
+		[ -z "$BAD" ] && [ -n "$long" ] && BAD="kleak $c --help: a line of blanks at $long"
 		[ -n "$BAD" ] && break
 	done
 	if [ -n "$BAD" ]; then
@@ -311,6 +337,8 @@ test_subcommand_help() {
 		fail "kleak --help does not say what -c and -p select"
 	elif ! grep -q '125 when kleak fails' "$TMP/help.trace"; then
 		fail "kleak --help does not give the exit statuses"
+	elif grep -q 'each.*interval' "$TMP/help.report" "$TMP/help.diff"; then
+		fail "report or diff --help speaks of intervals: $(grep -h 'interval' "$TMP/help.report" "$TMP/help.diff")"
 	else
 		pass
 	fi
@@ -340,20 +368,43 @@ test_pid_checks() {
 	fi
 }
 
-# -c or -p with --cache task_struct says once that a process's own task_struct
-# is its parent's; with no task filter or with -- COMMAND it says nothing
+# -c or -p says once that a process's own task_struct is its parent's, when
+# the run could have recorded what fork allocates (no --cache, or --cache
+# task_struct) and recorded none of it: with --cache task_struct and nothing
+# forked (over two reports), and without --cache while the comm only opens
+# files; not when the comm forks (copy_process sites), with another --cache,
+# without a task filter, or with -- COMMAND
 test_parent_hint() {
-	local st n
+	local st n hint='^kleak: hint: fork allocates a process.s task_struct'
 	need_root || return
+	BAD=
 	"$KLEAK" -c "$TEST_COMM" --cache task_struct 1 2 > /dev/null 2> "$TMP/e"
 	st=$?
-	n=$(grep -c '^kleak: hint: fork allocates a process.s task_struct' "$TMP/e")
+	n=$(grep -c "$hint" "$TMP/e")
+	[ $st -ne 0 ] && BAD="kleak -c --cache task_struct exited $st: $(cat "$TMP/e")"
+	[ -z "$BAD" ] && [ "$n" -ne 1 ] && BAD="the hint came $n times over two reports: $(cat "$TMP/e")"
+	# hint_run WANT ARGS...: kleak -c TEST_COMM ARGS while the workload WL_KIND runs
+	hint_run() {
+		local want=$1
+		shift
+		[ -n "$BAD" ] && return
+		start_kleak -c "$TEST_COMM" -o 0 "$@" || { BAD="kleak $*: did not attach"; return; }
+		start_workload ph -c 5 -n "$TEST_COMM" "$WL_KIND" || BAD="workload $WL_KIND failed"
+		stop_kleak
+		release_workload ph
+		n=$(grep -c "$hint" "$TMP/err")
+		[ -z "$BAD" ] && [ "$n" -ne "$want" ] &&
+			BAD="-c with $WL_KIND, $*: the hint came $n times, expected $want: $(tr '\n' '|' < "$TMP/err")"
+		[ -z "$BAD" ] && ! grep -q 'objects' "$TMP/out" &&
+			BAD="-c with $WL_KIND, $*: nothing recorded: $(head -5 "$TMP/out" | tr '\n' '|')"
+	}
+	WL_KIND=files hint_run 1
+	WL_KIND=zombies hint_run 0 --cache task_struct
+	WL_KIND=files hint_run 0 --cache filp
 	"$KLEAK" --cache task_struct --duration 1 > /dev/null 2> "$TMP/e2"
 	"$KLEAK" --linger 0 -c "$TEST_COMM" --cache task_struct -- true > /dev/null 2>> "$TMP/e2"
-	if [ $st -ne 0 ]; then
-		fail "kleak -c --cache task_struct exited $st: $(cat "$TMP/e")"
-	elif [ "$n" -ne 1 ]; then
-		fail "the hint came $n times over two reports: $(cat "$TMP/e")"
+	if [ -n "$BAD" ]; then
+		fail "$BAD"
 	elif grep -q 'hint:' "$TMP/e2"; then
 		fail "a hint without -c/-p, or with -- COMMAND: $(grep 'hint:' "$TMP/e2")"
 	else
@@ -361,7 +412,123 @@ test_parent_hint() {
 	fi
 }
 
+# A saved --ustack run's user frames in a profile: each at its offset in its
+# binary, in that binary's mapping (go tool pprof, where installed; the
+# sanitizer pass runs this suite too, which caught a read past the site's
+# kernel frames for each user frame).
+test_ustack_pprof() {
+	local want got
+	"$KLEAK" report --format pprof -O "$TMP/u.pb.gz" tests/fixtures/ustack-b.run 2> "$TMP/err" ||
+		{ fail "pprof of a --ustack run: $(head -1 "$TMP/err")"; return; }
+	command -v go > /dev/null || { skip "go tool pprof not installed (golang-go)"; return; }
+	go tool pprof -raw "$TMP/u.pb.gz" > "$TMP/raw" 2>&1
+	want=$("$KLEAK" report --format json tests/fixtures/ustack-b.run |
+		jq -r '[.sites[].user_frames[] | select(.module | endswith("/client")) | .offset]
+			| unique | join(" ")')
+	got=$(awk '/ M=[0-9]+ .* \[client\]/ { print $2 }' "$TMP/raw" | sort -u | tr '\n' ' ')
+	if [ -z "$want" ] || [ "$(tr ' ' '\n' <<< "$want" | sort -u | tr '\n' ' ')" != "$got" ]; then
+		fail "the client's frames in the profile at $got, the run has them at $want"
+	else
+		pass
+	fi
+}
+
+# interval mode: the default --older is at most the interval (else every
+# report of "kleak 2" would be empty until the run is 6 s old); an --older
+# given is kept, and an interval above 6 s keeps the default
+test_interval_older() {
+	local got
+	need_root || return
+	got=$( ("$KLEAK" --format json -c "$TEST_COMM" 2 1; "$KLEAK" --format json -c "$TEST_COMM" 7 1;
+		"$KLEAK" -o 5 --format json -c "$TEST_COMM" 2 1) 2> "$TMP/e" | jq -s -r 'map(.older_ms) | join(" ")')
+	if [ "$got" != "2000 6000 5000" ]; then
+		fail "older_ms of intervals 2, 7 and 2 with -o 5: $got, expected 2000 6000 5000 ($(head -2 "$TMP/e"))"
+	else
+		pass
+	fi
+}
+
+# -t: each recorded allocation as "HH:MM:SS.mmm alloc ADDR SIZE B by COMM[PID]
+# in CONTEXT" in local time, as the interval reports print times, its stack on
+# tab-indented lines; each free of one as "HH:MM:SS.mmm free  ADDR SIZE B by
+# COMM[PID], allocated S s before by COMM[PID]", of an address an alloc line gave
+test_trace_lines() {
+	# mawk, Debian's awk, has no {n} intervals
+	local t='[0-2][0-9]:[0-5][0-9]:[0-5][0-9][.][0-9][0-9][0-9]' now before
+	need_root || return
+	before=$(date +%H:%M)
+	start_kleak -t -c "$TEST_COMM" -o 0 || { fail "kleak did not attach"; return; }
+	start_workload tl -c 5 -n "$TEST_COMM" files || { fail "workload failed"; return; }
+	release_workload tl
+	wait_for "$TMP/out" " free .* by $TEST_COMM" 10
+	stop_kleak
+	now=$(date +%H:%M)
+	awk -v t="^$t " -v c="$TEST_COMM" '
+		$0 ~ t "alloc 0x[0-9a-f]+ [0-9]+ B by " c "\\[[0-9]+\\] in (task|softirq|hardirq|nmi)$" {
+			a[$3] = 1; n++; stack = 1; next }
+		$0 ~ t "free  0x[0-9a-f]+ [0-9]+ B by .*\\[[0-9]+\\], allocated [0-9]+[.][0-9][0-9][0-9] s before by " c "\\[[0-9]+\\]$" {
+			if (!($3 in a)) { print "a free of an address no alloc line gave: " $0; exit 1 }
+			f++; stack = 0; next }
+		/^\t/ { if (!stack) { print "a stack line after no alloc line: " $0; exit 1 } s++; next }
+		/^kleak [0-9.]+, kernel / { exit }	# the final report
+		{ print "not a trace line: " $0; exit 1 }
+		END { if (!n || !f || !s) { print n + 0 " allocs, " f + 0 " frees, " s + 0 " stack lines"; exit 1 } }
+		' "$TMP/out" > "$TMP/bad"
+	local st=$?
+	if [ "$KLEAK_STATUS" -ne 0 ]; then
+		fail "kleak -t exited $KLEAK_STATUS: $(cat "$TMP/err")"
+	elif [ $st -ne 0 ]; then
+		fail "$(cat "$TMP/bad")"
+	elif ! grep -Eq "^($before|$now):" "$TMP/out"; then
+		fail "times are not local HH:MM (between $before and $now): $(head -1 "$TMP/out")"
+	else
+		pass
+	fi
+}
+
+# the text report's header gives kleak's command line, quoted as a shell
+# needs it, live and when a saved run is printed again
+test_report_command() {
+	local want
+	need_root || return
+	"$KLEAK" --duration 1 -T 1 -c 'a b&c' -w "$TMP/q.run" > "$TMP/live" 2> "$TMP/e" ||
+		{ fail "kleak: $(cat "$TMP/e")"; return; }
+	"$KLEAK" report "$TMP/q.run" > "$TMP/saved" 2> "$TMP/e"
+	want="command: $KLEAK --duration 1 -T 1 -c 'a b&c' -w $TMP/q.run"
+	if ! grep -qxF -- "$want" "$TMP/live"; then
+		fail "live: $(grep '^command' "$TMP/live"), expected $want"
+	elif ! grep -qxF -- "$want" "$TMP/saved"; then
+		fail "kleak report: $(grep '^command' "$TMP/saved"), expected $want"
+	else
+		pass
+	fi
+}
+
+# kleak report --exclude counts the sites it left out as the header counts
+# sites, those holding allocations: what it did not leave out is the header's
+# figure, in a run that also has sites whose objects were all freed
+test_exclude_count() {
+	local empty msg header
+	need_root || return
+	"$KLEAK" --duration 2 -w "$TMP/x.run" > /dev/null 2> "$TMP/e" ||
+		{ fail "kleak -w: $(cat "$TMP/e")"; return; }
+	empty=$(awk '$1 == "site" && $12 == 0 { n++ } END { print n + 0 }' "$TMP/x.run")
+	"$KLEAK" report -o 1 --exclude do_syscall_64 "$TMP/x.run" > "$TMP/o" 2> "$TMP/e"
+	msg=$(sed -n 's/.* left out \([0-9]*\) of the \([0-9]*\) sites holding allocations$/\2 - \1/p' "$TMP/e")
+	header=$(sed -n 's/^[0-9]* of \([0-9]*\) allocation sites .*/\1/p' "$TMP/o")
+	if [ "$empty" -eq 0 ]; then
+		fail "the run has no site whose objects were all freed: nothing to tell apart"
+	elif [ -z "$msg" ] || [ -z "$header" ]; then
+		fail "no count: $(cat "$TMP/e") / $(sed -n 4,6p "$TMP/o" | tr '\n' ' ')"
+	elif [ $((msg)) -ne "$header" ]; then
+		fail "--exclude: $(cat "$TMP/e"), header: $(grep 'allocation sites' "$TMP/o")"
+	else
+		pass
+	fi
+}
+
 for t in bad_options help_version static env_errors features command_status report_golden \
-	 subcommand_help pid_checks parent_hint; do
+	 subcommand_help pid_checks parent_hint interval_older trace_lines report_command \
+	 exclude_count ustack_pprof; do
 	run_test $t
 done

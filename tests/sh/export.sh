@@ -40,11 +40,26 @@ sum_pprof() {
 		END { printf "%d %d\n", o, b }' "$TMP/raw"
 }
 
-# cum_by_function ARGS...: "FUNCTION CUM_BYTES" lines of go tool pprof -top, sorted
+# cum_by_function ARGS...: "FUNCTION CUM_BYTES" lines of go tool pprof -top,
+# every node (no fraction cut), summed by name, the zeros left out, sorted;
+# the caches' frames are "[cache C] BYTES" lines among them
 cum_by_function() {
-	go tool pprof -top -cum -unit=B -nodecount=100000 "$@" 2> "$TMP/pprof.err" |
+	go tool pprof -top -cum -unit=B -nodecount=100000 -nodefraction=0 -edgefraction=0 "$@" \
+		2> "$TMP/pprof.err" |
 		awk '/^ *-?[0-9.]+B? +-?[0-9.]+% / { v = $4; sub("B$", "", v); $1 = $2 = $3 = $4 = $5 = "";
-		     sub("^ +", ""); print $0, v }' | sort
+		     sub("^ +", ""); a[$0] += v } END { for (k in a) if (a[k]) print k, a[k] }' | sort
+}
+
+# diff_by_function ARGS...: the same from kleak diff's own rows (-T 0 --format
+# json): each row's change to each function its frames name, once a row, and
+# each cache's change from its per-cache table
+diff_by_function() {
+	"$KLEAK" diff -T 0 --format json "$@" | jq -r '
+		(.sites[] | . as $s | [.frames[] | sub(" \\[[^]]*\\]$"; "")] | unique[] |
+			"\(.) \($s.delta_bytes)"),
+		(.caches[] | "[cache \(.cache)] \(.delta_bytes)")' |
+		awk '{ v = $NF; $NF = ""; sub(" $", ""); a[$0] += v }
+		     END { for (k in a) if (a[k]) print k, a[k] }' | sort
 }
 
 # every saved run, as its own report and as every site of any age: the
@@ -102,27 +117,38 @@ test_pprof_contents() {
 	fi
 }
 
-# kleak diff's B-minus-A profile is what go tool pprof -diff_base makes of the
-# two runs' own profiles, function by function; its total is kleak diff's
+# kleak diff's B-minus-A profile shows, function by function and cache by
+# cache, the change kleak diff prints, across kernels too (frames matched
+# across 6.1 and 6.18, a path in caches each kernel names otherwise); on one
+# kernel that is what go tool pprof -diff_base makes of the two runs' own
+# profiles; its total is kleak diff's
 test_pprof_diff() {
-	local a=$FIX/tcp.run b=$FIX/files.run total prof
+	local a=$FIX/tcp.run b=$FIX/files.run k61=$FIX/diff-k61.run k618=$FIX/diff-k618.run total prof
 	need_go || return
 	"$KLEAK" report -o 0 -T 0 --format pprof $a > "$TMP/a.pb.gz"
 	"$KLEAK" report -o 0 -T 0 --format pprof $b > "$TMP/b.pb.gz"
 	"$KLEAK" diff --format pprof $a $b > "$TMP/d.pb.gz"
 	cum_by_function -diff_base="$TMP/a.pb.gz" "$TMP/b.pb.gz" > "$TMP/base"
 	cum_by_function "$TMP/d.pb.gz" > "$TMP/kleak"
+	diff_by_function $a $b > "$TMP/rows"
 	total=$("$KLEAK" diff -T 0 --format json $a $b | jq -r '"\(.total.delta_count) \(.total.delta_bytes)"')
 	prof=$(sum_pprof "$TMP/d.pb.gz")
-	"$KLEAK" diff --format pprof $FIX/diff-k61.run $FIX/diff-k618.run > "$TMP/k.pb.gz"
+	"$KLEAK" diff --format pprof $k61 $k618 > "$TMP/k.pb.gz"
+	cum_by_function "$TMP/k.pb.gz" > "$TMP/k.prof"
+	diff_by_function $k61 $k618 > "$TMP/k.rows"
 	if [ ! -s "$TMP/base" ] || ! grep -q '^sk_prot_alloc ' "$TMP/base"; then
 		fail "go tool pprof -diff_base: $(head -2 "$TMP/pprof.err")"
 	elif ! diff "$TMP/base" "$TMP/kleak" > "$TMP/d"; then
 		fail "per function, -diff_base and kleak diff differ: $(head -4 "$TMP/d" | tr '\n' ' ')"
+	elif ! diff "$TMP/rows" "$TMP/kleak" > "$TMP/d"; then
+		fail "per function, kleak diff and its profile differ: $(head -4 "$TMP/d" | tr '\n' ' ')"
 	elif [ "$total" != "$prof" ]; then
 		fail "kleak diff total $total, its profile $prof"
-	elif [ "$(sum_pprof "$TMP/k.pb.gz")" != "$("$KLEAK" diff -T 0 --format json \
-			$FIX/diff-k61.run $FIX/diff-k618.run |
+	elif ! grep -q '^\[cache cred_jar\] -2112$' "$TMP/k.rows" || ! grep -q '^__alloc_file ' "$TMP/k.rows"; then
+		fail "6.1 against 6.18: no cred_jar change or no 6.1-only frame: $(tr '\n' ' ' < "$TMP/k.rows" | cut -c1-300)"
+	elif ! diff "$TMP/k.rows" "$TMP/k.prof" > "$TMP/d"; then
+		fail "across kernels, per function, kleak diff and its profile differ: $(head -4 "$TMP/d" | tr '\n' ' ')"
+	elif [ "$(sum_pprof "$TMP/k.pb.gz")" != "$("$KLEAK" diff -T 0 --format json $k61 $k618 |
 			jq -r '"\(.total.delta_count) \(.total.delta_bytes)"')" ]; then
 		fail "across kernels, the profile's total is not kleak diff's"
 	else
@@ -190,11 +216,124 @@ test_svg_chromium() {
 	fi
 }
 
+# svg_colours MODE SVG: what the flame graph's own data says of its colours.
+# report: each frame's subsystem hue as svg.c's table gives it, a module in
+# the pale band; diff: red growth, blue shrinkage, none grey, and a larger
+# change (in bytes, or objects for count) never a paler shade. Prints the
+# first disagreement; nothing when all agree.
+svg_colours() {
+	python3 - "$@" <<'PY'
+import re, sys
+mode, path = sys.argv[1], sys.argv[2]
+frames = re.findall(r'<g class="f" [^>]*data-c="hsl\((\d+),(\d+)%,(\d+)%\)" data-n="([^"]*)"><title>([^<]*)</title>',
+                    open(path).read())
+if len(frames) < 10:
+    sys.exit(print("only %d frames" % len(frames)))
+if mode == "report":
+    # networking, filesystems, syscall entry: three subsystems, three hues
+    want = {"tcp_sendmsg": 200, "inet_create": 200, "__sock_create": 200, "sk_alloc": 200,
+            "seq_open": 30, "single_open": 30, "do_syscall_64": 240}
+    seen = {}
+    for h, s, l, name, _ in frames:
+        if name in want and int(h) != want[name]:
+            sys.exit(print("%s hue %s, not its subsystem's %d" % (name, h, want[name])))
+        seen[name] = int(h)
+        if name.endswith("]") and " [" in name and (s, l) != ("45", "80"):
+            sys.exit(print("module frame %s not in the pale band: %s%%, %s%%" % (name, s, l)))
+    if set(want) - set(seen):
+        sys.exit(print("frames not drawn: %s" % sorted(set(want) - set(seen))))
+    if not any(n.endswith(" [xfs]") for _, _, _, n, _ in frames):
+        sys.exit(print("no module frame drawn"))
+    sys.exit(0)
+unit = 1 if mode == "count" else 0
+rows = []
+for h, s, l, name, title in frames:
+    m = re.search(r"B-A ([+-]\d+) bytes, ([+-]\d+) objects", title)
+    if not m:
+        sys.exit(print("no B-A in the tooltip of %s: %s" % (name, title)))
+    d = int(m.group(1 + unit))
+    if name == "all":
+        continue
+    hue = int(h) if d else None
+    if (d > 0 and (hue, s) != (0, "80")) or (d < 0 and (hue, s) != (220, "80")) or \
+       (d == 0 and s != "0"):
+        sys.exit(print("%s: B-A %d drawn hsl(%s,%s%%,%s%%)" % (name, d, h, s, l)))
+    rows.append((abs(d), int(l), name))
+rows.sort()
+for (d1, l1, n1), (d2, l2, n2) in zip(rows, rows[1:]):
+    if d2 > d1 and d1 and l2 > l1:
+        sys.exit(print("%s (|B-A| %d) paler than %s (%d): %d%% > %d%%" % (n2, d2, n1, d1, l2, l1)))
+if rows[-1][1] != 50:
+    sys.exit(print("the largest change %s is not the deepest shade: %d%%" % (rows[-1][2], rows[-1][1])))
+PY
+}
+
+# the flame graphs' colours on their own data (svg_colours): subsystems and
+# modules in a report; a diff's colours by sign and magnitude, of bytes, or
+# with --value count of objects: task_struct, 0 objects but 28160 bytes less
+# from 6.1 to 6.18, is blue by bytes and grey by objects
+test_svg_colours() {
+	local out k61=$FIX/diff-k61.run k618=$FIX/diff-k618.run
+	"$KLEAK" report -o 0 --format svg -O "$TMP/c.svg" $FIX/tcp.run
+	"$KLEAK" diff --format svg -O "$TMP/cb.svg" $k61 $k618
+	"$KLEAK" diff --format svg --value count -O "$TMP/cc.svg" $k61 $k618
+	if out=$(svg_colours report "$TMP/c.svg") && [ -n "$out" ]; then
+		fail "report: $out"
+	elif out=$(svg_colours bytes "$TMP/cb.svg") && [ -n "$out" ]; then
+		fail "diff by bytes: $out"
+	elif out=$(svg_colours count "$TMP/cc.svg") && [ -n "$out" ]; then
+		fail "diff by objects: $out"
+	elif ! grep -q 'data-c="hsl(220,80%,[0-9]*%)" data-n="\[cache task_struct\]"' "$TMP/cb.svg" ||
+	     ! grep -q 'data-c="hsl(0,0%,92%)" data-n="\[cache task_struct\]"' "$TMP/cc.svg"; then
+		fail "task_struct's frame: $(grep -o 'data-c="[^"]*" data-n="\[cache task_struct\]"' \
+			"$TMP/cb.svg" "$TMP/cc.svg" | tr '\n' ' ')"
+	else
+		pass
+	fi
+}
+
+# no kernel address in any output unless --raw-addresses: every format of
+# every saved run (the old ones keep raw addresses) and of a diff, the
+# metrics, a run saved again; with --raw-addresses, JSON and pprof have them
+test_no_kernel_addresses() {
+	local f fmt bad= re='(0x)?ffff[89a-f][0-9a-f]{11}'
+	need_go || return
+	for f in "$FIX"/*.run; do
+		for fmt in text json folded svg; do
+			"$KLEAK" report -o 0 -T 0 --format $fmt "$f" > "$TMP/o" 2> /dev/null
+			grep -Eqi "$re" "$TMP/o" && { bad="$fmt of $f: $(grep -Eoi -m1 "$re" "$TMP/o")"; break 2; }
+		done
+		"$KLEAK" report -o 0 --format pprof "$f" > "$TMP/p.pb.gz" 2> /dev/null
+		go tool pprof -raw "$TMP/p.pb.gz" > "$TMP/o" 2>&1
+		grep -Eqi "$re" "$TMP/o" && { bad="pprof of $f: $(grep -Eoi -m1 "$re" "$TMP/o")"; break; }
+		"$KLEAK" report --metrics "$TMP/o" "$f" > /dev/null 2>&1
+		grep -Eqi "$re" "$TMP/o" && { bad="metrics of $f"; break; }
+	done
+	for fmt in text json folded svg; do
+		[ -n "$bad" ] && break
+		"$KLEAK" diff -T 0 --format $fmt $FIX/tcp.run $FIX/diff-k618.run > "$TMP/o" 2> /dev/null
+		grep -Eqi "$re" "$TMP/o" && bad="diff $fmt: $(grep -Eoi -m1 "$re" "$TMP/o")"
+	done
+	"$KLEAK" report -o 0 --raw-addresses --format json $FIX/tcp.run > "$TMP/raw.json"
+	"$KLEAK" report -o 0 --raw-addresses --format pprof $FIX/tcp.run > "$TMP/raw.pb.gz"
+	if [ -n "$bad" ]; then
+		fail "a kernel address in $bad"
+	elif ! jq -e '[.sites[].frames[].addr] | all(. == "0x0")' \
+			<("$KLEAK" report -o 0 --format json $FIX/tcp.run) > /dev/null; then
+		fail "JSON frames' addr is not 0x0 without --raw-addresses"
+	elif ! grep -Eqi "$re" "$TMP/raw.json" ||
+	     ! go tool pprof -raw "$TMP/raw.pb.gz" 2>&1 | grep -Eqi "$re"; then
+		fail "--raw-addresses: no kernel address in JSON or pprof"
+	else
+		pass
+	fi
+}
+
 # owner, mode and type of a path
 stat_of() { stat -c '%U %a %F' "$1"; }
 
 test_output_safety() {
-	local d=$TMP/sticky bad='' f
+	local d=$TMP/sticky bad='' f opt
 	need_root || return
 	mkdir -m 1777 "$d"
 	echo victim > "$TMP/victim"
@@ -211,9 +350,17 @@ test_output_safety() {
 			break
 		fi
 	done
-	# a run file the same: refused before anything is traced
-	"$KLEAK" --duration 1 -w "$d/theirs.svg" 2> "$TMP/err" && bad=${bad:-"-w wrote theirs.svg"}
-	grep -q tracing "$TMP/err" && bad=${bad:-"-w traced before refusing theirs.svg"}
+	# a run file and a metrics file the same: refused before anything is traced
+	for f in theirs planted; do
+		for opt in -w --metrics; do
+			[ -n "$bad" ] && break 2
+			"$KLEAK" --duration 1 $opt "$d/$f.svg" 2> "$TMP/err" &&
+				bad="$opt wrote $f.svg"
+			grep -q tracing "$TMP/err" && bad=${bad:-"$opt traced before refusing $f.svg"}
+			[ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q 'belongs to uid 65534' "$TMP/err" ||
+				bad=${bad:-"$opt $f.svg: $(cat "$TMP/err")"}
+		done
+	done
 	"$KLEAK" report --format svg -O "$d/mine.svg" $FIX/tcp.run 2> "$TMP/err" ||
 		bad=${bad:-"own symlink: $(cat "$TMP/err")"}
 	"$KLEAK" diff --format folded -O "$d/new.folded" $FIX/tcp.run $FIX/files.run ||
@@ -234,9 +381,45 @@ test_output_safety() {
 	fi
 }
 
-# an output that cannot be written is refused before anything is read or traced
+# the mode of every file kleak writes: 0600, or --file-mode's; the files
+# of a live run (-w, --output, --metrics) and of report and diff
+test_output_modes() {
+	local d=$TMP/modes bad='' mode f
+	need_root || return
+	mkdir "$d"
+	for mode in '' 0644 0640; do
+		rm -f "$d"/*
+		# shellcheck disable=SC2086
+		"$KLEAK" --duration 1 -c "$COMM" ${mode:+--file-mode $mode} -w "$d/x.run" \
+			--format folded -O "$d/x.folded" --metrics "$d/x.prom" 2> "$TMP/err" ||
+			{ bad="live run ${mode:-default}: $(cat "$TMP/err")"; break; }
+		# shellcheck disable=SC2086
+		"$KLEAK" report ${mode:+--file-mode $mode} --format svg -O "$d/r.svg" \
+			--metrics "$d/r.prom" $FIX/tcp.run 2> "$TMP/err" ||
+			{ bad="report ${mode:-default}: $(cat "$TMP/err")"; break; }
+		# shellcheck disable=SC2086
+		"$KLEAK" diff ${mode:+--file-mode $mode} -O "$d/d.txt" $FIX/tcp.run $FIX/files.run \
+			2> "$TMP/err" || { bad="diff ${mode:-default}: $(cat "$TMP/err")"; break; }
+		for f in x.run x.folded x.prom r.svg r.prom d.txt; do
+			[ "$(stat -c %a "$d/$f")" = "$(printf %o $((${mode:-0600})))" ] ||
+				{ bad="--file-mode ${mode:-(none)}: $f is $(stat -c %a "$d/$f")"; break 2; }
+		done
+		[ "$(ls -A "$d" | wc -l)" -eq 6 ] || { bad="left behind: $(ls -A "$d" | tr '\n' ' ')"; break; }
+	done
+	if [ -n "$bad" ]; then
+		fail "$bad"
+	else
+		pass
+	fi
+}
+
+# an output that cannot be written is refused before anything is read or
+# traced; so is one whose file the rename would wrongly replace (a link to
+# /proc/self/fd/1 as /dev/stdout is, one to a device, a fifo), left as it was
 test_output_refused() {
-	local bad='' args
+	local bad='' args l=$TMP/links
+	mkdir "$l" && ln -s /proc/self/fd/1 "$l/stdout" && ln -s /dev/null "$l/null" &&
+		mkfifo "$l/fifo"
 	while read -r args; do
 		# shellcheck disable=SC2086
 		"$KLEAK" $args > "$TMP/out" 2> "$TMP/err" && { bad="accepted: $args"; break; }
@@ -250,8 +433,46 @@ diff -O /nonexistent/x $FIX/tcp.run $FIX/files.run
 report --format folded -O $TMP $FIX/tcp.run
 --duration 1 --format pprof -O /nonexistent/x.pb.gz
 --duration 1 -w /nonexistent/x.run
+--duration 1 -w /sys/x.run
+--duration 1 --metrics /proc/x.prom
+report --format svg -O /sys/x.svg $FIX/tcp.run
+report --metrics /sys/kernel/x.prom $FIX/tcp.run
 --format folded 1 3
+--file-mode 0755 -w x.run
+--file-mode 0666 -w x.run
+--file-mode 644x -w x.run
+--file-mode 0600
+report --format folded -O $l/stdout $FIX/tcp.run
+diff -O $l/null $FIX/tcp.run $FIX/files.run
+--duration 1 --metrics $l/fifo
 EOF2
+	if [ -n "$bad" ]; then
+		fail "$bad"
+	elif [ "$(stat -c %F "$l/stdout" "$l/null" "$l/fifo" | tr '\n' ' ')" != \
+	       "symbolic link symbolic link fifo " ]; then
+		fail "replaced: $(ls -l "$l" | tr '\n' ' ')"
+	else
+		pass
+	fi
+}
+
+# a full stdout (/dev/full): one line naming the real error, in every format,
+# for a report and a diff, and for a live run whose stdout is line-buffered
+test_stdout_full() {
+	local fmt bad=
+	for fmt in text json folded pprof svg; do
+		for cmd in "report -o 0 --format $fmt $FIX/tcp.run" "diff --format $fmt $FIX/tcp.run $FIX/files.run"; do
+			# shellcheck disable=SC2086
+			"$KLEAK" $cmd > /dev/full 2> "$TMP/err" && { bad="$cmd: status 0"; break 2; }
+			[ "$(wc -l < "$TMP/err")" -eq 1 ] && grep -q 'No space left on device$' "$TMP/err" ||
+				{ bad="$cmd: $(cat "$TMP/err")"; break 2; }
+		done
+	done
+	if [ -z "$bad" ] && [ "$(id -u)" = 0 ]; then
+		"$KLEAK" --duration 1 -c "$COMM" > /dev/full 2> "$TMP/err" && bad="live: status 0"
+		grep -q 'failed to write the text report: No space left on device$' "$TMP/err" ||
+			bad=${bad:-"live: $(cat "$TMP/err")"}
+	fi
 	if [ -n "$bad" ]; then fail "$bad"; else pass; fi
 }
 
@@ -326,7 +547,8 @@ test_live_interval() {
 	fi
 }
 
-# live: the final pprof profile holds what the saved run's text report does
+# live: the final pprof profile holds what the saved run's text report does,
+# and neither has a kernel address
 test_live_pprof() {
 	local text prof
 	need_root || return
@@ -346,6 +568,9 @@ test_live_pprof() {
 		fail "text report $text, pprof $prof"
 	elif ! go tool pprof -top -focus=sk_prot_alloc "$TMP/live.pb.gz" 2>&1 | grep -q '\[cache TCP\]'; then
 		fail "no TCP sockets under sk_prot_alloc in the profile"
+	elif go tool pprof -raw "$TMP/live.pb.gz" 2>&1 | grep -Eqi '(0x)?ffff[89a-f][0-9a-f]{11}' ||
+	     grep -Eq '^frame 0x[1-9a-f]' "$TMP/live.run"; then
+		fail "a kernel address in the live profile or run file without --raw-addresses"
 	else
 		pass
 	fi
@@ -391,7 +616,8 @@ test_classes() {
 	fi
 }
 
-for t in pprof_totals pprof_contents pprof_diff folded svg_chromium output_safety output_refused \
-	 output_full_fs live_interval live_pprof classes; do
+for t in pprof_totals pprof_contents pprof_diff no_kernel_addresses folded svg_chromium \
+	 svg_colours output_safety output_modes output_refused stdout_full output_full_fs \
+	 live_interval live_pprof classes; do
 	run_test $t
 done

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Faults kleak must survive: killed, its stdout closed, signalled while it
-# starts or reports, kallsyms hiding addresses, a cache no kernel had. Each
+# starts or reports, a traced command that cannot start, kallsyms hiding
+# addresses, tracefs it cannot mount, a cache no kernel had. (Two kleaks at
+# once, each exiting 0 with its own books balanced: bpf/books.) Each
 # ends cleanly, in one line where there is an error, and leaves no BPF
 # program, link or map behind.
 . "$(dirname "$0")/lib.sh"
@@ -82,43 +84,97 @@ test_stdout_closed() {
 	fi
 }
 
-# SIGTERM while the programs load: the run ends with its report, status 0
+# watch_ids PID FILE: the BPF ids PID holds, sampled until it exits (start-up
+# creates and closes them as it goes)
+watch_ids() {
+	while kill -0 "$1" 2> /dev/null; do
+		bpf_ids "$1"
+		sleep 0.01
+	done | sort -u > "$2"
+}
+
+# blocked_term PID: whether PID blocks SIGTERM (bit 15 of SigBlk): kleak's
+# first step, from which on a SIGTERM ends the run with its report
+blocked_term() {
+	local mask
+	mask=$(sed -n 's/^SigBlk:[[:space:]]*//p' /proc/"$1"/status 2> /dev/null)
+	[ -n "$mask" ] && (( 0x$mask & (1 << 14) ))
+}
+
+# SIGTERM while the programs load: the run ends with its report, status 0,
+# and no BPF program, link or map of it is left
 test_sigterm_startup() {
-	local pid st
-	need_root || return
+	local pid st left deadline=$((SECONDS + 30))
+	need_root && need_bpftool || return
 	"$KLEAK" -c "$COMM" --format json > "$TMP/out" 2> "$TMP/err" &
 	pid=$!
-	sleep 0.05
+	until blocked_term "$pid" || [ $SECONDS -ge $deadline ]; do
+		sleep 0.001
+	done
+	watch_ids "$pid" "$TMP/ids" &
+	local watcher=$!
 	kill -TERM "$pid"
 	wait "$pid"
 	st=$?
-	if [ $st -ne 0 ] && [ $st -ne 143 ]; then
+	wait "$watcher"
+	left=$(left_over "$TMP/ids")
+	if [ $st -ne 0 ]; then
 		fail "SIGTERM during start-up: status $st: $(tail -1 "$TMP/err")"
-	elif [ $st -eq 0 ] && ! jq -e .stats "$TMP/out" > /dev/null 2>&1; then
+	elif ! jq -e .stats "$TMP/out" > /dev/null 2>&1; then
 		fail "SIGTERM during start-up: status 0 without a complete report"
 	elif grep -v '^kleak: tracing\|^kleak: hint' "$TMP/err" | grep -q .; then
 		fail "SIGTERM during start-up printed: $(tr '\n' '|' < "$TMP/err")"
+	elif ! grep -q '^prog ' "$TMP/ids"; then
+		fail "no BPF program of kleak seen while it started: $(tr '\n' ' ' < "$TMP/ids")"
+	elif [ -n "${left// }" ]; then
+		fail "left behind after SIGTERM during start-up: $left"
 	else
 		pass
 	fi
 }
 
-# SIGTERM while a report is made: that report, then the final one, status 0
+# SIGTERM while a report is made: that report, then the final one, status 0,
+# and no BPF program, link or map of it is left
 test_sigterm_report() {
-	need_root || return
+	local left
+	need_root && need_bpftool || return
 	start_kleak --format json || { fail "kleak did not attach"; return; }
+	bpf_ids "$KLEAK_PID" > "$TMP/ids"
 	kill -USR1 "$KLEAK_PID"
 	kill -TERM "$KLEAK_PID"
 	wait "$KLEAK_PID"
 	KLEAK_STATUS=$?
 	KLEAK_PID=
+	left=$(left_over "$TMP/ids")
 	if [ "$KLEAK_STATUS" -ne 0 ]; then
 		fail "SIGTERM during a report: status $KLEAK_STATUS: $(tail -1 "$TMP/err")"
 	elif [ "$(jq -s length "$TMP/out" 2> /dev/null)" != 2 ]; then
 		fail "SIGTERM during a report: $(jq -s length "$TMP/out" 2>&1) complete reports, expected 2"
+	elif ! grep -q '^prog ' "$TMP/ids"; then
+		fail "kleak held no BPF program fds: $(tr '\n' ' ' < "$TMP/ids")"
+	elif [ -n "${left// }" ]; then
+		fail "left behind after SIGTERM during a report: $left"
 	else
 		pass
 	fi
+}
+
+# The traced command that cannot start: 126 when it cannot be run, 127 when
+# it is not found (as env(1) and the shells), each with one line
+test_command_not_run() {
+	local st want cmd
+	need_root || return
+	for want in "126 /etc/passwd" "127 /no/such/command"; do
+		cmd=${want#* }
+		"$KLEAK" --linger 0 -- "$cmd" > "$TMP/o" 2> "$TMP/e"
+		st=$?
+		if [ $st -ne "${want%% *}" ] || [ "$(grep -vc '^kleak: tracing' "$TMP/e")" -ne 1 ] ||
+		   ! grep -q "$cmd" "$TMP/e"; then
+			fail "-- $cmd: status $st, expected ${want%% *}: $(tr '\n' '|' < "$TMP/e")"
+			return
+		fi
+	done
+	pass
 }
 
 # without CAP_SYSLOG kallsyms reads as zeros (kptr_restrict, perf_event_paranoid > 1)
@@ -136,6 +192,35 @@ test_hidden_kallsyms() {
 	st=$?
 	if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] || ! grep -q 'kallsyms' "$TMP/e"; then
 		fail "kallsyms hidden: status $st: $(tr '\n' '|' < "$TMP/e")"
+	else
+		pass
+	fi
+}
+
+# tracefs not mounted and no mount of kleak's own allowed (no CAP_SYS_ADMIN),
+# for the classic tracepoint set: one line naming tracefs, status 1
+test_tracefs_refused() {
+	local st bin
+	need_root || return
+	command -v unshare > /dev/null && command -v setpriv > /dev/null ||
+		{ skip "unshare or setpriv not installed"; return; }
+	KLEAK_PROGRAMS= "$KLEAK" features --format json 2> /dev/null |
+		jq -e '.sets[] | select(.name == "tracepoint") | .supported' > /dev/null ||
+		{ skip "this kernel cannot load the classic tracepoint set"; return; }
+	bin=$(mktemp -d /tmp/kleak-tracefs.XXXXXX)
+	chmod 755 "$bin"
+	cp "$KLEAK" "$bin/kleak"
+	KLEAK_PROGRAMS=tracepoint unshare -m sh -c 'umount -R /sys/kernel/tracing 2> /dev/null
+		umount -R /sys/kernel/debug 2> /dev/null
+		exec setpriv --reuid=65534 --regid=65534 --clear-groups \
+			--inh-caps=-all,+bpf,+perfmon,+syslog --ambient-caps=-all,+bpf,+perfmon,+syslog \
+			"$0" --duration 1' "$bin/kleak" > "$TMP/o" 2> "$TMP/e"
+	st=$?
+	rm -rf "$bin"
+	if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+	   ! grep -q "^kleak: tracefs is not mounted, and a mount of kleak's own .*: Operation not permitted" \
+			"$TMP/e"; then
+		fail "status $st: $(tr '\n' '|' < "$TMP/e")"
 	else
 		pass
 	fi
@@ -191,6 +276,26 @@ test_capabilities() {
 		rm -rf "$bin"
 		return
 	fi
+	# kleak features: with them, the probes root gets; without, one line naming them
+	local feats
+	feats=$(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps="-all$base$extra" \
+		--ambient-caps="-all$base$extra" "$bin/kleak" features --format json 2> "$TMP/e" |
+		jq -c .features)
+	if [ "$feats" != "$("$KLEAK" features --format json | jq -c .features)" ]; then
+		fail "features with CAP_BPF, CAP_PERFMON: $feats, root's: $("$KLEAK" features \
+			--format json | jq -c .features) $(cat "$TMP/e")"
+		rm -rf "$bin"
+		return
+	fi
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$bin/kleak" features \
+		> "$TMP/o" 2> "$TMP/e"
+	st=$?
+	if [ $st -ne 1 ] || [ -s "$TMP/o" ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
+	   ! grep -q "CAP_BPF and CAP_PERFMON missing" "$TMP/e" || grep -q lacks "$TMP/e"; then
+		fail "features as nobody: status $st: $(tr '\n' '|' < "$TMP/e") $(head -3 "$TMP/o")"
+		rm -rf "$bin"
+		return
+	fi
 	local cases=(",+perfmon,+syslog$extra:CAP_BPF missing" ",+bpf,+syslog$extra:CAP_PERFMON missing"
 		     ",+syslog$extra:CAP_BPF and CAP_PERFMON missing")
 	[ -z "$extra" ] || cases+=("$base:CAP_SYS_RESOURCE")
@@ -212,6 +317,7 @@ test_capabilities() {
 	pass
 }
 
-for t in kill9 stdout_closed sigterm_startup sigterm_report hidden_kallsyms unknown_cache capabilities; do
+for t in kill9 stdout_closed sigterm_startup sigterm_report command_not_run hidden_kallsyms \
+	 tracefs_refused unknown_cache capabilities; do
 	run_test $t
 done

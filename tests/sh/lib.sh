@@ -146,26 +146,32 @@ need_root() {
 
 # books_check FILE NAME: the identity of model.h's books, from the terms in
 # each JSON report of FILE: every allocation event by its one outcome, every
-# recorded allocation freed, retired or outstanding. Exact in the last (the
-# final report, read detached); in an interval report, read while the
-# programs ran, off by at most the events then in progress (a program runs
-# at most once per CPU at a time: 7 programs count) and, for the records, by
-# the records made or ended while the counters were read (books_slack).
+# recorded allocation freed, retired or outstanding; for the whole run (the
+# stats) and for each allocator of a run that traced more than slab (the
+# allocators). Exact in the last (the final report, read detached); in an
+# interval report, read while the programs ran, off by at most the events
+# then in progress (a program runs at most once per CPU at a time: 7
+# programs count) and, for the records, by the records made or ended while
+# the counters were read (books_slack).
 books_check() {
 	local ncpu
 	ncpu=$(nproc)
+	# a report jq cannot read is a failure too, never a silent pass
 	jq -s -r --arg name "$2" --argjson fly $((7 * ncpu)) '
 		def abs: if . < 0 then -. else . end;
-		(length - 1) as $last | to_entries[] | .key as $i | .value.stats |
-		(.alloc_events - (.failed_allocs + .kleak_own_allocs + .filtered_out +
-			.irq_not_attributed + .sampled_out + .sites_map_full + .allocs_map_full +
-			.allocs_map_busy + .allocs_recorded)) as $ev |
-		(.allocs_recorded - (.frees_matched + .retired_unseen_frees + .outstanding)) as $rec |
+		def ev: .alloc_events - (.failed_allocs + .kleak_own_allocs + .filtered_out +
+			(.pages_user_left_out // 0) + .irq_not_attributed + .sampled_out +
+			.sites_map_full + .allocs_map_full + .allocs_map_busy + .allocs_recorded);
+		def rec: .allocs_recorded - (.frees_matched + .retired_unseen_frees + .outstanding);
+		(length - 1) as $last | to_entries[] | .key as $i | .value.stats.books_slack as $slack |
+		({what: "", b: .value.stats},
+		 ((.value.allocators // [])[] | {what: " \(.allocator)", b: .})) |
+		.what as $w | .b | ev as $ev | rec as $rec |
 		if $ev != .alloc_events_unaccounted or $rec != .records_unaccounted then
-			"\($name) report \($i): unaccounted \(.alloc_events_unaccounted)/\(.records_unaccounted), the terms give \($ev)/\($rec)"
-		elif $i == $last and ($ev != 0 or $rec != 0 or .books_slack != 0) then
-			"\($name) final report: \($ev) events, \($rec) records unaccounted (slack \(.books_slack))"
-		elif ($ev | abs) > $fly or ($rec | abs) > .books_slack + $fly then
-			"\($name) report \($i): \($ev) events, \($rec) records unaccounted (slack \(.books_slack))"
-		else empty end' "$1"
+			"\($name) report \($i)\($w): unaccounted \(.alloc_events_unaccounted)/\(.records_unaccounted), the terms give \($ev)/\($rec)"
+		elif $i == $last and ($ev != 0 or $rec != 0 or $slack != 0) then
+			"\($name) final report\($w): \($ev) events, \($rec) records unaccounted (slack \($slack))"
+		elif ($ev | abs) > $fly or ($rec | abs) > $slack + $fly then
+			"\($name) report \($i)\($w): \($ev) events, \($rec) records unaccounted (slack \($slack))"
+		else empty end' "$1" 2>&1 || echo "$2: the reports in $1 do not read as JSON books"
 }

@@ -131,6 +131,16 @@ test_completion() {
 	[ -z "$BAD" ] && expect_completion "-- xarg" xargs
 	[ -z "$BAD" ] && expect_completion "--top ''" '!'
 	[ -z "$BAD" ] && expect_completion "-p $$" "$$"
+	[ -z "$BAD" ] && expect_completion "-O tests/fixtures/tc" tests/fixtures/tcp.run
+	[ -z "$BAD" ] && expect_completion "report -O tests/fixtures/fi" tests/fixtures/files.run
+	[ -z "$BAD" ] && expect_completion "--held-by ''" live zombie reaped fd no-fd orphan
+	[ -z "$BAD" ] && expect_completion "diff --held-by o" orphan
+	[ -z "$BAD" ] && expect_completion "--ustack =" fp dwarf
+	[ -z "$BAD" ] && expect_completion "--ustack = d" dwarf
+	[ -z "$BAD" ] && expect_completion "--pages = ''" all
+	# after a space the optional value is not the option's: nothing to offer
+	[ -z "$BAD" ] && expect_completion "--ustack ''" '!'
+	[ -z "$BAD" ] && expect_completion "--file-mode ''" 0600 0640 0644
 	if [ -z "$BAD" ] && [ -n "$cache" ]; then
 		expect_completion "--cache task_st" task_struct
 		# merged caches' ":..." ids are not names

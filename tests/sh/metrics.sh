@@ -63,7 +63,8 @@ test_node_exporter() {
 	dir=$(mktemp -d /tmp/kleak-textfile.XXXXXX)
 	chmod 755 "$dir"
 	prom=$dir/kleak.prom
-	start_kleak -c "$COMM" -o 0 --format json --metrics "$prom" ||
+	# node_exporter reads the file as its own user: --file-mode 0644 lets it
+	start_kleak -c "$COMM" -o 0 --format json --metrics "$prom" --file-mode 0644 ||
 		{ fail "kleak did not attach"; rm -rf "$dir"; return; }
 	start_workload mf -c 200 -n "$COMM" files || { fail "workload failed"; rm -rf "$dir"; return; }
 	report_now || { fail "no report on SIGUSR1"; rm -rf "$dir"; return; }
@@ -111,7 +112,7 @@ test_node_exporter() {
 	elif [ "$(metric_value "$TMP/served-after.prom" "$filp")" != "${after:-}" ]; then
 		fail "node_exporter serves $filp '$(metric_value "$TMP/served-after.prom" "$filp")' after the release, the file says '${after:-}'"
 	elif [ "$mode" != 644 ]; then
-		fail "metrics file mode $mode, expected 644 (node_exporter's user reads it)"
+		fail "metrics file mode $mode, expected 644 (--file-mode 0644)"
 	elif ls -A "$dir" | grep -qv '^kleak.prom$'; then
 		fail "temporary files left beside the metrics file: $(ls -A "$dir" | tr '\n' ' ')"
 	elif [ "$KLEAK_STATUS" -ne 0 ]; then
@@ -122,26 +123,75 @@ test_node_exporter() {
 	rm -rf "$dir"
 }
 
-# interval mode writes the file at every interval; the counters and the
-# health series are there, the run's map sizes give the fill
+# interval mode writes the file at every interval and at the end: each write
+# (a new inode, the rename) is caught and checked, three for "1 3": promtool
+# accepts it, the counters and the health series are there, the run's map
+# sizes give the fill, and each is later than the one before
 test_metrics_intervals() {
-	local st mtime1
+	local st n=0 ino last= f=$TMP/i.prom t prev=0 bad=
 	need_root || return
-	"$KLEAK" -c "$COMM" --max-allocs 4096 --metrics "$TMP/i.prom" 1 3 > /dev/null 2> "$TMP/e"
+	"$KLEAK" -c "$COMM" --max-allocs 4096 --metrics "$f" 1 3 > /dev/null 2> "$TMP/e" &
+	local pid=$!
+	while kill -0 $pid 2> /dev/null; do
+		ino=$(stat -c %i "$f" 2> /dev/null)
+		if [ -n "$ino" ] && [ "$ino" != "$last" ]; then
+			n=$((n + 1))
+			cp "$f" "$TMP/write.$n"
+			last=$ino
+		fi
+		sleep 0.02
+	done
+	wait $pid
 	st=$?
+	# the final write may land between the last look and the exit
+	ino=$(stat -c %i "$f" 2> /dev/null)
+	[ -n "$ino" ] && [ "$ino" != "$last" ] && n=$((n + 1)) && cp "$f" "$TMP/write.$n"
+	for i in $(seq 1 $n); do
+		t=$(metric_value "$TMP/write.$i" kleak_report_time_seconds)
+		if ! promtool check metrics < "$TMP/write.$i" > "$TMP/promtool" 2>&1; then
+			bad="write $i: promtool: $(head -3 "$TMP/promtool" | tr '\n' '|')"
+		elif [ -z "$(metric_value "$TMP/write.$i" kleak_alloc_events_total)" ] ||
+		     [ -z "$(metric_value "$TMP/write.$i" 'kleak_not_seen_total{reason="allocs_map_full"}')" ] ||
+		     [ -z "$(metric_value "$TMP/write.$i" 'kleak_not_seen_total{reason="recursion_misses"}')" ] ||
+		     [ -z "$(metric_value "$TMP/write.$i" kleak_alloc_events_per_second)" ] ||
+		     [ -z "$(metric_value "$TMP/write.$i" kleak_allocs_map_fill_ratio)" ] ||
+		     [ -z "$(metric_value "$TMP/write.$i" kleak_sites_map_fill_ratio)" ]; then
+			bad="write $i: counters or health series missing: $(grep -v '^#' "$TMP/write.$i" | tail -12 | tr '\n' '|')"
+		elif ! grep -q '^kleak_info{version="[0-9.]*",kernel="'"$(uname -r)"'",programs="[^"]*",filters="comm='"$COMM"'"} 1$' "$TMP/write.$i"; then
+			bad="write $i: kleak_info: $(grep '^kleak_info' "$TMP/write.$i")"
+		elif [ -z "$t" ] || [ "$t" -le "$prev" ]; then
+			bad="write $i taken at '$t', not after the one before ($prev)"
+		fi
+		[ -n "$bad" ] && break
+		prev=$t
+	done
 	if [ $st -ne 0 ]; then
 		fail "kleak 1 3 --metrics exited $st: $(cat "$TMP/e")"
-	elif ! promtool check metrics < "$TMP/i.prom" > "$TMP/promtool" 2>&1; then
-		fail "promtool: $(head -3 "$TMP/promtool" | tr '\n' '|')"
-	elif [ -z "$(metric_value "$TMP/i.prom" kleak_alloc_events_total)" ] ||
-	     [ -z "$(metric_value "$TMP/i.prom" 'kleak_not_seen_total{reason="allocs_map_full"}')" ] ||
-	     [ -z "$(metric_value "$TMP/i.prom" 'kleak_not_seen_total{reason="recursion_misses"}')" ] ||
-	     [ -z "$(metric_value "$TMP/i.prom" kleak_alloc_events_per_second)" ] ||
-	     [ -z "$(metric_value "$TMP/i.prom" kleak_allocs_map_fill_ratio)" ] ||
-	     [ -z "$(metric_value "$TMP/i.prom" kleak_sites_map_fill_ratio)" ]; then
-		fail "counters or health series missing: $(grep -v '^#' "$TMP/i.prom" | tail -12 | tr '\n' '|')"
-	elif ! grep -q '^kleak_info{version="[0-9.]*",kernel="'"$(uname -r)"'",programs="[^"]*",filters="comm='"$COMM"'"} 1$' "$TMP/i.prom"; then
-		fail "kleak_info: $(grep '^kleak_info' "$TMP/i.prom")"
+	elif [ -n "$bad" ]; then
+		fail "$bad"
+	elif [ $n -ne 3 ]; then
+		fail "$n writes of the metrics file seen, expected 3 (two intervals and the end)"
+	else
+		pass
+	fi
+}
+
+# a report that cannot be written (stdout on a full device) keeps neither
+# the metrics nor the run file from being written: each output on its own,
+# and kleak still exits 1 with one line
+test_metrics_independent() {
+	local st
+	need_root || return
+	"$KLEAK" --duration 1 -c "$COMM" --metrics "$TMP/ind.prom" -w "$TMP/ind.run" \
+		> /dev/full 2> "$TMP/e"
+	st=$?
+	if [ $st -ne 1 ] || [ "$(grep -c '^kleak: ' "$TMP/e")" -ne 2 ] ||
+	   ! grep -q 'No space left on device' "$TMP/e"; then
+		fail "status $st: $(tr '\n' '|' < "$TMP/e")"
+	elif ! promtool check metrics < "$TMP/ind.prom" > /dev/null 2>&1; then
+		fail "no metrics file written after the report failed"
+	elif ! "$KLEAK" report "$TMP/ind.run" > /dev/null 2>&1; then
+		fail "no run file written after the report failed"
 	else
 		pass
 	fi
@@ -231,6 +281,7 @@ print(d[d.find(b", kernel "):].count(b"elapsed"))' "$ts")
 }
 
 trap 'stop_node_exporter; cleanup' EXIT
-for t in node_exporter metrics_intervals metrics_golden metrics_bad_path status_line; do
+for t in node_exporter metrics_intervals metrics_independent metrics_golden metrics_bad_path \
+	 status_line; do
 	run_test $t
 done

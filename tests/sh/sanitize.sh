@@ -46,7 +46,7 @@ test_cli() {
 test_fuzz() {
 	local out
 	[ -x "$SAN/fuzz_record" ] || { skip "fuzz targets not built (make san)"; return; }
-	out=$(tests/fuzz/run.sh "$FUZZ_SECONDS" 2>&1)
+	out=$(FUZZ_FRESH=1 tests/fuzz/run.sh "$FUZZ_SECONDS" 2>&1)
 	if grep -q '^FAIL ' <<< "$out"; then
 		fail "$(grep -v '^PASS ' <<< "$out" | tr '\n' '|')"
 	else

@@ -33,6 +33,15 @@ need_ustack() {
 	fi
 }
 
+# userspace_only: a test of kleak's userspace side (binaries, unwinding,
+# symbols), the same under every program set: run under the default one only
+userspace_only() {
+	if [ -n "${KLEAK_PROGRAMS:-}" ]; then
+		skip "userspace only: run under the default program set"
+		return 1
+	fi
+}
+
 need_gxx() {
 	need_ustack || return 1
 	if ! command -v g++ > /dev/null; then
@@ -66,6 +75,14 @@ unsampled() {
 # enough HELD LOST WANT: HELD objects found under the method, and LOST
 # without a sample, make WANT, and the method holds at least half of them
 enough() { [ $(($1 + $2)) -ge "$3" ] && [ "$1" -ge $(($3 / 2)) ]; }
+
+# dup_sites FILE: sites of a JSON report that show the same as another one
+# (cache, kernel frames, user frames): there must be none
+dup_sites() {
+	jq '[.sites[] | [.cache, .user_stack, [.frames[] | [.sym, .addr]],
+		[.user_frames[]? | [.sym, .module, .build_id, .offset, .addr]]] | tojson]
+		| group_by(.) | map(select(length > 1)) | length' "$1"
+}
 
 # With frame pointers: the sockets' sites show the workload's method (demangled,
 # in its namespace and class) under the kernel's socket frames, with the
@@ -133,14 +150,19 @@ test_stripped() {
 	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	local id dir held syms
 	id=$(readelf -n "$TMP/wl" | awk '/Build ID/ { print $3 }')
+	# the build-ID directory is looked for under /usr/lib/debug only (libdw
+	# searches no relative one): the file goes with the suite's scratch directory
+	# if the suite stops before the test does
 	dir=/usr/lib/debug/.build-id/${id:0:2}
 	mkdir -p "$dir"
+	trap 'rm -f "$dir/${id:2}.debug"; rmdir "$dir" 2> /dev/null; cleanup' EXIT
 	objcopy --only-keep-debug "$TMP/wl" "$dir/${id:2}.debug"
 	strip -s "$TMP/wl"
 	syms=$(nm "$TMP/wl" 2>&1 | grep -c Holder)
 	trace_cmd -- "$TMP/wl" -n $N -s 8
 	rm -f "$dir/${id:2}.debug"
 	rmdir "$dir" 2>/dev/null
+	trap cleanup EXIT
 	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
 	if [ "$syms" -ne 0 ]; then
 		fail "the stripped binary still has symbols"
@@ -151,28 +173,82 @@ test_stripped() {
 	fi
 }
 
-# The binary replaced on disk by another build before the report: said, and
-# none of its frames named from the build that replaced it.
-test_replaced() {
+# frames_of FILE MODULE: "NAMED VARIANT REPLACED" of the frames of MODULE in a
+# JSON report: named from the build that ran (kleaktest::), from the variant
+# build (kleakvariant::, tests/ustack/workload.cc's VARIANT), said replaced
+frames_of() {
+	jq -r --arg m "$2" '[.sites[].user_frames[]? | select(.module == $m)] |
+		"\([.[] | select((.sym // "") | test("^kleaktest::"))] | length)
+		\([.[] | select((.sym // "") | test("kleakvariant::"))] | length)
+		\([.[] | select(.replaced)] | length)"' "$1" | tr -s ' \n' ' '
+}
+
+# gone_test MODE CFLAGS FUNC_REGEX HOW: the binary deleted (HOW=rm) or replaced
+# by another build (HOW=mv) once its process exited, before the report: its
+# file was kept open from the moment its mapping was recorded, so its frames
+# are named from the build that ran, never from the one at its path now.
+gone_test() {
+	local mode=$1 cflags=$2 re=$3 how=$4 after held lost named variant replaced
+	userspace_only || return
 	need_gxx || return
-	build wl -fno-omit-frame-pointer && build wl2 -fno-omit-frame-pointer -DVARIANT=1 ||
+	build wl "$cflags" && build wl2 "$cflags" -DVARIANT=1 ||
 		{ fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
-	trace_cmd -w "$TMP/run" -- sh -c "'$TMP/wl' -n $N -s 8; mv '$TMP/wl2' '$TMP/wl'" ||
+	if [ "$how" = rm ]; then
+		after="rm -f '$TMP/wl'"
+	else
+		after="mv '$TMP/wl2' '$TMP/wl'"
+	fi
+	"$KLEAK" --ustack="$mode" -o 0 -T 0 --linger 2 --format json -w "$TMP/run" -- \
+		sh -c "'$TMP/wl' -n $N -s 8; $after" > "$TMP/out" 2> "$TMP/err" ||
 		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
-	local replaced named text
-	replaced=$(jq --arg m "$TMP/wl" '[.sites[].user_frames[]? | select(.module == $m)
-		| select(.replaced and .sym == null)] | length' "$TMP/out")
-	named=$(jq --arg m "$TMP/wl" '[.sites[].user_frames[]? | select(.module == $m)
-		| select(.sym != null)] | length' "$TMP/out")
-	text=$("$KLEAK" report "$TMP/run" | grep -c "replaced on disk by another build")
-	if [ "$replaced" -lt 1 ]; then
-		fail "no frame in $TMP/wl said to be replaced"
-	elif [ "$named" -ne 0 ]; then
-		fail "$named frames of the replaced binary named from the build that replaced it"
-	elif [ "$(jq '.stats.ustack_replaced' "$TMP/out")" -lt 1 ]; then
-		fail "ustack_replaced not counted"
-	elif [ "$text" -lt 1 ]; then
-		fail "the text report does not say the binary was replaced"
+	held=$(user_count sock_inode_cache "$re" < "$TMP/out")
+	lost=$(unsampled sock_inode_cache < "$TMP/out")
+	read -r named variant replaced <<< "$(frames_of "$TMP/out" "$TMP/wl")"
+	if ! enough "$held" "$lost" $N; then
+		fail "$held sockets under the method ($lost without a sample) once the binary was gone ($how), expected $N"
+	elif [ "$variant" -ne 0 ]; then
+		fail "$variant frames named from the build that replaced the one that ran"
+	elif [ "$replaced" -ne 0 ] || [ "$(jq '.stats.ustack_replaced' "$TMP/out")" -ne 0 ]; then
+		fail "$replaced frames said replaced: the file that ran was kept"
+	elif [ "$named" -lt 1 ]; then
+		fail "no frame of $TMP/wl named"
+	elif [ "$("$KLEAK" report --format json "$TMP/run" | user_count sock_inode_cache "$re")" -ne "$held" ]; then
+		fail "the saved run does not show the live report's sockets under the method"
+	else
+		pass
+	fi
+}
+
+DWARF_RE='^kleaktest::Holder::makeSockets\(int\)\+'
+test_deleted() { gone_test fp -fno-omit-frame-pointer "$RUN_RE" rm; }
+test_replaced() { gone_test fp -fno-omit-frame-pointer "$RUN_RE" mv; }
+test_dwarf_deleted() { gone_test dwarf -fomit-frame-pointer "$DWARF_RE" rm; }
+test_dwarf_replaced() { gone_test dwarf -fomit-frame-pointer "$DWARF_RE" mv; }
+
+# A process in another mount namespace (a container's, a chroot's) runs a
+# build that its path does not name in kleak's namespace, where another
+# build lies: its frames are named from the one it ran, read through the
+# process (the kernel's build ID in the mmap event, /proc/PID/map_files),
+# never from the file at that path in kleak's namespace.
+test_dwarf_namespace() {
+	userspace_only || return
+	need_gxx || return
+	command -v unshare > /dev/null || { skip "needs unshare (util-linux)"; return; }
+	build wl -fomit-frame-pointer && build wl2 -fomit-frame-pointer -DVARIANT=1 ||
+		{ fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	local held lost named variant
+	"$KLEAK" --ustack=dwarf -o 0 -T 0 --linger 2 --format json -- \
+		unshare -m sh -c "mount --bind '$TMP/wl' '$TMP/wl2' && exec '$TMP/wl2' -n $N -s 8" \
+		> "$TMP/out" 2> "$TMP/err" || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	held=$(user_count sock_inode_cache "$DWARF_RE" < "$TMP/out")
+	lost=$(unsampled sock_inode_cache < "$TMP/out")
+	read -r named variant _ <<< "$(frames_of "$TMP/out" "$TMP/wl2")"
+	if [ "$variant" -ne 0 ]; then
+		fail "$variant frames named from the build at the path in kleak's namespace"
+	elif ! enough "$held" "$lost" $N; then
+		fail "$held sockets under the method ($lost without a sample), expected $N"
+	elif [ "$named" -lt 1 ]; then
+		fail "no frame of $TMP/wl2 named"
 	else
 		pass
 	fi
@@ -181,12 +257,15 @@ test_replaced() {
 # xargs_test MODE CFLAGS FUNC_REGEX: the workload run per item through xargs,
 # twenty processes, each with its own ASLR layout: their sockets add up in one
 # site under the method (those whose dwarf sample was lost counted apart).
+# Their children hold them 30 s: the twenty runs take longer than 8 s on a
+# loaded machine or under TCG, and the first ones' sockets went before the
+# report.
 xargs_test() {
 	local mode=$1 cflags=$2 re=$3 sites held lost
 	need_gxx || return
 	build wl "$cflags" || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
 	"$KLEAK" --ustack="$mode" -o 0 -T 0 --linger 2 --format json -- \
-		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 8 -n" > "$TMP/out" 2> "$TMP/err" ||
+		sh -c "printf '5\n%.0s' \$(seq 20) | xargs -n1 '$TMP/wl' -s 30 -n" > "$TMP/out" 2> "$TMP/err" ||
 		{ fail "kleak: $(tail -1 "$TMP/err")"; return; }
 	sites=$(jq --arg re "$re" '[.sites[] | select(.cache == "sock_inode_cache")
 		| select(any(.user_frames[]?; (.sym // "") | test($re)))] | length' "$TMP/out")
@@ -196,6 +275,8 @@ xargs_test() {
 		fail "$held sockets of 20 processes under the method ($lost without a sample), expected 100"
 	elif [ "$sites" -ne 1 ]; then
 		fail "the 20 processes' sockets are in $sites sites, expected 1"
+	elif [ "$(dup_sites "$TMP/out")" -ne 0 ]; then
+		fail "$(dup_sites "$TMP/out") sites show the same frames as another"
 	else
 		pass
 	fi
@@ -241,6 +322,243 @@ test_dwarf() {
 		fail "the saved run shows $saved task_structs under the method, live $tasks"
 	elif [ "$lost_socks" -gt 0 ] && [ "$(jq '.stats.ustack_sample_dropped' "$TMP/out")" -eq 0 ]; then
 		fail "$lost_socks sockets without a sample, but no sample counted as dropped"
+	elif [ "$(jq '.stats.ustack_truncated' "$TMP/out")" -ne 0 ]; then
+		fail "stacks shallower than --ustack-depth counted as truncated"
+	else
+		pass
+	fi
+}
+
+# mem_of PID: "FDS ANON FILE" of a live process, nothing once it is gone: its
+# open files, and its resident memory in kB, anonymous (heap and the like)
+# and of the files it mapped (ELF images: the BPF maps' mappings left out,
+# their size fixed by the options)
+mem_of() {
+	local fds
+	fds=$(ls "/proc/$1/fd" 2> /dev/null | wc -l)
+	awk -v fds="$fds" '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 }
+		/^Rss:/ { if (name ~ /^\//) f += $2; else if (name !~ /^anon_inode:/) a += $2; seen = 1 }
+		END { if (seen) print fds, a, f }' "/proc/$1/smaps" 2> /dev/null
+}
+
+# The users' client, run per item through xargs a thousand times, each process
+# leaving a file, a socket and a child behind: kleak's open files and the ELF
+# images it maps stay flat (a process's unwinding state goes once it exited
+# and its samples are unwound; a binary is opened once, not once per
+# process), its heap holds what the live children and their objects need,
+# every object is under its method, and the processes' sites are one per
+# stack. Fewer processes in a guest under TCG, where each takes a hundred
+# times as long. Kept before: 2160 files and 995 MB for 300 processes.
+test_dwarf_many() {
+	local n=${KLEAK_VM_KVER:+200} kp samples fds anon file files socks tasks lost
+	userspace_only || return
+	n=${n:-1000}
+	need_gxx || return
+	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	"$KLEAK" --ustack=dwarf -o 0 -T 0 --linger 2 --format json -- \
+		sh -c "seq $n | xargs -n1 '$TMP/wl' -s 300 -n 1" > "$TMP/out" 2> "$TMP/err" &
+	kp=$!
+	: > "$TMP/mem"
+	while kill -0 "$kp" 2> /dev/null; do
+		mem_of "$kp" >> "$TMP/mem"
+		sleep 0.2
+	done
+	wait "$kp" || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	samples=$(wc -l < "$TMP/mem")
+	fds=$(cut -d' ' -f1 "$TMP/mem" | sort -n | tail -1)
+	anon=$(cut -d' ' -f2 "$TMP/mem" | sort -n | tail -1)
+	file=$(cut -d' ' -f3 "$TMP/mem" | sort -n | tail -1)
+	files=$(user_count filp '^kleaktest::Holder::openFiles\(' < "$TMP/out")
+	socks=$(user_count sock_inode_cache '^kleaktest::Holder::makeSockets\(int\)\+' < "$TMP/out")
+	tasks=$(user_count task_struct '^kleaktest::Holder::forkChildren\(unsigned int\)\+' < "$TMP/out")
+	lost=$(jq '.stats.ustack_sample_dropped' "$TMP/out")
+	echo "  $SUITE/dwarf_many: $n processes, kleak at most: $fds files open, ${anon} kB anonymous, ${file} kB of mapped files ($samples samples)"
+	if [ "$samples" -lt 5 ]; then
+		fail "only $samples samples of kleak's memory"
+	elif [ "$fds" -gt 128 ]; then
+		fail "kleak had $fds files open"
+	elif [ "$file" -gt 65536 ]; then
+		fail "kleak mapped $file kB of files"
+	elif [ "$anon" -gt 131072 ]; then
+		fail "kleak's heap reached $anon kB"
+	elif ! enough "$files" "$lost" "$n" || ! enough "$socks" "$lost" "$n" ||
+	     ! enough "$tasks" "$lost" "$n"; then
+		fail "of $n each: $files files, $socks sockets, $tasks task_structs under their methods ($lost samples lost)"
+	elif [ "$(dup_sites "$TMP/out")" -ne 0 ]; then
+		fail "$(dup_sites "$TMP/out") sites show the same frames as another"
+	else
+		pass
+	fi
+}
+
+# --ustack-depth cuts a dwarf stack and counts it: the sockets' stacks
+# (__socket, makeSockets, run, main and libc's start) are cut at three.
+test_dwarf_depth() {
+	need_gxx || return
+	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	"$KLEAK" --ustack=dwarf --ustack-depth 3 -o 0 -T 0 --linger 2 --format json -- \
+		"$TMP/wl" -n $N -s 8 > "$TMP/out" 2> "$TMP/err" || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local depths truncated
+	depths=$(jq -c '[.sites[] | select(.cache == "sock_inode_cache" and .user_stack == "captured")
+		| .user_frames | length] | unique' "$TMP/out")
+	truncated=$(jq '.stats.ustack_truncated' "$TMP/out")
+	if [ "$depths" != "[3]" ]; then
+		fail "the sockets' user stacks have $depths frames, expected [3]"
+	elif [ "$truncated" -lt $N ]; then
+		fail "ustack_truncated $truncated, expected >= $N"
+	else
+		pass
+	fi
+}
+
+# trace_test MODE CFLAGS FUNC_REGEX MIN: -t prints each recorded socket's user
+# frames under its kernel frames, the method's among them (at least MIN of
+# them), or says its sample is not unwound yet (dwarf mode: the sample comes
+# after its event, and is read with a later wakeup when the event is first).
+trace_test() {
+	local mode=$1 cflags=$2 re=$3 min=$4 events counts named pending
+	need_gxx || return
+	build wl "$cflags" || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	"$KLEAK" -t --ustack="$mode" --cache sock_inode_cache -o 0 -T 0 -- "$TMP/wl" -n $N -s 8 \
+		> "$TMP/out" 2> "$TMP/err" || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	# each event: its header line, then frames, the user part from "-- user --";
+	# the final report follows the events, from its first untimed line
+	events=$(grep -c ' alloc 0x.* by wl\[' "$TMP/out")
+	counts=$(awk -v re="${re#^}" '/^[^0-9\t]/ { exit } / alloc 0x/ { user = 0 }
+		/^\t-- user --$/ { user = 1; next }
+		/^\t\[user stack not unwound yet/ { p++ }
+		user && $0 ~ "^\t" re { n++; user = 0 } END { print n + 0, p + 0 }' "$TMP/out")
+	read -r named pending <<< "$counts"
+	if [ "$events" -lt $N ]; then
+		fail "$events socket allocations traced, expected >= $N"
+	elif [ "$named" -lt "$min" ] || [ $((named + pending)) -lt "$events" ]; then
+		fail "of $events traced sockets $named show the method among their user frames, $pending say their sample is not unwound yet"
+	else
+		pass
+	fi
+}
+test_trace() { trace_test fp -fno-omit-frame-pointer 'kleaktest::Holder::run\(unsigned int\)\+' $N; }
+test_dwarf_trace() {
+	trace_test dwarf -fomit-frame-pointer 'kleaktest::Holder::makeSockets\(int\)\+' 1
+}
+
+# A frame larger than the stack a dwarf sample copies: unwinding stops in it,
+# counted and said, and no frame past it is shown.
+test_dwarf_unwind_failed() {
+	userspace_only || return
+	need_gxx || return
+	build wl -fomit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	"$KLEAK" --ustack=dwarf -o 0 -T 0 --linger 2 --format json -- "$TMP/wl" -d -n $N -s 8 \
+		> "$TMP/out" 2> "$TMP/err" || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local failed deep past text
+	failed=$(jq '.stats.ustack_unwind_failed' "$TMP/out")
+	deep=$(user_count sock_inode_cache '^kleaktest::Holder::makeSocketsDeep\(int\)\+' < "$TMP/out")
+	past=$(jq '[.sites[] | select(.cache == "sock_inode_cache") | .user_frames
+		| select(length > 0) | select(.[-1].sym // "" | test("makeSocketsDeep") | not)] | length' "$TMP/out")
+	text=$("$KLEAK" --ustack=dwarf -o 0 -T 0 --linger 1 -- "$TMP/wl" -d -n 2 -s 1 2>&1 |
+		grep -c 'unwound only part of the way')
+	if [ "$failed" -lt $N ]; then
+		fail "ustack_unwind_failed $failed, expected >= $N"
+	elif [ "$deep" -lt $((N / 2)) ]; then
+		fail "$deep sockets under makeSocketsDeep, expected >= $((N / 2))"
+	elif [ "$past" -ne 0 ]; then
+		fail "$past socket stacks go on past the frame larger than the copy"
+	elif [ "$text" -ne 1 ]; then
+		fail "the footer does not say stacks were unwound part of the way"
+	else
+		pass
+	fi
+}
+
+# A binary without symbols and without debuginfo: its frames are counted as
+# unresolved, shown by build ID and offset, never named.
+test_unresolved() {
+	userspace_only || return
+	need_gxx || return
+	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	strip -s "$TMP/wl"
+	trace_cmd -- "$TMP/wl" -n $N -s 8 || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local unresolved raw named
+	unresolved=$(jq '.stats.ustack_unresolved' "$TMP/out")
+	raw=$(jq --arg m "$TMP/wl" '[.sites[] | select(.cache == "sock_inode_cache") | .user_frames[]?
+		| select(.module == $m and .sym == null and (.build_id | length) == 40)] | length' "$TMP/out")
+	named=$(jq --arg m "$TMP/wl" '[.sites[].user_frames[]? | select(.module == $m and .sym != null)]
+		| length' "$TMP/out")
+	if [ "$unresolved" -lt $N ]; then
+		fail "ustack_unresolved $unresolved, expected >= $N"
+	elif [ "$raw" -lt 1 ]; then
+		fail "no socket frame of the stripped binary shown by build ID and offset"
+	elif [ "$named" -ne 0 ]; then
+		fail "$named frames of the stripped binary named"
+	else
+		pass
+	fi
+}
+
+# A stripped binary whose debuginfo is found by its .gnu_debuglink, in the
+# .debug directory beside it (the test's own, not the system's).
+test_debuglink() {
+	userspace_only || return
+	need_gxx || return
+	command -v objcopy > /dev/null || { skip "needs objcopy (binutils)"; return; }
+	build wl -fno-omit-frame-pointer || { fail "g++: $(head -1 "$TMP/wl.cc.err")"; return; }
+	mkdir -p "$TMP/.debug"
+	objcopy --only-keep-debug "$TMP/wl" "$TMP/.debug/wl.debug"
+	strip -s "$TMP/wl"
+	objcopy --add-gnu-debuglink="$TMP/.debug/wl.debug" "$TMP/wl"
+	trace_cmd -- "$TMP/wl" -n $N -s 8 || { fail "kleak: $(tail -1 "$TMP/err")"; return; }
+	local held
+	held=$(user_count sock_inode_cache "$RUN_RE" < "$TMP/out")
+	if [ "$(nm "$TMP/wl" 2>&1 | grep -c Holder)" -ne 0 ]; then
+		fail "the stripped binary still has symbols"
+	elif [ "$held" -lt $N ]; then
+		fail "$held sockets under the method through .gnu_debuglink, expected >= $N"
+	else
+		pass
+	fi
+}
+
+# A process traced by -p whose samples are unwound (at the report: nothing
+# reads them sooner without the stack cache's requests) after it exited: its
+# mappings, made before kleak started, could not be read, counted as missed.
+test_dwarf_maps_missed() {
+	userspace_only || return
+	need_ustack || return
+	hold_stdin gone
+	(without_holds bash -c 'read -r x; exec 3< /etc/hostname 4< /etc/hostname; exit 0') \
+		< "$TMP/gone.fifo" &
+	local pid=$! missed
+	start_kleak --ustack=dwarf --stack-cache=off -p "$pid" -o 0 -T 0 --format json ||
+		{ fail "kleak did not attach"; return; }
+	release_stdin gone
+	wait "$pid"
+	stop_kleak
+	missed=$(jq '.stats.ustack_maps_missed' "$TMP/out")
+	if [ "$missed" -lt 1 ]; then
+		fail "ustack_maps_missed $missed for a process gone before its mappings were read"
+	elif [ "$(jq '.stats.ustack_unwind_failed' "$TMP/out")" -lt 1 ]; then
+		fail "its samples not counted as unwinding failures"
+	else
+		pass
+	fi
+}
+
+# Kernel threads have no user context: their allocations are counted (the
+# network namespaces torn down here are freed by a kworker).
+test_kthread() {
+	need_ustack || return
+	start_kleak --ustack -o 0 -T 0 --format json || { fail "kleak did not attach"; return; }
+	local i
+	for i in 1 2 3 4 5; do
+		unshare -n true
+	done
+	report_now || { fail "no report on SIGUSR1"; return; }
+	stop_kleak
+	if [ "$(jq -s '.[0].stats.ustack_kthread' "$TMP/out")" -lt 1 ]; then
+		fail "no allocation counted as made by a kernel thread"
+	elif [ "$(jq -s '[.[0].sites[] | select(.user_stack == "kernel_thread") | .user_frames | length]
+			| add // 0' "$TMP/out")" -ne 0 ]; then
+		fail "a kernel thread's site shows user frames"
 	else
 		pass
 	fi
@@ -257,17 +575,27 @@ test_softirq() {
 	report_now || { fail "no report on SIGUSR1"; return; }
 	release_workload irq
 	stop_kleak
-	local cloned with_frames own
+	local cloned in_irq with_frames own
+	# an accepted socket is cloned in the softirq that received the
+	# client's ACK, or in the acceptor's own task context where the
+	# listener was locked by it then and the packet waited in its backlog
 	cloned=$(jq -s '[.[0].sites[] | select(any(.frames[]; (.sym // "") | test("^sk_clone_lock\\+")))
-		| select(.context.softirq > 0 and .user_stack == "irq") | .context.softirq] | add // 0' \
-		"$TMP/out")
+		| select((.context.softirq > 0 and .user_stack == "irq") or
+			 (.context.task > 0 and .user_stack == "captured"))
+		| .outstanding] | add // 0' "$TMP/out")
+	in_irq=$(jq -s '[.[0].sites[] | select(any(.frames[]; (.sym // "") | test("^sk_clone_lock\\+")))
+		| select(.context.softirq > 0) | .context.softirq] | add // 0' "$TMP/out")
 	with_frames=$(jq -s '[.[0].sites[] | select(.user_stack != "captured")
 		| select((.user_frames | length) > 0)] | length' "$TMP/out")
 	own=$(jq -s '[.[0].sites[] | select(any(.frames[]; (.sym // "") | test("^inet_create\\+")))
 		| select(.user_stack == "captured" and (.user_frames | length) > 0) | .outstanding]
 		| add // 0' "$TMP/out")
 	if [ "$cloned" -lt 50 ]; then
-		fail "$cloned accepted sockets (softirq) in kernel-only sites said so, expected >= 50"
+		fail "$cloned accepted sockets in softirq sites said so or in task sites with a user stack, expected >= 50"
+	elif [ "$in_irq" -lt 25 ]; then
+		fail "$in_irq accepted sockets cloned in softirq, expected most of 50"
+	elif [ "$(jq -s '.[0].stats.ustack_irq' "$TMP/out")" -lt "$in_irq" ]; then
+		fail "ustack_irq $(jq -s '.[0].stats.ustack_irq' "$TMP/out"), below the $in_irq sockets cloned in softirq"
 	elif [ "$with_frames" -ne 0 ]; then
 		fail "$with_frames sites without a user context show user frames"
 	elif [ "$own" -lt 50 ]; then
@@ -277,6 +605,8 @@ test_softirq() {
 	fi
 }
 
-for t in fp fp_missing stripped replaced xargs dwarf dwarf_xargs softirq; do
+for t in fp fp_missing stripped deleted replaced unresolved debuglink xargs trace kthread \
+	dwarf dwarf_xargs dwarf_deleted dwarf_replaced dwarf_namespace dwarf_many dwarf_depth \
+	dwarf_trace dwarf_unwind_failed dwarf_maps_missed softirq; do
 	run_test $t
 done

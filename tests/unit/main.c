@@ -59,6 +59,43 @@ void test__skip(const char *fmt, ...)
 	cur.skip_reason = reason ? reason : strdup("?");
 }
 
+char *test__slurp(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "r"), *m;
+	int c;
+
+	if (!f)
+		return NULL;
+	m = open_memstream(&buf, &len);
+	if (m) {
+		while ((c = getc(f)) != EOF)
+			fputc(c, m);
+		fclose(m);
+	}
+	fclose(f);
+	return buf;
+}
+
+void test__golden(const char *got, const char *gold)
+{
+	char *want;
+	FILE *f;
+
+	if (getenv("KLEAK_REGEN_FIXTURES")) {
+		f = fopen(gold, "w");
+		if (ASSERT_OK_PTR(f, gold)) {
+			fputs(got, f);
+			fclose(f);
+		}
+	}
+	want = test__slurp(gold);
+	if (ASSERT_OK_PTR(want, gold) && !ASSERT_STREQ(got, want, gold))
+		printf("--- got:\n%s--- end\n", got);
+	free(want);
+}
+
 int main(int argc, char **argv)
 {
 	int passed = 0, failed = 0, skipped = 0;

@@ -25,6 +25,13 @@ void test__fail(const char *file, int line, const char *check, const char *fmt, 
 	__attribute__((format(printf, 4, 5)));
 /* Marks the running test skipped with a reason; the test should return next. */
 void test__skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The whole file at path, NUL-terminated, to free(); NULL when it cannot be read. */
+char *test__slurp(const char *path);
+/*
+ * Checks got against the golden file gold, printing got when they differ;
+ * with KLEAK_REGEN_FIXTURES set, writes gold from got first.
+ */
+void test__golden(const char *got, const char *gold);
 
 /* Whether x has an unsigned type; "> 0" rather than "< 0" keeps -Wtype-limits quiet. */
 #define TEST_IS_UNSIGNED(x) ((__typeof__(x))-1 > 0)

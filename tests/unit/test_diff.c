@@ -46,31 +46,11 @@ static char *diff_str(const struct model *a, const struct model *b, const struct
 	return buf;
 }
 
-static char *slurp(const char *path)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "r"), *m;
-	int c;
-
-	if (!f)
-		return NULL;
-	m = open_memstream(&buf, &len);
-	if (m) {
-		while ((c = getc(f)) != EOF)
-			fputc(c, m);
-		fclose(m);
-	}
-	fclose(f);
-	return buf;
-}
-
 static void golden_of(const char *path_a, const char *path_b, const struct diff_opts *o,
 		      const char *gold)
 {
 	struct model *a = NULL, *b = NULL;
-	char *got = NULL, *want = NULL;
-	FILE *f;
+	char *got = NULL;
 
 	if (!ASSERT_OK(record__read(path_a, &a), path_a) ||
 	    !ASSERT_OK(record__read(path_b, &b), path_b))
@@ -78,19 +58,9 @@ static void golden_of(const char *path_a, const char *path_b, const struct diff_
 	got = diff_str(a, b, o);
 	if (!ASSERT_OK_PTR(got, "diff__print"))
 		goto out;
-	if (getenv("KLEAK_REGEN_FIXTURES")) {
-		f = fopen(gold, "w");
-		if (ASSERT_OK_PTR(f, gold)) {
-			fputs(got, f);
-			fclose(f);
-		}
-	}
-	want = slurp(gold);
-	if (ASSERT_OK_PTR(want, gold) && !ASSERT_STREQ(got, want, gold))
-		printf("--- got:\n%s--- end\n", got);
+	test__golden(got, gold);
 out:
 	free(got);
-	free(want);
 	model__free(a);
 	model__free(b);
 }
@@ -145,6 +115,48 @@ static struct model_site *site(struct model *m, const char *cache, __s64 count, 
 	return s;
 }
 
+/*
+ * Runs that traced other allocators: B's page and vmalloc sites are no
+ * growth, as A could not hold them. They are left out and the header says
+ * so; JSON counts them per run and names each row's allocator.
+ */
+void test_diff_untraced_allocator(void)
+{
+	struct model *a = model__new(), *b = model__new();
+	struct diff_opts o = { .json = true };
+	char *text = NULL, *json = NULL;
+
+	site(a, "filp", 2, 512, 1, "alloc_empty_file+0x4f");
+	site(b, "filp", 3, 768, 1, "alloc_empty_file+0x4f");
+	site(b, "pages/order-0", 182, 745472, 1, "anon_pipe_write+0x1d0")->kind = KLEAK_SITE_PAGES;
+	site(b, "pages/order-1", 1, 8192, 1, "alloc_thread_stack_node+0x5")->kind =
+		KLEAK_SITE_PAGES;
+	site(b, "vmalloc", 1, 69632, 1, "__bpf_map_area_alloc+0x48")->kind = KLEAK_SITE_VMALLOC;
+	b->stats[STAT_PAGES_EVENTS] = 400;
+	b->stats[STAT_VMALLOC_EVENTS] = 3;
+	json = diff_str(a, b, &o);
+	o.json = false;
+	text = diff_str(a, b, &o);
+	if (!ASSERT_OK_PTR(text, "text") || !ASSERT_OK_PTR(json, "json"))
+		goto out;
+	ASSERT_TRUE(strstr(text, "\nA did not trace pages: 2 pages sites of B left out") &&
+		    strstr(text, "\nA did not trace vmalloc: 1 vmalloc sites of B left out"),
+		    "the header says what A did not trace");
+	ASSERT_TRUE(!strstr(text, "pages/order") && !strstr(text, "vmalloc  "),
+		    "no row of an allocator A did not trace");
+	ASSERT_TRUE(strstr(text, "\nboth    filp ") != NULL, "slab compared");
+	ASSERT_TRUE(strstr(json, "\"untraced\": {\n    \"a\": {},\n    \"b\": {\n      "
+			   "\"pages\": 2,\n      \"vmalloc\": 1\n    }\n  }") != NULL,
+		    "JSON: untraced per run and allocator");
+	ASSERT_TRUE(strstr(json, "\"allocator\": \"slab\"") && !strstr(json, "\"pages\"\n") &&
+		    !strstr(json, "\"allocator\": \"pages\""), "JSON: each row's allocator");
+out:
+	free(text);
+	free(json);
+	model__free(a);
+	model__free(b);
+}
+
 /* Offsets, addresses and module-less offsets differ; function names match. */
 void test_diff_matching(void)
 {
@@ -177,8 +189,8 @@ void test_diff_matching(void)
 			    NULL, "unresolved frames match");
 		ASSERT_TRUE(strstr(got, "\"match\": \"only-B\",\n      \"cache\": \"kmalloc-256\"") !=
 			    NULL, "cache is part of the key");
-		ASSERT_TRUE(strstr(got, "\"frames\": [\n        \"[stack not captured]\"\n") != NULL,
-			    "lost stack");
+		ASSERT_TRUE(strstr(got, "\"frames\": [\n        "
+				   "\"[stack not captured: stack walk failed]\"\n") != NULL, "lost stack");
 		/* ordering: the lost stack (-1280) first, then filp (+512), kmalloc-256, kmalloc-64 */
 		sites = strstr(got, "\"sites\": [");
 		ASSERT_TRUE(sites && strstr(sites, "\"delta_bytes\": -1280") <
@@ -320,7 +332,7 @@ void test_diff_frame_key(void)
 		{ "kmemdup_noprof+0x26", "kmemdup" },
 		{ "kmem_cache_alloc+0x10 [mymod]", "kmem_cache_alloc [mymod]" },
 		/* renames and compiler suffixes */
-		{ "__vmalloc_node_range_noprof+0x145", "__vmalloc_node_range" },
+		{ "get_task_mm_noprof+0x14", "get_task_mm" },
 		{ "do_execveat_common.isra.0+0x1a6", "do_execveat_common" },
 		{ "mas_dup_alloc.isra.0+0x1af", "mas_dup_alloc" },
 		{ "tcp_sendmsg.cold+0x5", "tcp_sendmsg" },
@@ -333,10 +345,47 @@ void test_diff_frame_key(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *key = diff__frame_key(cases[i].sym);
+		char *key = diff__frame_key(cases[i].sym, KLEAK_ALLOC_SLAB);
 
 		if (ASSERT_OK_PTR(key, "diff__frame_key"))
 			ASSERT_STREQ(key, cases[i].key, cases[i].sym ? cases[i].sym : "NULL");
+		free(key);
+	}
+}
+
+/*
+ * The page allocator's, vmalloc's and percpu's frames are the allocator in
+ * their own sites only: elsewhere they are the callers that name an object
+ * (vmalloc's bookkeeping in a slab site, vmalloc's pages in a page site).
+ */
+void test_diff_frame_key_allocators(void)
+{
+	static const struct {
+		const char *sym, *key;
+		enum kleak_allocator a;
+	} cases[] = {
+		{ "__alloc_frozen_pages_noprof+0x1d5", DIFF_ALLOCATOR, KLEAK_ALLOC_PAGES },
+		{ "__alloc_pages+0x17b", DIFF_ALLOCATOR, KLEAK_ALLOC_PAGES },
+		{ "alloc_pages_mpol+0x8a", DIFF_ALLOCATOR, KLEAK_ALLOC_PAGES },
+		{ "alloc_pages_bulk_noprof+0x3c2", DIFF_ALLOCATOR, KLEAK_ALLOC_PAGES },
+		{ "___kmalloc_large_node+0x5", DIFF_ALLOCATOR, KLEAK_ALLOC_PAGES },
+		{ "alloc_vmap_area+0x2cf", DIFF_ALLOCATOR, KLEAK_ALLOC_VMALLOC },
+		{ "__vmalloc_node_range_noprof+0x145", DIFF_ALLOCATOR, KLEAK_ALLOC_VMALLOC },
+		{ "pcpu_alloc_noprof+0x4b6", DIFF_ALLOCATOR, KLEAK_ALLOC_PERCPU },
+		{ "__alloc_percpu_gfp+0x12", DIFF_ALLOCATOR, KLEAK_ALLOC_PERCPU },
+		{ "alloc_pages_exact_nid_foo+0x1", "alloc_pages_exact_nid_foo", KLEAK_ALLOC_PAGES },
+		{ "pipe_write+0x1f2", "pipe_write", KLEAK_ALLOC_PAGES },
+		{ "__get_vm_area_node+0x80", "__get_vm_area_node", KLEAK_ALLOC_SLAB },
+		{ "__vmalloc_node_range_noprof+0x145", "__vmalloc_node_range", KLEAK_ALLOC_PAGES },
+		{ "alloc_vmap_area+0x2cf", "alloc_vmap_area", KLEAK_ALLOC_PERCPU },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *key = diff__frame_key(cases[i].sym, cases[i].a);
+
+		if (ASSERT_OK_PTR(key, "diff__frame_key"))
+			ASSERT_STREQ(key, cases[i].key, cases[i].sym);
 		free(key);
 	}
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The stack formats on small models: frame names root first with the cache
- * on top, modules told apart from kleak's own bracketed frames, and a pprof
- * profile decoded back (zlib, then protobuf-c's own unpacker) to the
+ * on top (a merged cache with its aliases), modules told apart from kleak's
+ * own bracketed frames, kernel addresses only with --raw-addresses, and a
+ * pprof profile decoded back (zlib, then protobuf-c's own unpacker) to the
  * numbers, locations, mappings and labels it was written with.
  */
 #include <errno.h>
@@ -49,35 +50,64 @@ static struct model *small_model(void)
 void test_export_frames(void)
 {
 	struct model *m = small_model();
-	char **names;
+	struct export_stack st = {};
+	struct model_merged *g;
 	size_t len = 0;
 	const char *mod;
-	int n;
 
 	if (!ASSERT_OK_PTR(m, "model"))
 		return;
-	n = export__frames(&m->sites[0], -1, &names);
-	if (!ASSERT_EQ(n, 4, "frames and the cache"))
+	if (!ASSERT_OK(export__site_frames(m, &m->sites[0], false, &st), "frames") ||
+	    !ASSERT_EQ(st.n_frames, 4, "frames and the cache"))
 		goto out;
-	ASSERT_STREQ(names[0], "do_dentry_open [xfs]", "root first, module kept");
-	ASSERT_STREQ(names[2], "kmalloc_trace", "offsets dropped");
-	ASSERT_STREQ(names[3], "[cache kmalloc-192]", "the cache on top");
-	mod = export__module(names[0], &len);
+	ASSERT_STREQ(st.frames[0].name, "do_dentry_open [xfs]", "root first, module kept");
+	ASSERT_STREQ(st.frames[2].name, "kmalloc_trace", "offsets dropped");
+	ASSERT_STREQ(st.frames[3].name, "[cache kmalloc-192]", "the cache on top");
+	ASSERT_TRUE(st.frames[0].code && !st.frames[3].code, "code frames and the cache");
+	ASSERT_EQ(st.frames[2].addr, 0, "no kernel address unless asked");
+	mod = export__module(st.frames[0].name, &len);
 	ASSERT_TRUE(mod && len == 3 && !strncmp(mod, "xfs", 3), "module of a frame");
-	ASSERT_TRUE(!export__module(names[3], &len), "the cache frame has no module");
+	ASSERT_TRUE(!export__module(st.frames[3].name, &len), "the cache frame has no module");
 	ASSERT_TRUE(!export__module("[stack not captured: x]", &len), "nor a lost stack");
-	export__free_frames(names, n);
-	n = export__frames(&m->sites[0], HELD_REAPED, &names);
-	if (ASSERT_EQ(n, 5, "frames, the cache and the class"))
-		ASSERT_STREQ(names[4], "[held by reaped]", "the class above the cache");
-	ASSERT_TRUE(n < 5 || !export__module(names[4], &len), "the class frame has no module");
-	export__free_frames(names, n);
+	export__free_frames(&st);
+	/* --raw-addresses: the frames keep them, an unresolved one is named by it */
+	free(m->sites[0].frames[1].sym);
+	m->sites[0].frames[1].sym = NULL;
+	if (ASSERT_OK(export__site_frames(m, &m->sites[0], true, &st), "raw frames")) {
+		ASSERT_EQ(st.frames[2].addr, 0xffffffff81000000ULL, "raw address kept");
+		ASSERT_STREQ(st.frames[1].name, "0xffffffff81000100", "unresolved, by address");
+	}
+	export__free_frames(&st);
+	if (ASSERT_OK(export__site_frames(m, &m->sites[0], false, &st), "frames"))
+		ASSERT_STREQ(st.frames[1].name, "?", "unresolved, no address");
+	export__free_frames(&st);
+	/* a merged cache is named with its aliases */
+	g = model__add_merged(m, "kmalloc-192");
+	if (ASSERT_OK_PTR(g, "merged") &&
+	    ASSERT_OK(model_merged__add_alias(g, "ext4_io_end"), "alias") &&
+	    ASSERT_OK(model_merged__add_alias(g, "bio-0"), "alias") &&
+	    ASSERT_OK(export__site_frames(m, &m->sites[0], false, &st), "frames"))
+		ASSERT_STREQ(st.frames[3].name, "[cache kmalloc-192 (merged: bio-0, ext4_io_end)]",
+			     "aliases named");
+	export__free_frames(&st);
+	/* a stack of one class: the class above the cache */
+	st.split = true;
+	st.held = HELD_REAPED;
+	if (ASSERT_OK(export__site_frames(m, &m->sites[0], false, &st), "class") &&
+	    ASSERT_EQ(st.n_frames, 5, "frames, the cache and the class")) {
+		ASSERT_STREQ(st.frames[4].name, "[held by reaped]", "the class above the cache");
+		ASSERT_TRUE(!st.frames[4].code, "the class frame is no code");
+		ASSERT_TRUE(!export__module(st.frames[4].name, &len), "the class frame has no module");
+	}
+	export__free_frames(&st);
+	st.split = false;
 	m->sites[0].stack_err = -EFAULT;
-	n = export__frames(&m->sites[0], -1, &names);
-	if (ASSERT_EQ(n, 2, "a lost stack is one frame and the cache"))
-		ASSERT_TRUE(!strncmp(names[0], "[stack not captured: ", 21), "named as lost");
-	export__free_frames(names, n);
+	if (ASSERT_OK(export__site_frames(m, &m->sites[0], false, &st), "lost stack") &&
+	    ASSERT_EQ(st.n_frames, 2, "a lost stack is one frame and the cache"))
+		ASSERT_TRUE(!strncmp(st.frames[0].name, "[stack not captured: ", 21), "named as lost");
+	export__free_frames(&st);
 out:
+	export__free_frames(&st);
 	model__free(m);
 }
 
@@ -109,31 +139,47 @@ static const char *str(const Perftools__Profiles__Profile *p, __s64 i)
 	return i >= 0 && (size_t)i < p->n_string_table ? p->string_table[i] : "(out of range)";
 }
 
-void test_export_pprof(void)
+/* The profile of small_model() as pprof__write() writes it, decoded; raw: --raw-addresses. */
+static Perftools__Profiles__Profile *profile_of(struct model *m, bool raw)
 {
-	struct model *m = small_model();
 	struct export_stack st = { .count = { 2 }, .bytes = { 384 } };
 	struct export_set x = { .run = { m }, .n = 1, .stacks = &st };
 	Perftools__Profiles__Profile *p = NULL;
-	char *buf = NULL, labels[256] = "";
-	size_t len = 0, raw_len = 0, i;
-	uint8_t *raw = NULL;
+	size_t len = 0, raw_len = 0;
+	uint8_t *unzipped = NULL;
+	char *buf = NULL;
 	FILE *f;
+
+	st.site = &m->sites[0];
+	st.m = m;
+	if (!ASSERT_OK(export__site_frames(m, &m->sites[0], raw, &st), "frames"))
+		return NULL;
+	f = open_memstream(&buf, &len);
+	if (ASSERT_OK_PTR(f, "memstream")) {
+		ASSERT_OK(pprof__write(&x, f), "pprof__write");
+		fclose(f);
+		unzipped = gunzip(buf, len, &raw_len);
+	}
+	if (ASSERT_OK_PTR(unzipped, "gzip"))
+		p = perftools__profiles__profile__unpack(NULL, raw_len, unzipped);
+	ASSERT_OK_PTR(p, "profile.proto");
+	export__free_frames(&st);
+	free(unzipped);
+	free(buf);
+	return p;
+}
+
+void test_export_pprof(void)
+{
+	struct model *m = small_model();
+	Perftools__Profiles__Profile *p = NULL;
+	char labels[256] = "";
+	size_t i;
 
 	if (!ASSERT_OK_PTR(m, "model"))
 		return;
-	st.site = &m->sites[0];
-	st.m = m;
-	f = open_memstream(&buf, &len);
-	if (!ASSERT_OK_PTR(f, "memstream"))
-		goto out;
-	ASSERT_OK(pprof__write(&x, f), "pprof__write");
-	fclose(f);
-	raw = gunzip(buf, len, &raw_len);
-	if (!ASSERT_OK_PTR(raw, "gzip"))
-		goto out;
-	p = perftools__profiles__profile__unpack(NULL, raw_len, raw);
-	if (!ASSERT_OK_PTR(p, "profile.proto"))
+	p = profile_of(m, false);
+	if (!p)
 		goto out;
 	ASSERT_STREQ(str(p, 0), "", "string 0 is empty");
 	if (!ASSERT_EQ(p->n_sample_type, 2, "two sample types"))
@@ -147,14 +193,14 @@ void test_export_pprof(void)
 		goto out;
 	ASSERT_EQ(p->sample[0]->value[0], 2, "objects");
 	ASSERT_EQ(p->sample[0]->value[1], 384, "bytes");
-	/* leaf first: the cache, then kmalloc_trace at its address in [kernel] */
+	/* leaf first: the cache, then kmalloc_trace in [kernel], at no address */
 	ASSERT_EQ(p->location[p->sample[0]->location_id[0] - 1]->mapping_id, 0, "cache unmapped");
-	ASSERT_EQ(p->location[p->sample[0]->location_id[1] - 1]->address, 0xffffffff81000000ULL,
-		  "allocator frame's address");
+	ASSERT_EQ(p->location[p->sample[0]->location_id[1] - 1]->address, 0,
+		  "no kernel address by default");
 	ASSERT_EQ(p->n_mapping, 2, "[kernel] and [xfs]");
 	for (i = 0; i < p->n_mapping; i++)
-		if (!strcmp(str(p, p->mapping[i]->filename), "[xfs]"))
-			ASSERT_EQ(p->mapping[i]->memory_start, 0xffffffff81000200ULL, "xfs range");
+		ASSERT_TRUE(!p->mapping[i]->memory_start && !p->mapping[i]->memory_limit,
+			    "mappings without addresses");
 	for (i = 0; i < p->sample[0]->n_label; i++) {
 		const Perftools__Profiles__Label *l = p->sample[0]->label[i];
 
@@ -162,11 +208,19 @@ void test_export_pprof(void)
 			 str(p, l->key), l->str ? str(p, l->str) : "#");
 	}
 	ASSERT_STREQ(labels, "cache=kmalloc-192 object_size=# comm=cat context=softirq ", "labels");
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	/* --raw-addresses: each location at its frame's address, mappings span them */
+	p = profile_of(m, true);
+	if (!p || !ASSERT_EQ(p->n_sample, 1, "one sample"))
+		goto out;
+	ASSERT_EQ(p->location[p->sample[0]->location_id[1] - 1]->address, 0xffffffff81000000ULL,
+		  "allocator frame's address");
+	for (i = 0; i < p->n_mapping; i++)
+		if (!strcmp(str(p, p->mapping[i]->filename), "[xfs]"))
+			ASSERT_EQ(p->mapping[i]->memory_start, 0xffffffff81000200ULL, "xfs range");
 out:
 	if (p)
 		perftools__profiles__profile__free_unpacked(p, NULL);
-	free(raw);
-	free(buf);
 	model__free(m);
 }
 

@@ -2,8 +2,9 @@
 /*
  * The Prometheus metrics on models built here: label values escaped and
  * kept UTF-8 whatever bytes a comm holds, the comm series bounded with the
- * rest folded into "(other)", site series bounded by top and merged by
- * cache and first frames outside the allocator, every value scaled by the
+ * rest folded into "(other)", site series bounded by top and a cap of
+ * their own and merged by cache and first frames outside the allocator, a
+ * merged cache's aliases in an info series, every value scaled by the
  * sample rate. tests/sh/metrics.sh checks a real run's file with promtool
  * and node_exporter.
  */
@@ -103,6 +104,7 @@ void test_metrics_series(void)
 		"__kmalloc_noprof+0x1/0x2", "ext4_fill_super.isra.0+0x2/0x9 [ext4]", NULL,
 	};
 	struct model *m = new_model();
+	struct model_merged *g;
 	char *out;
 
 	if (!ASSERT_OK_PTR(m, "model"))
@@ -151,6 +153,18 @@ void test_metrics_series(void)
 			      "top 1 is the largest");
 	}
 	free(out);
+	/* a merged cache's aliases: an info series, the cache label unchanged */
+	g = model__add_merged(m, "kmalloc-64");
+	if (ASSERT_OK_PTR(g, "merged") && ASSERT_OK(model_merged__add_alias(g, "ext4_io_end"), "alias") &&
+	    ASSERT_OK(model_merged__add_alias(g, "bio-0"), "alias")) {
+		out = print(m, 10);
+		if (ASSERT_OK_PTR(out, "metrics__print merged")) {
+			ASSERT_OK_PTR(strstr(out, "\nkleak_cache_merged_info{cache=\"kmalloc-64\","
+						  "aliases=\"bio-0,ext4_io_end\"} 1\n"), "aliases");
+			ASSERT_EQ(count_lines(out, "kleak_cache_merged_info{"), 1, "only merged caches");
+		}
+		free(out);
+	}
 	model__free(m);
 }
 
@@ -187,6 +201,30 @@ void test_metrics_bounds(void)
 	/* top 0: every site key; all 31 sites share one */
 	ASSERT_EQ(count_lines(out, "kleak_site_outstanding_objects{"), 1, "sites merged");
 	free(out);
+	/* 30 sites of their own: top 0 (every site) still gives METRICS_TOP_SITES */
+	model__free(m);
+	m = new_model();
+	if (!ASSERT_OK_PTR(m, "model"))
+		return;
+	for (i = 1; i <= 30; i++) {
+		char fn[32];
+		const char *stack[] = { "__kmalloc_noprof+0x1/0x2", fn, "do_syscall_64+0x1/0x2" };
+
+		snprintf(fn, sizeof(fn), "caller_%d+0x10/0x20", i);
+		add_site(m, "kmalloc-8", 8, i, "w", stack, 3);
+	}
+	out = print(m, 0);
+	if (ASSERT_OK_PTR(out, "metrics__print")) {
+		ASSERT_EQ(count_lines(out, "kleak_site_outstanding_objects{"), METRICS_TOP_SITES,
+			  "site series capped whatever --top");
+		ASSERT_OK_PTR(strstr(out, "function=\"caller_30\""), "the largest kept");
+		ASSERT_TRUE(!strstr(out, "function=\"caller_10\""), "the smallest left out");
+	}
+	free(out);
+	out = print(m, 5);
+	if (ASSERT_OK_PTR(out, "metrics__print top 5"))
+		ASSERT_EQ(count_lines(out, "kleak_site_outstanding_objects{"), 5, "--top below the cap");
+	free(out);
 	/* the odd comm on its own: escaped, invalid byte replaced, valid UTF-8 kept */
 	model__free(m);
 	m = new_model();
@@ -196,6 +234,63 @@ void test_metrics_bounds(void)
 	out = print(m, 0);
 	if (ASSERT_OK_PTR(out, "metrics__print"))
 		ASSERT_OK_PTR(strstr(out, "{comm=\"a\\nb\\\\c?\xc3\xa9\"} 1\n"), "label escaping");
+	free(out);
+	model__free(m);
+}
+
+/*
+ * A page, vmalloc or percpu site is labelled by the first frames past its
+ * own allocator's, as a slab site is: pipe pages and vmalloc's pages are
+ * apart, and a slab site keeps vmalloc's function that called kmalloc.
+ */
+void test_metrics_allocator_sites(void)
+{
+	static const char *const pipe_page[] = {
+		"__alloc_frozen_pages_noprof+0x1d5", "alloc_pages_mpol+0x8a",
+		"alloc_pages_noprof+0x12", "anon_pipe_write+0x1d0", "vfs_write+0x2a5",
+	};
+	static const char *const vmalloc_page[] = {
+		"__alloc_frozen_pages_noprof+0x1d5", "alloc_pages_mpol+0x8a",
+		"alloc_pages_noprof+0x12", "__vmalloc_node_range_noprof+0x3a5",
+		"__bpf_map_area_alloc+0x48",
+	};
+	static const char *const area[] = {
+		"alloc_vmap_area+0x2cf", "__get_vm_area_node+0x80",
+		"__vmalloc_node_range_noprof+0x145", "__bpf_map_area_alloc+0x48",
+		"array_map_alloc+0x1a0",
+	};
+	static const char *const vm_struct[] = {
+		"__kmalloc_cache_node_noprof+0x215", "__get_vm_area_node+0x80",
+		"__vmalloc_node_range_noprof+0x145",
+	};
+	static const char *const pcpu[] = {
+		"pcpu_alloc_noprof+0x4b6", "bpf_map_alloc_percpu+0x5c", "array_map_alloc+0x1a0",
+	};
+	struct model *m = new_model();
+	char *out;
+
+	if (!ASSERT_OK_PTR(m, "model"))
+		return;
+	add_site(m, "pages/order-0", 4096, 3, "kwl", pipe_page, 5)->kind = KLEAK_SITE_PAGES;
+	add_site(m, "pages/order-0", 4096, 2, "kwl", vmalloc_page, 5)->kind = KLEAK_SITE_PAGES;
+	add_site(m, "vmalloc", 69632, 1, "kwl", area, 5)->kind = KLEAK_SITE_VMALLOC;
+	add_site(m, "kmalloc-64", 64, 1, "kwl", vm_struct, 3);
+	add_site(m, "percpu", 16, 4, "kwl", pcpu, 3)->kind = KLEAK_SITE_PERCPU;
+	out = print(m, 10);
+	if (ASSERT_OK_PTR(out, "metrics__print")) {
+		ASSERT_OK_PTR(strstr(out, "{cache=\"pages/order-0\",function=\"anon_pipe_write\","
+					  "caller=\"vfs_write\"} 3\n"), "pipe pages");
+		ASSERT_OK_PTR(strstr(out, "{cache=\"pages/order-0\",function=\"__vmalloc_node_range\","
+					  "caller=\"__bpf_map_area_alloc\"} 2\n"),
+			      "vmalloc's pages, apart from the pipe's");
+		ASSERT_OK_PTR(strstr(out, "{cache=\"vmalloc\",function=\"__bpf_map_area_alloc\","
+					  "caller=\"array_map_alloc\"} 1\n"), "a vmap area");
+		ASSERT_OK_PTR(strstr(out, "{cache=\"kmalloc-64\",function=\"__get_vm_area_node\","
+					  "caller=\"__vmalloc_node_range\"} 1\n"),
+			      "a slab site keeps vmalloc's frames");
+		ASSERT_OK_PTR(strstr(out, "{cache=\"percpu\",function=\"bpf_map_alloc_percpu\","
+					  "caller=\"array_map_alloc\"} 4\n"), "a percpu allocation");
+	}
 	free(out);
 	model__free(m);
 }

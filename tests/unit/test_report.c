@@ -194,8 +194,8 @@ void test_report_frees_unseen(void)
 	ASSERT_HAS(out, "\n1 of them lose most of their frees to bulk free paths kleak cannot see "
 		   "(marked \"frees unseen\", listed last): not a leak signal\n", "header says so");
 	ASSERT_HAS(out, "\n    frees unseen: 1990 of its 2400 allocations", "site marked");
-	ASSERT_HAS(out, "2400 allocated, 1990 freed unseen (address reused)\n", "site line");
-	ASSERT_HAS(out, "\n    by - | | 3 allocated\n", "no 'freed unseen' when there is none");
+	ASSERT_HAS(out, "2400 allocated, 1990 retired (address reused)\n", "site line");
+	ASSERT_HAS(out, "\n    by - | | 3 allocated\n", "no 'retired' when there is none");
 	free(out);
 	model__free(m);
 }
@@ -392,7 +392,8 @@ void test_report_not_seen(void)
 	ASSERT_HAS(before, "allocation events: 1000 = 600 recorded + 100 sampled out + 10 not "
 		   "recorded (maps full, below) + 290 filtered out, failed or kleak's own (the "
 		   "remainder: not counted one by one)\n", "accounting");
-	ASSERT_HAS(before, "frees: 400 matched to recorded allocations; 6051 unseen", "frees");
+	ASSERT_HAS(before, "frees: 400 matched to recorded allocations; 6051 records retired",
+		   "frees");
 	ASSERT_HAS(before, "not seen: 5 allocations (allocs map full), 3 (map busy), 2 (sites map "
 		   "full); ", "not recorded");
 	ASSERT_HAS(before, "; 7 forked tasks not followed", "fork tracking");

@@ -2,9 +2,13 @@
 /*
  * The --ustack parsers over buffers: /proc/PID/maps lines (well-formed,
  * pseudo mappings, malformed and cut short) and build IDs from ELF images
- * (this test binary's own, a copy without its note, not ELF at all).
+ * (this test binary's own, a copy without its note, not ELF at all); the
+ * mappings' tables: forks, execs, exits, files not the ones mapped; the
+ * binaries kept open.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +51,16 @@ void test_umaps_parse_line(void)
 	ASSERT_NULL(l.path, "no path past the length");
 }
 
-static int fake_build_id(const char *path, __u8 id[KLEAK_BUILD_ID_SIZE], struct elf_loads *loads)
+/* A binary of build ID "bbb...b" for the file "/b", read without a file. */
+static int fake_read(__u32 tgid, const struct umaps_line *l, struct ubin *bin)
 {
-	memset(id, path[1], KLEAK_BUILD_ID_SIZE);
-	loads->n = 0;
+	memset(bin, 0, sizeof(*bin));
+	memset(bin->id, l->path[1], KLEAK_BUILD_ID_SIZE);
+	bin->id_len = KLEAK_BUILD_ID_SIZE;
+	bin->has_loads = true;
+	bin->dev = l->dev;
+	bin->inode = l->inode;
+	bin->fd = -1;
 	return 0;
 }
 
@@ -62,19 +72,20 @@ void test_umaps_tables(void)
 				   "7000-8000 r-xp 00000000 00:00 0 [vdso]";
 	struct umaps *u = umaps__new();
 	const struct umap *m;
+	const struct ubin *b;
 	__u8 id[KLEAK_BUILD_ID_SIZE];
 
 	if (!ASSERT_OK_PTR(u, "umaps__new"))
 		return;
-	ASSERT_OK(umaps__add_text(u, 42, text, strlen(text), fake_build_id), "add");
+	ASSERT_OK(umaps__add_text(u, 42, text, strlen(text), fake_read), "add");
 	m = umaps__find(u, 42, 0x2abc);
 	ASSERT_TRUE(m && !strcmp(m->path, "/a") && m->pgoff == 0x1000, "ip in /a's text");
 	ASSERT_NULL(umaps__find(u, 42, 0x1800), "not executable: not kept");
 	ASSERT_NULL(umaps__find(u, 42, 0x7800), "[vdso]: not a file");
 	ASSERT_NULL(umaps__find(u, 43, 0x2abc), "another process");
 	memset(id, 'b', sizeof(id));
-	m = umaps__binary_of(u, id);
-	ASSERT_TRUE(m && !strcmp(m->path, "/b"), "binary by build ID");
+	b = umaps__binary_of(u, id);
+	ASSERT_TRUE(b && !strcmp(b->path, "/b"), "binary by build ID");
 	ASSERT_EQ(umaps__add_text(u, 43, "junk\n", 5, NULL), -EINVAL, "bad text");
 	umaps__free(u);
 }
@@ -94,11 +105,11 @@ void test_umaps_events(void)
 
 	if (!ASSERT_OK_PTR(u, "umaps__new"))
 		return;
-	ASSERT_OK(umaps__add_text(u, 10, text, strlen(text), fake_build_id), "parent");
+	ASSERT_OK(umaps__add_text(u, 10, text, strlen(text), fake_read), "parent");
 	ASSERT_OK(umaps__fork(u, 10, 11, 100), "fork");
 	m = umaps__find(u, 11, 0x2100);
 	ASSERT_TRUE(m && !strcmp(m->path, "/a"), "the child has the parent's mapping");
-	ASSERT_OK(umaps__add_mapping(u, 11, &l, 200, fake_build_id), "mmap over it");
+	ASSERT_OK(umaps__add_mapping(u, 11, &l, 200, fake_read), "mmap over it");
 	ASSERT_OK_PTR(umaps__proc(u, 11, &n, &gen), "the child's mappings");
 	ASSERT_EQ(n, (size_t)1, "the overlapped mapping replaced");
 	m = umaps__find(u, 11, 0x2900);
@@ -151,9 +162,11 @@ void test_buildid_of_buf(void)
 	img = slurp_self(&len);
 	if (!ASSERT_OK_PTR(img, "read /proc/self/exe"))
 		return;
-	ASSERT_OK(buildid__of_buf(img, len, id, &loads), "this binary's build ID");
+	ASSERT_EQ(buildid__of_buf(img, len, id, &loads), KLEAK_BUILD_ID_SIZE,
+		  "this binary's build ID, its length");
 	ASSERT_TRUE(memcmp(id, zero, sizeof(id)), "not zero");
-	ASSERT_OK(buildid__of_file("/proc/self/exe", again, NULL), "the same from the file");
+	ASSERT_EQ(buildid__of_file("/proc/self/exe", again, NULL), KLEAK_BUILD_ID_SIZE,
+		  "the same from the file");
 	ASSERT_TRUE(!memcmp(id, again, sizeof(id)), "equal");
 	ASSERT_GT(loads.n, 0U, "load segments");
 	ASSERT_TRUE(buildid__offset_to_vaddr(&loads, loads.seg[0].offset, &va) &&
@@ -170,4 +183,129 @@ void test_buildid_of_buf(void)
 	ASSERT_EQ(buildid__of_buf((char[]){ "not an ELF image" }, 16, again, NULL), -EINVAL,
 		  "not ELF");
 	free(img);
+}
+
+/* A file at the mapping's path that is not the one mapped (another build, another inode). */
+static int stale_read(__u32 tgid, const struct umaps_line *l, struct ubin *bin)
+{
+	memset(bin, 0, sizeof(*bin));
+	bin->fd = -1;
+	return -ESTALE;
+}
+
+static __u32 reaped[4];
+static size_t n_reaped;
+
+static void on_reap(void *ctx, __u32 tgid)
+{
+	/* its mappings are still there when it is given */
+	if (umaps__find(ctx, tgid, 0x2100) && n_reaped < 4)
+		reaped[n_reaped++] = tgid;
+}
+
+/* Exits: a process is forgotten only once a sample later than its exit is read. */
+void test_umaps_exit_reap(void)
+{
+	static const char text[] = "2000-3000 r-xp 00001000 fe:01 1 /a";
+	struct umaps *u = umaps__new();
+
+	if (!ASSERT_OK_PTR(u, "umaps__new"))
+		return;
+	ASSERT_OK(umaps__add_text(u, 10, text, strlen(text), fake_read), "parent");
+	ASSERT_OK(umaps__fork(u, 10, 11, 100), "fork");
+	umaps__exit(u, 11, 200);
+	n_reaped = 0;
+	umaps__reap(u, 150, on_reap, u);
+	ASSERT_EQ(n_reaped, (size_t)0, "a sample before the exit reaps nothing");
+	ASSERT_OK_PTR(umaps__find(u, 11, 0x2100), "the child kept");
+	umaps__reap(u, 250, on_reap, u);
+	ASSERT_TRUE(n_reaped == 1 && reaped[0] == 11, "the child given, its mappings there");
+	ASSERT_NULL(umaps__find(u, 11, 0x2100), "the child forgotten");
+	ASSERT_OK_PTR(umaps__find(u, 10, 0x2100), "the parent, alive, kept");
+	ASSERT_EQ(umaps__n_procs(u), (size_t)1, "one process left");
+	/* the id used again: a new process, not the old one's mappings */
+	umaps__exit(u, 10, 300);
+	ASSERT_OK(umaps__exec(u, 10, 310), "the id reused");
+	umaps__reap(u, 400, on_reap, u);
+	ASSERT_EQ(umaps__n_procs(u), (size_t)1, "the new process kept");
+	umaps__free(u);
+}
+
+/* A path that holds another file: said, never read; the kernel's build ID still names it. */
+void test_umaps_stale(void)
+{
+	struct umaps_line l = {
+		.start = 0x1000, .end = 0x2000, .exec = true, .path = "/r", .path_len = 2,
+		.inode = 7,
+	};
+	struct umaps *u = umaps__new();
+	const struct umap *m;
+	const struct ubin *b;
+
+	if (!ASSERT_OK_PTR(u, "umaps__new"))
+		return;
+	ASSERT_OK(umaps__add_mapping(u, 20, &l, 1, stale_read), "no build ID from the kernel");
+	m = umaps__find(u, 20, 0x1800);
+	ASSERT_TRUE(m && m->replaced && !m->has_build_id, "said replaced, no build ID read");
+	l.start = 0x3000;
+	l.end = 0x4000;
+	l.build_id_len = 8;
+	memset(l.build_id, 0xab, 8);
+	ASSERT_OK(umaps__add_mapping(u, 20, &l, 2, stale_read), "the kernel's build ID");
+	m = umaps__find(u, 20, 0x3800);
+	ASSERT_TRUE(m && m->replaced && m->has_build_id && !memcmp(m->build_id, l.build_id, 20),
+		    "the kernel's build ID, replaced on disk");
+	b = umaps__binary_of(u, l.build_id);
+	ASSERT_TRUE(b && !b->has_loads && b->fd < 0 && b->id_len == 8 && !strcmp(b->path, "/r"),
+		    "the binary known by build ID, without a file");
+	umaps__free(u);
+}
+
+/* The open descriptors of this process. */
+static size_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Binaries are kept open up to UBINS_MAX_KEPT; past it, closed. */
+void test_ubins_kept(void)
+{
+	struct ubins *b = ubins__new();
+	struct ubin bin = { .path = "/x" };
+	const struct ubin *got;
+	size_t i, before = open_fds();
+
+	if (!ASSERT_OK_PTR(b, "ubins__new"))
+		return;
+	for (i = 0; i < UBINS_MAX_KEPT + 10; i++) {
+		memset(bin.id, 0, sizeof(bin.id));
+		memcpy(bin.id, &i, sizeof(i));
+		bin.fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		got = ubins__add(b, &bin);
+		if (!ASSERT_OK_PTR(got, "add"))
+			break;
+	}
+	ASSERT_EQ(open_fds(), before + UBINS_MAX_KEPT, "kept up to the cap, the rest closed");
+	i = 3;
+	memcpy(bin.id, &i, sizeof(i));
+	got = ubins__find(b, bin.id);
+	ASSERT_TRUE(got && got->fd >= 0, "found by build ID, kept");
+	i = UBINS_MAX_KEPT + 5;
+	memcpy(bin.id, &i, sizeof(i));
+	ASSERT_TRUE(ubins__find(b, bin.id) && ubins__find(b, bin.id)->fd < 0,
+		    "past the cap: known, not kept");
+	i = 3;
+	memcpy(bin.id, &i, sizeof(i));
+	bin.fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ASSERT_TRUE(ubins__add(b, &bin) == got, "the same build ID again: the one there");
+	ASSERT_EQ(open_fds(), before + UBINS_MAX_KEPT, "its second descriptor closed");
+	ubins__free(b);
+	ASSERT_EQ(open_fds(), before, "every descriptor closed");
 }

@@ -2,16 +2,23 @@
 // The --ustack tests' C++ workload: each method of its own leaves one kind
 // of kernel object behind, so a report must name the method under that
 // object's kernel frames. Built by the tests, -O2, with and without frame
-// pointers. Usage: workload [-n N] [-s SECONDS]: opens N files, makes N
+// pointers. Usage: workload [-d] [-n N] [-s SECONDS]: opens N files, makes N
 // sockets, then forks N children that inherit them and sleep SECONDS
 // (default 10): the process exits at once, and its objects (the children's
 // task_structs, the files and sockets they hold) outlive it, made under its
-// methods' user stacks.
+// methods' user stacks. -d: the sockets are made under a frame of 16 KiB,
+// larger than the stack --ustack=dwarf copies, where unwinding must stop.
 #include <cstdio>
-// VARIANT: another build of the same source (another build ID), for the test
-// of a binary replaced on disk
+// VARIANT: another build of the same source (another build ID, another
+// namespace), for the tests of a binary replaced on disk: a frame named from
+// the wrong build shows kleakvariant::
 #ifndef VARIANT
 #define VARIANT 0
+#endif
+#if VARIANT
+#define KLEAK_NS kleakvariant
+#else
+#define KLEAK_NS kleaktest
 #endif
 #include <cstdlib>
 #include <cstring>
@@ -21,21 +28,23 @@
 #include <unistd.h>
 #include <vector>
 
-namespace kleaktest {
+namespace KLEAK_NS {
 
 class Holder {
 public:
-	explicit Holder(int n) : n_(n) {}
+	Holder(int n, bool deep) : n_(n), deep_(deep) {}
 	// noinline: each object kind is made in a frame of its own name
 	__attribute__((noinline)) void openFiles(const std::string &path);
 	__attribute__((noinline)) void forkChildren(unsigned seconds);
 	__attribute__((noinline)) void makeSockets(int domain);
+	__attribute__((noinline)) void makeSocketsDeep(int domain);
 	// calls the three: with frame pointers, the caller of a libc syscall
 	// wrapper (which sets up no frame) is skipped, its caller is seen
 	__attribute__((noinline)) void run(unsigned seconds);
 
 private:
 	int n_;
+	bool deep_;
 	std::vector<int> fds_;
 };
 
@@ -78,31 +87,47 @@ void Holder::makeSockets(int domain)
 	}
 }
 
+void Holder::makeSocketsDeep(int domain)
+{
+	char pad[16384];
+
+	// the frame is kept whole: the compiler sees the buffer used
+	memset(pad, 1, sizeof(pad));
+	asm volatile("" : : "r"(pad) : "memory");
+	makeSockets(domain + pad[sizeof(pad) - 1] - 1);
+}
+
 void Holder::run(unsigned seconds)
 {
 	openFiles("/proc/self/stat");
-	makeSockets(AF_UNIX);
+	if (deep_)
+		makeSocketsDeep(AF_UNIX);
+	else
+		makeSockets(AF_UNIX);
 	forkChildren(seconds);
 }
 
-} // namespace kleaktest
+} // namespace KLEAK_NS
 
 int main(int argc, char **argv)
 {
 	unsigned seconds = 10;
+	bool deep = false;
 	int n = 50, opt;
 
 	if (VARIANT)
 		fputs("variant build\n", stderr);
-	while ((opt = getopt(argc, argv, "n:s:")) != -1) {
-		if (opt == 'n')
+	while ((opt = getopt(argc, argv, "dn:s:")) != -1) {
+		if (opt == 'd')
+			deep = true;
+		else if (opt == 'n')
 			n = atoi(optarg);
 		else if (opt == 's')
 			seconds = atoi(optarg);
 		else
 			return 2;
 	}
-	kleaktest::Holder h(n);
+	KLEAK_NS::Holder h(n, deep);
 	h.run(seconds);
 	return 0;
 }

@@ -522,9 +522,10 @@ static int watch_rss(const struct tracer *t, const struct bench_opts *o, FILE *o
 /*
  * VmRSS over o->cycles metrics writes (kallsyms loaded once, as interval
  * mode keeps it): "metrics" without the interval trend, "metrics_trend"
- * with it, as run.c writes them. With the trend the previous interval's
- * model stays alive while the next is built, so RSS steps up once in the
- * first intervals; growth is counted from the tenth write on.
+ * with it, as run.c writes them. Growth is counted from the first write:
+ * with the trend the previous interval's model stays alive while the next
+ * is built, and a step that makes in the first intervals is growth too
+ * (the tenth write's RSS is printed beside it, to tell a step from a climb).
  */
 static int watch_metrics_rss(const struct tracer *t, const struct bench_opts *o,
 			     const char *path, bool trend)
@@ -546,11 +547,11 @@ static int watch_metrics_rss(const struct tracer *t, const struct bench_opts *o,
 		if (i == 10)
 			tenth = status_kib("VmRSS");
 	}
-	if (!err && o->cycles >= 10)
+	if (!err)
 		printf("%s_rss_kib_after_1 %ld\n%s_rss_kib_after_10 %ld\n"
 		       "%s_rss_kib_after_%llu %ld\n%s_rss_growth_kib %ld\n", name, first, name,
 		       tenth, name, (unsigned long long)o->cycles, status_kib("VmRSS"), name,
-		       status_kib("VmRSS") - tenth);
+		       status_kib("VmRSS") - first);
 	model__free(prev);
 	ksyms__free(ks);
 	return err;

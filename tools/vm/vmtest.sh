@@ -17,7 +17,8 @@
 # Guests run the suites whose outcome depends on the kernel (tests/run.sh
 # --kernel, under the set each kernel gets); the host, everything.
 # Environment: KLEAK_VM_SUITE (command for host and guests, default as above),
-# KLEAK_VM_TIMEOUT (seconds per kernel, default 1800), KLEAK_VM_HOST=0 to skip
+# KLEAK_VM_TIMEOUT (seconds per kernel, default 1800), KLEAK_VM_JOBS (guests
+# run at once, default: the host's CPUs), KLEAK_VM_HOST=0 to skip
 # the host kernel, KLEAK_VM_CACHE, KLEAK_VM_RESULTS.
 set -eu
 
@@ -28,6 +29,7 @@ RESULTS=${KLEAK_VM_RESULTS:-$CACHE/results/vmtest-$(date +%Y%m%d-%H%M%S)}
 SUITE=${KLEAK_VM_SUITE:-tests/run.sh}
 GUEST_SUITE=${KLEAK_VM_SUITE:-tests/run.sh --kernel}
 LIMIT=${KLEAK_VM_TIMEOUT:-1800}
+JOBS=${KLEAK_VM_JOBS:-$(nproc)}
 
 die() { echo "vmtest: $*" >&2; exit 2; }
 
@@ -106,16 +108,39 @@ fi
 start=$SECONDS
 kvers=$(timeout 900 "$HERE/fetch-kernel.sh" "$@") || die "cannot fetch kernels: $*"
 echo "vmtest: kernels ready in $((SECONDS - start)) s:" $kvers
+
+# guest KVER: the suite in KVER, its console in $RESULTS/KVER/console.log;
+# leaves "SECONDS STATUS" in $RESULTS/KVER.done
+guest() {
+	local kver=$1 start=$SECONDS status=0
+
+	mkdir -p "$RESULTS/$kver"
+	# shellcheck disable=SC2086
+	"$HERE/run.sh" -k "$kver" -t "$LIMIT" -o "$RESULTS/$kver" -- $GUEST_SUITE \
+		> "$RESULTS/$kver.stdout" 2>&1 || status=$?
+	echo "$((SECONDS - start)) $status" > "$RESULTS/$kver.done"
+}
+
+# Each guest's TCG runs on one host thread: JOBS guests at once use JOBS
+# cores. Their consoles are printed whole, each once it is done.
+running=0
+for kver in $kvers; do
+	if [ "$running" -ge "$JOBS" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	echo "vmtest: === $kver started"
+	guest "$kver" &
+	running=$((running + 1))
+done
+wait
 for kver in $kvers; do
 	echo "vmtest: === $kver"
-	start=$SECONDS
-	status=0
-	# shellcheck disable=SC2086
-	"$HERE/run.sh" -k "$kver" -t "$LIMIT" -o "$RESULTS/$kver" -- $GUEST_SUITE ||
-		status=$?
+	cat "$RESULTS/$kver.stdout"
+	read -r secs status < "$RESULTS/$kver.done"
 	# run.sh's first console line: "vm-run: KVER, ACCEL, ..."
 	accel=$(sed -n '1s/^vm-run: [^,]*, \([a-z]*\),.*/\1/p' "$RESULTS/$kver/console.log")
-	record "$kver" "${accel:-vm}" $((SECONDS - start)) "$status" "$RESULTS/$kver/console.log"
+	record "$kver" "${accel:-vm}" "$secs" "$status" "$RESULTS/$kver/console.log"
 done
 
 echo "vmtest: --- results in $RESULTS"

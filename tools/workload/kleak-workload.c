@@ -70,6 +70,7 @@ enum kind {
 	KIND_MAPPED,
 	KIND_UNIX,
 	KIND_UDP,
+	KIND_EXITSIGS,
 	KIND_MAX,
 };
 
@@ -91,6 +92,7 @@ static const char *const kind_names[KIND_MAX] = {
 	[KIND_MAPPED] = "mapped",
 	[KIND_UNIX] = "unix",
 	[KIND_UDP] = "udp",
+	[KIND_EXITSIGS] = "exitsigs",
 };
 
 /* Kernel-side handles held per unit of COUNT: child pids or file descriptors. */
@@ -162,7 +164,8 @@ static const char usage[] =
 	"  files     COUNT open file descriptors on /dev/null\n"
 	"  tcp       COUNT loopback TCP connections, both ends held\n"
 	"  pipes     COUNT pipe pairs\n"
-	"  churn     COUNT rounds of open/pipe/socket and close (a fork every 16); holds nothing\n"
+	"  churn     COUNT rounds of open/pipe (a page written)/socket and close; a fork and\n"
+	"            two BPF maps (a vmap area, a percpu allocation) every 16; holds nothing\n"
 	"  pipepages COUNT pipes holding one unread page each (kernel pages, order 0)\n"
 	"  vmalloc   COUNT BPF arrays of 64 KiB (one vmap area each; root)\n"
 	"  percpu    COUNT per-CPU BPF arrays of one 8-byte value (one percpu allocation each; root)\n"
@@ -179,6 +182,9 @@ static const char usage[] =
 	"            files only a mapping holds, until release\n"
 	"  unix      COUNT UNIX stream socketpairs, both ends held\n"
 	"  udp       COUNT UDP sockets bound to 127.0.0.1\n"
+	"  exitsigs  COUNT children exited with a real-time exit signal the parent blocks:\n"
+	"            each exit's queued signal (struct sigqueue, allocated by the exiting\n"
+	"            child after its sched_process_exit event); the children reaped\n"
 	"\n"
 	"  -c, --count=COUNT   objects per kind, 1..1000000 (default 100)\n"
 	"  -n, --comm=COMM     process name, at most 15 characters (default " COMM_DEFAULT ")\n"
@@ -228,8 +234,8 @@ static bool add_kind(struct env *env, const char *name)
 			break;
 	if (k == KIND_MAX) {
 		pr_err("unknown kind '%s' (zombies, files, tcp, pipes, churn, pipepages, vmalloc, "
-		       "percpu, anon, thpsplit, sleepers, reaped, inflight, orphans, mapped, unix "
-		       "or udp)", name);
+		       "percpu, anon, thpsplit, sleepers, reaped, inflight, orphans, mapped, unix, "
+		       "udp or exitsigs)", name);
 		return false;
 	}
 	for (i = 0; i < env->nr_kinds; i++) {
@@ -923,8 +929,40 @@ fail:
 	return err;
 }
 
+/*
+ * One BPF map of each kind hold_maps() makes for vmalloc and percpu,
+ * closed at once; false without the privilege to make them, said once.
+ */
+static bool churn_maps(void)
+{
+	static const __u32 types[] = { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY };
+	static const __u32 entries[] = { VMALLOC_MAP_ENTRIES, 1 };
+	static const __u32 values[] = { VMALLOC_MAP_VALUE, 8 };
+	struct hold h = {};
+	int fd;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		h.ids = &fd;
+		h.n = 0;
+		if (hold_maps(&h, 1, types[i], entries[i], values[i])) {
+			pr_err("churn: going on without vmap areas and percpu allocations");
+			return false;
+		}
+		close(fd);
+	}
+	return true;
+}
+
+/*
+ * Every allocator kleak traces, made and freed in turn: a file, a pipe
+ * whose buffer takes a page (its first write), a socket; every
+ * CHURN_FORK_EVERY rounds a child, and a vmap area and a percpu
+ * allocation (BPF maps, where allowed).
+ */
 static int run_churn(size_t count)
 {
+	bool maps = true;
 	const char *what;
 	int fd, fds[2], err;
 	size_t i;
@@ -939,6 +977,9 @@ static int run_churn(size_t count)
 		what = "pipe2";
 		if (pipe2(fds, O_CLOEXEC))
 			goto fail;
+		what = "pipe write";
+		if (write(fds[1], "x", 1) != 1)
+			goto fail;
 		close(fds[0]);
 		close(fds[1]);
 		what = "socket";
@@ -948,6 +989,8 @@ static int run_churn(size_t count)
 		close(fd);
 		if (i % CHURN_FORK_EVERY)
 			continue;
+		if (maps)
+			maps = churn_maps();
 		what = "fork";
 		pid = fork();
 		if (pid < 0)
@@ -964,6 +1007,53 @@ fail:
 	err = -errno;
 	pr_err("%s failed: %s", what, strerror(-err));
 	return err;
+}
+
+/* The exit signal of exitsigs' children: real-time, so that every exit queues its own. */
+static int exit_signal(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGRTMIN + 1);
+	return SIGRTMIN + 1;
+}
+
+static int hold_exitsigs(size_t count)
+{
+	sigset_t set;
+	int sig = exit_signal(&set), err;
+	size_t i;
+	long pid;
+
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		goto fail;
+	for (i = 0; i < count; i++) {
+		/* fork() with another exit signal: the child only exits */
+		pid = syscall(SYS_clone, sig, NULL, NULL, NULL, 0);
+		if (pid < 0)
+			goto fail;
+		if (pid == 0)
+			_exit(0);
+		/* not SIGCHLD: waited for with __WCLONE */
+		while (waitpid(pid, NULL, __WCLONE) < 0)
+			if (errno != EINTR)
+				goto fail;
+	}
+	return 0;
+fail:
+	err = -errno;
+	pr_err("exitsigs: %s", strerror(-err));
+	return err;
+}
+
+/* Takes every queued exit signal of exitsigs, which frees its sigqueue. */
+static void release_exitsigs(void)
+{
+	const struct timespec now = { 0 };
+	sigset_t set;
+
+	exit_signal(&set);
+	while (sigtimedwait(&set, NULL, &now) > 0)
+		;
 }
 
 static int hold_kind(struct hold *h, enum kind kind, size_t count)
@@ -1015,6 +1105,8 @@ static int hold_kind(struct hold *h, enum kind kind, size_t count)
 		return hold_pairs(h, count, make_unix_pair, "socketpair");
 	case KIND_UDP:
 		return hold_udp(h, count);
+	case KIND_EXITSIGS:
+		return hold_exitsigs(count);
 	default:
 		return -EINVAL;
 	}
@@ -1027,6 +1119,8 @@ static int release(struct hold *h)
 	int err = 0;
 	size_t i;
 
+	if (h->kind == KIND_EXITSIGS)
+		release_exitsigs();
 	for (i = 0; i < h->n; i++) {
 		if (!holds_pids(h->kind)) {
 			/*
