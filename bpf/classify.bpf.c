@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Report-time classification of outstanding objects by who holds them: BPF
- * iterators walk the task list, every fd table and the tcp, udp and unix
- * socket tables once per report and write what they find in use
+ * iterators walk the task list, every fd table, every process's mappings
+ * and the tcp, udp and unix socket tables once per report and write what
+ * they find in use
  * (struct kleak_held_rec) into their seq file; inspect reads the fields of
  * one object userspace asks about (examples, and socks no walk found).
  * A separate object from kleak.bpf.c, loaded only at report time: the
  * allocation hot path is untouched. Nothing here needs BPF atomics or task
  * storage, so it loads with every program set, compat included (iterators
- * need 5.8, tcp and udp 5.9, unix 5.17; userspace loads those the kernel has).
+ * need 5.8, tcp and udp 5.9, task_vma 5.12, unix 5.17; userspace loads
+ * those the kernel has).
  */
 #include <vmlinux.h>
 #include <bpf/bpf_core_read.h>
@@ -72,15 +74,55 @@ static __always_inline __u32 sock_flags(struct sock *sk)
 	return flags & 1 ? KLEAK_SOCK_DEAD : 0;
 }
 
+static __always_inline void emit_mapped(struct seq_file *seq, struct file *file, __u32 tgid,
+					__u64 start, __u64 end)
+{
+	struct kleak_held_rec r = {
+		.addr = (__u64)file, .type = KLEAK_HREC_MAPPED, .pid = tgid, .tgid = tgid,
+		.start = start, .end = end,
+	};
+
+	bpf_seq_write(seq, &r, sizeof(r));
+}
+
+/*
+ * A task; a process's leader also names the file it runs (mm->exe_file):
+ * the mm holds it, with or without a mapping (on kernels without task_vma
+ * the only mapped file kleak sees).
+ */
 SEC("iter/task")
 int held_task(struct bpf_iter__task *ctx)
 {
 	struct task_struct *task = ctx->task;
+	struct file *exe;
+	__u32 pid, tgid;
 
 	if (!task)
 		return 0;
-	emit(ctx->meta->seq, (__u64)task, KLEAK_HREC_TASK, BPF_CORE_READ(task, pid),
-	     BPF_CORE_READ(task, tgid), 0, BPF_CORE_READ(task, exit_state), 0);
+	pid = BPF_CORE_READ(task, pid);
+	tgid = BPF_CORE_READ(task, tgid);
+	emit(ctx->meta->seq, (__u64)task, KLEAK_HREC_TASK, pid, tgid, 0,
+	     BPF_CORE_READ(task, exit_state), 0);
+	exe = pid == tgid ? BPF_CORE_READ(task, mm, exe_file) : NULL;
+	if (exe)
+		emit_mapped(ctx->meta->seq, exe, tgid, 0, 0);
+	return 0;
+}
+
+/* A mapping of a file: every vma of it, merged by userspace (classify.c). */
+SEC("iter/task_vma")
+int held_vma(struct bpf_iter__task_vma *ctx)
+{
+	struct vm_area_struct *vma = ctx->vma;
+	struct task_struct *task = ctx->task;
+	struct file *file;
+
+	if (!task || !vma)
+		return 0;
+	file = BPF_CORE_READ(vma, vm_file);
+	if (file)
+		emit_mapped(ctx->meta->seq, file, BPF_CORE_READ(task, tgid),
+			    BPF_CORE_READ(vma, vm_start), BPF_CORE_READ(vma, vm_end));
 	return 0;
 }
 

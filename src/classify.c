@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Object classes at report time. The iterators of bpf/classify.bpf.c walk
- * the task list, every fd table and the socket tables once and list the
- * objects they find in use; each outstanding record's address is looked up
- * in that list. An object no walk found is held by nobody visible (a reaped
- * task, a file in no fd table), unless it was freed after the records were
- * read: those still recorded after the walk are classified, the others are
- * "gone". The BPF object is loaded here, per report, and closed again, so
- * the tracing programs never carry it.
+ * the task list, every fd table, every process's mappings and the socket
+ * tables once and list the objects they find in use; each outstanding
+ * record's address is looked up in that list. An object no walk found is
+ * held by nobody visible (a reaped task, a file in no fd table), unless it
+ * was freed after the records were read: those still recorded after the
+ * walk are classified, the others are "gone". That conclusion needs the
+ * walks to see everything: in a cache merged with another kind's, an
+ * object no walk found may be of the other kind, and from a pid namespace
+ * of its own kleak sees only that namespace's tasks; there only what a
+ * walk found is classified. The BPF object is loaded here, per report, and
+ * closed again, so the tracing programs never carry it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,79 +20,202 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "classify.h"
 #include "classify.skel.h"
+#include "diff.h"
+#include "kernel_features.h"
 #include "log.h"
 #include "snapshot.h"
 
+/* The initial pid namespace's inode number (PROC_PID_INIT_INO, since 3.8). */
+#define PID_NS_INIT_INO 0xEFFFFFFCU
+
+enum iter {
+	ITER_TASK,
+	ITER_TASK_FILE,
+	ITER_TASK_VMA,
+	ITER_TCP,
+	ITER_UDP,
+	ITER_UNIX,
+	ITER_MAX,
+	ITER_NONE = ITER_MAX,
+};
+
+/* Each iterator's feature (kernel_features.c probes it), and where it first appeared. */
+static const struct {
+	enum kleak_feature feat;
+	const char *what;
+	const char *since;
+} iter_info[ITER_MAX] = {
+	[ITER_TASK] = { FEAT_ITER_TASK, "task", "5.8" },
+	[ITER_TASK_FILE] = { FEAT_ITER_TASK_FILE, "task_file", "5.8" },
+	[ITER_TASK_VMA] = { FEAT_ITER_TASK_VMA, "task_vma", "5.12" },
+	[ITER_TCP] = { FEAT_ITER_TCP, "tcp", "5.9" },
+	[ITER_UDP] = { FEAT_ITER_UDP, "udp", "5.9" },
+	[ITER_UNIX] = { FEAT_ITER_UNIX, "unix", "5.17" },
+};
+
+/* The caches kleak classifies, and the socket table each protocol's socks are in. */
 static const struct {
 	const char *name;
 	enum kleak_obj_kind kind;
+	enum iter table;
 } cache_kinds[] = {
-	{ "task_struct", KLEAK_OBJ_TASK },
-	{ "filp", KLEAK_OBJ_FILE },
-	{ "sock_inode_cache", KLEAK_OBJ_SOCKET },
+	{ "task_struct", KLEAK_OBJ_TASK, ITER_NONE },
+	{ "filp", KLEAK_OBJ_FILE, ITER_NONE },
+	/*
+	 * overlayfs's files on the layers below (6.10+: struct backing_file
+	 * starts with its struct file); a mapping of an overlay file holds one
+	 */
+	{ "bfilp", KLEAK_OBJ_FILE, ITER_NONE },
+	{ "sock_inode_cache", KLEAK_OBJ_SOCKET, ITER_NONE },
 	/* caches of struct sock, which every protocol's sock type starts with */
-	{ "TCP", KLEAK_OBJ_SOCK }, { "TCPv6", KLEAK_OBJ_SOCK },
-	{ "UDP", KLEAK_OBJ_SOCK }, { "UDPv6", KLEAK_OBJ_SOCK },
-	{ "UDP-Lite", KLEAK_OBJ_SOCK }, { "UDPLITEv6", KLEAK_OBJ_SOCK },
-	{ "UNIX", KLEAK_OBJ_SOCK }, { "UNIX-STREAM", KLEAK_OBJ_SOCK },
-	{ "RAW", KLEAK_OBJ_SOCK }, { "RAWv6", KLEAK_OBJ_SOCK },
-	{ "PING", KLEAK_OBJ_SOCK }, { "PINGv6", KLEAK_OBJ_SOCK },
-	{ "MPTCP", KLEAK_OBJ_SOCK }, { "MPTCPv6", KLEAK_OBJ_SOCK },
+	{ "TCP", KLEAK_OBJ_SOCK, ITER_TCP }, { "TCPv6", KLEAK_OBJ_SOCK, ITER_TCP },
+	{ "UDP", KLEAK_OBJ_SOCK, ITER_UDP }, { "UDPv6", KLEAK_OBJ_SOCK, ITER_UDP },
+	{ "UDP-Lite", KLEAK_OBJ_SOCK, ITER_UDP }, { "UDPLITEv6", KLEAK_OBJ_SOCK, ITER_UDP },
+	{ "UNIX", KLEAK_OBJ_SOCK, ITER_UNIX }, { "UNIX-STREAM", KLEAK_OBJ_SOCK, ITER_UNIX },
+	{ "RAW", KLEAK_OBJ_SOCK, ITER_NONE }, { "RAWv6", KLEAK_OBJ_SOCK, ITER_NONE },
+	{ "PING", KLEAK_OBJ_SOCK, ITER_NONE }, { "PINGv6", KLEAK_OBJ_SOCK, ITER_NONE },
+	{ "MPTCP", KLEAK_OBJ_SOCK, ITER_TCP }, { "MPTCPv6", KLEAK_OBJ_SOCK, ITER_TCP },
 };
 
-static int kind_of_name(const char *name)
+/*
+ * Objects of a kind kleak knows that come from a general cache (kmalloc-N),
+ * told by the function that allocates them: the site's first frame past the
+ * slab allocator. The 6.12 guest's kernel kmallocs overlayfs's backing
+ * files (struct backing_file starts with its struct file), 6.18 has bfilp.
+ */
+static const struct {
+	const char *func;
+	enum kleak_obj_kind kind;
+} alloc_kinds[] = {
+	{ "alloc_empty_backing_file", KLEAK_OBJ_FILE },
+};
+
+static int kind_of_frames(const struct model_site *s)
+{
+	int kind = KLEAK_OBJ_NONE;
+	size_t i, k;
+	char *key;
+
+	for (i = 0; !s->stack_err && i < s->n_frames; i++) {
+		key = diff__frame_key(s->frames[i].sym, kleak_allocator_of(s->kind));
+		if (!key)
+			return KLEAK_OBJ_NONE;
+		if (!strcmp(key, DIFF_ALLOCATOR)) {
+			free(key);
+			continue;
+		}
+		for (k = 0; k < sizeof(alloc_kinds) / sizeof(alloc_kinds[0]); k++)
+			if (!strcmp(key, alloc_kinds[k].func))
+				kind = alloc_kinds[k].kind;
+		free(key);
+		break;
+	}
+	return kind;
+}
+
+/*
+ * A file opened under these is overlayfs's file on one of its layers, held
+ * by the overlay file (open_with_fake_path() until 6.6, a backing file since).
+ */
+static const char *const layer_funcs[] = { "ovl_open_realfile", "backing_file_open" };
+
+static bool opened_by_overlay(const struct model_site *s)
+{
+	size_t i, k, len;
+
+	for (i = 0; !s->stack_err && i < s->n_frames; i++) {
+		for (k = 0; s->frames[i].sym && k < sizeof(layer_funcs) / sizeof(layer_funcs[0]);
+		     k++) {
+			len = strlen(layer_funcs[k]);
+			if (!strncmp(s->frames[i].sym, layer_funcs[k], len) &&
+			    s->frames[i].sym[len] == '+')
+				return true;
+		}
+	}
+	return false;
+}
+
+static int cache_index(const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < sizeof(cache_kinds) / sizeof(cache_kinds[0]); i++)
 		if (!strcmp(name, cache_kinds[i].name))
-			return cache_kinds[i].kind;
-	return KLEAK_OBJ_NONE;
+			return i;
+	return -1;
 }
 
-int classify__site_kind(const struct model *m, const struct model_site *s)
+static int kind_of_name(const char *name)
 {
-	const struct model_merged *g;
-	int kind;
+	int i = cache_index(name);
+
+	return i < 0 ? KLEAK_OBJ_NONE : cache_kinds[i].kind;
+}
+
+/*
+ * The kind of a slab cache's objects: the one kind among the names it was
+ * created under (a merged cache holds objects of each), none for two, and
+ * CLASSIFY_MERGED where a name of no kind kleak knows is among them.
+ */
+static int kind_of_cache(const struct model *m, const char *cache, enum classify_scope *scope)
+{
+	const struct model_merged *g = model__merged_of(m, cache);
+	int kind = kind_of_name(cache), k;
+	bool other = kind == KLEAK_OBJ_NONE;
 	size_t i;
 
-	if (s->kind != KLEAK_SITE_CACHE)
-		return KLEAK_OBJ_NONE;
-	kind = kind_of_name(s->cache);
-	/* a merged cache holds objects of every alias: one kind only if all agree */
-	g = model__merged_of(m, s->cache);
-	for (i = 0; g && kind != KLEAK_OBJ_NONE && i < g->n_aliases; i++)
-		if (kind_of_name(g->aliases[i]) != kind)
-			kind = KLEAK_OBJ_NONE;
+	for (i = 0; g && i < g->n_aliases; i++) {
+		k = kind_of_name(g->aliases[i]);
+		if (k == KLEAK_OBJ_NONE)
+			other = true;
+		else if (kind == KLEAK_OBJ_NONE)
+			kind = k;
+		else if (k != kind)
+			return KLEAK_OBJ_NONE;	/* two kinds: no one walk tells them apart */
+	}
+	if (kind != KLEAK_OBJ_NONE && other)
+		*scope = CLASSIFY_MERGED;
 	return kind;
 }
 
-enum iter {
-	ITER_TASK,
-	ITER_TASK_FILE,
-	ITER_TCP,
-	ITER_UDP,
-	ITER_UNIX,
-	ITER_MAX,
-};
+int classify__site_kind(const struct model *m, const struct model_site *s,
+			enum classify_scope *scope)
+{
+	int kind;
 
-/* The BTF function each iterator attaches to, and where it first appeared. */
-static const struct {
-	const char *func;
-	const char *what;
-	const char *since;
-} iter_info[ITER_MAX] = {
-	[ITER_TASK] = { "bpf_iter_task", "task", "5.8" },
-	[ITER_TASK_FILE] = { "bpf_iter_task_file", "task_file", "5.8" },
-	[ITER_TCP] = { "bpf_iter_tcp", "tcp", "5.9" },
-	[ITER_UDP] = { "bpf_iter_udp", "udp", "5.9" },
-	[ITER_UNIX] = { "bpf_iter_unix", "unix", "5.17" },
-};
+	*scope = CLASSIFY_ALL;
+	if (s->kind >= KLEAK_SITE_PAGES)
+		return KLEAK_OBJ_NONE;
+	/* the allocating function says what every object of the site is */
+	kind = kind_of_frames(s);
+	if (kind == KLEAK_OBJ_NONE && s->kind == KLEAK_SITE_CACHE)
+		kind = kind_of_cache(m, s->cache, scope);
+	if (kind == KLEAK_OBJ_FILE && *scope == CLASSIFY_ALL && opened_by_overlay(s))
+		*scope = CLASSIFY_LAYER;
+	return kind;
+}
+
+/* Marks the socket tables whose socks the site's cache (or a name merged with it) holds. */
+static void tables_of(const struct model *m, const struct model_site *s, bool *wanted)
+{
+	const struct model_merged *g = model__merged_of(m, s->cache);
+	int k = cache_index(s->cache);
+	size_t i;
+
+	if (k >= 0 && cache_kinds[k].table != ITER_NONE)
+		wanted[cache_kinds[k].table] = true;
+	for (i = 0; g && i < g->n_aliases; i++) {
+		k = cache_index(g->aliases[i]);
+		if (k >= 0 && cache_kinds[k].table != ITER_NONE)
+			wanted[cache_kinds[k].table] = true;
+	}
+}
 
 /* The records the walks found, hashed by address and type. */
 struct held_set {
@@ -103,6 +230,8 @@ struct classifier {
 	struct model *m;
 	struct classify_bpf *skel;
 	bool has[ITER_MAX];
+	/* kleak's pid namespace is not the host's: the walks see only its tasks */
+	bool foreign_ns;
 	/* inspect runs (BPF_PROG_TEST_RUN on raw_tp, 5.10); false once a run failed */
 	bool has_inspect;
 	struct held_set set;
@@ -136,6 +265,10 @@ static int set_build(struct held_set *h)
 			if (o->addr == r->addr && o->type == r->type)
 				break;
 		}
+		/* a mapping's range says more than the exe_file record of the same file */
+		if (h->slots[j] && r->type == KLEAK_HREC_MAPPED && r->end &&
+		    !h->recs[h->slots[j] - 1].end)
+			h->slots[j] = i + 1;
 		if (!h->slots[j])
 			h->slots[j] = i + 1;
 	}
@@ -232,6 +365,8 @@ static struct bpf_program *prog_of(struct classify_bpf *skel, enum iter it)
 		return skel->progs.held_task;
 	case ITER_TASK_FILE:
 		return skel->progs.held_file;
+	case ITER_TASK_VMA:
+		return skel->progs.held_vma;
 	case ITER_TCP:
 		return skel->progs.held_tcp;
 	case ITER_UDP:
@@ -239,6 +374,25 @@ static struct bpf_program *prog_of(struct classify_bpf *skel, enum iter it)
 	default:
 		return skel->progs.held_unix;
 	}
+}
+
+/*
+ * The vmas of one mapping of a file come one after another (text, data,
+ * ...): one record for them, spanning them all. Returns how many are left.
+ */
+static size_t merge_mappings(struct kleak_held_rec *r, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (k && r[k - 1].addr == r[i].addr && r[k - 1].tgid == r[i].tgid &&
+		    r[k - 1].end <= r[i].start) {
+			r[k - 1].end = r[i].end;
+			continue;
+		}
+		r[k++] = r[i];
+	}
+	return k;
 }
 
 /* Runs one walk and appends its records to the set. */
@@ -258,6 +412,8 @@ static int walk(struct classifier *c, enum iter it)
 	if (err)
 		return err;
 	n = len / sizeof(struct kleak_held_rec);
+	if (it == ITER_TASK_VMA)
+		n = merge_mappings((struct kleak_held_rec *)buf, n);
 	if (c->set.n + n > c->set.cap) {
 		c->set.cap = (c->set.n + n) * 2;
 		grown = realloc(c->set.recs, c->set.cap * sizeof(*grown));
@@ -298,7 +454,7 @@ static int load(struct classifier *c)
 		return err;
 	}
 	for (i = 0; i < ITER_MAX; i++)
-		c->has[i] = btf__find_by_name_kind(btf, iter_info[i].func, BTF_KIND_FUNC) >= 0;
+		c->has[i] = features__has_iter(btf, iter_info[i].feat);
 	btf__free(btf);
 	c->skel = classify_bpf__open();
 	if (!c->skel) {
@@ -320,6 +476,7 @@ static int load(struct classifier *c)
 	return 0;
 }
 
+/* A site of a kind the kernel's walks can classify, and what it lacks otherwise. */
 /* A site of a kind the kernel's walks can classify, and what it lacks otherwise. */
 static bool kind_classified(struct classifier *c, int kind)
 {
@@ -344,11 +501,17 @@ struct pending {
 	struct model_site *s;
 	size_t age;
 	int kind;
+	enum classify_scope scope;
 };
 
-/* The class of an object a walk found, or HELD_UNKNOWN when none did. */
-static int class_found(const struct held_set *h, int kind, __u64 addr)
+/*
+ * The class of an object a walk found, or HELD_UNKNOWN when none did. A
+ * sock in a table and in no fd table the walks saw is in none of another
+ * pid namespace's either only when kleak sees them all.
+ */
+static int class_found(const struct classifier *c, int kind, __u64 addr)
 {
+	const struct held_set *h = &c->set;
 	const struct kleak_held_rec *r;
 
 	switch (kind) {
@@ -358,7 +521,9 @@ static int class_found(const struct held_set *h, int kind, __u64 addr)
 			return HELD_UNKNOWN;
 		return r->state ? HELD_ZOMBIE : HELD_LIVE;
 	case KLEAK_OBJ_FILE:
-		return set_find(h, addr, KLEAK_HREC_FILE) ? HELD_FD : HELD_UNKNOWN;
+		if (set_find(h, addr, KLEAK_HREC_FILE))
+			return HELD_FD;
+		return set_find(h, addr, KLEAK_HREC_MAPPED) ? HELD_MAPPED : HELD_UNKNOWN;
 	case KLEAK_OBJ_SOCKET:
 		return set_find(h, addr, KLEAK_HREC_SOCKET) ? HELD_FD : HELD_UNKNOWN;
 	case KLEAK_OBJ_SOCK:
@@ -367,7 +532,9 @@ static int class_found(const struct held_set *h, int kind, __u64 addr)
 		r = set_find(h, addr, KLEAK_HREC_SOCK_TABLE);
 		if (!r)
 			return HELD_UNKNOWN;
-		return r->flags & KLEAK_SOCK_DEAD ? HELD_ORPHAN : HELD_NO_FD;
+		if (r->flags & KLEAK_SOCK_DEAD)
+			return HELD_ORPHAN;
+		return c->foreign_ns ? HELD_UNKNOWN : HELD_NO_FD;
 	}
 	return HELD_UNKNOWN;
 }
@@ -472,10 +639,15 @@ static int fill_example(struct model_object *e, const struct kleak_inspect *o,
 			const struct kleak_held_rec *r, int kind)
 {
 	if (r && (r->type == KLEAK_HREC_FILE || r->type == KLEAK_HREC_SOCKET ||
-		  r->type == KLEAK_HREC_SOCK)) {
+		  r->type == KLEAK_HREC_SOCK || r->type == KLEAK_HREC_MAPPED)) {
 		e->pid = r->pid;
 		e->tgid = r->tgid;
-		e->fd = r->fd;
+		if (r->type == KLEAK_HREC_MAPPED) {
+			e->map_start = r->start;
+			e->map_end = r->end;
+		} else {
+			e->fd = r->fd;
+		}
 	}
 	e->last_ran_ms = -1;
 	if (!o->addr)
@@ -510,15 +682,28 @@ struct example_ref {
 	const struct kleak_held_rec *rec;
 };
 
-/* Up to MODEL_HELD_EXAMPLES objects per class and site, oldest first, with their fields. */
+/* The walk's record an example of class held and kind comes from. */
+static __u32 rec_type_of(int kind, int held)
+{
+	switch (kind) {
+	case KLEAK_OBJ_TASK:
+		return KLEAK_HREC_TASK;
+	case KLEAK_OBJ_FILE:
+		return held == HELD_MAPPED ? KLEAK_HREC_MAPPED : KLEAK_HREC_FILE;
+	case KLEAK_OBJ_SOCKET:
+		return KLEAK_HREC_SOCKET;
+	default:
+		return KLEAK_HREC_SOCK;
+	}
+}
+
+/*
+ * Up to MODEL_HELD_EXAMPLES objects per class and site, the oldest of each
+ * class, with their fields: a report counting the n oldest objects shows
+ * the examples of a class the n oldest have (held.c relies on it).
+ */
 static int add_examples(struct classifier *c, const int *kinds)
 {
-	static const __u32 rec_type[KLEAK_OBJ_MAX] = {
-		[KLEAK_OBJ_TASK] = KLEAK_HREC_TASK,
-		[KLEAK_OBJ_FILE] = KLEAK_HREC_FILE,
-		[KLEAK_OBJ_SOCK] = KLEAK_HREC_SOCK,
-		[KLEAK_OBJ_SOCKET] = KLEAK_HREC_SOCKET,
-	};
 	struct kleak_inspect_req *reqs = NULL;
 	struct kleak_inspect *out = NULL;
 	struct example_ref *refs = NULL;
@@ -533,7 +718,8 @@ static int add_examples(struct classifier *c, const int *kinds)
 			int h = s->held[j];
 			struct model_object *e;
 
-			if (h == HELD_UNKNOWN || h == HELD_GONE || taken[h] == MODEL_HELD_EXAMPLES)
+			if (h == HELD_UNKNOWN || h == HELD_GONE || h == HELD_MERGED ||
+			    taken[h] == MODEL_HELD_EXAMPLES)
 				continue;
 			if (n == cap) {
 				struct kleak_inspect_req *r2;
@@ -562,7 +748,7 @@ static int add_examples(struct classifier *c, const int *kinds)
 			reqs[n].addr = s->addrs[j];
 			reqs[n].kind = kinds[i];
 			refs[n].kind = kinds[i];
-			refs[n].rec = set_find(&c->set, s->addrs[j], rec_type[kinds[i]]);
+			refs[n].rec = set_find(&c->set, s->addrs[j], rec_type_of(kinds[i], h));
 			n++;
 		}
 		/* examples point into s->examples, which may move: fill them per site */
@@ -592,7 +778,11 @@ out:
 /*
  * Objects no walk found and still recorded: a task is reaped, a file in no
  * fd table; a sock is inspected, and is an orphan when sock_orphan() took
- * its socket, held by the kernel otherwise.
+ * its socket, held by the kernel otherwise. Where the walks cannot see
+ * everything that could hold it, none of that follows: in a merged cache
+ * the object may be of another kind ("merged", never inspected), outside
+ * the host's pid namespace another namespace's process may hold it
+ * (unknown; a sock's own orphan flag still tells).
  */
 static int settle_pending(struct classifier *c, struct pending *p, size_t n)
 {
@@ -613,14 +803,22 @@ static int settle_pending(struct classifier *c, struct pending *p, size_t n)
 	if (err)
 		goto out;
 	for (i = 0; i < n; i++) {
+		__u8 *held = &p[i].s->held[p[i].age];
+
 		if (!recorded[i])
-			p[i].s->held[p[i].age] = HELD_GONE;
-		else if (p[i].kind == KLEAK_OBJ_TASK)
-			p[i].s->held[p[i].age] = HELD_REAPED;
-		else if (p[i].kind != KLEAK_OBJ_SOCK)
-			p[i].s->held[p[i].age] = HELD_NO_FD;
-		else
+			*held = HELD_GONE;
+		else if (p[i].scope == CLASSIFY_MERGED)
+			*held = HELD_MERGED;
+		else if (p[i].scope == CLASSIFY_LAYER)
+			*held = HELD_UNKNOWN;
+		else if (p[i].kind == KLEAK_OBJ_SOCK)
 			k++;
+		else if (c->foreign_ns)
+			*held = HELD_UNKNOWN;
+		else if (p[i].kind == KLEAK_OBJ_TASK)
+			*held = HELD_REAPED;
+		else
+			*held = HELD_NO_FD;
 	}
 	if (!k || !c->has_inspect)
 		goto out;
@@ -637,15 +835,16 @@ static int settle_pending(struct classifier *c, struct pending *p, size_t n)
 		goto out;
 	}
 	for (i = 0, j = 0; i < n && j < k; i++)
-		if (recorded[i] && p[i].kind == KLEAK_OBJ_SOCK)
+		if (recorded[i] && p[i].scope == CLASSIFY_ALL && p[i].kind == KLEAK_OBJ_SOCK)
 			reqs[j++] = (struct kleak_inspect_req){ .addr = p[i].addr, .kind = p[i].kind };
 	inspect_all(c, reqs, k, out);
 	for (i = 0, j = k, k = 0; i < n && k < j; i++) {
-		if (!recorded[i] || p[i].kind != KLEAK_OBJ_SOCK)
+		if (!recorded[i] || p[i].scope != CLASSIFY_ALL || p[i].kind != KLEAK_OBJ_SOCK)
 			continue;
-		if (out[k].addr)
-			p[i].s->held[p[i].age] = out[k].flags & KLEAK_SOCK_DEAD ? HELD_ORPHAN :
-						  HELD_NO_FD;
+		if (out[k].flags & KLEAK_SOCK_DEAD && out[k].addr)
+			p[i].s->held[p[i].age] = HELD_ORPHAN;
+		else if (out[k].addr && !c->foreign_ns)
+			p[i].s->held[p[i].age] = HELD_NO_FD;
 		k++;
 	}
 out:
@@ -657,7 +856,8 @@ out:
 }
 
 /* Classifies every age of the sites of classified kinds, and says which. */
-static int classify_sites(struct classifier *c, const int *kinds)
+static int classify_sites(struct classifier *c, const int *kinds,
+			  const enum classify_scope *scopes)
 {
 	struct pending *p = NULL, *grown;
 	size_t i, j, n = 0, cap = 0;
@@ -677,7 +877,7 @@ static int classify_sites(struct classifier *c, const int *kinds)
 			return -ENOMEM;
 		}
 		for (j = 0; j < s->n_ages; j++) {
-			s->held[j] = class_found(&c->set, kinds[i], s->addrs[j]);
+			s->held[j] = class_found(c, kinds[i], s->addrs[j]);
 			if (s->held[j] != HELD_UNKNOWN)
 				continue;
 			if (n == cap) {
@@ -689,7 +889,7 @@ static int classify_sites(struct classifier *c, const int *kinds)
 				}
 				p = grown;
 			}
-			p[n++] = (struct pending){ s->addrs[j], s, j, kinds[i] };
+			p[n++] = (struct pending){ s->addrs[j], s, j, kinds[i], scopes[i] };
 		}
 	}
 	err = settle_pending(c, p, n);
@@ -710,48 +910,123 @@ static int classify_sites(struct classifier *c, const int *kinds)
 	return 0;
 }
 
-/* Where an iterator some site needs is missing, the header says which and since when. */
-static void note_missing(struct classifier *c, const bool *wanted)
+/*
+ * Where an iterator some site needs is missing, the header says which, since
+ * when, and what of the sites' objects is then not classified.
+ */
+static void note_missing(struct classifier *c, const bool *wanted, const bool *tables)
 {
+	static const char *const protos[] = { "TCP", "UDP", "UNIX" };
 	static const struct {
 		int kind;
 		enum iter it;
 		const char *what;
 	} needs[] = {
-		{ KLEAK_OBJ_TASK, ITER_TASK, "task_struct" },
-		{ KLEAK_OBJ_FILE, ITER_TASK_FILE, "filp" },
-		{ KLEAK_OBJ_SOCKET, ITER_TASK_FILE, "sockets" },
-		{ KLEAK_OBJ_SOCK, ITER_TASK_FILE, "sockets" },
-		{ KLEAK_OBJ_SOCK, ITER_TCP, "TCP sockets in no fd table" },
-		{ KLEAK_OBJ_SOCK, ITER_UDP, "UDP sockets in no fd table" },
-		{ KLEAK_OBJ_SOCK, ITER_UNIX, "UNIX sockets in no fd table" },
+		{ KLEAK_OBJ_TASK, ITER_TASK, "task_struct not classified" },
+		{ KLEAK_OBJ_FILE, ITER_TASK_FILE, "filp not classified" },
+		{ KLEAK_OBJ_SOCKET, ITER_TASK_FILE, "sockets not classified" },
+		{ KLEAK_OBJ_SOCK, ITER_TASK_FILE, "sockets not classified" },
+		{ KLEAK_OBJ_FILE, ITER_TASK_VMA, "mappings not walked: no-fd includes files only "
+		  "a mapping holds (executables excepted)" },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
 		if (!wanted[needs[i].kind] || c->has[needs[i].it])
 			continue;
-		if (i > 3 && c->has_inspect)
-			continue;	/* inspect reads their state instead */
-		say_missing(c, "%s: no %s iterator in this kernel (since %s)", needs[i].what,
-			    iter_info[needs[i].it].what, iter_info[needs[i].it].since);
+		/* a missing task_file says it once for sockets */
+		if (needs[i].kind == KLEAK_OBJ_SOCK && wanted[KLEAK_OBJ_SOCKET])
+			continue;
+		say_missing(c, "no %s iterator in this kernel (since %s): %s",
+			    iter_info[needs[i].it].what, iter_info[needs[i].it].since, needs[i].what);
 	}
+	for (i = ITER_TCP; i <= ITER_UNIX; i++)
+		if (tables[i] && !c->has[i])
+			say_missing(c, "no %s iterator in this kernel (since %s): %s socks in no fd "
+				    "table are read one by one instead, and not classified in a "
+				    "merged cache", iter_info[i].what, iter_info[i].since,
+				    protos[i - ITER_TCP]);
+}
+
+/*
+ * Names the merged caches, and the files of overlayfs's layers, classified
+ * only where a walk found the object.
+ */
+static void note_scopes(struct classifier *c, const enum classify_scope *scopes)
+{
+	const struct model_merged *g;
+	bool layer = false;
+	char names[256];
+	size_t i, j, len;
+
+	for (i = 0; i < c->m->n_sites; i++) {
+		if (scopes[i] == CLASSIFY_ALL || !c->m->sites[i].held)
+			continue;
+		if (scopes[i] == CLASSIFY_LAYER) {
+			if (!layer)
+				say_missing(c, "files of overlayfs's layers (opened under an overlay "
+					    "file) that no mapping holds are held by their overlay file, "
+					    "which the walks do not follow: not classified");
+			layer = true;
+			continue;
+		}
+		/* once per cache: its first classified site */
+		for (j = 0; j < i && !(scopes[j] == CLASSIFY_MERGED && c->m->sites[j].held &&
+				       !strcmp(c->m->sites[j].cache, c->m->sites[i].cache)); j++)
+			;
+		if (j < i)
+			continue;
+		g = model__merged_of(c->m, c->m->sites[i].cache);
+		len = 0;
+		names[0] = '\0';
+		for (j = 0; g && j < g->n_aliases; j++)
+			len += snprintf(names + len, len < sizeof(names) ? sizeof(names) - len : 0,
+					"%s%s", j ? ", " : "", g->aliases[j]);
+		say_missing(c, "%s (merged: %s) holds objects of several kinds: those no walk "
+			    "found are not classified (merged)", c->m->sites[i].cache, names);
+	}
+}
+
+/*
+ * Whether kleak runs in the initial pid namespace: the iterators walk the
+ * tasks of the namespace of whoever reads them.
+ */
+static bool in_host_pid_ns(struct classifier *c)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/pid", &st)) {
+		say_missing(c, "cannot tell kleak's pid namespace (/proc/self/ns/pid: %s): objects "
+			    "no walk found are not classified", strerror(errno));
+		return false;
+	}
+	if (st.st_ino == PID_NS_INIT_INO)
+		return true;
+	say_missing(c, "kleak runs in a pid namespace of its own, whose tasks alone the walks see: "
+		    "objects no walk found are not classified (no reaped, no no-fd)");
+	return false;
 }
 
 int classify__model(const struct tracer *t, struct model *m)
 {
 	struct classifier c = { .t = t, .m = m };
-	bool wanted[KLEAK_OBJ_MAX] = {};
+	bool wanted[KLEAK_OBJ_MAX] = {}, tables[ITER_MAX] = {};
+	enum classify_scope *scopes;
 	int *kinds, err = 0, i;
 	size_t j;
 
 	kinds = calloc(m->n_sites ? m->n_sites : 1, sizeof(*kinds));
-	if (!kinds)
-		return -ENOMEM;
+	scopes = calloc(m->n_sites ? m->n_sites : 1, sizeof(*scopes));
+	if (!kinds || !scopes) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (j = 0; j < m->n_sites; j++) {
-		kinds[j] = classify__site_kind(m, &m->sites[j]);
-		if (kinds[j] != KLEAK_OBJ_NONE && m->sites[j].n_ages)
-			wanted[kinds[j]] = true;
+		kinds[j] = classify__site_kind(m, &m->sites[j], &scopes[j]);
+		if (kinds[j] == KLEAK_OBJ_NONE || !m->sites[j].n_ages)
+			continue;
+		wanted[kinds[j]] = true;
+		tables_of(m, &m->sites[j], tables);
 	}
 	for (i = 1; i < KLEAK_OBJ_MAX && !wanted[i]; i++)
 		;
@@ -759,7 +1034,8 @@ int classify__model(const struct tracer *t, struct model *m)
 		goto out;
 	if (load(&c))
 		goto out_note;
-	note_missing(&c, wanted);
+	c.foreign_ns = !in_host_pid_ns(&c);
+	note_missing(&c, wanted, tables);
 	for (i = 0; i < ITER_MAX; i++) {
 		if (!c.has[i])
 			continue;
@@ -774,7 +1050,9 @@ int classify__model(const struct tracer *t, struct model *m)
 	}
 	err = set_build(&c.set);
 	if (!err)
-		err = classify_sites(&c, kinds);
+		err = classify_sites(&c, kinds, scopes);
+	if (!err)
+		note_scopes(&c, scopes);
 	if (!err)
 		err = add_examples(&c, kinds);
 	model__count_held(m);
@@ -789,5 +1067,6 @@ out:
 	free(c.set.recs);
 	free(c.set.slots);
 	free(kinds);
+	free(scopes);
 	return err;
 }

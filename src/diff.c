@@ -21,11 +21,17 @@
 #define UNRESOLVED "?"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Outstanding count and bytes of each run, and whether the run has any site here. */
+/*
+ * Outstanding count and bytes of each run, and whether the run has any site
+ * here; per class, for the exports, and whether a site of the run here was
+ * not classified.
+ */
 struct totals {
 	bool seen[2];
 	__s64 count[2];
 	__s64 bytes[2];
+	bool unclassified[2];
+	__s64 held[2][HELD_MAX];
 };
 
 /* One site of one run, as compared. */
@@ -36,6 +42,8 @@ struct dsite {
 	size_t index;		/* in its run's model: ties sort in the run's order */
 	__s64 count;
 	__s64 bytes;
+	bool classified;
+	__s64 held[HELD_MAX];	/* of count, per class (scaled); count may hold more */
 	size_t n_shown;
 	char **shown;		/* its frames as printed: "func [mod]", "?" */
 	size_t n_keys;
@@ -338,6 +346,18 @@ static int site_init(struct dsite *d, const struct model_site *s, int run)
 	return site_init_user(d, s);
 }
 
+/* The classes of the site's n oldest objects, for the exports. */
+static void site_classes(struct dsite *it, const struct model_site *s, size_t n, __u32 scale)
+{
+	__u64 classes[HELD_MAX];
+	int h;
+
+	it->classified = s->held != NULL;
+	held__count(s, n, classes);
+	for (h = 0; h < HELD_MAX; h++)
+		it->held[h] = classes[h] * scale;
+}
+
 /*
  * The sites of one run that pass the filters, with what each holds: the
  * kernel's outstanding totals, or with --older the allocations old enough;
@@ -382,6 +402,7 @@ static int add_sites(struct diff_data *d, const struct model *m, const struct mo
 		it->index = i;
 		it->count = count * scale;
 		it->bytes = bytes * scale;
+		site_classes(it, s, older ? (size_t)count : s->n_ages, scale);
 		err = site_init(it, s, run);
 		if (err)
 			return err;
@@ -465,13 +486,28 @@ static void totals_add(struct totals *t, int run, __s64 count, __s64 bytes)
 	t->bytes[run] += bytes;
 }
 
+static void totals_add_site(struct totals *t, const struct dsite *s)
+{
+	int h;
+
+	totals_add(t, s->run, s->count, s->bytes);
+	t->unclassified[s->run] |= !s->classified;
+	for (h = 0; h < HELD_MAX; h++)
+		t->held[s->run][h] += s->held[h];
+}
+
 static void totals_merge(struct totals *t, const struct totals *u)
 {
-	int run;
+	int run, h;
 
-	for (run = 0; run < 2; run++)
-		if (u->seen[run])
-			totals_add(t, run, u->count[run], u->bytes[run]);
+	for (run = 0; run < 2; run++) {
+		if (!u->seen[run])
+			continue;
+		totals_add(t, run, u->count[run], u->bytes[run]);
+		t->unclassified[run] |= u->unclassified[run];
+		for (h = 0; h < HELD_MAX; h++)
+			t->held[run][h] += u->held[run][h];
+	}
 }
 
 /*
@@ -510,7 +546,7 @@ static void group_stacks(struct diff_data *d)
 		}
 		if (!st->rep[s->run] || s->bytes > st->rep[s->run]->bytes)
 			st->rep[s->run] = s;
-		totals_add(&st->t, s->run, s->count, s->bytes);
+		totals_add_site(&st->t, s);
 	}
 }
 
@@ -1691,10 +1727,14 @@ static int add_change(struct diff_change *out, size_t *n, const struct drow *r, 
 	c->m = rep->run ? b : a;
 	c->site = &c->m->sites[rep->index];
 	for (i = 0; i < 2; i++) {
+		/* a run this change does not count has nothing to classify */
+		c->classified[i] = true;
 		if (run >= 0 && i != run)
 			continue;
 		c->count[i] = r->t.count[i];
 		c->bytes[i] = r->t.bytes[i];
+		c->classified[i] = !r->t.unclassified[i];
+		memcpy(c->held[i], r->t.held[i], sizeof(r->t.held[i]));
 	}
 	return change_frames(c, r, a, b);
 }

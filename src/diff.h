@@ -77,6 +77,9 @@ struct diff_change {
 	struct diff_frame_ref *frames;	/* innermost first */
 	__s64 count[2];			/* A, B; scaled by each run's sample rate */
 	__s64 bytes[2];
+	/* per class of count (enum model_held), where every site of the run here was classified */
+	bool classified[2];
+	__s64 held[2][HELD_MAX];
 };
 
 /*

@@ -70,7 +70,10 @@ static int frame_of(const struct model_site *s, size_t k, bool raw, struct expor
 	return f->name ? 0 : -ENOMEM;
 }
 
-/* n frames, root first, from frame(ctx, i) innermost first; the cache of m on top. */
+/*
+ * n frames, root first, from frame(ctx, i) innermost first; the cache of m
+ * on top, and st's class above it where st is of one.
+ */
 static int fill_frames(struct export_stack *st, size_t n, const struct model *m,
 		       const char *cache,
 		       int (*frame)(const void *ctx, size_t i, struct export_frame *f),
@@ -79,7 +82,7 @@ static int fill_frames(struct export_stack *st, size_t n, const struct model *m,
 	size_t i;
 
 	st->n_frames = 0;
-	st->frames = calloc(n + 1, sizeof(*st->frames));
+	st->frames = calloc(n + 2, sizeof(*st->frames));
 	if (!st->frames)
 		return -ENOMEM;
 	for (i = 0; i < n; i++, st->n_frames++)
@@ -89,6 +92,12 @@ static int fill_frames(struct export_stack *st, size_t n, const struct model *m,
 	if (!st->frames[n].name)
 		goto err_out;
 	st->n_frames++;
+	if (export__held(st) >= 0) {
+		if (asprintf(&st->frames[n + 1].name, "[held by %s]",
+			     model__held_name(st->held)) < 0)
+			goto err_out;
+		st->n_frames++;
+	}
 	return 0;
 err_out:
 	export__free_frames(st);
@@ -127,6 +136,51 @@ static int change_frame(const void *ctx, size_t i, struct export_frame *f)
 int export__change_frames(const struct diff_change *c, struct export_stack *st)
 {
 	return fill_frames(st, c->n_frames, c->m, c->site->cache, change_frame, c);
+}
+
+void export__add_row(struct export_set *x, const struct model_site *site, const struct model *m,
+		     const __s64 *count, const __s64 *bytes, const __s64 *const *held)
+{
+	int runs = x->diff ? 2 : 1, run, h;
+	__s64 left[2], bytes_left[2], part;
+	struct export_stack *st;
+
+	for (run = 0; held && run < runs; run++)
+		if (!held[run])
+			held = NULL;
+	if (!held) {
+		st = &x->stacks[x->n++];
+		*st = (struct export_stack){ .site = site, .m = m };
+		memcpy(st->count, count, sizeof(st->count));
+		memcpy(st->bytes, bytes, sizeof(st->bytes));
+		return;
+	}
+	for (run = 0; run < runs; run++) {
+		left[run] = count[run];
+		bytes_left[run] = bytes[run];
+	}
+	/* unknown last: it takes what the classes leave of each run */
+	for (h = 1; h <= HELD_MAX; h++) {
+		int c = h == HELD_MAX ? HELD_UNKNOWN : h;
+
+		st = &x->stacks[x->n];
+		*st = (struct export_stack){ .site = site, .m = m, .split = true, .held = c };
+		for (run = 0; run < runs; run++) {
+			/* a run holding less than nothing (a diff's frees) is all unknown */
+			part = left[run] > 0 ? left[run] : 0;
+			if (c == HELD_UNKNOWN)
+				part = left[run];
+			else if (held[run][c] < part)
+				part = held[run][c];
+			st->count[run] = part;
+			st->bytes[run] = c == HELD_UNKNOWN || part == left[run] ? bytes_left[run] :
+					 count[run] ? bytes[run] * part / count[run] : 0;
+			left[run] -= part;
+			bytes_left[run] -= st->bytes[run];
+		}
+		if (st->count[0] || st->count[1] || st->bytes[0] || st->bytes[1])
+			x->n++;
+	}
 }
 
 const char *export__module(const char *sym, size_t *len)

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "classify.h"
 #include "held.h"
 
 /* What each class means, in a few words, for the text report. */
@@ -19,6 +20,8 @@ static const char *const held_meaning[HELD_MAX] = {
 	[HELD_NO_FD] = "in no fd table: held by the kernel",
 	[HELD_ORPHAN] = "socket orphaned by close, still in the kernel",
 	[HELD_GONE] = "freed while kleak looked",
+	[HELD_MAPPED] = "in no fd table, mapped by a process",
+	[HELD_MERGED] = "not classified: in a merged cache, found by no walk",
 };
 
 void held__count(const struct model_site *s, size_t n, __u64 *counts)
@@ -29,6 +32,21 @@ void held__count(const struct model_site *s, size_t n, __u64 *counts)
 	for (i = 0; s->held && i < n && i < s->n_ages; i++)
 		if (s->held[i] < HELD_MAX)
 			counts[s->held[i]]++;
+}
+
+bool held__of_kind(int held, int kind)
+{
+	switch (kind) {
+	case KLEAK_OBJ_TASK:
+		return held == HELD_LIVE || held == HELD_ZOMBIE || held == HELD_REAPED;
+	case KLEAK_OBJ_FILE:
+		return held == HELD_FD || held == HELD_MAPPED || held == HELD_NO_FD;
+	case KLEAK_OBJ_SOCK:
+		return held == HELD_FD || held == HELD_NO_FD || held == HELD_ORPHAN;
+	case KLEAK_OBJ_SOCKET:
+		return held == HELD_FD || held == HELD_NO_FD;
+	}
+	return false;
 }
 
 /* Objects of the sites not classified, and per class of those that were. */
@@ -66,8 +84,12 @@ void held__text_header(const struct model *m, FILE *out)
 	else
 		fputs("nothing classified", out);
 	fprintf(out, "; not classified: %llu freed while kleak looked, %llu that no walk could "
-		"place, %llu of other caches\n", (unsigned long long)counts[HELD_GONE],
-		(unsigned long long)counts[HELD_UNKNOWN], (unsigned long long)other);
+		"place, ", (unsigned long long)counts[HELD_GONE],
+		(unsigned long long)counts[HELD_UNKNOWN]);
+	if (counts[HELD_MERGED])
+		fprintf(out, "%llu in merged caches that no walk found, ",
+			(unsigned long long)counts[HELD_MERGED]);
+	fprintf(out, "%llu of other caches\n", (unsigned long long)other);
 	if (m->held_missing)
 		fprintf(out, "held by: %s\n", m->held_missing);
 }
@@ -79,6 +101,11 @@ static void text_example(const struct model_object *e, FILE *out)
 		fprintf(out, " pid %u tgid %u comm %s", e->pid, e->tgid, e->comm);
 	else if (e->fd >= 0)
 		fprintf(out, " pid %u fd %d", e->pid, e->fd);
+	else if (e->held == HELD_MAPPED && e->map_end)
+		fprintf(out, " pid %u at 0x%llx-0x%llx", e->pid, (unsigned long long)e->map_start,
+			(unsigned long long)e->map_end);
+	else if (e->held == HELD_MAPPED)
+		fprintf(out, " pid %u executable", e->pid);
 	if (e->last_ran_ms >= 0)
 		fprintf(out, ", last ran %.1f s ago", e->last_ran_ms / 1000.0);
 	if (e->desc)
@@ -86,6 +113,20 @@ static void text_example(const struct model_object *e, FILE *out)
 	if (e->count)
 		fprintf(out, ", f_count %llu", (unsigned long long)e->count);
 	fputc('\n', out);
+}
+
+/*
+ * Whether example i of s is among its n oldest objects: a site's examples
+ * are the oldest of their class (classify.c), so the k-th of a class is
+ * when the n oldest hold more than k of that class.
+ */
+static bool example_shown(const struct model_site *s, size_t i, const __u64 *counts)
+{
+	size_t j, k = 0;
+
+	for (j = 0; j < i; j++)
+		k += s->examples[j].held == s->examples[i].held;
+	return s->examples[i].held < HELD_MAX && k < counts[s->examples[i].held];
 }
 
 void held__text_site(const struct model_site *s, size_t n, FILE *out)
@@ -111,20 +152,15 @@ void held__text_site(const struct model_site *s, size_t n, FILE *out)
 			(unsigned long long)counts[HELD_UNKNOWN]);
 	fputc('\n', out);
 	for (i = 0; i < s->n_examples; i++)
-		text_example(&s->examples[i], out);
+		if (example_shown(s, i, counts))
+			text_example(&s->examples[i], out);
 }
 
-/* Per-cache class counts over every site of the cache, any age; one per classified cache name. */
-#define HELD_CACHES 32
-struct held_cache {
-	const char *cache;
-	__u64 counts[HELD_MAX];
-};
-
-static size_t per_cache(const struct model *m, struct held_cache *c)
+size_t held__per_cache(const struct model *m, struct held_cache *c)
 {
 	__u64 site[HELD_MAX];
 	size_t i, j, n = 0;
+	enum classify_scope scope;
 	int h;
 
 	for (i = 0; i < m->n_sites; i++) {
@@ -138,6 +174,7 @@ static size_t per_cache(const struct model *m, struct held_cache *c)
 			continue;
 		if (j == n) {
 			memset(&c[n], 0, sizeof(c[n]));
+			c[n].kind = classify__site_kind(m, s, &scope);
 			c[n++].cache = s->cache;
 		}
 		held__count(s, s->n_ages, site);
@@ -153,7 +190,7 @@ void held__text_caches(const struct model *m, FILE *out)
 	size_t n, i;
 	int h;
 
-	n = per_cache(m, c);
+	n = held__per_cache(m, c);
 	if (!n)
 		return;
 	fprintf(out, "\nheld by, per cache (all outstanding, any age):\n");
@@ -178,6 +215,22 @@ static void json_counts(struct json_writer *w, const __u64 *counts)
 	jsonw_end_object(w);
 }
 
+/* A mapped file's mapping: its address range, or that it is the executable. */
+static void json_mapping(struct json_writer *w, const struct model_object *e)
+{
+	char buf[24];
+
+	if (!e->map_end) {
+		jsonw_bool_field(w, "executable", true);
+		return;
+	}
+	/* hex strings: a JSON number loses the low bits of a user address */
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)e->map_start);
+	jsonw_string_field(w, "start", buf);
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)e->map_end);
+	jsonw_string_field(w, "end", buf);
+}
+
 void held__json_site(struct json_writer *w, const struct model_site *s, size_t n)
 {
 	__u64 counts[HELD_MAX];
@@ -193,6 +246,8 @@ void held__json_site(struct json_writer *w, const struct model_site *s, size_t n
 	for (i = 0; i < s->n_examples; i++) {
 		const struct model_object *e = &s->examples[i];
 
+		if (!example_shown(s, i, counts))
+			continue;
 		jsonw_start_object(w);
 		jsonw_string_field(w, "class", model__held_name(e->held));
 		if (e->pid)
@@ -201,6 +256,8 @@ void held__json_site(struct json_writer *w, const struct model_site *s, size_t n
 			jsonw_uint_field(w, "tgid", e->tgid);
 		if (e->fd >= 0)
 			jsonw_int_field(w, "fd", e->fd);
+		if (e->held == HELD_MAPPED)
+			json_mapping(w, e);
 		if (e->comm[0])
 			jsonw_string_field(w, "comm", e->comm);
 		if (e->last_ran_ms >= 0)
@@ -233,12 +290,13 @@ void held__json_run(struct json_writer *w, const struct model *m)
 		jsonw_string_field(w, "missing", m->held_missing);
 	jsonw_uint_field(w, "gone", counts[HELD_GONE]);
 	jsonw_uint_field(w, "unknown", counts[HELD_UNKNOWN]);
+	jsonw_uint_field(w, "merged", counts[HELD_MERGED]);
 	jsonw_uint_field(w, "other_caches", other);
 	jsonw_name(w, "classes");
 	json_counts(w, counts);
 	jsonw_name(w, "caches");
 	jsonw_start_object(w);
-	n = per_cache(m, c);
+	n = held__per_cache(m, c);
 	for (i = 0; i < n; i++) {
 		jsonw_name(w, c[i].cache);
 		json_counts(w, c[i].counts);
@@ -278,7 +336,7 @@ static void diff_rows(const struct model *a, const struct model *b, const char *
 		      void *arg)
 {
 	struct held_cache ca[HELD_CACHES], cb[HELD_CACHES];
-	size_t na = per_cache(a, ca), nb = per_cache(b, cb), i;
+	size_t na = held__per_cache(a, ca), nb = held__per_cache(b, cb), i;
 	const __u64 *x, *y;
 	int h;
 

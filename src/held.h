@@ -10,6 +10,19 @@
 /* Class counts of the first n ages of s (the n oldest) into counts[HELD_MAX]. */
 void held__count(const struct model_site *s, size_t n, __u64 *counts);
 
+/* Whether objects of kind (enum kleak_obj_kind) can be of class held (not the unclassified). */
+bool held__of_kind(int held, int kind);
+
+/* Per-cache class counts over every site of the cache, any age; HELD_CACHES caches at most. */
+#define HELD_CACHES 32
+struct held_cache {
+	const char *cache;
+	int kind;		/* enum kleak_obj_kind */
+	__u64 counts[HELD_MAX];
+};
+/* The classified caches of m into c[HELD_CACHES], in their sites' order; returns how many. */
+size_t held__per_cache(const struct model *m, struct held_cache *c);
+
 /* The header lines: what was classified, what could not be and why; nothing if unclassified. */
 void held__text_header(const struct model *m, FILE *out);
 /* A site's "held by" line and examples, over its n oldest objects; nothing if unclassified. */

@@ -52,6 +52,13 @@ static const struct {
 	[FEAT_PROBE_READ_USER] = { "probe_read_user", "bpf_probe_read_user() (--ustack)" },
 	[FEAT_VMA_TREE] = { "vma_tree",
 		"BTF of the VMA tree, mm_struct's mm_rb or mm_mt (--ustack's walker)" },
+	[FEAT_ITER_TASK] = { "iter_task", "task iterator: task_struct classes, executables" },
+	[FEAT_ITER_TASK_FILE] = { "iter_task_file",
+		"task_file iterator: files and sockets in fd tables" },
+	[FEAT_ITER_TASK_VMA] = { "iter_task_vma", "task_vma iterator: files mapped into memory" },
+	[FEAT_ITER_TCP] = { "iter_tcp", "tcp iterator: TCP sockets in no fd table" },
+	[FEAT_ITER_UDP] = { "iter_udp", "udp iterator: UDP sockets in no fd table" },
+	[FEAT_ITER_UNIX] = { "iter_unix", "unix iterator: UNIX sockets in no fd table" },
 };
 
 static const struct {
@@ -61,6 +68,16 @@ static const struct {
 	[USTACK_MODE_FP] = { "fp", F(FEAT_BTF) | F(FEAT_PROBE_READ_USER) | F(FEAT_VMA_TREE) |
 		F(FEAT_MMAP_ARRAY) | F(FEAT_RINGBUF) },
 	[USTACK_MODE_DWARF] = { "dwarf", F(FEAT_PROBE_READ_USER) | F(FEAT_RINGBUF) },
+};
+
+/* Each iterator's BTF function: DEFINE_BPF_ITER_FUNC() defines bpf_iter_<name>. */
+static const char *const iter_funcs[] = {
+	[FEAT_ITER_TASK - FEAT_ITER_TASK] = "bpf_iter_task",
+	[FEAT_ITER_TASK_FILE - FEAT_ITER_TASK] = "bpf_iter_task_file",
+	[FEAT_ITER_TASK_VMA - FEAT_ITER_TASK] = "bpf_iter_task_vma",
+	[FEAT_ITER_TCP - FEAT_ITER_TASK] = "bpf_iter_tcp",
+	[FEAT_ITER_UDP - FEAT_ITER_TASK] = "bpf_iter_udp",
+	[FEAT_ITER_UNIX - FEAT_ITER_TASK] = "bpf_iter_unix",
 };
 
 /* Each allocator's events, "system/name": all present, or the allocator is unavailable. */
@@ -109,6 +126,12 @@ static const struct {
 const char *features__name(enum kleak_feature feat)
 {
 	return feature_info[feat].desc;
+}
+
+bool features__has_iter(const struct btf *btf, enum kleak_feature iter)
+{
+	return btf && iter >= FEAT_ITER_TASK && iter <= FEAT_ITER_UNIX &&
+	       btf__find_by_name_kind(btf, iter_funcs[iter - FEAT_ITER_TASK], BTF_KIND_FUNC) >= 0;
 }
 
 const char *features__set_name(enum kleak_set set)
@@ -427,6 +450,9 @@ int features__probe(struct features *f, const char *btf_path)
 	for (i = FEAT_PAGE_EVENTS; i <= FEAT_PERCPU_EVENTS; i++)
 		f->has[i] = has_events(btf, f->tracefs_events, allocator_events[i - FEAT_PAGE_EVENTS]);
 	f->has[FEAT_VMALLOC_FENTRY] = probe_vmalloc_fentry(kbtf);
+	/* iterators attach to the running kernel's BTF, never to --btf's */
+	for (i = FEAT_ITER_TASK; i <= FEAT_ITER_UNIX; i++)
+		f->has[i] = features__has_iter(kbtf, i);
 	if (btf != kbtf)
 		btf__free(btf);
 	btf__free(kbtf);

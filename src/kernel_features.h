@@ -31,6 +31,13 @@ enum kleak_feature {
 	FEAT_VMALLOC_FENTRY,
 	FEAT_PROBE_READ_USER,	/* bpf_probe_read_user() (5.5): --ustack reads user stacks */
 	FEAT_VMA_TREE,		/* BTF of mm_struct's VMA tree (mm_rb, or mm_mt since 6.1): --ustack */
+	/* the BPF iterators object classes walk at report time (src/classify.c) */
+	FEAT_ITER_TASK,		/* task (5.8): task_struct classes, executables */
+	FEAT_ITER_TASK_FILE,	/* task_file (5.8): files and sockets in fd tables */
+	FEAT_ITER_TASK_VMA,	/* task_vma (5.12): files mapped into memory */
+	FEAT_ITER_TCP,		/* tcp (5.9) */
+	FEAT_ITER_UDP,		/* udp (5.9) */
+	FEAT_ITER_UNIX,		/* unix (5.17) */
 	FEAT_MAX,
 };
 
@@ -69,6 +76,10 @@ struct features {
 int features__probe(struct features *f, const char *btf_path);
 
 const char *features__name(enum kleak_feature feat);
+
+struct btf;
+/* Whether btf (the kernel's) has the BPF iterator FEAT_ITER_* iter; false for a NULL btf. */
+bool features__has_iter(const struct btf *btf, enum kleak_feature iter);
 const char *features__set_name(enum kleak_set set);
 /* The set named name, or -1. */
 int features__set_by_name(const char *name);

@@ -611,6 +611,8 @@ enum kleak_hrec_type {
 	KLEAK_HREC_SOCKET,	/* addr is a struct socket (socket_alloc) behind an fd */
 	KLEAK_HREC_SOCK,	/* addr is a struct sock behind an fd */
 	KLEAK_HREC_SOCK_TABLE,	/* addr is a struct sock in the tcp, udp or unix table */
+	/* addr is a struct file a process maps (a vma's vm_file) or runs (its mm's exe_file) */
+	KLEAK_HREC_MAPPED,
 };
 
 /* task exit_state, sock flags */
@@ -625,6 +627,8 @@ struct kleak_held_rec {
 	__u32 fd;
 	__u32 state;	/* task: exit_state; sock: sk_state */
 	__u32 flags;	/* sock: KLEAK_SOCK_DEAD */
+	/* mapped: the mapping's address range; both 0 for an exe_file */
+	__u64 start, end;
 };
 
 /* What userspace asks the inspect iterator to read at one address. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "diff.h"
+#include "held.h"
 #include "log.h"
 #include "metrics.h"
 #include "outfile.h"
@@ -315,6 +316,35 @@ static void series_families(FILE *out, const char *what, const char *help,
 }
 
 /*
+ * Who holds the objects of each classified cache: every class of its kind,
+ * so that a class holding nothing reads 0 rather than vanishing.
+ */
+static void held_family(const struct model *m, FILE *out)
+{
+	static const char name[] = "kleak_held_objects";
+	__u64 k = m->meta.sample_rate > 1 ? m->meta.sample_rate : 1;
+	struct held_cache c[HELD_CACHES];
+	size_t n = held__per_cache(m, c), i;
+	int h;
+
+	if (!n)
+		return;
+	family(out, name, "gauge",
+	       "Outstanding objects (any age) of a classified cache by who holds them.");
+	for (i = 0; i < n; i++) {
+		for (h = 0; h < HELD_MAX; h++) {
+			if (!c[i].counts[h] && !held__of_kind(h, c[i].kind))
+				continue;
+			fputs(name, out);
+			fputs("{cache=\"", out);
+			put_value(c[i].cache, out);
+			fprintf(out, "\",class=\"%s\"} %llu\n", model__held_name(h),
+				(unsigned long long)(c[i].counts[h] * k));
+		}
+	}
+}
+
+/*
  * The aliases of each merged cache holding objects: its cache label names
  * one struct kmem_cache created under several names, any of which the
  * objects may be. An info series, so the cache label stays one value.
@@ -461,6 +491,7 @@ int metrics__print(const struct model *m, size_t top_sites, FILE *out)
 			"of the top sites (at most " XSTR(METRICS_TOP_SITES) "): cache and the "
 			"first two frames outside the allocator", &sites, top_sites);
 	merged_info(m, &caches, out);
+	held_family(m, out);
 	counters(m, out);
 	health(m, out);
 	if (ferror(out))

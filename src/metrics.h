@@ -16,6 +16,11 @@
  *                                         two frames outside the slab allocator
  *   kleak_cache_merged_info{cache,aliases} one per merged cache holding objects
  *   kleak_not_seen_total{reason}          one per cause of the "not seen:" line
+ *   kleak_held_objects{cache,class}       per classified cache (task_struct,
+ *                                         filp, the socket caches: held.h), each
+ *                                         class its kind can have, and the
+ *                                         unclassified ones (unknown, gone,
+ *                                         merged) where they hold objects
  */
 #ifndef __KLEAK_METRICS_H
 #define __KLEAK_METRICS_H

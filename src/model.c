@@ -195,6 +195,8 @@ static const char *const held_names[HELD_MAX] = {
 	[HELD_NO_FD] = "no-fd",
 	[HELD_ORPHAN] = "orphan",
 	[HELD_GONE] = "gone",
+	[HELD_MAPPED] = "mapped",
+	[HELD_MERGED] = "merged",
 };
 
 const char *model__held_name(int held)

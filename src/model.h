@@ -72,6 +72,8 @@ enum model_held {
 	HELD_NO_FD,	/* file or socket in no fd table: held by the kernel */
 	HELD_ORPHAN,	/* sock with no struct socket any more (sock_orphan(), closing) */
 	HELD_GONE,	/* freed between the records' read and the walk */
+	HELD_MAPPED,	/* file in no fd table, mapped into a process's memory (or its exe) */
+	HELD_MERGED,	/* in a cache merged with other kinds', and found by no walk */
 	HELD_MAX,
 };
 
@@ -84,6 +86,8 @@ struct model_object {
 	__s32 fd;		/* -1: none */
 	__u64 count;		/* file references (f_count); 0 for other kinds */
 	__s64 last_ran_ms;	/* task: ms since it last ran (exit, for the dead); -1: unknown */
+	/* mapped: the address range of the process's mappings of the file; 0, 0: its exe */
+	__u64 map_start, map_end;
 	char comm[KLEAK_COMM_LEN];
 	char *desc;		/* path, or socket state and addresses; NULL: none */
 };

@@ -136,7 +136,7 @@ enum {
 
 #define HELD_BY_DOC \
 	"Only objects held as CLASS: live, zombie, reaped (task_struct); fd, no-fd (files, " \
-	"sockets); orphan (sockets)"
+	"sockets); mapped (files); orphan (sockets)"
 
 /*
  * Every report and diff writes these; features writes text or json only.
@@ -531,9 +531,10 @@ static int parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_HELD_BY:
 		env->held_class = model__held_by_name(arg);
-		if (env->held_class <= HELD_UNKNOWN || env->held_class == HELD_GONE)
-			usage_error("invalid --held-by '%s': live, zombie, reaped, fd, no-fd or "
-				    "orphan", arg);
+		if (env->held_class <= HELD_UNKNOWN || env->held_class == HELD_GONE ||
+		    env->held_class == HELD_MERGED)
+			usage_error("invalid --held-by '%s': live, zombie, reaped, fd, no-fd, "
+				    "mapped or orphan", arg);
 		env->held_by = arg;
 		break;
 	case 'v':
@@ -864,6 +865,8 @@ char *opts__filters_str(const struct env *env)
 		fprintf(f, " sample=1/%u", env->sample_rate);
 	if (env->pages_user)
 		fputs(" pages=all", f);
+	if (env->held_by)
+		fprintf(f, " held-by=%s", env->held_by);
 	if (!len && !ftell(f))
 		fputs(" none", f);
 	if (fclose(f))

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "export.h"
+#include "held.h"
 #include "log.h"
 #include "outfile.h"
 #include "output.h"
@@ -44,10 +45,11 @@ static int write_set(const struct env *env, struct export_set *x, FILE *f, int e
 	return err;
 }
 
+/* Room for n rows, each split into at most HELD_MAX classes (export__add_row()). */
 static int alloc_stacks(struct export_set *x, size_t n)
 {
-	x->n = n;
-	x->stacks = calloc(n ? n : 1, sizeof(*x->stacks));
+	x->n = 0;
+	x->stacks = calloc(n ? n * HELD_MAX : 1, sizeof(*x->stacks));
 	return x->stacks ? 0 : -ENOMEM;
 }
 
@@ -67,11 +69,20 @@ static int report_set(const struct env *env, const struct model *m,
 	if (!err)
 		err = alloc_stacks(&x, n);
 	for (i = 0; !err && i < n; i++) {
-		x.stacks[i].site = rs[i].s;
-		x.stacks[i].m = m;
-		x.stacks[i].count[0] = rs[i].count;
-		x.stacks[i].bytes[0] = rs[i].bytes;
-		err = export__site_frames(m, rs[i].s, ro->raw_addresses, &x.stacks[i]);
+		__s64 count[2] = { rs[i].count }, bytes[2] = { rs[i].bytes }, held[HELD_MAX];
+		const __s64 *runs[1] = { held };
+		__u64 classes[HELD_MAX];
+		__u32 scale = m->meta.sample_rate > 1 ? m->meta.sample_rate : 1;
+		size_t first = x.n, k;
+		int h;
+
+		/* the report counts the site's oldest count / scale objects */
+		held__count(rs[i].s, rs[i].count / scale, classes);
+		for (h = 0; h < HELD_MAX; h++)
+			held[h] = classes[h] * scale;
+		export__add_row(&x, rs[i].s, m, count, bytes, rs[i].s->held ? runs : NULL);
+		for (k = first; !err && k < x.n; k++)
+			err = export__site_frames(m, rs[i].s, ro->raw_addresses, &x.stacks[k]);
 	}
 	free(rs);
 	return write_set(env, &x, f, err);
@@ -97,11 +108,13 @@ static int diff_set(const struct env *env, const struct model *a, const struct m
 	if (!err)
 		err = alloc_stacks(&x, n);
 	for (i = 0; !err && i < n; i++) {
-		x.stacks[i].site = c[i].site;
-		x.stacks[i].m = c[i].m;
-		memcpy(x.stacks[i].count, c[i].count, sizeof(c[i].count));
-		memcpy(x.stacks[i].bytes, c[i].bytes, sizeof(c[i].bytes));
-		err = export__change_frames(&c[i], &x.stacks[i]);
+		const __s64 *runs[2] = { c[i].classified[0] ? c[i].held[0] : NULL,
+					 c[i].classified[1] ? c[i].held[1] : NULL };
+		size_t first = x.n, k;
+
+		export__add_row(&x, c[i].site, c[i].m, c[i].count, c[i].bytes, runs);
+		for (k = first; !err && k < x.n; k++)
+			err = export__change_frames(&c[i], &x.stacks[k]);
 	}
 	diff__free_changes(c, n);
 	return write_set(env, &x, f, err);

@@ -8,7 +8,8 @@
  * the kernel and its modules, without kernel addresses (they give away the
  * KASLR offset) unless --raw-addresses asks for them; the cache is the leaf
  * location, so -top lists caches, and a label too, as are the allocating
- * comms and contexts.
+ * comms and contexts and a classified site's class (held_by: one sample
+ * per class).
  * The run's metadata goes into comments. protobuf-c encodes it (the C it
  * runs is generated from src/profile.proto), zlib compresses it.
  */
@@ -20,7 +21,7 @@
 #include "export.h"
 #include "profile.pb-c.h"
 
-#define MAX_LABELS (1 + MODEL_TOP_COMMS + KLEAK_CTX_MAX + 1)
+#define MAX_LABELS (1 + MODEL_TOP_COMMS + KLEAK_CTX_MAX + 2)
 #define NS_PER_S 1000000000LL
 
 typedef Perftools__Profiles__Profile Profile;
@@ -359,16 +360,18 @@ static int add_sample(struct builder *b, const struct export_set *x, const struc
 {
 	const struct model_site *s = st->site;
 	struct sample_mem *sm;
-	size_t k, i;
+	size_t n, k, i;
 	int err = 0;
 
-	sm = calloc(1, sizeof(*sm) + st->n_frames * sizeof(sm->locations[0]));
+	/* the class is a label: -tagfocus/-tagleaf pick it, the leaf stays the cache */
+	n = st->n_frames - (export__held(st) >= 0);
+	sm = calloc(1, sizeof(*sm) + n * sizeof(sm->locations[0]));
 	if (!sm)
 		return -ENOMEM;
 	perftools__profiles__sample__init(&sm->s);
 	b->p.sample[b->p.n_sample++] = &sm->s;
 	/* leaf first: the cache, then the frames from the allocator down */
-	for (i = st->n_frames; i-- > 0 && !err;) {
+	for (i = n; i-- > 0 && !err;) {
 		const struct export_frame *f = &st->frames[i];
 		__s64 id = location_of(b, f->name, f->addr, f->code);
 
@@ -387,6 +390,8 @@ static int add_sample(struct builder *b, const struct export_set *x, const struc
 		err = add_label(b, sm, "cache", s->cache, 0, NULL);
 	if (!err)
 		err = add_label(b, sm, "object_size", NULL, s->obj_size, "bytes");
+	if (!err && st->split)
+		err = add_label(b, sm, "held_by", model__held_name(st->held), 0, NULL);
 	for (k = 0; !err && k < s->n_comms; k++)
 		err = add_label(b, sm, "comm", s->comms[k].comm, 0, NULL);
 	for (i = 0; !err && i < KLEAK_CTX_MAX; i++)

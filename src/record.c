@@ -232,6 +232,12 @@ static void put_held(struct rec_writer *w, const struct model_site *s)
 		put_str(w, e->comm);
 		put_str(w, e->desc);
 		end_line(w);
+		/* "mapping START END" (version 3, with held-mapped): its range, after its object */
+		if (e->held == HELD_MAPPED && e->map_end) {
+			putf(w, "mapping 0x%" PRIx64 " 0x%" PRIx64, (uint64_t)e->map_start,
+			     (uint64_t)e->map_end);
+			end_line(w);
+		}
 	}
 }
 
@@ -372,6 +378,30 @@ static const char *check_model(const struct model *m)
 	return NULL;
 }
 
+/*
+ * Classes version 3 gained later, each a feature a reader must know: a
+ * reader that knows only the first ones would refuse their held values as
+ * bad, so it refuses the file on its requires line instead, in one line.
+ */
+static const struct {
+	int held;
+	const char *feature;
+} held_features[] = {
+	{ HELD_MAPPED, "held-mapped" },
+	{ HELD_MERGED, "held-merged" },
+};
+
+static bool has_held(const struct model *m, int held)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->n_sites; i++)
+		for (j = 0; m->sites[i].held && j < m->sites[i].n_ages; j++)
+			if (m->sites[i].held[j] == held)
+				return true;
+	return false;
+}
+
 static void put_model(struct rec_writer *w, const struct model *m)
 {
 	const struct model_meta *mt = &m->meta;
@@ -379,6 +409,13 @@ static void put_model(struct rec_writer *w, const struct model *m)
 
 	putf(w, "%s %d", RECORD_MAGIC, RECORD_VERSION);
 	end_line(w);
+	for (i = 0; i < sizeof(held_features) / sizeof(held_features[0]); i++) {
+		if (!has_held(m, held_features[i].held))
+			continue;
+		put_raw(w, "requires", 8);
+		put_str(w, held_features[i].feature);
+		end_line(w);
+	}
 	put_meta_str(w, "version", mt->version);
 	put_meta_str(w, "kernel", mt->kernel);
 	put_meta_str(w, "hostname", mt->hostname);
@@ -904,14 +941,19 @@ static int parse_merged(struct rec_reader *r, struct model *m)
 
 /*
  * "requires FEATURE": the file holds what a reader must not skip. This
- * reader knows no such feature yet, so every one is refused.
+ * reader knows the classes added within version 3 (held_features); any
+ * other feature is refused.
  */
 static int parse_requires(struct rec_reader *r)
 {
 	bool is_null;
+	size_t i;
 
 	if (r->ntok != 2 || !unescape(r->tok[1], &is_null) || is_null)
 		return bad_line(r, "bad requires record");
+	for (i = 0; r->version >= 3 && i < sizeof(held_features) / sizeof(held_features[0]); i++)
+		if (!strcmp(r->tok[1], held_features[i].feature))
+			return 0;
 	return fail(r, -ENOTSUP, "written by a newer kleak: it requires '%.32s', which this "
 		    "kleak does not know", r->tok[1]);
 }
@@ -919,7 +961,8 @@ static int parse_requires(struct rec_reader *r)
 /* Line kinds of a site block, after its site line. */
 static bool is_site_kind(const struct rec_reader *r, const char *k)
 {
-	if (r->version >= 3 && (!strcmp(k, "held") || !strcmp(k, "object")))
+	if (r->version >= 3 && (!strcmp(k, "held") || !strcmp(k, "object") ||
+				!strcmp(k, "mapping")))
 		return true;
 	return !strcmp(k, "ctx") || !strcmp(k, "comm") || !strcmp(k, "frame") ||
 	       !strcmp(k, "ages") || !strcmp(k, "trend");
@@ -1062,6 +1105,21 @@ static int parse_object(struct rec_reader *r)
 		if (!e->desc)
 			return fail(r, -ENOMEM, "%s", strerror(ENOMEM));
 	}
+	return 0;
+}
+
+/* "mapping START END": the range of the mapped example just before it (version 3). */
+static int parse_mapping(struct rec_reader *r)
+{
+	struct model_site *s = r->site;
+	struct model_object *e = s->n_examples ? &s->examples[s->n_examples - 1] : NULL;
+	__u64 start, end;
+
+	if (r->ntok != 3 || !e || e->held != HELD_MAPPED || e->map_end ||
+	    !parse_addr(r->tok[1], &start) || !parse_addr(r->tok[2], &end) || end <= start)
+		return bad_line(r, "bad mapping record");
+	e->map_start = start;
+	e->map_end = end;
 	return 0;
 }
 
@@ -1355,6 +1413,8 @@ static int parse_record(struct rec_reader *r, struct model *m)
 		return parse_held(r);
 	if (s && r->version >= 3 && !strcmp(k, "object"))
 		return parse_object(r);
+	if (s && r->version >= 3 && !strcmp(k, "mapping"))
+		return parse_mapping(r);
 
 	err = close_site(r);
 	if (err)

@@ -177,14 +177,15 @@ static const struct model_slab *slab_of(const struct model *m, const char *cache
 }
 
 /*
- * Whether the run was limited to some tasks (comm, pid, cgroup, command):
- * /proc/slabinfo then counts another population than kleak does. --cache
+ * Whether the run was limited to some tasks (comm, pid, cgroup, command)
+ * or objects (--held-by): /proc/slabinfo then counts another population
+ * than kleak does. --cache
  * and the size filters select whole caches, so they keep the two
  * comparable. The filters string is the one opts__filters_str() wrote.
  */
 static bool has_task_filter(const struct model *m)
 {
-	static const char *const keys[] = { "command=", "pid=", "comm=", "cgroup=" };
+	static const char *const keys[] = { "command=", "pid=", "comm=", "cgroup=", "held-by=" };
 	const char *p = m->meta.filters;
 	size_t i;
 

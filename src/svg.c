@@ -134,7 +134,7 @@ static void fill_of(const char *name, char *buf, size_t len)
 	unsigned int h = 0;
 	int s;
 
-	if (!strncmp(name, "[cache ", 7)) {
+	if (!strncmp(name, "[cache ", 7) || !strncmp(name, "[held by ", 9)) {
 		snprintf(buf, len, "hsl(0,0%%,72%%)");
 		return;
 	}

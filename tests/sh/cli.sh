@@ -182,10 +182,10 @@ test_features() {
 		fail "$BAD"
 	elif ! grep -q '^kleak loads: ' "$TMP/text" || ! grep -q '^kernel   ' "$TMP/text"; then
 		fail "text has no kernel or 'kleak loads:' line: $(head -3 "$TMP/text" | tr '\n' '|')"
-	elif [ "$keys" -ne 19 ]; then
-		fail "JSON has $keys features, expected 19"
-	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 19 ]; then
-		fail "text does not list the 19 features"
+	elif [ "$keys" -ne 25 ]; then
+		fail "JSON has $keys features, expected 25"
+	elif [ "$(grep -c '^  \(yes\|no \)  ' "$TMP/text")" -ne 25 ]; then
+		fail "text does not list the 25 features"
 	elif ! jq -e '.ustack | (.fp | type == "boolean") and (.dwarf | type == "boolean")' \
 			"$TMP/json" > /dev/null; then
 		fail "JSON does not say whether each --ustack mode loads: $(jq -c .ustack "$TMP/json")"
@@ -267,6 +267,9 @@ report-ustack.expected report tests/fixtures/ustack-b.run
 diff-ustack.expected diff tests/fixtures/ustack-a.run tests/fixtures/ustack-b.run
 diff-ustack-json.expected diff --format json tests/fixtures/ustack-a.run tests/fixtures/ustack-b.run
 report-ustack-folded.expected report --format folded tests/fixtures/ustack-b.run
+report-classes-folded.expected report -o 0 --format folded tests/fixtures/classes-b.run
+diff-classes-folded.expected diff --format folded tests/fixtures/classes-a.run tests/fixtures/classes-b.run
+report-classes-mapped.expected report -o 0 -T 0 tests/fixtures/classes-mapped.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"

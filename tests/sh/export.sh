@@ -29,9 +29,10 @@ sum_report() {
 	     END { printf "%d %d\n", o, b }'
 }
 
-# sum_pprof FILE: "OBJECTS BYTES" over the samples go tool pprof -raw reads
+# sum_pprof FILE [ARGS]: "OBJECTS BYTES" over the samples go tool pprof -raw
+# reads, with its options ARGS (-tagfocus=...)
 sum_pprof() {
-	go tool pprof -raw "$1" > "$TMP/raw" 2> "$TMP/pprof.err" &&
+	go tool pprof -raw "${@:2}" "$1" > "$TMP/raw" 2> "$TMP/pprof.err" &&
 		grep -q '^objects/count space/bytes' "$TMP/raw" && awk '
 		/^Samples:/ { s = 1; next }
 		/^Locations/ { s = 0 }
@@ -537,7 +538,7 @@ test_live_interval() {
 		fail "the file was not replaced by the next interval (inodes $i1, $i2)"
 	elif [ "$KLEAK_STATUS" -ne 0 ]; then
 		fail "kleak exited $KLEAK_STATUS: $(cat "$TMP/err")"
-	elif ! grep -qE ';sk_prot_alloc;([^;]*;)?\[cache TCP\] [0-9]+$' "$f"; then
+	elif ! grep -qE ';sk_prot_alloc;([^;]*;)?\[cache TCP\](;\[held by [a-z-]+\])? [0-9]+$' "$f"; then
 		fail "no TCP sockets in $(head -3 "$f")"
 	elif [ -s "$TMP/out" ]; then
 		fail "reports went to stdout as well"
@@ -575,8 +576,48 @@ test_live_pprof() {
 	fi
 }
 
+# Object classes (classes-a/b.run: every class held): a profile's samples
+# are split per class under the held_by label, which go tool pprof -tags
+# lists and -tagfocus selects; folded and svg put the class as a frame above
+# the cache ("[held by reaped]"), so a flame graph splits the cache's box per
+# class. Each class holds what kleak's JSON says, in a report and a diff.
+test_classes() {
+	local a=$FIX/classes-a.run b=$FIX/classes-b.run c want got bad=
+	need_go || return
+	"$KLEAK" report -o 0 -T 0 --format pprof $b > "$TMP/c.pb.gz"
+	"$KLEAK" report -o 0 -T 0 --format json $b > "$TMP/c.json"
+	"$KLEAK" report -o 0 -T 0 --format folded $b > "$TMP/c.folded"
+	"$KLEAK" report -o 0 -T 0 --format svg $b > "$TMP/c.svg"
+	"$KLEAK" diff --format pprof $a $b > "$TMP/d.pb.gz"
+	"$KLEAK" diff --format json $a $b > "$TMP/d.json"
+	for c in $(jq -r '.held_by.classes | keys[]' "$TMP/c.json"); do
+		want=$(jq -r --arg c "$c" '"\(.held_by.classes[$c]) \([.sites[]
+			| (.held_by[$c] // 0) * .object_size] | add)"' "$TMP/c.json")
+		got=$(sum_pprof "$TMP/c.pb.gz" -tagfocus="held_by=^$c\$")
+		[ "$got" = "$want" ] || { bad="pprof held_by=$c: $got, JSON $want"; break; }
+		got=$(awk -v c="[held by $c]" 'index($0, ";" c " ") { n += $NF } END { print n + 0 }' \
+			"$TMP/c.folded")
+		[ "$got" = "${want#* }" ] || { bad="folded [held by $c]: $got bytes, JSON ${want#* }"; break; }
+		want=$(jq -r --arg c "$c" '[.held_by[] | select(.class == $c) | .delta] | add' "$TMP/d.json")
+		got=$(sum_pprof "$TMP/d.pb.gz" -tagfocus="held_by=^$c\$")
+		[ "${got% *}" = "$want" ] || { bad="diff pprof held_by=$c: ${got% *}, diff JSON $want"; break; }
+	done
+	if [ -n "$bad" ]; then
+		fail "$bad"
+	elif ! go tool pprof -tags "$TMP/c.pb.gz" 2> /dev/null | grep -q '^ held_by: Total'; then
+		fail "go tool pprof -tags lists no held_by"
+	elif grep -v '\[held by [a-z-]*\] [0-9]*$' "$TMP/c.folded" | grep -Eq \
+			'\[cache (task_struct|filp|TCP|sock_inode_cache)\]'; then
+		fail "a line of a classified cache has no class frame"
+	elif ! grep -q '>\[held by reaped\] (' "$TMP/c.svg"; then
+		fail "the svg draws no [held by reaped] frame"
+	else
+		pass
+	fi
+}
+
 for t in pprof_totals pprof_contents pprof_diff no_kernel_addresses folded svg_chromium \
 	 svg_colours output_safety output_modes output_refused stdout_full output_full_fs \
-	 live_interval live_pprof; do
+	 live_interval live_pprof classes; do
 	run_test $t
 done

@@ -222,6 +222,7 @@ test_metrics_golden() {
 metrics-tcp.expected tcp.run
 metrics-merged.expected report-merged.run
 metrics-diff-k618.expected diff-k618.run
+metrics-classes.expected classes-b.run
 EOF
 	if [ -n "$bad" ]; then
 		fail "$bad"

@@ -90,6 +90,17 @@ void test_export_frames(void)
 		ASSERT_STREQ(st.frames[3].name, "[cache kmalloc-192 (merged: bio-0, ext4_io_end)]",
 			     "aliases named");
 	export__free_frames(&st);
+	/* a stack of one class: the class above the cache */
+	st.split = true;
+	st.held = HELD_REAPED;
+	if (ASSERT_OK(export__site_frames(m, &m->sites[0], false, &st), "class") &&
+	    ASSERT_EQ(st.n_frames, 5, "frames, the cache and the class")) {
+		ASSERT_STREQ(st.frames[4].name, "[held by reaped]", "the class above the cache");
+		ASSERT_TRUE(!st.frames[4].code, "the class frame is no code");
+		ASSERT_TRUE(!export__module(st.frames[4].name, &len), "the class frame has no module");
+	}
+	export__free_frames(&st);
+	st.split = false;
 	m->sites[0].stack_err = -EFAULT;
 	if (ASSERT_OK(export__site_frames(m, &m->sites[0], false, &st), "lost stack") &&
 	    ASSERT_EQ(st.n_frames, 2, "a lost stack is one frame and the cache"))
@@ -210,5 +221,59 @@ void test_export_pprof(void)
 out:
 	if (p)
 		perftools__profiles__profile__free_unpacked(p, NULL);
+	model__free(m);
+}
+
+/*
+ * A row split per class (export__add_row()): a report's classes carry its
+ * count and bytes whole; a diff's runs each split by their own classes, the
+ * objects counted but not classified (a kernel total above the objects
+ * read) as unknown, a run holding less than nothing left unknown; a run not
+ * classified leaves the row whole.
+ */
+void test_export_split_held(void)
+{
+	struct model *m = small_model();
+	struct export_stack st[HELD_MAX * 3];
+	struct export_set x = { .run = { m }, .stacks = st };
+	__s64 a[HELD_MAX] = { [HELD_FD] = 3, [HELD_MAPPED] = 1 };
+	__s64 b[HELD_MAX] = { [HELD_FD] = 1, [HELD_NO_FD] = 2 };
+	const __s64 *report[1] = { a }, *diff[2] = { a, b }, *half[2] = { a, NULL };
+	__s64 count[2] = { 4, 0 }, bytes[2] = { 768, 0 };
+	size_t i;
+
+	if (!ASSERT_OK_PTR(m, "model"))
+		return;
+	export__add_row(&x, &m->sites[0], m, count, bytes, report);
+	if (ASSERT_EQ(x.n, (size_t)2, "one stack per class of the report"))
+		ASSERT_TRUE(st[0].split && st[0].held == HELD_FD && st[0].count[0] == 3 &&
+			    st[0].bytes[0] == 576 && st[1].held == HELD_MAPPED &&
+			    st[1].count[0] == 1 && st[1].bytes[0] == 192, "fd 3, mapped 1");
+	x.n = 0;
+	x.diff = true;
+	count[0] = 5;		/* one object more than the classes: unknown */
+	bytes[0] = 960;
+	count[1] = -2;		/* B freed more than it made here */
+	bytes[1] = -384;
+	export__add_row(&x, &m->sites[0], m, count, bytes, diff);
+	if (ASSERT_EQ(x.n, (size_t)3, "fd, mapped and unknown")) {
+		ASSERT_TRUE(st[0].held == HELD_FD && st[0].count[0] == 3 && st[0].count[1] == 0,
+			    "A's fd, none of B's");
+		ASSERT_TRUE(st[1].held == HELD_MAPPED && st[1].count[0] == 1, "A's mapped");
+		ASSERT_TRUE(st[2].held == HELD_UNKNOWN && st[2].count[0] == 1 &&
+			    st[2].bytes[0] == 192 && st[2].count[1] == -2 && st[2].bytes[1] == -384,
+			    "the rest of each run unknown");
+	}
+	for (i = 0, count[0] = count[1] = bytes[0] = bytes[1] = 0; i < x.n; i++) {
+		count[0] += st[i].count[0];
+		count[1] += st[i].count[1];
+		bytes[0] += st[i].bytes[0];
+		bytes[1] += st[i].bytes[1];
+	}
+	ASSERT_TRUE(count[0] == 5 && bytes[0] == 960 && count[1] == -2 && bytes[1] == -384,
+		    "the split keeps each run's totals");
+	x.n = 0;
+	export__add_row(&x, &m->sites[0], m, count, bytes, half);
+	ASSERT_TRUE(x.n == 1 && !st[0].split && st[0].count[0] == 5, "a run not classified: whole");
 	model__free(m);
 }

@@ -934,7 +934,7 @@ void test_record_v3_classes(void)
 	} cases[] = {
 		{ META_OK SITE3 "held 1 3\n", "line 13: site has 3 ages and 2 held values" },
 		{ META_OK SITE3 "held 1 3 3 3\n", "more held values than the site announced ages" },
-		{ META_OK SITE3 "held 1 8 3\n", "line 16: bad held record" },
+		{ META_OK SITE3 "held 1 10 3\n", "line 16: bad held record" },
 		{ META_OK SITE3 "object stolen 1 1 -1 0 -1 kwl -\n", "line 16: bad object record" },
 		{ META_OK SITE3 "object fd 1 1 -2 0 -1 kwl -\n", "line 16: bad object record" },
 		{ META_OK SITE3 "object fd 1 1 3 0 -1 kwl\n", "line 16: bad object record" },
@@ -982,6 +982,76 @@ void test_record_v3_classes(void)
 	model__free(m);
 	tmp_cleanup();
 #undef SITE3
+}
+
+/*
+ * The classes version 3 gained later (mapped, merged): a file holding them
+ * requires their features, so that a reader knowing only the first classes
+ * refuses it in one line; a mapped example's range comes on a mapping line.
+ */
+void test_record_v3_mapped(void)
+{
+#define SITE2 "site cache filp 192 0 3 576 3 0 0 0 3 0\nctx 3 0 0 0\nages 30 20 10\n"
+	static const char good[] = "requires held-mapped\nrequires held-merged\n" META_OK
+		"classified filp -\n" SITE2 "held 8 9 4\n"
+		"object mapped 7 7 -1 2 -1 \\e /usr/lib/libc.so.6\nmapping 0x7f0000 0x7f2000\n"
+		"object fd 7 7 3 1 -1 \\e /dev/null\n";
+	static const struct {
+		const char *body;
+		const char *want;
+	} cases[] = {
+		{ META_OK SITE2 "held 4 4 4\nobject fd 7 7 3 1 -1 \\e -\nmapping 0x1 0x2\n",
+		  "line 18: bad mapping record" },
+		{ META_OK SITE2 "held 8 8 8\nobject mapped 7 7 -1 1 -1 \\e -\nmapping 0x2 0x1\n",
+		  "line 18: bad mapping record" },
+		{ META_OK SITE2 "mapping 0x1 0x2\n", "line 16: bad mapping record" },
+	};
+	struct model *m = NULL, *back = NULL;
+	char path[128], what[32], *text;
+	size_t i, len;
+
+	if (!ASSERT_OK_PTR(tmp_setup(), "mkdtemp"))
+		return;
+	snprintf(path, sizeof(path), "%s/mapped.kleak", tmpdir);
+	if (ASSERT_TRUE(make_run_v(path, 3, good, 1), "make_run") &&
+	    ASSERT_OK(record__read(path, &m), "version 3 with mapped and merged")) {
+		const struct model_site *s = &m->sites[0];
+
+		ASSERT_TRUE(s->n_held[HELD_MAPPED] == 1 && s->n_held[HELD_MERGED] == 1 &&
+			    s->n_held[HELD_FD] == 1, "held counted per class");
+		ASSERT_TRUE(s->n_examples == 2 && s->examples[0].held == HELD_MAPPED &&
+			    s->examples[0].map_start == 0x7f0000 &&
+			    s->examples[0].map_end == 0x7f2000 && !s->examples[1].map_end,
+			    "the mapping belongs to the mapped example");
+		/* written again: the same requires lines, the same mapping */
+		ASSERT_OK(record__write(m, path), "record__write");
+		text = slurp(path, &len);
+		ASSERT_TRUE(text && strstr(text, "kleak-run 3\nrequires held-mapped\n"
+					     "requires held-merged\nmeta ") &&
+			    strstr(text, "/usr/lib/libc.so.6\nmapping 0x7f0000 0x7f2000\n"),
+			    "requires and mapping lines written");
+		free(text);
+		if (ASSERT_OK(record__read(path, &back), "read back"))
+			ASSERT_TRUE(back->sites[0].examples[0].map_end == 0x7f2000, "round trip");
+		/* only the classes a file holds are required */
+		model__keep_held(m, HELD_FD);
+		ASSERT_OK(record__write(m, path), "record__write fd only");
+		text = slurp(path, &len);
+		ASSERT_TRUE(text && !strstr(text, "requires"), "nothing required");
+		free(text);
+	}
+	model__free(m);
+	model__free(back);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(what, sizeof(what), "case %zu", i);
+		if (ASSERT_TRUE(make_run_v(path, 3, cases[i].body, 1), "make_run"))
+			expect_fail(path, -EINVAL, cases[i].want, what);
+	}
+	if (ASSERT_TRUE(make_run_v(path, 3, "requires held-fancier\n" META_OK, 0), "make_run"))
+		expect_fail(path, -ENOTSUP, "it requires 'held-fancier', which this kleak does not "
+			    "know", "an unknown feature");
+	tmp_cleanup();
+#undef SITE2
 }
 
 /* opts__join_args() of argv, read back by /bin/sh, gives argv. */

@@ -8,9 +8,9 @@
  * VmRSS over 100 snapshot+report cycles; then the same for --metrics files
  * (snapshot + metrics__write, with and without the interval trend). Results
  * go to stdout as "name value" lines for tools/bench/run.sh.
- * With -t TASKS -f FILES it times the object classification instead
- * (classify__model), with TASKS threads sleeping and FILES files open in
- * this process for the walks to cover, and a quarter of the sites in each
+ * With -t TASKS -f FILES -m MAPS it times the object classification instead
+ * (classify__model), with TASKS threads sleeping, FILES files open and MAPS
+ * files mapped (one vma each) for the walks to cover, and a quarter of the sites in each
  * of task_struct, filp and TCP: their records, at made-up addresses no walk
  * finds, all take the slow path (checked still recorded, then examples).
  */
@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -50,6 +51,7 @@ struct bench_opts {
 	__u64 cycles;
 	__u64 tasks;	/* -t: classification mode, threads held */
 	__u64 files;	/* -f: files held open */
+	__u64 maps;	/* -m: files held mapped, their fds closed */
 };
 
 /* Sites of kind cache are named after these in classification mode, one in four each. */
@@ -238,7 +240,7 @@ static int fill_totals(int fd, const struct bench_opts *o, const __u64 *counts,
 		switch (t.site.kind) {
 		case KLEAK_SITE_CACHE:
 			t.site.cache = 0xffff888100000000ULL + i * 0x1000ULL;
-			if ((o->tasks || o->files) && i / 3 % 4 < 3)
+			if ((o->tasks || o->files || o->maps) && i / 3 % 4 < 3)
 				snprintf(t.cache_name, sizeof(t.cache_name), "%s",
 					 classified_caches[i / 3 % 4]);
 			else
@@ -589,20 +591,81 @@ static void *sleeper(void *arg)
 
 /* Files per holder process, under the 20000 hard RLIMIT_NOFILE a container may impose. */
 #define FILES_PER_HOLDER 16384
+/* Mappings per holder process, under the default vm.max_map_count (65530). */
+#define MAPS_PER_HOLDER 16384
 
 /*
- * The tasks and open files the classification walks cover: threads of this
- * process, and files open in child processes (a process cannot raise its
- * hard RLIMIT_NOFILE without CAP_SYS_RESOURCE). They live until exit; the
- * children die with the pipe they wait on.
+ * Holds n files the way the walks meet them: open, or (mapped) each opened
+ * anew, one page of it mapped and the fd closed, so that only its vma holds
+ * it (one record of the task_vma walk each). Returns 'r', or 'e' on failure.
+ */
+static char hold_files(__u64 n, bool mapped)
+{
+	struct rlimit rl = { n + 64, n + 64 };
+	__u64 i;
+	int fd;
+
+	if (!mapped && setrlimit(RLIMIT_NOFILE, &rl))
+		return 'e';
+	for (i = 0; i < n; i++) {
+		fd = open(mapped ? "/proc/self/exe" : "/dev/null", O_RDONLY);
+		if (fd < 0)
+			return 'e';
+		if (mapped && (mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED ||
+			       close(fd)))
+			return 'e';
+	}
+	return 'r';
+}
+
+/*
+ * Forks the holders of total files, per_holder in each; each says 'r' (or
+ * 'e') on ready and lives until the gate's last writer closes.
+ */
+static int fork_holders(__u64 total, __u64 per_holder, bool mapped, int ready,
+			const int *gate, __u64 *holders)
+{
+	__u64 left, n;
+	pid_t pid;
+	char c;
+	int err;
+
+	for (left = total; left; left -= n) {
+		n = left < per_holder ? left : per_holder;
+		pid = fork();
+		if (pid < 0) {
+			err = -errno;
+			pr_err("fork failed: %s", strerror(-err));
+			return err;
+		}
+		(*holders)++;
+		if (pid)
+			continue;
+		close(gate[1]);
+		c = hold_files(n, mapped);
+		if (write(ready, &c, 1) != 1)
+			_exit(1);
+		/* until the parent exits and the gate's last writer closes */
+		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	return 0;
+}
+
+/*
+ * The tasks, open files and mapped files the classification walks cover:
+ * threads of this process, and files in child processes (a process cannot
+ * raise its hard RLIMIT_NOFILE without CAP_SYS_RESOURCE, nor map more than
+ * vm.max_map_count). They live until exit; the children die with the pipe
+ * they wait on.
  */
 static int hold_tasks_files(const struct bench_opts *o)
 {
-	int ready[2], gate[2], err = 0;
+	int ready[2], gate[2], err;
+	__u64 i, holders = 0;
 	pthread_attr_t attr;
-	__u64 i, n, left;
 	pthread_t th;
-	pid_t pid;
 	char c;
 
 	if (pipe(ready) || pipe(gate)) {
@@ -610,34 +673,14 @@ static int hold_tasks_files(const struct bench_opts *o)
 		pr_err("pipe failed: %s", strerror(-err));
 		return err;
 	}
-	for (left = o->files; left; left -= n) {
-		n = left < FILES_PER_HOLDER ? left : FILES_PER_HOLDER;
-		pid = fork();
-		if (pid < 0) {
-			err = -errno;
-			pr_err("fork failed: %s", strerror(-err));
-			return err;
-		}
-		if (pid)
-			continue;
-		struct rlimit rl = { n + 64, n + 64 };
-
-		close(gate[1]);
-		c = setrlimit(RLIMIT_NOFILE, &rl) ? 'e' : 'r';
-		for (i = 0; i < n && c == 'r'; i++)
-			if (open("/dev/null", O_RDONLY) < 0)
-				c = 'e';
-		if (write(ready[1], &c, 1) != 1)
-			_exit(1);
-		/* until the parent exits and the gate's last writer closes */
-		while (read(gate[0], &c, 1) < 0 && errno == EINTR)
-			;
-		_exit(0);
-	}
-	for (left = o->files; left; left -= n) {
-		n = left < FILES_PER_HOLDER ? left : FILES_PER_HOLDER;
+	err = fork_holders(o->files, FILES_PER_HOLDER, false, ready[1], gate, &holders);
+	if (!err)
+		err = fork_holders(o->maps, MAPS_PER_HOLDER, true, ready[1], gate, &holders);
+	if (err)
+		return err;
+	for (i = 0; i < holders; i++) {
 		if (read(ready[0], &c, 1) != 1 || c != 'r') {
-			pr_err("a child could not open its %llu files", (unsigned long long)n);
+			pr_err("a child could not hold its files or mappings");
 			return -EMFILE;
 		}
 	}
@@ -687,10 +730,10 @@ static int time_classify(const struct tracer *t, const struct bench_opts *o)
 	if (err)
 		return err;
 	qsort(ms, o->runs, sizeof(ms[0]), cmp_double);
-	printf("allocs %llu\nsites %llu\nruns %llu\ntasks %llu\nfiles %llu\n",
+	printf("allocs %llu\nsites %llu\nruns %llu\ntasks %llu\nfiles %llu\nmaps %llu\n",
 	       (unsigned long long)o->allocs, (unsigned long long)o->sites,
 	       (unsigned long long)o->runs, (unsigned long long)o->tasks,
-	       (unsigned long long)o->files);
+	       (unsigned long long)o->files, (unsigned long long)o->maps);
 	printf("classified %llu\nreaped %llu\n", (unsigned long long)classified,
 	       (unsigned long long)reaped);
 	printf("classify_ms %.0f\n", o->runs % 2 ? ms[o->runs / 2] :
@@ -708,7 +751,8 @@ static int usage(const char *prog)
 		"  -r  timed runs per format, median reported (default 5, at most %u)\n"
 		"  -c  snapshot+report cycles for the RSS check (default 100)\n"
 		"  -t  classification mode: threads held while it is timed\n"
-		"  -f  classification mode: files held open while it is timed\n",
+		"  -f  classification mode: files held open while it is timed\n"
+		"  -m  classification mode: files held mapped (their fds closed) while it is timed\n",
 		prog, BENCH_MAX_SITES, BENCH_MAX_RUNS);
 	return 64;
 }
@@ -727,11 +771,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		{ 'c', &o->cycles, 1 << 20 },
 		{ 't', &o->tasks, 1 << 20 },
 		{ 'f', &o->files, 1 << 24 },
+		{ 'm', &o->maps, 1 << 24 },
 	};
 	size_t i;
 	int c;
 
-	while ((c = getopt(argc, argv, "n:s:k:r:c:t:f:")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:k:r:c:t:f:m:")) != -1) {
 		for (i = 0; i < sizeof(args) / sizeof(args[0]) && args[i].opt != c; i++)
 			;
 		if (i == sizeof(args) / sizeof(args[0]))
@@ -803,7 +848,7 @@ int main(int argc, char **argv)
 		err = fill_maps(&t, &o);
 	if (!err)
 		err = tracer__map_buckets(&t);
-	if (!err && (o.tasks || o.files)) {
+	if (!err && (o.tasks || o.files || o.maps)) {
 		err = hold_tasks_files(&o);
 		if (!err)
 			err = time_classify(&t, &o);

@@ -25,7 +25,8 @@
 #   BT_MAP_KEYS=65536  BPFTRACE_MAP_KEYS_MAX for the bpftrace equivalent
 #   QUIET_TIMEOUT=120  seconds to wait for another tracer on the kmem hooks to go
 #   REPORT1M_CYCLES=100  snapshot+report cycles in the report memory check
-#   CLASSIFY_TASKS=10000 CLASSIFY_FILES=100000  held during the classification timing
+#   CLASSIFY_TASKS=10000 CLASSIFY_FILES=100000 CLASSIFY_MAPS=100000
+#                   held during the classification timing (threads, open and mapped files)
 #   KLEAK=./kleak   BENCH_OUT=BENCHMARKS.md
 
 # Read first: bash counts SECONDS up from the value it inherited.
@@ -39,6 +40,7 @@ REPS=${REPS:-7}
 REPORT1M_CYCLES=${REPORT1M_CYCLES:-100}
 CLASSIFY_TASKS=${CLASSIFY_TASKS:-10000}
 CLASSIFY_FILES=${CLASSIFY_FILES:-100000}
+CLASSIFY_MAPS=${CLASSIFY_MAPS:-100000}
 COST_SECONDS=${COST_SECONDS:-1}
 WORKLOADS=${WORKLOADS:-"open socket tcp fork getppid"}
 KLEAK=${KLEAK:-./kleak}
@@ -532,15 +534,16 @@ if [ -x "$KLEAK" ]; then
 fi
 
 # The same maps, with a quarter of the sites each in task_struct, filp and
-# TCP, timed through the object classification with CLASSIFY_TASKS threads
-# and CLASSIFY_FILES files held open for the walks, read into classify[name].
+# TCP, timed through the object classification with CLASSIFY_TASKS threads,
+# CLASSIFY_FILES files held open and CLASSIFY_MAPS files held mapped (one vma
+# each) for the walks, read into classify[name].
 declare -A classify
 classify_note=
 if [ ! -x "$REPORT1M" ]; then
 	classify_note="skipped: $REPORT1M not built (make bench builds it)"
 else
-	log "classification of 1,000,000 outstanding allocations, $CLASSIFY_TASKS tasks, $CLASSIFY_FILES files"
-	if "$REPORT1M" -t "$CLASSIFY_TASKS" -f "$CLASSIFY_FILES" >"$WORK/classify" \
+	log "classification of 1,000,000 outstanding allocations, $CLASSIFY_TASKS tasks, $CLASSIFY_FILES files, $CLASSIFY_MAPS mappings"
+	if "$REPORT1M" -t "$CLASSIFY_TASKS" -f "$CLASSIFY_FILES" -m "$CLASSIFY_MAPS" >"$WORK/classify" \
 			2>"$WORK/classify.err"; then
 		while read -r k v; do classify[$k]=$v; done <"$WORK/classify"
 	else
@@ -769,7 +772,7 @@ targets() {
 		echo "| no RSS growth over $REPORT1M_CYCLES --metrics writes, from the first | ${r} KiB; with interval trends ${t} KiB (${report1m[metrics_trend_rss_kib_after_10]:-?} KiB after the 10th of them, ${report1m[metrics_trend_rss_kib_after_1]:-?} after the 1st) | $(verdict "$g" "<=" 0) |"
 	fi
 	if [ -n "${classify[classify_ms]:-}" ]; then
-		echo "| object classes per report, 1,000,000 records, $(fmt_int "$CLASSIFY_TASKS") tasks, $(fmt_int "$CLASSIFY_FILES") files < 1 s | ${classify[classify_ms]} ms | $(verdict "${classify[classify_ms]}" "<=" 999) |"
+		echo "| object classes per report, 1,000,000 records, $(fmt_int "$CLASSIFY_TASKS") tasks, $(fmt_int "$CLASSIFY_FILES") files, $(fmt_int "$CLASSIFY_MAPS") mappings < 1 s | ${classify[classify_ms]} ms | $(verdict "${classify[classify_ms]}" "<=" 999) |"
 	fi
 }
 
@@ -901,9 +904,9 @@ targets() {
 	echo
 	echo "The same maps, with a quarter of the sites each named task_struct, filp and TCP,"
 	echo "timed through the classification alone (classify__model: loading the iterators,"
-	echo "walking the task list, every fd table and the socket tables, looking every record"
-	echo "up, checking those no walk found are still recorded, reading the examples), with"
-	echo "$(fmt_int "$CLASSIFY_TASKS") threads and $(fmt_int "$CLASSIFY_FILES") open files (in child processes) for the walks"
+	echo "walking the task list, every fd table, every mapping and the socket tables, looking every"
+	echo "record up, checking those no walk found are still recorded, reading the examples), with"
+	echo "$(fmt_int "$CLASSIFY_TASKS") threads, $(fmt_int "$CLASSIFY_FILES") open files and $(fmt_int "$CLASSIFY_MAPS") files mapped one page each (in child processes) for the walks"
 	echo "to cover; median of ${classify[runs]:-5} runs. Every record sits at a made-up address no"
 	echo "walk finds: all $(fmt_int "${classify[classified]:-0}") of the classified kinds take the slowest path. Target: under 1 s."
 	echo

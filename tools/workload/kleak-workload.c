@@ -67,6 +67,9 @@ enum kind {
 	KIND_REAPED,
 	KIND_INFLIGHT,
 	KIND_ORPHANS,
+	KIND_MAPPED,
+	KIND_UNIX,
+	KIND_UDP,
 	KIND_EXITSIGS,
 	KIND_MAX,
 };
@@ -86,6 +89,9 @@ static const char *const kind_names[KIND_MAX] = {
 	[KIND_REAPED] = "reaped",
 	[KIND_INFLIGHT] = "inflight",
 	[KIND_ORPHANS] = "orphans",
+	[KIND_MAPPED] = "mapped",
+	[KIND_UNIX] = "unix",
+	[KIND_UDP] = "udp",
 	[KIND_EXITSIGS] = "exitsigs",
 };
 
@@ -107,6 +113,10 @@ static const unsigned int kind_ids[KIND_MAX] = {
 	[KIND_INFLIGHT] = 2,
 	/* the accepted ends, and the listener */
 	[KIND_ORPHANS] = 2,
+	/* mapped holds mappings, no fd; each is opened, mapped and closed in turn */
+	[KIND_MAPPED] = 0,
+	[KIND_UNIX] = 2,
+	[KIND_UDP] = 1,
 };
 
 /* Kinds whose ids are child pids, reaped on release. */
@@ -168,6 +178,10 @@ static const char usage[] =
 	"            closed, the message unread: files in no fd table until release\n"
 	"  orphans   COUNT loopback TCP connections closed with unsent data to a peer that\n"
 	"            does not read: orphaned sockets; the peers' ends held\n"
+	"  mapped    COUNT opens of this program's own file, each mapped and its fd closed:\n"
+	"            files only a mapping holds, until release\n"
+	"  unix      COUNT UNIX stream socketpairs, both ends held\n"
+	"  udp       COUNT UDP sockets bound to 127.0.0.1\n"
 	"  exitsigs  COUNT children exited with a real-time exit signal the parent blocks:\n"
 	"            each exit's queued signal (struct sigqueue, allocated by the exiting\n"
 	"            child after its sched_process_exit event); the children reaped\n"
@@ -220,7 +234,8 @@ static bool add_kind(struct env *env, const char *name)
 			break;
 	if (k == KIND_MAX) {
 		pr_err("unknown kind '%s' (zombies, files, tcp, pipes, churn, pipepages, vmalloc, "
-		       "percpu, anon, thpsplit, sleepers, reaped, inflight, orphans or exitsigs)", name);
+		       "percpu, anon, thpsplit, sleepers, reaped, inflight, orphans, mapped, unix, "
+		       "udp or exitsigs)", name);
 		return false;
 	}
 	for (i = 0; i < env->nr_kinds; i++) {
@@ -285,7 +300,7 @@ static int parse_args(int argc, char **argv, struct env *env)
 	}
 	if (optind == argc) {
 		pr_err("no KIND given (zombies, files, tcp, pipes, churn, sleepers, reaped, "
-		       "inflight or orphans)");
+		       "inflight, orphans, mapped, unix or udp)");
 		return EX_USAGE;
 	}
 	for (; optind < argc; optind++)
@@ -490,20 +505,36 @@ fail:
 	return err;
 }
 
-static int hold_pipes(struct hold *h, size_t count)
+static int make_pipe(int fds[2])
+{
+	return pipe2(fds, O_CLOEXEC);
+}
+
+static int make_unix_pair(int fds[2])
+{
+	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds);
+}
+
+/* count pairs of fds from make(), both ends held; what names make in errors */
+static int hold_pairs(struct hold *h, size_t count, int (*make)(int fds[2]), const char *what)
 {
 	int fds[2], err;
 
 	while (h->n < 2 * count) {
-		if (pipe2(fds, O_CLOEXEC)) {
+		if (make(fds)) {
 			err = -errno;
-			pr_err("pipe2 failed: %s", strerror(-err));
+			pr_err("%s failed: %s", what, strerror(-err));
 			return err;
 		}
 		h->ids[h->n++] = fds[0];
 		h->ids[h->n++] = fds[1];
 	}
 	return 0;
+}
+
+static int hold_pipes(struct hold *h, size_t count)
+{
+	return hold_pairs(h, count, make_pipe, "pipe2");
 }
 
 /* An empty pipe's first write takes one page (alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT)). */
@@ -837,6 +868,68 @@ fail:
 }
 
 /*
+ * Files held by a mapping alone: each open of /proc/self/exe (this
+ * program's file) is a struct file of its own, which its mapping keeps
+ * after the fd is closed. The mappings are one region, unmapped on release.
+ */
+static int hold_mapped(struct hold *h, size_t count)
+{
+	const char *what = "mmap";
+	char *p;
+	size_t i;
+	int fd, err;
+
+	h->mem_len = count * PAGE_BYTES;
+	h->mem = mmap(NULL, h->mem_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->mem == MAP_FAILED) {
+		h->mem = NULL;
+		goto fail;
+	}
+	for (i = 0; i < count; i++) {
+		what = "open /proc/self/exe";
+		fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			goto fail;
+		what = "mmap /proc/self/exe";
+		p = mmap((char *)h->mem + i * PAGE_BYTES, PAGE_BYTES, PROT_READ,
+			 MAP_PRIVATE | MAP_FIXED, fd, 0);
+		close(fd);
+		if (p == MAP_FAILED)
+			goto fail;
+	}
+	return 0;
+fail:
+	err = -errno;
+	pr_err("%s failed: %s", what, strerror(-err));
+	return err;
+}
+
+static int hold_udp(struct hold *h, size_t count)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	const char *what;
+	int fd, err;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (h->n < count) {
+		what = "socket";
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			goto fail;
+		h->ids[h->n++] = fd;
+		/* bound: in the UDP table, where the udp iterator finds it */
+		what = "bind 127.0.0.1";
+		if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)))
+			goto fail;
+	}
+	return 0;
+fail:
+	err = -errno;
+	pr_err("%s failed: %s", what, strerror(-err));
+	return err;
+}
+
+/*
  * One BPF map of each kind hold_maps() makes for vmalloc and percpu,
  * closed at once; false without the privilege to make them, said once.
  */
@@ -1006,6 +1099,12 @@ static int hold_kind(struct hold *h, enum kind kind, size_t count)
 		return hold_inflight(h, count);
 	case KIND_ORPHANS:
 		return hold_orphans(h, count);
+	case KIND_MAPPED:
+		return hold_mapped(h, count);
+	case KIND_UNIX:
+		return hold_pairs(h, count, make_unix_pair, "socketpair");
+	case KIND_UDP:
+		return hold_udp(h, count);
 	case KIND_EXITSIGS:
 		return hold_exitsigs(count);
 	default:
