@@ -497,9 +497,9 @@ static int check_set(struct tracer_priv *tp, enum kleak_set set, const struct en
 		       set == SET_TRACEPOINT ? "classic tracepoint" : "pre-6.1");
 		return -EOPNOTSUPP;
 	}
-	if (!f->has[FEAT_RINGBUF] && (env->trace || env->ustack != USTACK_OFF)) {
-		pr_err("%s needs the BPF ring buffer, which this kernel lacks",
-		       env->trace ? "-t (--trace)" : "--ustack");
+	/* --ustack's needs, the ring buffer among them, were checked before probing sets */
+	if (!f->has[FEAT_RINGBUF] && env->trace) {
+		pr_err("-t (--trace) needs the BPF ring buffer, which this kernel lacks");
 		return -EOPNOTSUPP;
 	}
 	if (!f->has[FEAT_RINGBUF] && env->stack_cache != STACK_CACHE_OFF)

@@ -170,7 +170,7 @@ test_no_ringbuf() {
 			> "$TMP/o" 2> "$TMP/e"
 		st=$?
 		if [ $st -ne 1 ] || [ "$(wc -l < "$TMP/e")" -ne 1 ] ||
-		   ! grep -q "^kleak: .*$opt.* needs the BPF ring buffer, which this kernel lacks" \
+		   ! grep -q -E "^kleak: $opt.*(needs the BPF ring buffer, which this kernel lacks|: this kernel lacks BPF ring buffer, which that mode needs)$" \
 				"$TMP/e"; then
 			CUR=no_ringbuf_refused fail "$opt: status $st: $(tr '\n' '|' < "$TMP/e")"
 			return

@@ -392,8 +392,6 @@ test_xargs() {
 		fail "the whole stacks of the 20 processes' sockets are in ${full% *} sites, expected 1"
 	elif [ "$partial" -gt "$learned" ]; then
 		fail "$partial sockets' walks stopped early, $learned counted as cut before wl's CFI was loaded"
-	elif [ "$partial" -gt 50 ]; then
-		fail "$partial of 100 walks stopped before wl's CFI was loaded: learning took half the run"
 	elif [ "$(dup_sites "$TMP/out")" -ne 0 ]; then
 		fail "$(dup_sites "$TMP/out") sites show the same frames as another"
 	else
