@@ -149,7 +149,7 @@ label[kleak_nomatch]="kleak -c $NOMATCH_COMM (filter misses)"
 label[kleak_comm]="kleak -c $BENCH_COMM (filter matches)"
 label[kleak_s16]="kleak -s 16 (sampled)"
 label[kleak_cmd]="kleak -- sleep (traces a command holding a few records; the workload is not traced)"
-label[kleak_ustack]="kleak -c $BENCH_COMM --ustack (filter matches; user stacks by frame pointers)"
+label[kleak_ustack]="kleak -c $BENCH_COMM --ustack (filter matches; user stacks walked in BPF by the binaries' CFI)"
 label[kleak_dwarf]="kleak -c $BENCH_COMM --ustack=dwarf (filter matches; user stacks copied and unwound)"
 label[kleak_all]="kleak --all-allocators (no filter, full stacks)"
 label[kleak_all_nomatch]="kleak --all-allocators -c $NOMATCH_COMM (filter misses)"
@@ -690,7 +690,7 @@ ustack_rows() {
 	without=$(hook_ns kleak_comm kmalloc kmem_cache_alloc)
 	[ -n "$with" ] && [ -n "$without" ] || return 0
 	r=$(awk -v a="$with" -v b="$without" 'BEGIN { printf "%.0f", 100 * (a - b) / b }')
-	echo "| --ustack (frame pointers) adds ≤ 50% to a recorded allocation's BPF cost | +${r}% (${with} vs ${without} ns, -c $BENCH_COMM) | $(verdict "$r" "<=" 50) |"
+	echo "| --ustack (fp mode: the walk in BPF) adds ≤ 50% to a recorded allocation's BPF cost | +${r}% (${with} vs ${without} ns, -c $BENCH_COMM) | $(verdict "$r" "<=" 50) |"
 	for w in $WORKLOADS; do
 		k=$(med kleak_comm "$w")
 		d=$(med kleak_dwarf "$w")
