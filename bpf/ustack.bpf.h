@@ -30,7 +30,6 @@
 #define PF_KTHREAD	0x00200000
 #define EEXIST		17
 
-const volatile bool ustack_on;
 /* --ustack=dwarf: registers and stack go to userspace, which unwinds them */
 const volatile bool ustack_dwarf;
 
@@ -103,6 +102,9 @@ __noinline int ustack_sample(__u64 addr, __u64 ts_ns, __u32 site, __u32 slot)
 	struct kleak_stats *s;
 	__u32 len, first;
 
+	/* dead code without --ustack (see ustack_on) */
+	if (!ustack_on)
+		return 0;
 	e = bpf_ringbuf_reserve(&ustack_samples, sizeof(*e), 0);
 	if (!e) {
 		s = stats_get(slot);
@@ -197,6 +199,9 @@ __noinline int ustack_walk_site(__u32 slot)
 	long err;
 	int n;
 
+	/* dead code without --ustack (see ustack_on) */
+	if (!ustack_on)
+		return KLEAK_USTACK_FAULT;
 	n = uwalk_run();
 	w = bpf_map_lookup_elem(&uwalk_buf, &zero);
 	if (!w || !s)

@@ -29,6 +29,13 @@
 #include "kleak.h"
 #include "ubinary.bpf.h"
 
+/*
+ * --ustack, either mode. Before 6.8 the verifier checks every global
+ * function, called or not: those that use a ring buffer return first
+ * without --ustack, so that their use is dead code where the ring buffer
+ * map was not created (a kernel without it).
+ */
+const volatile bool ustack_on;
 /* --ustack-depth in bytes of struct kleak_uframe */
 const volatile __u32 ustack_bytes = KLEAK_MAX_USTACK_DEPTH * sizeof(struct kleak_uframe);
 
@@ -269,7 +276,7 @@ __noinline int uwalk_frame(__u32 i)
 	__s32 bp_off;
 	int j;
 
-	if (!w)
+	if (!w || !ustack_on)
 		return UWALK_END;
 	for (m = 0; m < UWALK_MAPS; m++)
 		if (m < w->n_maps && w->maps[m].start <= w->ip && w->ip < w->maps[m].end)

@@ -277,7 +277,7 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	    (err = size_ustack_maps(skel, env)))
 		return err;
 	/*
-	 * compat without the ring buffer (before 5.8): its four maps are not
+	 * compat without the ring buffer (before 5.8): its five maps are not
 	 * created, and the code using them is dead by the knobs above
 	 * (libbpf poisons what still names them)
 	 */
@@ -285,7 +285,8 @@ static int configure(struct kleak_bpf *skel, const struct env *env, pid_t target
 	    ((err = bpf_map__set_autocreate(skel->maps.events, false)) ||
 	     (err = bpf_map__set_autocreate(skel->maps.tpl_requests, false)) ||
 	     (err = bpf_map__set_autocreate(skel->maps.ustack_procs, false)) ||
-	     (err = bpf_map__set_autocreate(skel->maps.ustack_samples, false))))
+	     (err = bpf_map__set_autocreate(skel->maps.ustack_samples, false)) ||
+	     (err = bpf_map__set_autocreate(skel->maps.ulearn, false))))
 		return err;
 	if (!ro->stack_cache &&
 	    ((err = bpf_map__set_max_entries(skel->maps.stack_tpls, 1)) ||
