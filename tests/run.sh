@@ -6,9 +6,10 @@
 # each other program set this kernel supports that can follow a command
 # (raw_tp, compat), forced with KLEAK_PROGRAMS, so that every set is tested.
 # --kernel (make vmtest's guests, whose kernel is what differs): only the
-# suites whose outcome depends on the kernel, under the set it gets; the
-# others (export's consumers, metrics, the man page, the sanitizer and fuzz runs) and
-# the other sets ran on the host.
+# suites whose outcome depends on the kernel, under the set it gets, less
+# their tests of kleak's userspace alone; the others (export's consumers,
+# metrics, the man page, the sanitizer and fuzz runs) and the other sets ran
+# on the host.
 # Every suite prints PASS/FAIL/SKIP lines; this adds them up and ends with
 # "N passed, N failed, N skipped". Usage: tests/run.sh [--kernel] [NAME_SUBSTRING]
 set -u
@@ -17,6 +18,8 @@ suites=(tests/sh/*.sh)
 kernel_only=
 if [ "${1:-}" = --kernel ]; then
 	kernel_only=1
+	# the suites' tests of kleak's userspace alone skip themselves too
+	export KLEAK_TESTS_KERNEL_ONLY=1
 	suites=(tests/sh/bpf.sh tests/sh/classes.sh tests/sh/cli.sh tests/sh/faults.sh
 		tests/sh/ustack.sh tests/sh/workflow.sh)
 	shift
