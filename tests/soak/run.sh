@@ -9,9 +9,10 @@
 # both (exactly in their final ones, see tests/sh/lib.sh books_check); both
 # exit 0 in time, A on its own and B on SIGINT (a kleak still running 120 s
 # after its end is a hang: killed, and the soak fails); their RSS's floor stays flat after the
-# first third of the run (warm-up); not one of the workloads' own objects
-# (files, sockets, tasks and what a task brings) is left in B's report once
-# they were released; the slab caches of those objects came back to their
+# first third of the run (warm-up); of the workloads' own objects (files,
+# sockets, tasks and what a task brings) no more are left in B's report once
+# they were released than the events B said the kernel did not run it for
+# (recursion_misses: frees it could not see); the slab caches of those objects came back to their
 # active object counts at the start (/proc/slabinfo; a few slabs' worth of
 # slack for per-CPU slabs and other tenants), and SUnreclaim is printed.
 # Prints the figures. Root; not part of make test.
@@ -133,19 +134,28 @@ read -r b_mid b_last < <(floors "${rss_b[@]}")
 [ $((b_last - b_mid)) -le "$RSS_SLACK_KB" ] || errs+=("B's RSS floor rose $b_mid -> $b_last kB")
 
 # B's final report: the workloads released every object of their own; what
-# else they made outstanding (dentries and inodes the kernel caches) is printed
+# else they made outstanding (dentries and inodes the kernel caches) is
+# printed. A free the kernel did not run kleak for leaves its object in the
+# report: an RCU callback freeing a socket inode or a task in softirq while
+# kleak's own free program ran on that CPU (the recursion guard, counted in
+# recursion_misses, said in the report's not-seen line). So the objects left
+# may not outnumber the events B said it missed; the slab check below says
+# whether the kernel freed them.
 held=$(jq -s '.[-1].sites | map(.outstanding) | add // 0' "$TMP/b.json")
 own=$(jq -s -r --arg caches "$WORKLOAD_CACHES" '($caches | split(" ")) as $c |
 	[.[-1].sites[] | select(.cache as $k | $c | index($k)) |
 	 "\(.cache) \(.count) under \(.frames[2].sym // "")"] | .[]' "$TMP/b.json")
-[ -z "$own" ] || errs+=("B: the workloads' own objects outstanding after their release: $(tr '\n' '|' <<< "$own")")
+own_n=$(awk '{ n += $2 } END { print n + 0 }' <<< "$own")
+missed_b=$(jq -s '.[-1].stats.recursion_misses' "$TMP/b.json")
+[ "$own_n" -le "$missed_b" ] ||
+	errs+=("B: $own_n of the workloads' own objects outstanding after their release, more than the $missed_b events it missed: $(tr '\n' '|' <<< "$own")")
 slab_grew=$(join "$TMP/slab.start" "$TMP/slab.end" |
 	awk -v slack="$SLAB_SLACK_OBJS" '$3 > $2 + slack { printf "%s %d -> %d; ", $1, $2, $3 }')
 [ -z "$slab_grew" ] || errs+=("slab caches above their start: $slab_grew")
 
 events_a=$(jq -s '.[-1].stats.alloc_events' "$TMP/a.json")
 echo "soak: $SECS s on $ncpu CPUs; A: $na reports, $events_a allocation events ($((events_a / SECS))/s), $(jq -s '.[-1].stats | "\(.allocs_recorded) recorded, \(.frees_matched) freed, \(.retired_unseen_frees) retired, \(.outstanding) outstanding, \(.recursion_misses) recursion misses"' -r "$TMP/a.json")"
-echo "soak: B: $nb reports, $(jq -s '.[-1].stats | "\(.alloc_events) events, \(.filtered_out) filtered out, \(.allocs_recorded) recorded"' -r "$TMP/b.json"), $held outstanding at the end"
+echo "soak: B: $nb reports, $(jq -s '.[-1].stats | "\(.alloc_events) events, \(.filtered_out) filtered out, \(.allocs_recorded) recorded, \(.recursion_misses) recursion misses"' -r "$TMP/b.json"), $held outstanding at the end, $own_n of them the workloads' own"
 echo "soak: RSS floor, middle then last third: A $a_mid -> $a_last kB, B $b_mid -> $b_last kB (samples, kB: A ${rss_a[*]}; B ${rss_b[*]})"
 echo "soak: SUnreclaim $slab_start kB at start, $slab_end kB at the end; active objects, start -> end: $(join "$TMP/slab.start" "$TMP/slab.end" | awk '{ printf "%s %d -> %d, ", $1, $2, $3 }')"
 if [ ${#errs[@]} -gt 0 ]; then
